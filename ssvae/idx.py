@@ -1,0 +1,74 @@
+"""Read and write the IDX files MNIST-style datasets ship in (LeCun et al., 1998).
+
+Format: a 4-byte magic number (two zero bytes, a dtype code, the number of
+dimensions), one big-endian uint32 per dimension, then the raw data. Files may be
+gzipped; we tell by the gzip magic bytes, not by the name, because mirrors rename.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+
+_DTYPES = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+_CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09}
+
+
+class IDXError(ValueError):
+    """An IDX file that cannot be parsed; the message names the file."""
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Return the array stored in an IDX file (gzipped or not)."""
+    path = Path(path)
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise IDXError(f"{path}: corrupt gzip stream ({exc})") from exc
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise IDXError(f"{path}: not an IDX file (bad magic number)")
+    code, ndim = raw[2], raw[3]
+    if code not in _DTYPES:
+        raise IDXError(f"{path}: unknown IDX data type 0x{code:02x}")
+    header_end = 4 + 4 * ndim
+    if len(raw) < header_end:
+        raise IDXError(f"{path}: truncated header")
+    shape = struct.unpack(f">{ndim}I", raw[4:header_end])
+    dtype = _DTYPES[code]
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(raw) - header_end != expected:
+        raise IDXError(
+            f"{path}: expected {expected} data bytes for shape {shape}, found {len(raw) - header_end}"
+        )
+    data = np.frombuffer(raw, dtype=dtype, offset=header_end).reshape(shape)
+    return data.astype(dtype.newbyteorder("="), copy=True)
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray, *, compress: bool | None = None) -> None:
+    """Write a uint8/int8 array as IDX; gzip when asked or when the name ends in .gz."""
+    path = Path(path)
+    array = np.ascontiguousarray(array)
+    if array.dtype not in _CODES:
+        raise ValueError(f"write_idx supports uint8 and int8 arrays, not {array.dtype}")
+    header = bytes([0, 0, _CODES[array.dtype], array.ndim]) + struct.pack(
+        f">{array.ndim}I", *array.shape
+    )
+    payload = header + array.tobytes()
+    if compress is None:
+        compress = path.suffix == ".gz"
+    if compress:
+        payload = gzip.compress(payload, compresslevel=1)
+    path.write_bytes(payload)

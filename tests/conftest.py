@@ -1,0 +1,38 @@
+"""Shared fixtures: small generated IDX datasets and throwaway workspaces."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.datagen import write_synthetic_idx
+
+
+@pytest.fixture(scope="session")
+def tiny_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 600/200-image MNIST-named IDX dataset (plain files)."""
+    return write_synthetic_idx(tmp_path_factory.mktemp("idx"), n_train=600, n_test=200)
+
+
+@pytest.fixture(scope="session")
+def tiny_data_dir_gz(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same kind of dataset, gzipped."""
+    return write_synthetic_idx(tmp_path_factory.mktemp("idxgz"), n_train=600, n_test=200, gz=True)
+
+
+@pytest.fixture()
+def workspace(tmp_path: Path) -> Path:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    return ws
+
+
+@pytest.fixture(autouse=True)
+def _offline_and_quiet(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Tests never download: point the dataset cache at an empty dir and forbid downloads.
+    monkeypatch.setenv("ALCTL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("ALCTL_NO_DOWNLOAD", "1")
+    monkeypatch.delenv("ALCTL_DATA_DIR", raising=False)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
