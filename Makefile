@@ -1,0 +1,49 @@
+# One-command set-up for a fresh machine: `make serve` (the dashboard) and `make test` (the suite).
+# Everything installs into ./.venv and ./node_modules; system packages come from apt when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+WORKSPACE ?= .
+DATASET ?= auto
+PORT ?= 8050
+APT := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
+
+.PHONY: setup python-deps js-deps data browser serve test bench lint clean-env
+
+setup: python-deps js-deps
+
+python-deps: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+js-deps: node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# Real data that works offline: Debian's Fashion-MNIST. MNIST itself is downloaded by the
+# dashboard when online (or read from --data-dir); the page always says which one it shows.
+data:
+	@[ -d /usr/share/datasets/fashion-mnist ] || ! command -v apt-get >/dev/null || \
+	  { $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq dataset-fashion-mnist; }
+
+browser:
+	@[ -x /usr/bin/chromium ] || { $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq chromium; }
+
+serve: setup data
+	$(BIN)/alctl serve --workspace $(WORKSPACE) --dataset $(DATASET) --port $(PORT)
+
+test: setup data browser
+	$(BIN)/python -m pytest
+
+bench: setup data browser
+	$(BIN)/python benchmarks/run_all.py
+
+lint: python-deps
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean-env:
+	rm -rf $(VENV) node_modules static/vendor

@@ -1,0 +1,259 @@
+"""The `alctl` command line: every dashboard action from the shell.
+
+Thin by design: each command finds a live server through the workspace's discovery file and
+goes through its HTTP API, or else works on the files directly (alctl.direct). Imports are
+lazy so that `alctl status` and `alctl label` never pay for torch, numpy or starlette when a
+server answers.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from alctl import commands
+from alctl.errors import fail_cleanly
+
+
+class DatasetName(str, Enum):
+    auto = "auto"
+    mnist = "mnist"
+    fashion_mnist = "fashion-mnist"
+
+
+Workspace = Annotated[
+    Path,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="ALCTL_WORKSPACE",
+        file_okay=False,
+        help="Workspace directory (labels, checkpoint, server file).",
+    ),
+]
+Dataset = Annotated[
+    DatasetName,
+    typer.Option(
+        "--dataset",
+        "-d",
+        help="Dataset; 'auto' picks MNIST when available, else Fashion-MNIST. "
+        "A running server's dataset wins.",
+    ),
+]
+DataDir = Annotated[
+    Optional[Path],
+    typer.Option("--data-dir", file_okay=False, help="Directory holding the 4 IDX files."),
+]
+NoServer = Annotated[
+    bool,
+    typer.Option("--no-server", help="Work on the files even when a server is running."),
+]
+Out = Annotated[
+    Optional[Path], typer.Option("--out", "-o", dir_okay=False, help="Write to FILE instead.")
+]
+
+
+def serve(
+    workspace: Workspace = Path("."),
+    dataset: Dataset = DatasetName.auto,
+    data_dir: DataDir = None,
+    host: Annotated[str, typer.Option(help="Address to bind; keep loopback.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 = any free).")] = 8050,
+    open_browser: Annotated[bool, typer.Option("--open", help="Open the page.")] = False,
+) -> None:
+    """Run the dashboard for a workspace.
+
+    \b
+    Examples:
+      alctl serve
+      alctl serve --workspace runs/a --dataset fashion-mnist --port 8060 --open
+    """
+    from alctl.server import run_server
+
+    with fail_cleanly():
+        code = run_server(
+            workspace,
+            dataset=dataset.value,
+            host=host,
+            port=port,
+            open_browser=open_browser,
+            data_dir=data_dir,
+            echo=print,
+        )
+    raise typer.Exit(code)
+
+
+def label(
+    serial: Annotated[Optional[int], typer.Argument(help="Row of the training split.")] = None,
+    value: Annotated[Optional[int], typer.Argument(metavar="LABEL", help="Class 0-9.")] = None,
+    delete: Annotated[bool, typer.Option("--delete", help="Remove SERIAL's label.")] = False,
+    import_file: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--import", dir_okay=False, help="Set many labels from a Serial,label CSV."
+        ),
+    ] = None,
+    list_: Annotated[bool, typer.Option("--list", help="Print all labels as CSV.")] = False,
+    out: Out = None,
+    workspace: Workspace = Path("."),
+    dataset: Dataset = DatasetName.auto,
+    data_dir: DataDir = None,
+    no_server: NoServer = False,
+) -> None:
+    """Set, delete, import or list labels (a running page sees it live).
+
+    An import is validated as a whole first: the whole file is applied or nothing.
+
+    \b
+    Examples:
+      alctl label 1234 7
+      alctl label 1234 --delete
+      alctl label --import more_labels.csv
+      alctl label --list --out labels_backup.csv
+    """
+    modes = [value is not None, delete, import_file is not None, list_]
+    with fail_cleanly():
+        if sum(modes) != 1 or (list_ and serial is not None) or (import_file and serial is not None):
+            raise commands.UsageError(
+                "give exactly one of: SERIAL LABEL, SERIAL --delete, --import FILE, --list"
+            )
+        if out is not None and not list_:
+            raise commands.UsageError("--out goes with --list")
+        target = commands.resolve(workspace, dataset.value, data_dir, no_server)
+        if list_:
+            commands.list_labels(target, out)
+        elif import_file is not None:
+            commands.import_labels(target, import_file)
+        elif serial is None:
+            raise commands.UsageError("give the SERIAL to label, e.g. `alctl label 1234 7`")
+        else:
+            commands.set_label(target, serial, None if delete else value)
+
+
+def labels(
+    out: Out = None,
+    workspace: Workspace = Path("."),
+    dataset: Dataset = DatasetName.auto,
+    data_dir: DataDir = None,
+    no_server: NoServer = False,
+) -> None:
+    """Print all labels as CSV (Serial,label), or write them to --out.
+
+    \b
+    Examples:
+      alctl labels > labels.csv
+      alctl labels --out backup.csv
+    """
+    with fail_cleanly():
+        commands.list_labels(commands.resolve(workspace, dataset.value, data_dir, no_server), out)
+
+
+def train(
+    epochs: Annotated[int, typer.Option(min=1, max=10_000, help="Epochs in this session.")] = 20,
+    recon_weight: Annotated[Optional[float], typer.Option(help="Reconstruction weight.")] = None,
+    kl_weight: Annotated[Optional[float], typer.Option(help="KL weight.")] = None,
+    label_weight: Annotated[Optional[float], typer.Option(help="Classification weight.")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option(help="Adam learning rate.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Batch size.")] = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="Return once the server accepted the start.")
+    ] = False,
+    workspace: Workspace = Path("."),
+    dataset: Dataset = DatasetName.auto,
+    data_dir: DataDir = None,
+    no_server: NoServer = False,
+) -> None:
+    """Train one session, continuing from the checkpoint (omitted settings stay as they were).
+
+    With a server the page shows the session and this command follows it; Ctrl+C asks
+    whether to stop the session or detach. Without one it trains here and saves the
+    checkpoint and history like the server does; Ctrl+C stops after the current batch
+    and still saves.
+
+    Exit status: 0 completed or early-stopped, 1 error (also: a session already running),
+    3 failed, 4 stopped.
+
+    \b
+    Examples:
+      alctl train --epochs 20
+      alctl train --epochs 10 --kl-weight 0.5 --learning-rate 3e-4
+      alctl train --epochs 50 --detach
+    """
+    hparams = {
+        "recon_weight": recon_weight,
+        "kl_weight": kl_weight,
+        "label_weight": label_weight,
+        "learning_rate": learning_rate,
+        "batch_size": batch_size,
+    }
+    with fail_cleanly():
+        target = commands.resolve(workspace, dataset.value, data_dir, no_server)
+        code = commands.train(target, epochs, hparams, detach=detach)
+    raise typer.Exit(code)
+
+
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    workspace: Workspace = Path("."),
+    dataset: Dataset = DatasetName.auto,
+    data_dir: DataDir = None,
+    no_server: NoServer = False,
+) -> None:
+    """Show dataset, labels, checkpoint and server state.
+
+    \b
+    Examples:
+      alctl status
+      alctl status --json | jq .labels.labeled
+    """
+    with fail_cleanly():
+        commands.status(commands.resolve(workspace, dataset.value, data_dir, no_server), as_json)
+
+
+def report(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", dir_okay=False, help="The HTML file to write.")
+    ] = Path("alctl-report.html"),
+    workspace: Workspace = Path("."),
+    dataset: Dataset = DatasetName.auto,
+    data_dir: DataDir = None,
+) -> None:
+    """Write a static, self-contained HTML report of the current model (works offline).
+
+    Latent scatter by label and by prediction, loss curves, label statistics, test accuracy
+    and confusion matrix, the most uncertain unlabeled samples, hyperparameters. Made from
+    the files alone; a running server is not needed.
+
+    \b
+    Examples:
+      alctl report
+      alctl report --out reports/after-round-3.html
+    """
+    with fail_cleanly():
+        commands.report(workspace, dataset.value, data_dir, out)
+
+
+def create_cli() -> typer.Typer:
+    """The Typer app (a factory, so importing this module has no side effects)."""
+    app = typer.Typer(
+        name="alctl",
+        help="Active-learning workbench for a semi-supervised VAE: dashboard and CLI.",
+        no_args_is_help=True,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.command()(serve)
+    app.command()(label)
+    app.command()(labels)
+    app.command()(train)
+    app.command()(status)
+    app.command()(report)
+    return app
+
+
+def main() -> None:
+    create_cli()(prog_name="alctl")

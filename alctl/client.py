@@ -1,0 +1,222 @@
+"""How the CLI talks to a running alctl server: JSON calls and the SSE event stream.
+
+Only the standard library (http.client, json) so that `alctl status` and `alctl label`
+stay fast: no torch, numpy, starlette or httpx on this path.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+SOURCE_HEADER = "X-Alctl-Source"
+TOKEN_HEADER = "X-Alctl-Token"
+
+
+class ServerError(Exception):
+    """The server answered with an error, or could not be reached; `str()` is one line."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class SSEEvent:
+    event: str
+    data: Any
+    id: str | None = None
+
+
+def parse_sse(lines: Iterable[str]) -> Iterator[SSEEvent]:
+    """Parse server-sent events (WHATWG format) from decoded lines without line ends."""
+    event, data, last_id = "", [], None
+    for line in lines:
+        if not line:
+            if data:
+                text = "\n".join(data)
+                try:
+                    payload: Any = json.loads(text)
+                except ValueError:
+                    payload = text
+                yield SSEEvent(event or "message", payload, last_id)
+            event, data = "", []
+            continue
+        if line.startswith(":"):
+            continue  # heartbeat comment
+        name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if name == "event":
+            event = value
+        elif name == "data":
+            data.append(value)
+        elif name == "id":
+            last_id = value
+
+
+class EventStream:
+    """An open `/api/events` connection; iterate it for `SSEEvent`s, close it when done."""
+
+    def __init__(self, conn: http.client.HTTPConnection, response: http.client.HTTPResponse):
+        self._conn = conn
+        self._response = response
+
+    def _lines(self) -> Iterator[str]:
+        buffer = b""
+        while True:
+            chunk = self._response.read1(65536)
+            if not chunk:
+                raise ServerError("the server closed the event stream (did it stop?)")
+            buffer += chunk
+            *complete, buffer = buffer.replace(b"\r\n", b"\n").split(b"\n")
+            for raw in complete:
+                yield raw.decode("utf-8", errors="replace")
+
+    def __iter__(self) -> Iterator[SSEEvent]:
+        try:
+            yield from parse_sse(self._lines())
+        except (OSError, http.client.HTTPException) as exc:
+            raise ServerError(f"lost the connection to the server ({exc})") from exc
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _json_default(value: object) -> object:
+    raise TypeError(f"not JSON serialisable: {value!r}")
+
+
+def _clean(value: Any) -> Any:
+    # The API refuses NaN; hyperparameters that are NaN are a user error the server should
+    # name, so send them as strings it will reject with its own message.
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+class ApiClient:
+    """JSON calls to one server; every call carries the token and `X-Alctl-Source: cli`."""
+
+    def __init__(self, url: str, token: str, *, source: str = "cli", timeout: float = 30.0):
+        parts = urlsplit(url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ServerError(f"unsupported server URL {url!r} (expected http://host:port)")
+        self.url = url.rstrip("/")
+        self.token = token
+        self.source = source
+        self.timeout = timeout
+        self._host = parts.hostname
+        self._port = parts.port or 80
+
+    def _connect(self, timeout: float | None = None) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(self._host, self._port, timeout=timeout or self.timeout)
+
+    def _headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        headers = {TOKEN_HEADER: self.token, SOURCE_HEADER: self.source}
+        headers.update(extra or {})
+        return headers
+
+    def request(
+        self, method: str, path: str, body: Any = None, *, raw: bool = False, timeout: float | None = None
+    ) -> Any:
+        """Send one request; return parsed JSON (or text when `raw`); raise ServerError."""
+        conn = self._connect(timeout)
+        payload = None
+        headers = self._headers()
+        if body is not None:
+            payload = json.dumps(body, default=_json_default).encode()
+            headers["Content-Type"] = "application/json"
+        try:
+            conn.request(method, path, body=payload, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise ServerError(f"cannot reach the server at {self.url} ({exc})") from exc
+        finally:
+            conn.close()
+        if response.status >= 400:
+            raise ServerError(_error_message(response.status, data), response.status)
+        text = data.decode("utf-8", errors="replace")
+        if raw:
+            return text
+        try:
+            return json.loads(text) if text else None
+        except ValueError as exc:
+            raise ServerError(f"the server sent invalid JSON for {method} {path}") from exc
+
+    def status(self, timeout: float | None = None) -> dict[str, Any]:
+        return self.request("GET", "/api/status", timeout=timeout)
+
+    def history(self) -> dict[str, Any]:
+        return self.request("GET", "/api/history")
+
+    def labels_csv(self) -> str:
+        return self.request("GET", "/api/labels?format=csv", raw=True)
+
+    def set_label(self, serial: int, label: int) -> dict[str, Any]:
+        return self.request("PUT", f"/api/labels/{serial}", {"label": label})
+
+    def delete_label(self, serial: int) -> dict[str, Any]:
+        return self.request("DELETE", f"/api/labels/{serial}")
+
+    def update_labels(self, changes: Mapping[int, int | None]) -> dict[str, Any]:
+        body = {"labels": {str(serial): label for serial, label in changes.items()}}
+        return self.request("POST", "/api/labels", body)
+
+    def start_training(self, epochs: int, **hparams: float | int) -> dict[str, Any]:
+        body = {"epochs": epochs, **{k: _clean(v) for k, v in hparams.items() if v is not None}}
+        return self.request("POST", "/api/train", body)
+
+    def stop_training(self) -> dict[str, Any]:
+        return self.request("POST", "/api/train/stop")
+
+    def events(self, timeout: float = 60.0) -> EventStream:
+        """Open `/api/events`; `timeout` bounds the silence between heartbeats (15 s)."""
+        conn = self._connect(timeout)
+        try:
+            conn.request("GET", "/api/events", headers=self._headers({"Accept": "text/event-stream"}))
+            response = conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise ServerError(f"cannot open the event stream at {self.url} ({exc})") from exc
+        if response.status >= 400:
+            message = _error_message(response.status, response.read())
+            conn.close()
+            raise ServerError(message, response.status)
+        return EventStream(conn, response)
+
+
+def _error_message(status: int, data: bytes) -> str:
+    try:
+        message = json.loads(data).get("error")
+    except (ValueError, AttributeError):
+        message = None
+    if not message:
+        message = data.decode("utf-8", errors="replace").strip()[:200] or "no details"
+    return f"server error {status}: {message}"
+
+
+def find_server(workspace: Path, note: Any = None) -> ApiClient | None:
+    """Return a client for the live server of `workspace`, or None (stale files noted)."""
+    from alctl.discovery import find_live_server
+
+    server_file = workspace / ".alctl" / "server.json"
+    existed = server_file.exists()
+    info = find_live_server(workspace, timeout=1.0)
+    if info is None:
+        if existed and note is not None:
+            note(f"note: ignoring stale {server_file} (its server is not running); using the files")
+        return None
+    return ApiClient(info.url, info.token)

@@ -1,0 +1,146 @@
+"""EventBus: publish from any thread, fan out to one bounded asyncio.Queue per SSE client.
+
+Events are encoded to JSON once, at publish time, in the publishing thread (NaN/inf become
+null, numpy scalars become numbers), so the event loop only moves strings around.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import math
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+QUEUE_SIZE = 1000
+
+
+def json_safe(value: Any) -> Any:
+    """A copy of `value` that `json.dumps(allow_nan=False)` accepts: NaN/inf -> None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    # numpy scalars and arrays, without importing numpy here.
+    if hasattr(value, "tolist"):
+        return json_safe(value.tolist())
+    if hasattr(value, "item"):
+        return json_safe(value.item())
+    raise TypeError(f"cannot send {type(value).__name__} as JSON")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(json_safe(value), allow_nan=False, separators=(",", ":"))
+
+
+@dataclass
+class Message:
+    id: int
+    event: str
+    data: str
+
+    def as_sse(self) -> dict[str, str]:
+        return {"id": str(self.id), "event": self.event, "data": self.data}
+
+
+@dataclass(eq=False)
+class _Client:
+    queue: asyncio.Queue[Message | None]
+
+
+class EventBus:
+    """Thread-safe publisher; every connected client has its own queue on the event loop."""
+
+    def __init__(self, queue_size: int = QUEUE_SIZE) -> None:
+        self._queue_size = queue_size
+        self._ids = itertools.count(1)
+        self._id_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._clients: set[_Client] = set()  # touched only on the loop thread
+        self._closed = False
+        self.dropped = 0  # clients dropped for a full queue (for tests and diagnostics)
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Bind to the running server's loop; publishing before this is a no-op."""
+        self._loop = loop
+        self._closed = False
+
+    @property
+    def client_count(self) -> int:
+        return len(self._clients)
+
+    def publish(self, event: str, data: Mapping[str, Any]) -> None:
+        """Queue `event` for every client; callable from any thread, never blocks."""
+        with self._id_lock:
+            message = Message(next(self._ids), event, dumps(data))
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._fan_out(message)
+        else:
+            try:
+                loop.call_soon_threadsafe(self._fan_out, message)
+            except RuntimeError:
+                pass  # the loop closed between the check and the call: nobody is listening
+
+    def close(self) -> None:
+        """End every stream (server shutdown); thread-safe."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(self._close_all)
+        except RuntimeError:
+            pass
+
+    def _fan_out(self, message: Message) -> None:
+        for client in list(self._clients):
+            try:
+                client.queue.put_nowait(message)
+            except asyncio.QueueFull:
+                # A stuck page would grow memory without bound; drop it, it reconnects
+                # and resynchronises from a fresh snapshot.
+                self.dropped += 1
+                self._end(client)
+
+    def _close_all(self) -> None:
+        self._closed = True
+        for client in list(self._clients):
+            self._end(client)
+
+    def _end(self, client: _Client) -> None:
+        self._clients.discard(client)
+        while not client.queue.empty():
+            client.queue.get_nowait()
+        client.queue.put_nowait(None)
+
+    async def stream(self, snapshot: Callable[[], Mapping[str, Any]]) -> AsyncIterator[dict[str, str]]:
+        """One client's events: `snapshot` first, then everything published after it."""
+        if self._closed:
+            return
+        client = _Client(asyncio.Queue(self._queue_size))
+        # Subscribe before taking the snapshot so nothing falls between the two.
+        self._clients.add(client)
+        try:
+            with self._id_lock:
+                first = Message(next(self._ids), "snapshot", dumps(snapshot()))
+            yield first.as_sse()
+            while True:
+                message = await client.queue.get()
+                if message is None:
+                    return
+                yield message.as_sse()
+        finally:
+            self._clients.discard(client)

@@ -1,0 +1,158 @@
+"""Terminal rendering of training progress, from the same dicts the SSE stream carries.
+
+On a TTY a bar (epoch, batch, ETA) is redrawn in place; otherwise plain lines, throttled,
+so logs stay readable. Either way one line of losses per epoch and a final result line.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO
+
+_LOSS_KEYS = (
+    ("loss", "loss"),
+    ("reconstruction_loss", "rec"),
+    ("kl_loss", "kl"),
+    ("classification_loss", "cls"),
+)
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def format_duration(seconds: Any) -> str:
+    """`83` -> `1:23`, `3723` -> `1:02:03`; unknown -> `?`."""
+    value = _number(seconds)
+    if value is None or value < 0:
+        return "?"
+    total = round(value)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    number = _number(value)
+    return "–" if number is None else f"{number:.{digits}g}"
+
+
+def format_epoch_line(record: Mapping[str, Any], epochs: int | None) -> str:
+    """One line of losses for an `EpochRecord` dict (NaN or null shown as `–`)."""
+    train, val = record.get("train") or {}, record.get("val") or {}
+    of = f"/{epochs}" if epochs else ""
+    parts = [f"epoch {record.get('epoch', '?')}{of} (#{record.get('global_epoch', '?')})"]
+    for key, short in _LOSS_KEYS:
+        parts.append(f"{short} {_fmt(train.get(key))}/{_fmt(val.get(key))}")
+    accuracy = _number(val.get("accuracy"))
+    if accuracy is None:
+        accuracy = _number(train.get("accuracy"))
+    if accuracy is not None:
+        parts.append(f"acc {accuracy:.1%}")
+    parts.append(f"{_number(record.get('seconds')) or 0:.1f}s")
+    return "  ".join(parts)
+
+
+class TrainProgress:
+    """Feed it `(event, data)` pairs; it writes to `stream`. Not thread-safe: one caller."""
+
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        tty: bool | None = None,
+        plain_interval_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stream = stream if stream is not None else sys.stdout
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.plain_interval_s = plain_interval_s
+        self._clock = clock
+        self._epochs: int | None = None
+        self._bar_shown = False
+        self._last_plain = -math.inf
+
+    def handle(self, event: str, data: Mapping[str, Any]) -> None:
+        handler = {
+            "train_started": self.started,
+            "train_progress": self.progress,
+            "train_epoch": self.epoch,
+            "train_ended": self.ended,
+        }.get(event)
+        if handler is not None:
+            handler(data)
+
+    def note(self, text: str) -> None:
+        """Print a line of its own, clearing the bar first."""
+        self._clear_bar()
+        self._write(text + "\n")
+
+    def started(self, data: Mapping[str, Any]) -> None:
+        self._epochs = data.get("epochs")
+        hparams = data.get("hparams") or {}
+        shown = ", ".join(f"{k}={v}" for k, v in hparams.items() if k != "epochs")
+        start = data.get("start_epoch")
+        since = f" from epoch #{start}" if start is not None else ""
+        self.note(f"training session {data.get('session', '?')}: {self._epochs} epochs{since}")
+        if shown:
+            self.note(f"  {shown}")
+
+    def progress(self, data: Mapping[str, Any]) -> None:
+        epochs = data.get("epochs") or self._epochs
+        self._epochs = epochs
+        epoch, batch, batches = data.get("epoch", 0), data.get("batch", 0), data.get("batches", 0)
+        eta = format_duration(data.get("eta_s"))
+        loss = _fmt(data.get("loss"))
+        if self.tty:
+            self._draw_bar(epoch, epochs, batch, batches, eta, loss)
+            return
+        now = self._clock()
+        if now - self._last_plain >= self.plain_interval_s:
+            self._last_plain = now
+            self._write(f"epoch {epoch}/{epochs} batch {batch}/{batches} loss {loss} ETA {eta}\n")
+
+    def epoch(self, data: Mapping[str, Any]) -> None:
+        self.note(format_epoch_line(data, self._epochs))
+
+    def ended(self, data: Mapping[str, Any]) -> None:
+        status = data.get("status", "?")
+        line = (
+            f"training {status.replace('_', ' ')}: {data.get('epochs_run', '?')} epochs "
+            f"in {format_duration(data.get('seconds'))} (model at epoch #{data.get('global_epoch', '?')})"
+        )
+        if data.get("error"):
+            line += f": {data['error']}"
+        self.note(line)
+
+    def _draw_bar(
+        self, epoch: Any, epochs: Any, batch: Any, batches: Any, eta: str, loss: str
+    ) -> None:
+        head = f"epoch {epoch}/{epochs} "
+        tail = f" batch {batch}/{batches} loss {loss} ETA {eta}"
+        width = shutil.get_terminal_size((80, 24)).columns - len(head) - len(tail) - 3
+        fraction = (batch / batches) if batches else 0.0
+        width = max(width, 10)
+        filled = min(width, int(round(fraction * width)))
+        bar = "[" + "#" * filled + "." * (width - filled) + "]"
+        # \r + erase-line redraws in place without scrolling.
+        self._write(f"\r\x1b[K{head}{bar}{tail}")
+        self._bar_shown = True
+
+    def _clear_bar(self) -> None:
+        if self._bar_shown:
+            self._write("\r\x1b[K")
+            self._bar_shown = False
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
