@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -44,7 +44,7 @@ Dataset = Annotated[
     ),
 ]
 DataDir = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--data-dir", file_okay=False, help="Directory holding the 4 IDX files."),
 ]
 NoServer = Annotated[
@@ -52,7 +52,7 @@ NoServer = Annotated[
     typer.Option("--no-server", help="Work on the files even when a server is running."),
 ]
 Out = Annotated[
-    Optional[Path], typer.Option("--out", "-o", dir_okay=False, help="Write to FILE instead.")
+    Path | None, typer.Option("--out", "-o", dir_okay=False, help="Write to FILE instead.")
 ]
 
 
@@ -87,14 +87,14 @@ def serve(
 
 
 def label(
-    serial: Annotated[Optional[int], typer.Argument(help="Row of the training split.")] = None,
-    value: Annotated[Optional[int], typer.Argument(metavar="LABEL", help="Class 0-9.")] = None,
+    serial: Annotated[
+        int | None, typer.Argument(metavar="SERIAL", help="Row of the training split.")
+    ] = None,
+    value: Annotated[int | None, typer.Argument(metavar="LABEL", help="Class 0-9.")] = None,
     delete: Annotated[bool, typer.Option("--delete", help="Remove SERIAL's label.")] = False,
     import_file: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--import", dir_okay=False, help="Set many labels from a Serial,label CSV."
-        ),
+        Path | None,
+        typer.Option("--import", dir_okay=False, help="Set many labels from a Serial,label CSV."),
     ] = None,
     list_: Annotated[bool, typer.Option("--list", help="Print all labels as CSV.")] = False,
     out: Out = None,
@@ -116,7 +116,11 @@ def label(
     """
     modes = [value is not None, delete, import_file is not None, list_]
     with fail_cleanly():
-        if sum(modes) != 1 or (list_ and serial is not None) or (import_file and serial is not None):
+        if (
+            sum(modes) != 1
+            or (list_ and serial is not None)
+            or (import_file and serial is not None)
+        ):
             raise commands.UsageError(
                 "give exactly one of: SERIAL LABEL, SERIAL --delete, --import FILE, --list"
             )
@@ -152,12 +156,15 @@ def labels(
 
 
 def train(
-    epochs: Annotated[int, typer.Option(min=1, max=10_000, help="Epochs in this session.")] = 20,
-    recon_weight: Annotated[Optional[float], typer.Option(help="Reconstruction weight.")] = None,
-    kl_weight: Annotated[Optional[float], typer.Option(help="KL weight.")] = None,
-    label_weight: Annotated[Optional[float], typer.Option(help="Classification weight.")] = None,
-    learning_rate: Annotated[Optional[float], typer.Option(help="Adam learning rate.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Batch size.")] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(min=1, max=1000, help="Epochs in this session [default: as last time, 20]."),
+    ] = None,
+    recon_weight: Annotated[float | None, typer.Option(help="Reconstruction weight.")] = None,
+    kl_weight: Annotated[float | None, typer.Option(help="KL weight.")] = None,
+    label_weight: Annotated[float | None, typer.Option(help="Classification weight.")] = None,
+    learning_rate: Annotated[float | None, typer.Option(help="Adam learning rate.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size.")] = None,
     detach: Annotated[
         bool, typer.Option("--detach", help="Return once the server accepted the start.")
     ] = False,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,7 +129,13 @@ class ApiClient:
         return headers
 
     def request(
-        self, method: str, path: str, body: Any = None, *, raw: bool = False, timeout: float | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bool = False,
+        timeout: float | None = None,
     ) -> Any:
         """Send one request; return parsed JSON (or text when `raw`); raise ServerError."""
         conn = self._connect(timeout)
@@ -175,8 +181,9 @@ class ApiClient:
         body = {"labels": {str(serial): label for serial, label in changes.items()}}
         return self.request("POST", "/api/labels", body)
 
-    def start_training(self, epochs: int, **hparams: float | int) -> dict[str, Any]:
-        body = {"epochs": epochs, **{k: _clean(v) for k, v in hparams.items() if v is not None}}
+    def start_training(self, epochs: int | None, **hparams: float | int) -> dict[str, Any]:
+        """POST /api/train; omitted values (None) keep the server's current settings."""
+        body = {k: _clean(v) for k, v in {"epochs": epochs, **hparams}.items() if v is not None}
         return self.request("POST", "/api/train", body)
 
     def stop_training(self) -> dict[str, Any]:
@@ -186,7 +193,9 @@ class ApiClient:
         """Open `/api/events`; `timeout` bounds the silence between heartbeats (15 s)."""
         conn = self._connect(timeout)
         try:
-            conn.request("GET", "/api/events", headers=self._headers({"Accept": "text/event-stream"}))
+            conn.request(
+                "GET", "/api/events", headers=self._headers({"Accept": "text/event-stream"})
+            )
             response = conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
@@ -208,15 +217,42 @@ def _error_message(status: int, data: bytes) -> str:
     return f"server error {status}: {message}"
 
 
-def find_server(workspace: Path, note: Any = None) -> ApiClient | None:
-    """Return a client for the live server of `workspace`, or None (stale files noted)."""
-    from alctl.discovery import find_live_server
+@dataclass(frozen=True)
+class LiveServer:
+    """A server that answered: its client, its discovery record and the status it sent."""
 
-    server_file = workspace / ".alctl" / "server.json"
-    existed = server_file.exists()
-    info = find_live_server(workspace, timeout=1.0)
+    client: ApiClient
+    dataset: str
+    status: dict[str, Any]
+
+
+def find_server(workspace: Path, note: Callable[[str], None]) -> LiveServer | None:
+    """The live server of `workspace`, or None; a stale discovery file is noted and skipped.
+
+    Same rule as `alctl.discovery.find_live_server` (pid alive and `/api/status` answers
+    within 1 s), done with this module's client so the status answer is kept for reuse and
+    urllib.request stays off the fast path.
+    """
+    from alctl.discovery import discovery_path, pid_alive, read_discovery, remove_discovery
+
+    info = read_discovery(workspace)
     if info is None:
-        if existed and note is not None:
-            note(f"note: ignoring stale {server_file} (its server is not running); using the files")
+        if discovery_path(workspace).exists():
+            note(f"note: ignoring unreadable {discovery_path(workspace)}; using the files")
         return None
-    return ApiClient(info.url, info.token)
+    if not pid_alive(info.pid):
+        # The server was killed without cleaning up; nobody else will remove it.
+        remove_discovery(workspace, pid=info.pid)
+        path = discovery_path(workspace)
+        note(f"note: removed stale {path} (pid {info.pid} is gone); using the files")
+        return None
+    client = ApiClient(info.url, info.token)
+    try:
+        status = client.status(timeout=1.0)
+    except ServerError:
+        note(
+            f"note: the server in {discovery_path(workspace)} (pid {info.pid}) does not answer "
+            f"at {info.url}; using the files"
+        )
+        return None
+    return LiveServer(client, str(status.get("dataset") or info.dataset), status)

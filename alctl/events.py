@@ -7,6 +7,7 @@ null, numpy scalars become numbers), so the event loop only moves strings around
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import math
@@ -90,20 +91,17 @@ class EventBus:
         if running is loop:
             self._fan_out(message)
         else:
-            try:
+            # RuntimeError: the loop closed after the check, so nobody is listening.
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._fan_out, message)
-            except RuntimeError:
-                pass  # the loop closed between the check and the call: nobody is listening
 
     def close(self) -> None:
         """End every stream (server shutdown); thread-safe."""
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        try:
+        with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(self._close_all)
-        except RuntimeError:
-            pass
 
     def _fan_out(self, message: Message) -> None:
         for client in list(self._clients):
@@ -126,7 +124,9 @@ class EventBus:
             client.queue.get_nowait()
         client.queue.put_nowait(None)
 
-    async def stream(self, snapshot: Callable[[], Mapping[str, Any]]) -> AsyncIterator[dict[str, str]]:
+    async def stream(
+        self, snapshot: Callable[[], Mapping[str, Any]]
+    ) -> AsyncIterator[dict[str, str]]:
         """One client's events: `snapshot` first, then everything published after it."""
         if self._closed:
             return

@@ -128,7 +128,8 @@ class TrainProgress:
         status = data.get("status", "?")
         line = (
             f"training {status.replace('_', ' ')}: {data.get('epochs_run', '?')} epochs "
-            f"in {format_duration(data.get('seconds'))} (model at epoch #{data.get('global_epoch', '?')})"
+            f"in {format_duration(data.get('seconds'))} "
+            f"(model at epoch #{data.get('global_epoch', '?')})"
         )
         if data.get("error"):
             line += f": {data['error']}"
@@ -142,7 +143,7 @@ class TrainProgress:
         width = shutil.get_terminal_size((80, 24)).columns - len(head) - len(tail) - 3
         fraction = (batch / batches) if batches else 0.0
         width = max(width, 10)
-        filled = min(width, int(round(fraction * width)))
+        filled = min(width, round(fraction * width))
         bar = "[" + "#" * filled + "." * (width - filled) + "]"
         # \r + erase-line redraws in place without scrolling.
         self._write(f"\r\x1b[K{head}{bar}{tail}")

@@ -17,7 +17,9 @@ def resource_dir(name: str) -> Path:
         if candidate.is_dir():
             return candidate
     looked = ", ".join(str(c) for c in candidates)
-    raise FileNotFoundError(f"alctl's {name}/ directory is missing (looked in {looked}); reinstall alctl")
+    raise FileNotFoundError(
+        f"alctl's {name}/ directory is missing (looked in {looked}); reinstall alctl"
+    )
 
 
 def templates_dir() -> Path:

@@ -51,7 +51,9 @@ class SSVAEConfig:
         _check_int(self, "latent_dim", 1, 1024)
         dims = self.hidden_dims
         if not isinstance(dims, tuple) or not dims or not all(_is_int(d) and d >= 1 for d in dims):
-            raise ValueError(f"hidden_dims must be a non-empty list of positive integers, got {dims!r}")
+            raise ValueError(
+                f"hidden_dims must be a non-empty list of positive integers, got {dims!r}"
+            )
         for name in ("encoder_type", "decoder_type"):
             if getattr(self, name) not in ENCODER_TYPES:
                 raise ValueError(f"{name} must be 'dense' or 'conv', got {getattr(self, name)!r}")
@@ -74,7 +76,7 @@ class SSVAEConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SSVAEConfig:
-        """Build a config from `to_dict()` output; unknown keys are an error (typos must not pass)."""
+        """Build a config from `to_dict()` output; unknown keys are an error (typos must fail)."""
         unknown = sorted(set(data) - set(FIELD_NAMES))
         if unknown:
             raise ValueError(f"unknown config field(s): {', '.join(unknown)}")

@@ -72,3 +72,25 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, *, compress: bool | No
     if compress:
         payload = gzip.compress(payload, compresslevel=1)
     path.write_bytes(payload)
+
+
+def read_idx_shape(path: str | os.PathLike) -> tuple[int, ...]:
+    """The shape an IDX file declares, from its header alone (gzipped or not).
+
+    Cheap: reads a few bytes, so callers can learn a dataset's size without loading it.
+    """
+    path = Path(path)
+    with path.open("rb") as raw_handle:
+        gzipped = raw_handle.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gzipped else open
+    try:
+        with opener(path, "rb") as handle:
+            magic = handle.read(4)
+            if len(magic) < 4 or magic[0] != 0 or magic[1] != 0:
+                raise IDXError(f"{path}: not an IDX file (bad magic number)")
+            dims = handle.read(4 * magic[3])
+    except (OSError, EOFError) as exc:
+        raise IDXError(f"{path}: cannot read the IDX header ({exc})") from exc
+    if len(dims) < 4 * magic[3]:
+        raise IDXError(f"{path}: truncated header")
+    return struct.unpack(f">{magic[3]}I", dims)

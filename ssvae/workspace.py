@@ -33,7 +33,7 @@ class Workspace:
     def __init__(self, root: str | os.PathLike[str], dataset: str) -> None:
         if dataset == "auto" or not _DATASET_NAME.match(dataset or ""):
             raise ValueError(
-                f"workspace dataset must be a concrete dataset name such as 'mnist', got {dataset!r}"
+                f"workspace dataset must be a concrete name such as 'mnist', got {dataset!r}"
             )
         object.__setattr__(self, "root", Path(root).expanduser().absolute())
         object.__setattr__(self, "dataset", dataset)

@@ -1,0 +1,233 @@
+"""JSON route handlers: parse and validate the request, call WorkspaceSession, answer.
+
+Blocking work (label file writes, torch) goes through `run_in_threadpool`; the event loop
+only ever does dictionary work here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from sse_starlette import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from alctl.events import dumps
+from alctl.session import SessionError, WorkspaceSession
+
+SOURCE_HEADER = "x-alctl-source"
+SOURCES = ("page", "cli", "import")
+# What POST /api/train accepts, and the ranges that are sane for this model.
+WEIGHTS = ("recon_weight", "kl_weight", "label_weight")
+MAX_EPOCHS = 1000
+MAX_BATCH = 8192
+MAX_WEIGHT = 1e38  # SSVAEConfig's own bound; larger would overflow float32 losses anyway
+MAX_LEARNING_RATE = 10.0
+
+
+class ApiError(Exception):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON with NaN/inf as null (Starlette's renderer refuses them)."""
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content).encode("utf-8")
+
+
+def error_response(message: str, status: int) -> SafeJSONResponse:
+    return SafeJSONResponse({"error": message}, status_code=status)
+
+
+def _session(request: Request) -> WorkspaceSession:
+    return request.app.state.session
+
+
+def _source(request: Request) -> str:
+    source = request.headers.get(SOURCE_HEADER, "page").strip().lower()
+    return source if source in SOURCES else "page"
+
+
+def _serial(request: Request) -> int:
+    text = request.path_params["serial"]
+    n = _session(request).n_samples
+    try:
+        serial = int(text)
+    except ValueError:
+        raise ApiError(f"serial must be an integer 0..{n - 1}, got {text!r}") from None
+    if not 0 <= serial < n:
+        raise ApiError(f"serial {serial} is outside the dataset (0..{n - 1})", 404)
+    return serial
+
+
+def _label(value: Any, where: str = "label") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
+        raise ApiError(f"{where} must be an integer 0-9, got {json.dumps(value)}")
+    return value
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise ApiError(f"request body is not valid JSON ({exc}); send a JSON object") from None
+    if not isinstance(data, dict):
+        raise ApiError(f"request body must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def parse_train_request(body: dict[str, Any], default_epochs: int) -> tuple[int, dict[str, Any]]:
+    """(epochs, hyperparameter overrides) from a POST /api/train body, or ApiError."""
+    unknown = sorted(set(body) - {"epochs", "batch_size", "learning_rate", *WEIGHTS})
+    if unknown:
+        raise ApiError(
+            f"unknown training field(s) {', '.join(unknown)}; allowed: epochs, recon_weight, "
+            "kl_weight, label_weight, learning_rate, batch_size"
+        )
+    epochs = body.get("epochs", default_epochs)
+    overrides: dict[str, Any] = {}
+    _check_int("epochs", epochs, 1, MAX_EPOCHS)
+    if "batch_size" in body:
+        overrides["batch_size"] = _check_int("batch_size", body["batch_size"], 1, MAX_BATCH)
+    if "learning_rate" in body:
+        lr = _check_float("learning_rate", body["learning_rate"], 0.0, MAX_LEARNING_RATE)
+        if lr <= 0:
+            raise ApiError(f"learning_rate must be greater than 0, got {lr:g}")
+        overrides["learning_rate"] = lr
+    for name in WEIGHTS:
+        if name in body:
+            overrides[name] = _check_float(name, body[name], 0.0, MAX_WEIGHT)
+    return epochs, overrides
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ApiError(f"{name} must be an integer from {low} to {high}, got {json.dumps(value)}")
+    return value
+
+
+def _check_float(name: str, value: Any, low: float, high: float) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or not low <= value <= high:
+        raise ApiError(
+            f"{name} must be a finite number from {low:g} to {high:g}, got {json.dumps(value)}"
+        )
+    return float(value)
+
+
+async def status(request: Request) -> Response:
+    return SafeJSONResponse(_session(request).status())
+
+
+async def points(request: Request) -> Response:
+    body, version = _session(request).points_payload()
+    n = _session(request).n_samples
+    headers = {
+        "X-Points-Count": str(n),
+        "X-Latent-Version": str(version),
+        "Cache-Control": "no-store",
+    }
+    return Response(body, media_type="application/octet-stream", headers=headers)
+
+
+async def sample(request: Request) -> Response:
+    data = await run_in_threadpool(_session(request).sample, _serial(request))
+    return SafeJSONResponse(data)
+
+
+async def sample_png(request: Request) -> Response:
+    kind = request.path_params["kind"]
+    if kind not in ("original", "recon"):
+        raise ApiError(f"unknown image {kind!r}; use original.png or recon.png", 404)
+    data = await run_in_threadpool(_session(request).sample_png, _serial(request), kind)
+    return Response(data, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+async def labels(request: Request) -> Response:
+    session = _session(request)
+    fmt = request.query_params.get("format", "json")
+    if fmt == "csv":
+        return PlainTextResponse(session.labels_csv(), media_type="text/csv")
+    if fmt != "json":
+        raise ApiError(f"format must be json or csv, got {fmt!r}")
+    return SafeJSONResponse(session.labels_json())
+
+
+async def put_label(request: Request) -> Response:
+    serial = _serial(request)
+    body = await _json_object(request)
+    if "label" not in body:
+        raise ApiError('send {"label": 0-9} (use DELETE to remove a label)')
+    label = _label(body["label"])
+    result = await run_in_threadpool(_session(request).set_label, serial, label, _source(request))
+    return SafeJSONResponse(result)
+
+
+async def delete_label(request: Request) -> Response:
+    serial = _serial(request)
+    result = await run_in_threadpool(_session(request).set_label, serial, None, _source(request))
+    return SafeJSONResponse(result)
+
+
+async def post_labels(request: Request) -> Response:
+    session = _session(request)
+    body = await _json_object(request)
+    raw = body.get("labels")
+    if not isinstance(raw, dict) or set(body) != {"labels"}:
+        raise ApiError('send {"labels": {"<serial>": 0-9 or null, ...}}')
+    changes: dict[int, int | None] = {}
+    for key, value in raw.items():
+        try:
+            serial = int(key)
+        except ValueError:
+            raise ApiError(f"serial {key!r} is not an integer") from None
+        if not 0 <= serial < session.n_samples:
+            raise ApiError(f"serial {serial} is outside the dataset (0..{session.n_samples - 1})")
+        changes[serial] = None if value is None else _label(value, f"label for serial {serial}")
+    result = await run_in_threadpool(session.update_labels, changes, _source(request))
+    return SafeJSONResponse(result)
+
+
+async def train(request: Request) -> Response:
+    session = _session(request)
+    body = await _json_object(request)
+    epochs, overrides = parse_train_request(body, session.default_epochs())
+    result = await run_in_threadpool(session.start_training, epochs, overrides)
+    return SafeJSONResponse(result, status_code=202)
+
+
+async def train_stop(request: Request) -> Response:
+    return SafeJSONResponse(_session(request).stop_training(), status_code=202)
+
+
+async def history(request: Request) -> Response:
+    return SafeJSONResponse(_session(request).history())
+
+
+async def events(request: Request) -> Response:
+    session = _session(request)
+    return EventSourceResponse(
+        session.bus.stream(session.status),
+        ping=request.app.state.ping_s,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def not_found(request: Request) -> Response:
+    raise ApiError(
+        f"no API route {request.method} {request.url.path}; see docs/ARCHITECTURE.md", 404
+    )
+
+
+async def handle_api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, (ApiError, SessionError))
+    return error_response(str(exc), exc.status)

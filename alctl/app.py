@@ -1,0 +1,143 @@
+"""create_app(): the Starlette application around one WorkspaceSession.
+
+Routes are the documented API (docs/ARCHITECTURE.md), the page and `/static`. The lifespan
+binds the EventBus to the running loop and runs two small background tasks: the label-file
+watcher (outside edits become `labels` events) and the progress ticker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from alctl import api
+from alctl.resources import static_dir, templates_dir
+from alctl.security import SecurityMiddleware
+from alctl.session import SessionError, WorkspaceSession
+
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+TICK_S = 0.1
+
+
+def create_app(
+    session: WorkspaceSession,
+    token: str,
+    *,
+    bind_host: str = "127.0.0.1",
+    ping_s: float = 15.0,
+    label_poll_s: float = 1.0,
+) -> Starlette:
+    """The app for one session; `token` guards every state-changing call."""
+    templates = Jinja2Templates(directory=str(templates_dir()))
+
+    async def index(request: Request) -> Response:
+        context = {
+            "token": token,
+            "dataset": session.dataset.name,
+            "dataset_source": session.dataset.source,
+            "class_names": list(session.dataset.class_names),
+            "n_samples": session.n_samples,
+            "static_url": _static_url,
+        }
+        response = templates.TemplateResponse(request, "index.html", context)
+        response.headers["Cache-Control"] = "no-store"  # it embeds this server's token
+        return response
+
+    routes = [
+        Route("/", index),
+        Route("/api/status", api.status),
+        Route("/api/points", api.points),
+        Route("/api/samples/{serial}", api.sample),
+        Route("/api/samples/{serial}/{kind}.png", api.sample_png),
+        Route("/api/labels", api.labels, methods=["GET"]),
+        Route("/api/labels", api.post_labels, methods=["POST"]),
+        Route("/api/labels/{serial}", api.put_label, methods=["PUT"]),
+        Route("/api/labels/{serial}", api.delete_label, methods=["DELETE"]),
+        Route("/api/train", api.train, methods=["POST"]),
+        Route("/api/train/stop", api.train_stop, methods=["POST"]),
+        Route("/api/history", api.history),
+        Route("/api/events", api.events),
+        Route("/api/{rest:path}", api.not_found, methods=ALL_METHODS),
+        Mount("/static", StaticFiles(directory=str(static_dir())), name="static"),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        session.bus.attach(asyncio.get_running_loop())
+        tasks = [
+            asyncio.create_task(_every(label_poll_s, _check_labels(session))),
+            asyncio.create_task(_every(TICK_S, _tick(session))),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            session.bus.close()
+            await run_in_threadpool(session.shutdown)
+
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityMiddleware, token=token, bind_host=bind_host)],
+        exception_handlers={
+            api.ApiError: api.handle_api_error,
+            SessionError: api.handle_api_error,
+            HTTPException: _http_error,
+            Exception: _server_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.session = session
+    app.state.ping_s = ping_s
+    return app
+
+
+def _static_url(path: str) -> str:
+    return "/static/" + path.lstrip("/")
+
+
+async def _every(seconds: float, step: Callable[[], Awaitable[None]]) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        await step()
+
+
+def _check_labels(session: WorkspaceSession) -> Callable[[], Awaitable[None]]:
+    async def step() -> None:
+        try:
+            await run_in_threadpool(session.check_label_file)
+        except Exception as exc:  # the watcher must outlive a bad moment on the disk
+            session.bus.publish("error", {"message": f"cannot check the labels file: {exc}"})
+
+    return step
+
+
+def _tick(session: WorkspaceSession) -> Callable[[], Awaitable[None]]:
+    async def step() -> None:
+        session.training.tick()
+
+    return step
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/api/"):
+        return api.error_response(str(exc.detail), exc.status_code)
+    return PlainTextResponse(str(exc.detail), status_code=exc.status_code)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    message: Any = f"internal error ({type(exc).__name__}: {exc}); see the server's terminal"
+    return api.error_response(message, 500)

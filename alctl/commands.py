@@ -1,0 +1,177 @@
+"""The CLI's actions, each routed to a live server's API or to the files (alctl.direct).
+
+Heavy modules are imported inside the functions that need them; see alctl.cli.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from alctl.errors import CliError, UsageError
+
+__all__ = ["CliError", "Target", "UsageError", "resolve"]
+
+
+def note(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a command acts: a live server (`server` set) or the files of a workspace."""
+
+    workspace: Path
+    dataset: str  # as asked ("auto" allowed) or, with a server, the server's dataset
+    data_dir: Path | None
+    server: Any = None  # alctl.client.LiveServer
+
+    def files(self) -> Any:
+        from alctl.direct import open_files
+
+        return open_files(self.workspace, self.dataset, self.data_dir)
+
+
+def resolve(workspace: Path, dataset: str, data_dir: Path | None, no_server: bool) -> Target:
+    """Find the live server of `workspace` unless `no_server`; its dataset wins."""
+    root = workspace.expanduser().absolute()
+    if not root.is_dir():
+        raise CliError(f"workspace {root} is not a directory; create it or pass --workspace DIR")
+    server = None
+    if not no_server:
+        from alctl.client import find_server
+
+        server = find_server(root, note)
+    if server is None:
+        return Target(root, dataset, data_dir, None)
+    if dataset not in ("auto", server.dataset):
+        note(f"note: the server on this workspace serves {server.dataset}; using it, not {dataset}")
+    return Target(root, server.dataset, data_dir, server)
+
+
+def _check(serial: int, label: int | None, n_samples: int) -> None:
+    # The server checks too; checking here gives the same words as LabelStore in both modes
+    # (a negative serial would otherwise be a routing 404).
+    if not 0 <= serial < n_samples:
+        raise CliError(f"serial {serial} is outside the dataset (0..{n_samples - 1})")
+    if label is not None and not 0 <= label <= 9:
+        raise CliError(f"label {label} for serial {serial} must be 0-9")
+
+
+def stats_line(stats: dict[str, Any]) -> str:
+    coverage = stats.get("coverage")
+    share = f" ({coverage * 100:.3g}%)" if isinstance(coverage, (int, float)) else ""
+    return f"{stats.get('labeled', '?')} labeled{share}"
+
+
+def set_label(target: Target, serial: int, label: int | None) -> None:
+    """`alctl label SERIAL LABEL` and `alctl label SERIAL --delete`."""
+    if target.server is not None:
+        _check(serial, label, int(target.server.status["n_samples"]))
+        client = target.server.client
+        answer = client.delete_label(serial) if label is None else client.set_label(serial, label)
+    else:
+        from alctl.direct import set_label as direct_set
+
+        files = target.files()
+        _check(serial, label, files.n_samples)
+        answer = direct_set(files, serial, label)
+    previous = answer.get("previous")
+    was = "was unlabeled" if previous is None else f"was {previous}"
+    if label is None:
+        head = (
+            f"serial {serial}: no label to delete"
+            if previous is None
+            else (f"serial {serial}: label deleted ({was})")
+        )
+    else:
+        head = f"serial {serial}: label {label} ({was})"
+    typer.echo(f"{head}; {stats_line(answer.get('stats') or {})}")
+
+
+def import_labels(target: Target, path: Path) -> None:
+    """`alctl label --import FILE`: validate the whole file, then apply it at once."""
+    from ssvae.labels import parse_labels_csv
+
+    if target.server is not None:
+        changes = parse_labels_csv(Path(path), int(target.server.status["n_samples"]))
+        if changes:
+            answer = target.server.client.update_labels(changes)
+    else:
+        from alctl.direct import import_labels as direct_import
+
+        files = target.files()
+        changes = parse_labels_csv(Path(path), files.n_samples)
+        if changes:
+            answer = direct_import(files, changes)
+    if not changes:
+        typer.echo(f"{path} holds no labels; nothing changed")
+        return
+    changed = answer.get("changed")
+    count = len(changed) if isinstance(changed, (list, dict)) else changed
+    typer.echo(
+        f"imported {len(changes)} labels from {path} ({count} changed); "
+        f"{stats_line(answer.get('stats') or {})}"
+    )
+
+
+def list_labels(target: Target, out: Path | None) -> None:
+    """`alctl labels` / `alctl label --list`: the CSV on stdout or into `out`."""
+    if target.server is not None:
+        text = target.server.client.labels_csv()
+    else:
+        from alctl.direct import labels_csv
+
+        text = labels_csv(target.files())
+    if out is None:
+        sys.stdout.write(text)
+        return
+    from ssvae.labels import atomic_write_text
+
+    atomic_write_text(out.expanduser(), text)
+    count = max(0, len(text.strip().splitlines()) - 1)
+    note(f"wrote {count} labels to {out}")
+
+
+def train(target: Target, epochs: int | None, hparams: dict[str, Any], *, detach: bool) -> int:
+    """`alctl train`: through the server (followed live) or here; returns the exit status."""
+    given = {k: v for k, v in hparams.items() if v is not None}
+    if target.server is not None:
+        from alctl.remote_train import train_remote
+
+        return train_remote(target.server.client, epochs, given, detach=detach)
+    if detach:
+        raise UsageError("--detach needs a running server (start one with `alctl serve`)")
+    from alctl.direct_train import train_direct
+
+    return train_direct(target.files(), epochs, given, data_dir=target.data_dir)
+
+
+def status(target: Target, as_json: bool) -> None:
+    """`alctl status [--json]`."""
+    from alctl.status_view import render_status, server_status
+
+    if target.server is not None:
+        facts = server_status(target.workspace, target.server)
+    else:
+        from alctl.direct import status as direct_status
+
+        facts = direct_status(target.files())
+    if as_json:
+        typer.echo(json.dumps(facts, indent=2, default=str))
+    else:
+        typer.echo(render_status(facts))
+
+
+def report(workspace: Path, dataset: str, data_dir: Path | None, out: Path) -> None:
+    """`alctl report`: built from the files; a live server only decides the dataset."""
+    from alctl.report import write_report
+
+    target = resolve(workspace, dataset, data_dir, no_server=False)
+    path = write_report(target.workspace, target.dataset, out.expanduser(), data_dir=data_dir)
+    note(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

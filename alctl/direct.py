@@ -1,0 +1,135 @@
+"""What the CLI does when no server runs: the same actions, on the workspace files directly.
+
+Labels go through ssvae's LabelStore (the same lock and atomic write the server uses).
+Nothing here imports torch; the dataset size comes from the IDX header, not a full load.
+Answers have the shapes of the HTTP API's answers so the CLI prints both the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+N_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class Files:
+    """One workspace for one concrete dataset, with the dataset's size."""
+
+    root: Path
+    dataset: str
+    n_samples: int
+
+    @property
+    def workspace(self) -> Any:
+        from ssvae.workspace import Workspace
+
+        return Workspace(self.root, self.dataset)
+
+    def store(self) -> Any:
+        from ssvae.labels import LabelStore
+
+        return LabelStore(self.workspace.labels_csv, self.n_samples)
+
+
+def open_files(root: Path, dataset: str, data_dir: Path | None) -> Files:
+    """Resolve `dataset` (maybe "auto") the way the server does and read its size cheaply."""
+    from ssvae.data import dataset_size
+
+    name, n_samples = dataset_size(dataset, data_dir)
+    return Files(Path(root), name, n_samples)
+
+
+def label_stats(labels: Mapping[int, int], n_samples: int) -> dict[str, Any]:
+    """`{labeled, coverage, per_class}` like the API's `stats` (coverage as a fraction)."""
+    per_class = [0] * N_CLASSES
+    for value in labels.values():
+        per_class[value] += 1
+    return {
+        "labeled": len(labels),
+        "coverage": len(labels) / n_samples if n_samples else 0.0,
+        "per_class": per_class,
+    }
+
+
+def set_label(files: Files, serial: int, label: int | None) -> dict[str, Any]:
+    """Set (or with None delete) one label; `{serial, label, previous, stats}`."""
+    store = files.store()
+    previous = store.delete(serial) if label is None else store.set(serial, label)
+    return {
+        "serial": serial,
+        "label": label,
+        "previous": previous,
+        "stats": label_stats(store.read(), files.n_samples),
+    }
+
+
+def import_labels(files: Files, changes: Mapping[int, int | None]) -> dict[str, Any]:
+    """Apply validated changes at once (all or nothing); `{changed, stats}`."""
+    store = files.store()
+    previous = store.update(changes)
+    changed = sum(1 for serial, value in changes.items() if previous.get(serial) != value)
+    return {"changed": changed, "stats": label_stats(store.read(), files.n_samples)}
+
+
+def labels_csv(files: Files) -> str:
+    """The labels as the clean CSV the store writes (`Serial,label`, sorted)."""
+    from ssvae.labels import HEADER
+
+    labels = files.store().read()
+    return HEADER + "\n" + "".join(f"{s},{labels[s]}\n" for s in sorted(labels))
+
+
+def last_history_row(path: Path) -> dict[str, str] | None:
+    """The last epoch row of a history CSV (standard library only), or None."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            row = None
+            for row in csv.DictReader(handle):  # noqa: B007 - we want the last one
+                pass
+            return row
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return None
+
+
+def _float(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number and abs(number) != float("inf") else None
+
+
+def checkpoint_facts(files: Files) -> dict[str, Any]:
+    """Checkpoint facts without torch: its header (checkpoint_summary) plus the history CSV."""
+    from ssvae.checkpoint import checkpoint_summary
+
+    ws = files.workspace
+    summary = checkpoint_summary(ws.checkpoint)
+    facts = {k: v for k, v in summary.items() if v is not None and k != "config"}
+    if not summary["exists"]:
+        return facts
+    row = last_history_row(ws.history_csv)
+    if row is not None:
+        facts["train_loss"] = _float(row.get("train_loss"))
+        facts["val_loss"] = _float(row.get("val_loss"))
+    return facts
+
+
+def status(files: Files) -> dict[str, Any]:
+    """The `alctl status` facts when no server runs."""
+    store = files.store()
+    return {
+        "workspace": str(files.root),
+        "dataset": {"name": files.dataset, "n_samples": files.n_samples},
+        "labels": {
+            **label_stats(store.read(), files.n_samples),
+            "path": str(store.path),
+        },
+        "checkpoint": checkpoint_facts(files),
+        "server": None,
+    }

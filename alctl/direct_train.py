@@ -1,0 +1,145 @@
+"""`alctl train` without a server: train here, save like the server does.
+
+The model is opened and saved through the server's own `ModelState` and history steps
+(checkpoint with the test accuracy, then this session's rows appended to the history CSV),
+so a checkpoint made here and one made by the page are the same kind of file. Ctrl+C asks
+the trainer to stop after the current batch; what was trained is still saved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from alctl.direct import Files
+from alctl.errors import CliError
+from alctl.progress import TrainProgress
+from alctl.remote_train import exit_code
+from ssvae.callbacks import BatchProgress, EpochRecord, TrainingCallback, TrainStart
+
+
+class ProgressCallback(TrainingCallback):
+    """Trainer hooks -> the same event dicts the server streams -> TrainProgress."""
+
+    def __init__(self, progress: TrainProgress) -> None:
+        self.progress = progress
+
+    def on_train_start(self, event: TrainStart) -> None:
+        from alctl.training_run import HPARAMS
+
+        hparams = {k: event.config.get(k) for k in HPARAMS}
+        self.progress.started(
+            {
+                "session": event.session,
+                "epochs": event.epochs,
+                "start_epoch": event.start_epoch,
+                "hparams": hparams,
+                "batches": event.batches_per_epoch,
+            }
+        )
+
+    def on_batch_end(self, event: BatchProgress) -> None:
+        self.progress.progress(event.to_dict())
+
+    def on_epoch_end(self, event: EpochRecord) -> None:
+        self.progress.epoch(event.to_dict())
+
+
+@contextlib.contextmanager
+def training_lock(artifacts_dir: Path) -> Iterator[None]:
+    """One in-process training per workspace and dataset; a second one is refused."""
+    import fcntl
+
+    artifacts_dir.mkdir(parents=True, exist_ok=True)
+    path = artifacts_dir / "train.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CliError(
+                f"another `alctl train` is training in {artifacts_dir}; wait for it to finish"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def stop_on_ctrl_c(stop: threading.Event, progress: TrainProgress) -> Iterator[None]:
+    """While active, Ctrl+C sets `stop` instead of raising (the trainer checks it per batch)."""
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            progress.note("already stopping: the model is saved after the current batch")
+        else:
+            progress.note("stopping after the current batch; the model will be saved…")
+        stop.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals only reach the main thread (e.g. inside a test runner thread)
+        return
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def train_direct(
+    files: Files,
+    epochs: int | None,
+    hparams: dict[str, Any],
+    *,
+    data_dir: Path | None,
+    progress: TrainProgress | None = None,
+) -> int:
+    """Train one session in this process and save it; returns the exit status."""
+    from ssvae.config import SSVAEConfig
+
+    SSVAEConfig().replace(**hparams)  # bad values fail here, before torch is loaded
+    progress = progress or TrainProgress()
+    from ssvae.data import load_dataset
+    from ssvae.labels import LabelStore
+
+    data = load_dataset(files.dataset, data_dir)
+    progress.note(f"dataset: {data.name}, {data.n_train} images ({data.source})")
+    ws = files.workspace
+    with training_lock(ws.artifacts_dir):
+        from alctl.model_state import ModelState
+
+        model, _ = ModelState.open(ws.checkpoint, data.name)
+        labels = LabelStore(ws.labels_csv, data.n_train).as_array()
+        stop = threading.Event()
+        with stop_on_ctrl_c(stop, progress):
+            result = model.trainer.train(
+                data.train_images,
+                labels,
+                epochs=epochs or model.trainer.config.max_epochs,
+                callbacks=[ProgressCallback(progress)],
+                stop_event=stop,
+                **hparams,
+            )
+            progress.ended(result.to_dict())
+            # The server's rule: a failed session with no complete epoch changed nothing.
+            if result.status != "failed" or result.epochs_run > 0:
+                _save(model, ws, data, result.session, progress)
+    return exit_code(result.to_dict())
+
+
+def _save(model: Any, ws: Any, data: Any, session: int, progress: TrainProgress) -> None:
+    from ssvae.history import append_history_csv
+
+    view = model.snapshot_view()
+    accuracy = model.test_accuracy(data.test_images, data.test_targets, view)
+    model.save(ws.checkpoint, data.name, accuracy)
+    records = [r for r in model.trainer.history if r.get("session") == session]
+    if records:
+        append_history_csv(ws.history_csv, records)
+    shown = "n/a" if accuracy is None else f"{accuracy:.1%}"
+    progress.note(f"saved {ws.checkpoint} (test accuracy {shown}); history in {ws.history_csv}")

@@ -1,0 +1,141 @@
+"""The server's view of the label CSV: writes through LabelStore, in-memory copy, outside edits.
+
+One lock (`_io`) serialises everything that touches the file or the in-memory copy, so the
+watcher never mistakes the server's own write for an outside one. The watcher compares
+file content with memory (mtime is only the trigger), so an outside edit that a server
+write merged in is still reported.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from alctl.events import EventBus
+from ssvae.labels import HEADER, LabelError, LabelStore
+
+N_CLASSES = 10
+
+
+class LabelState:
+    """Labels of one dataset, as the page sees them; every method is thread-safe."""
+
+    def __init__(self, store: LabelStore, bus: EventBus) -> None:
+        self.store = store
+        self.bus = bus
+        self._io = threading.Lock()
+        self._labels = store.read()  # LabelError: the caller reports the file and stops
+        self._array = np.full(store.n_samples, -1, dtype=np.int8)
+        for serial, label in self._labels.items():
+            self._array[serial] = label
+        self._version = 1
+        self._seen_mtime = store.mtime_ns()
+        self._reported_error_mtime: int | None = None
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def array(self) -> np.ndarray:
+        """int8 [N], -1 = unlabeled (a copy)."""
+        with self._io:
+            return self._array.copy()
+
+    def get(self, serial: int) -> int | None:
+        return self._labels.get(serial)
+
+    def stats(self) -> dict[str, Any]:
+        with self._io:
+            return self._stats_unlocked()
+
+    def _stats_unlocked(self) -> dict[str, Any]:
+        labeled = len(self._labels)
+        counts = np.bincount(self._array[self._array >= 0], minlength=N_CLASSES)
+        return {
+            "labeled": labeled,
+            "coverage": labeled / self.store.n_samples,
+            "per_class": [int(c) for c in counts[:N_CLASSES]],
+            "version": self._version,
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        with self._io:
+            return {
+                "labels": {str(s): v for s, v in sorted(self._labels.items())},
+                "version": self._version,
+            }
+
+    def as_csv(self) -> str:
+        with self._io:
+            rows = "".join(f"{s},{v}\n" for s, v in sorted(self._labels.items()))
+        return HEADER + "\n" + rows
+
+    def update(self, changes: Mapping[int, int | None], source: str) -> dict[str, Any]:
+        """Write `changes` durably (None deletes), then publish what changed.
+
+        Returns {"previous": {serial: old}, "changes": [...], "stats": {...}}.
+        """
+        with self._io:
+            try:
+                previous = self.store.update(changes)
+            except LabelError as exc:
+                raise LabelFileError(str(exc)) from exc
+            diff = [
+                {"serial": s, "label": v, "previous": previous[s]}
+                for s, v in changes.items()
+                if previous[s] != v
+            ]
+            self._apply(changes)
+            if diff:
+                self._version += 1
+            stats = self._stats_unlocked()
+        if diff:
+            self.bus.publish("labels", {"changes": diff, "source": source, "stats": stats})
+        return {"previous": previous, "changes": diff, "stats": stats}
+
+    def check_file(self) -> bool:
+        """Pick up outside edits of the CSV; True when something changed. Call ~1/s."""
+        if self.store.mtime_ns() == self._seen_mtime:
+            return False
+        with self._io:
+            mtime = self.store.mtime_ns()
+            try:
+                current = self.store.read()
+            except LabelError as exc:
+                if self._reported_error_mtime != mtime:
+                    self._reported_error_mtime = mtime
+                    message = f"the labels file cannot be read, keeping the labels in memory: {exc}"
+                    self.bus.publish("error", {"message": message})
+                return False
+            self._seen_mtime = mtime
+            changes: dict[int, int | None] = {
+                s: v for s, v in current.items() if self._labels.get(s) != v
+            }
+            changes.update({s: None for s in self._labels if s not in current})
+            diff = [
+                {"serial": s, "label": v, "previous": self._labels.get(s)}
+                for s, v in sorted(changes.items())
+            ]
+            if not diff:
+                return False
+            self._apply(changes)
+            self._version += 1
+            stats = self._stats_unlocked()
+        self.bus.publish("labels", {"changes": diff, "source": "file", "stats": stats})
+        return True
+
+    def _apply(self, changes: Mapping[int, int | None]) -> None:
+        for serial, label in changes.items():
+            if label is None:
+                self._labels.pop(serial, None)
+                self._array[serial] = -1
+            else:
+                self._labels[serial] = label
+                self._array[serial] = label
+
+
+class LabelFileError(Exception):
+    """The CSV on disk cannot be parsed, so no write is made; the message names the line."""

@@ -1,0 +1,75 @@
+"""The torch side of a server: the trainer's live model and a frozen copy that answers the page.
+
+Importing this module imports torch (~3 s), so `alctl.session` imports it only in the
+thread that loads the model. The frozen copy (`view`) is what produced the points on the
+page; samples are decoded with it too, so a clicked point's reconstruction always matches
+where the point is drawn, even while the trainer changes its own weights.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+
+from alctl.points import Predictions2D
+from ssvae.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from ssvae.config import SSVAEConfig
+from ssvae.device import describe_device
+from ssvae.model import SSVAE, evaluate_accuracy, predict, view_2d
+from ssvae.training import InteractiveTrainer
+
+
+class ModelState:
+    """An InteractiveTrainer plus an eval-mode copy of its model for inference."""
+
+    def __init__(self, trainer: InteractiveTrainer) -> None:
+        self.trainer = trainer
+        self.view = self._frozen_copy()
+
+    @classmethod
+    def open(
+        cls, checkpoint: Path, dataset: str, config: SSVAEConfig | None = None
+    ) -> tuple[ModelState, Checkpoint | None]:
+        """The checkpoint's model (CheckpointError if unusable), or a fresh one if none."""
+        ckpt = load_checkpoint(checkpoint, dataset=dataset)
+        if ckpt is None:
+            return cls(InteractiveTrainer(config or SSVAEConfig())), None
+        return cls(InteractiveTrainer.from_checkpoint(ckpt)), ckpt
+
+    @property
+    def device(self) -> str:
+        return describe_device(self.trainer.device)
+
+    def _frozen_copy(self) -> SSVAE:
+        view = copy.deepcopy(self.trainer.model).eval()
+        view.requires_grad_(False)
+        return view
+
+    def snapshot_view(self) -> SSVAE:
+        """A frozen copy of the trainer's current weights (call only between sessions)."""
+        return self._frozen_copy()
+
+    def predict_points(self, images: np.ndarray, view: SSVAE | None = None) -> Predictions2D:
+        out = predict(view if view is not None else self.view, images, reconstruct=False)
+        return Predictions2D(view_2d(out.latent), out.certainty, out.pred_class)
+
+    def test_accuracy(
+        self, images: np.ndarray, targets: np.ndarray, view: SSVAE | None = None
+    ) -> float | None:
+        if len(targets) == 0:
+            return None
+        return evaluate_accuracy(view if view is not None else self.view, images, targets)
+
+    def sample(self, image: np.ndarray) -> tuple[list[float], np.ndarray]:
+        """(latent mean, reconstruction uint8 [28, 28]) of one image, from the view model."""
+        view = self.view  # one reference: a refresh mid-call must not mix two models
+        out = predict(view, image[None], reconstruct=True)
+        assert out.recon is not None
+        return [float(v) for v in out.latent[0]], out.recon[0]
+
+    def save(self, path: Path, dataset: str, test_accuracy: float | None) -> None:
+        """Atomic checkpoint of the trainer (model, optimizer, config, epochs, history)."""
+        payload = self.trainer.checkpoint_payload(dataset, test_accuracy=test_accuracy)
+        save_checkpoint(path, **payload)

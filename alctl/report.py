@@ -1,0 +1,257 @@
+"""`alctl report`: a static, self-contained HTML page about the current model.
+
+Made from the workspace files alone (dataset, labels, checkpoint, history CSV); no server.
+Every figure is an inline data-URI PNG and the page holds no external URL, so it opens
+offline and can be mailed or archived as one file.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import platform
+import socket
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alctl.errors import CliError
+
+N_UNCERTAIN = 48
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _pct(value: Any, digits: int = 1) -> str:
+    if not isinstance(value, (int, float)) or value != value:
+        return "–"
+    return f"{value:.{digits}%}"
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    if not isinstance(value, (int, float)) or value != value:
+        return "–"
+    return f"{value:.{digits}g}"
+
+
+def _history(ckpt: Any, history_csv: Path) -> list[dict[str, Any]]:
+    """Epoch records (nested dicts): the checkpoint's own, else the CSV beside it."""
+    if ckpt.history:
+        return list(ckpt.history)
+    from ssvae.history import read_history_csv
+
+    try:
+        return read_history_csv(history_csv)
+    except ValueError:
+        return []  # the report says "no history"; status and the page name the bad file
+
+
+def _sessions(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    sessions: dict[Any, dict[str, Any]] = {}
+    for r in records:
+        s = sessions.setdefault(r.get("session"), {"session": r.get("session"), "epochs": 0})
+        s["epochs"] += 1
+        s.setdefault("first", r.get("global_epoch"))
+        s["last"] = r.get("global_epoch")
+        s["seconds"] = s.get("seconds", 0.0) + float(r.get("seconds") or 0.0)
+        train, val = r.get("train") or {}, r.get("val") or {}
+        s["train_loss"], s["val_loss"] = train.get("loss"), val.get("loss")
+        s["val_accuracy"] = val.get("accuracy")
+    return list(sessions.values())
+
+
+def _confusion(truth: np.ndarray, pred: np.ndarray) -> list[list[dict[str, Any]]]:
+    counts = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(counts, (truth, pred), 1)
+    totals = np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    share = counts / totals
+    return [
+        [
+            {
+                "count": int(counts[t, p]),
+                "alpha": round(float(share[t, p]) * 0.85, 3),
+                "diagonal": t == p,
+            }
+            for p in range(10)
+        ]
+        for t in range(10)
+    ]
+
+
+def _uncertain(
+    images: np.ndarray, truth: np.ndarray, preds: Any, labels: np.ndarray
+) -> list[dict[str, Any]]:
+    from alctl.images import png_bytes
+
+    candidates = np.flatnonzero(labels < 0)
+    order = candidates[np.argsort(preds.certainty[candidates], kind="stable")[:N_UNCERTAIN]]
+    return [
+        {
+            "serial": int(i),
+            "png": _b64(png_bytes(images[i])),
+            "pred": int(preds.pred_class[i]),
+            "certainty": float(preds.certainty[i]),
+            "truth": int(truth[i]),
+        }
+        for i in order
+    ]
+
+
+def _load(root: Path, dataset: str, data_dir: Path | None) -> tuple[Any, Any, Any]:
+    from ssvae.checkpoint import load_checkpoint
+    from ssvae.data import load_dataset
+    from ssvae.workspace import Workspace
+
+    data = load_dataset(dataset, data_dir)
+    ws = Workspace(root, data.name)
+    ckpt = load_checkpoint(ws.checkpoint, dataset=data.name)
+    if ckpt is None:
+        raise CliError(
+            f"no checkpoint at {ws.checkpoint}: train first (`alctl train` or the page's "
+            "Start training), then make the report"
+        )
+    return data, ws, ckpt
+
+
+def report_context(root: Path, dataset: str, data_dir: Path | None = None) -> dict[str, Any]:
+    """Everything the template shows, computed from the files."""
+    import torch
+
+    from alctl import report_figures as figs
+    from ssvae.checkpoint import build_model
+    from ssvae.labels import LabelStore
+    from ssvae.model import predict, view_2d
+
+    started = time.perf_counter()
+    data, ws, ckpt = _load(root, dataset, data_dir)
+    model, config = build_model(ckpt)
+    store = LabelStore(ws.labels_csv, data.n_train)
+    labels = store.as_array()
+    train = predict(model, data.train_images, reconstruct=False)
+    test = predict(model, data.test_images, reconstruct=False)
+    xy = view_2d(train.latent)
+    labeled = labels >= 0
+    history = _history(ckpt, ws.history_csv)
+    truth_counts = np.bincount(data.train_targets, minlength=10)
+    test_truth_counts = np.maximum(np.bincount(data.test_targets, minlength=10), 1)
+    test_hits = np.bincount(data.test_targets[test.pred_class == data.test_targets], minlength=10)
+    n_label = np.bincount(labels[labeled], minlength=10)
+    n_pred = np.bincount(train.pred_class, minlength=10)
+    mtime = store.mtime_ns()
+    stat = ws.checkpoint.stat()
+    return {
+        "workspace": str(ws.root),
+        "dataset": {
+            "name": data.name,
+            "source": data.source,
+            "n_train": data.n_train,
+            "n_test": len(data.test_targets),
+            "class_names": data.class_names,
+        },
+        "labels": {
+            "path": str(ws.labels_csv),
+            "labeled": int(labeled.sum()),
+            "coverage": float(labeled.mean()),
+            "modified": _when(mtime / 1e9) if mtime else None,
+        },
+        "accuracy": {
+            "test": float((test.pred_class == data.test_targets).mean()),
+            "train": float((train.pred_class == data.train_targets).mean()),
+            "labeled": float((train.pred_class[labeled] == labels[labeled]).mean())
+            if labeled.any()
+            else None,
+        },
+        "checkpoint": {
+            "path": str(ws.checkpoint),
+            "size": f"{stat.st_size / 1e6:.2f} MB",
+            "saved_at": ckpt.saved_at,
+            "epochs_trained": ckpt.epochs_trained,
+            "test_accuracy": ckpt.test_accuracy,
+        },
+        "config": config.to_dict(),
+        "latent_dim": int(train.latent.shape[1]),
+        "scatters": [
+            {
+                "title": "by your labels",
+                "png": _b64(figs.scatter_png(xy, labels, "coloured by your labels")),
+                "caption": f"{int(labeled.sum())} labeled points, enlarged; the rest grey.",
+            },
+            {
+                "title": "by prediction",
+                "png": _b64(figs.scatter_png(xy, train.pred_class, "coloured by predicted class")),
+                "caption": "The classifier's prediction for every training image.",
+            },
+            {
+                "title": "by ground truth",
+                "png": _b64(figs.scatter_png(xy, data.train_targets, "coloured by ground truth")),
+                "caption": "The dataset's own labels, for judging the latent space.",
+            },
+        ],
+        "loss_png": _b64(figs.loss_curves_png(history)) if history else None,
+        "history": history,
+        "history_path": str(ws.history_csv),
+        "sessions": _sessions(history),
+        "per_class": [
+            {
+                "name": data.class_names[c],
+                "labeled": int(n_label[c]),
+                "predicted": int(n_pred[c]),
+                "truth": int(truth_counts[c]),
+                "recall": float(test_hits[c] / test_truth_counts[c]),
+            }
+            for c in range(10)
+        ],
+        "confusion": _confusion(data.test_targets, test.pred_class),
+        "uncertain": _uncertain(data.train_images, data.train_targets, train, labels),
+        "colors": figs.CLASS_COLORS,
+        "unlabeled_color": figs.UNLABELED_COLOR,
+        "made": {
+            "at": _when(time.time()),
+            "version": _version(),
+            "host": socket.gethostname(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "seconds": f"{time.perf_counter() - started:.1f}",
+        },
+    }
+
+
+def _when(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("alctl")
+    except PackageNotFoundError:
+        return "dev"
+
+
+def build_report(root: Path, dataset: str, *, data_dir: Path | None = None) -> str:
+    """The report's HTML for the workspace at `root` (dataset "auto" resolved as usual)."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    from alctl.resources import templates_dir
+
+    env = Environment(
+        loader=FileSystemLoader(templates_dir()), autoescape=select_autoescape(["html"])
+    )
+    env.globals.update(pct=_pct, num=_num)
+    return env.get_template("report.html").render(**report_context(root, dataset, data_dir))
+
+
+def write_report(root: Path, dataset: str, out: Path, *, data_dir: Path | None = None) -> Path:
+    """Build the report and write it atomically to `out`; returns the path written."""
+    from ssvae.labels import atomic_write_text
+
+    html = build_report(root, dataset, data_dir=data_dir)
+    out = out.absolute()
+    atomic_write_text(out, html)
+    return out

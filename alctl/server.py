@@ -1,0 +1,240 @@
+"""run_server(): what `alctl serve` does, start to finish.
+
+Start-up reserves the port first (so "port in use" is reported before the slow steps),
+loads the dataset and labels, then either serves the cached points at once and loads
+torch and the model in the background, or loads the model and predicts before serving.
+Connections are refused until all of that is done: the socket is bound early but only
+listens once uvicorn serves, so a page never sees half a server.
+
+Ctrl+C (or SIGTERM) ends SSE streams, stops a running training session cooperatively
+(its checkpoint is saved), removes the discovery file and returns 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import sys
+import threading
+import time
+import webbrowser
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from alctl.discovery import ServerInfo, find_live_server, remove_discovery, write_discovery
+from alctl.events import EventBus
+from alctl.security import is_loopback, new_token
+
+GRACEFUL_SHUTDOWN_S = 3.0
+SHUTDOWN_TRAINING_S = 120.0
+
+
+class StartupError(Exception):
+    """A problem the user can fix; the message is the one line we print."""
+
+
+class _Terminated(BaseException):
+    """SIGTERM, turned into an exception so clean-up runs like for Ctrl+C."""
+
+
+class _Server(uvicorn.Server):
+    """uvicorn.Server that also ends our event streams the moment a signal arrives."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._on_exit()
+
+
+def run_server(
+    workspace: Path,
+    dataset: str = "auto",
+    host: str = "127.0.0.1",
+    port: int = 8050,
+    open_browser: bool = False,
+    data_dir: Path | None = None,
+    echo: Callable[[str], None] = print,
+) -> int:
+    """Serve the dashboard for `workspace` until Ctrl+C; returns the exit code."""
+    root = Path(workspace).expanduser().absolute()
+    sock: socket.socket | None = None
+    try:
+        echo(f"alctl serve: workspace {root}")
+        sock = _reserve_port(host, port)
+        session = _open_session(root, dataset, data_dir, echo)
+        return _serve(session, sock, host, open_browser, echo)
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        echo("interrupted while starting")
+        return 130
+    finally:
+        if sock is not None:
+            sock.close()
+
+
+@contextlib.contextmanager
+def _step(echo: Callable[[str], None], name: str) -> Iterator[list[str]]:
+    """Time one start-up step; the body appends the text of its line."""
+    started = time.perf_counter()
+    text: list[str] = []
+    yield text
+    echo(f"  {name:<12}{' '.join(text)} ({time.perf_counter() - started:.2f} s)")
+
+
+def _reserve_port(host: str, port: int) -> socket.socket:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise StartupError(f"cannot use --host {host!r} ({exc.strerror}); try 127.0.0.1") from exc
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno in (98, 48):  # EADDRINUSE (Linux, macOS)
+            raise StartupError(
+                f"port {port} on {host} is already in use (another alctl serve?); "
+                f"choose another with --port, or stop the program using it"
+            ) from exc
+        raise StartupError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); try another --host/--port"
+        ) from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def _open_session(
+    root: Path, dataset: str, data_dir: Path | None, echo: Callable[[str], None]
+) -> Any:
+    # Imported here: numpy and the session modules are not needed to report a busy port.
+    from alctl.session import WorkspaceSession
+    from ssvae.checkpoint import CheckpointError
+    from ssvae.data import DataError, load_dataset
+    from ssvae.labels import LabelError
+    from ssvae.workspace import Workspace
+
+    if root.exists() and not root.is_dir():
+        raise StartupError(f"--workspace {root} is a file; give a directory")
+    live = find_live_server(root)
+    if live is not None:
+        raise StartupError(
+            f"a server is already running for this workspace at {live.url} (pid {live.pid}); "
+            "use it, or stop it first"
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    with _step(echo, "dataset") as line:
+        try:
+            data = load_dataset(dataset, data_dir)
+        except DataError as exc:
+            raise StartupError(" ".join(str(exc).split())) from exc
+        sizes = f"{data.n_train:,} train / {len(data.test_targets):,} test images"
+        line.append(f"{data.name}: {sizes}, {data.source}")
+    ws = Workspace(root, data.name)
+    with _step(echo, "labels") as line:
+        try:
+            session = WorkspaceSession(ws, data, EventBus())
+        except LabelError as exc:
+            raise StartupError(f"{exc}; fix or move {ws.labels_csv}") from exc
+        line.append(f"{session.labels.stats()['labeled']:,} labeled ({ws.labels_csv})")
+    with _step(echo, "checkpoint") as line:
+        cached = session.use_cache()
+        facts = session.status()["checkpoint"]
+        if cached:
+            line.append(f"{ws.checkpoint}, {facts['epochs_trained']} epochs; points from the cache")
+        else:
+            line.append(
+                f"{ws.checkpoint}" + ("" if facts["exists"] else " (none yet: a fresh model)")
+            )
+    if cached:
+        session.load_model_in_background()
+        echo(f"  {'model':<12}loading in the background (samples and training wait for it)")
+        return session
+    with _step(echo, "model") as line:
+        try:
+            session.load_model()
+        except CheckpointError as exc:
+            raise StartupError(
+                f"{exc}. Move it away to start with a fresh model, or restore a good copy"
+            ) from exc
+        status = session.status()
+        line.append(
+            f"{status['checkpoint']['epochs_trained']} epochs trained, on {status['device']}"
+        )
+    with _step(echo, "predictions") as line:
+        session.compute_points()
+        line.append(f"{data.n_train:,} images")
+    return session
+
+
+def _url(host: str, port: int) -> str:
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def _serve(
+    session: Any, sock: socket.socket, host: str, open_browser: bool, echo: Callable[[str], None]
+) -> int:
+    from alctl.app import create_app
+
+    token = new_token()
+    app = create_app(session, token, bind_host=host if not is_loopback(host) else "127.0.0.1")
+    config = uvicorn.Config(
+        app,
+        log_level="info",
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        lifespan="on",
+    )
+    server = _Server(config, on_exit=session.bus.close)
+    url = _url(host, sock.getsockname()[1])
+    root = session.workspace.root
+
+    async def main() -> None:
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.01)
+        if server.started:
+            info = ServerInfo(
+                url, session.pid, token, session.dataset.name, str(root), session.started_at
+            )
+            write_discovery(root, info)
+            echo(f"serving {session.dataset.name} at {url}  (Ctrl+C to stop)")
+            if open_browser:
+                threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+        await serving
+
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        asyncio.run(main())
+    except (KeyboardInterrupt, _Terminated):
+        pass
+    except SystemExit as exc:  # uvicorn exits like this when the app fails to start
+        raise StartupError(
+            f"the server failed to start (exit {exc.code}); see the messages above"
+        ) from exc
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        remove_discovery(root, session.pid)
+        # Normally done by the app's lifespan already; not when a second Ctrl+C forced the exit.
+        session.shutdown(SHUTDOWN_TRAINING_S)
+    echo("stopped")
+    return 0
+
+
+def _raise_terminated(sig: int, frame: FrameType | None) -> None:
+    raise _Terminated()

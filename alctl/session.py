@@ -1,0 +1,353 @@
+"""WorkspaceSession: the one object that owns a served workspace's live state.
+
+It owns the dataset, the labels (LabelState), the model (ModelState, loaded lazily so
+torch is imported off the start-up path), the points shown on the page, and the training
+runner. `_lock` guards the model, the points and the checkpoint facts; LabelState and
+TrainingRunner each guard their own state. Nothing here blocks on torch while holding a
+lock, and nothing here runs on the event loop except dictionary work.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from alctl.events import EventBus
+from alctl.images import b64_pixels, png_bytes
+from alctl.label_state import LabelFileError, LabelState
+from alctl.points import (
+    CACHE_NAME,
+    Predictions2D,
+    checkpoint_stamp,
+    load_cache,
+    normalise,
+    points_payload,
+    save_cache,
+)
+from alctl.training_run import NotTraining, TrainingBusy, TrainingRunner, now_iso
+from ssvae.config import SSVAEConfig
+from ssvae.data import Dataset
+from ssvae.labels import LabelStore
+from ssvae.workspace import Workspace
+
+if TYPE_CHECKING:
+    from alctl.model_state import ModelState
+    from ssvae.callbacks import TrainResult
+
+MODEL_WAIT_S = 5.0  # how long a sample request waits for a model still loading
+
+
+class SessionError(Exception):
+    """A request the session refuses; `status` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class WorkspaceSession:
+    """Dataset, labels, model, points and training of one workspace + dataset."""
+
+    def __init__(self, workspace: Workspace, dataset: Dataset, bus: EventBus) -> None:
+        self.workspace, self.dataset, self.bus = workspace, dataset, bus
+        self.n_samples = dataset.n_train
+        self.pid, self.started_at = os.getpid(), now_iso()
+        self.labels = LabelState(LabelStore(workspace.labels_csv, self.n_samples), bus)
+        self.training = TrainingRunner(bus, dataset.train_images, self)
+        self.cache_path = workspace.artifacts_dir / CACHE_NAME
+        self._lock = threading.Lock()
+        self._truth = dataset.train_targets.astype(np.int8)
+        self._model: ModelState | None = None
+        self._model_ready = threading.Event()
+        self._model_error: str | None = None
+        self._checkpoint: dict[str, Any] = {"epochs_trained": 0, "test_accuracy": None}
+        self._stamp = checkpoint_stamp(workspace.checkpoint)  # the file as we last saw it
+        self._points: Predictions2D | None = None
+        self._head = b""  # points payload without the label column
+        self._bounds = [-1.0, 1.0, -1.0, 1.0]
+        self._latent_version = 0
+
+    # -- start-up ------------------------------------------------------------------------
+
+    def use_cache(self) -> bool:
+        """Take points, history and checkpoint facts from the cache if it fits the checkpoint."""
+        cached = load_cache(
+            self.cache_path,
+            dataset=self.dataset.name,
+            n_samples=self.n_samples,
+            checkpoint=self.workspace.checkpoint,
+        )
+        if cached is None:
+            return False
+        meta = cached.meta
+        try:
+            config = SSVAEConfig.from_dict(meta["config"])
+        except (KeyError, TypeError, ValueError):
+            return False
+        self.training.seed(config, meta.get("history", []), meta.get("sessions"))
+        with self._lock:
+            self._checkpoint = {
+                "epochs_trained": int(meta.get("epochs_trained", 0)),
+                "test_accuracy": meta.get("test_accuracy"),
+            }
+        self._set_points(cached.predictions)
+        return True
+
+    def load_model(self, *, seed: bool = True) -> None:
+        """Load the checkpoint (or a fresh model); CheckpointError when it cannot be used."""
+        from alctl.model_state import ModelState  # imports torch: off the fast path
+
+        model, ckpt = ModelState.open(self.workspace.checkpoint, self.dataset.name)
+        if seed:
+            self.training.seed(model.trainer.config, model.trainer.history, None)
+            with self._lock:
+                self._checkpoint = {
+                    "epochs_trained": model.trainer.epochs_trained,
+                    "test_accuracy": ckpt.test_accuracy if ckpt is not None else None,
+                }
+        with self._lock:
+            self._model = model
+        self._model_ready.set()
+
+    def load_model_in_background(self) -> threading.Thread:
+        """Load the model while the page is already served from the cache."""
+
+        def load() -> None:
+            try:
+                self.load_model(seed=False)
+            except Exception as exc:
+                self._model_error = " ".join(str(exc).split()) or type(exc).__name__
+                self.bus.publish(
+                    "error", {"message": f"the model could not be loaded: {self._model_error}"}
+                )
+            finally:
+                self._model_ready.set()
+
+        thread = threading.Thread(target=load, name="alctl-model-load", daemon=True)
+        thread.start()
+        return thread
+
+    def compute_points(self) -> None:
+        """Predict every training image with the loaded model and cache the result."""
+        model = self._require_model(0.0)
+        self._set_points(model.predict_points(self.dataset.train_images))
+        self._write_cache()
+
+    # -- state for the API ---------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        checkpoint = self.workspace.checkpoint
+        with self._lock:
+            model = self._model
+            facts = dict(self._checkpoint)
+            latent = {"version": self._latent_version, "bounds": list(self._bounds)}
+        state = "ready" if model is not None else ("failed" if self._model_error else "loading")
+        return {
+            "dataset": self.dataset.name,
+            "dataset_source": self.dataset.source,
+            "n_samples": self.n_samples,
+            "class_names": list(self.dataset.class_names),
+            "labels": self.labels.stats(),
+            "checkpoint": {"path": str(checkpoint), "exists": checkpoint.exists(), **facts},
+            "training": self.training.status(),
+            "hparams": self.training.hparams(),
+            "latent": latent,
+            "device": model.device if model is not None else state,
+            "model": {"state": state, "error": self._model_error},
+            "server": {"pid": self.pid, "started_at": self.started_at},
+        }
+
+    def points_payload(self) -> tuple[bytes, int]:
+        """The `/api/points` body and the latent version it shows."""
+        with self._lock:
+            head, version = self._head, self._latent_version
+        return head + self.labels.array().tobytes(), version
+
+    def sample(self, serial: int) -> dict[str, Any]:
+        """Everything the sample panel shows; blocks up to MODEL_WAIT_S while the model loads."""
+        model = self._require_model(MODEL_WAIT_S)
+        image = self.dataset.train_images[serial]
+        latent, recon = model.sample(image)
+        with self._lock:
+            points = self._points
+        assert points is not None
+        return {
+            "serial": serial,
+            "truth": int(self.dataset.train_targets[serial]),
+            "pred": int(points.pred[serial]),
+            "certainty": float(points.certainty[serial]),
+            "label": self.labels.get(serial),
+            "latent": latent,
+            "original": b64_pixels(image),
+            "recon": b64_pixels(recon),
+        }
+
+    def sample_png(self, serial: int, kind: str) -> bytes:
+        image = self.dataset.train_images[serial]
+        if kind == "recon":
+            image = self._require_model(MODEL_WAIT_S).sample(image)[1]
+        return png_bytes(image)
+
+    def labels_json(self) -> dict[str, Any]:
+        return self.labels.as_json()
+
+    def labels_csv(self) -> str:
+        return self.labels.as_csv()
+
+    def set_label(self, serial: int, label: int | None, source: str) -> dict[str, Any]:
+        """Label (or, with None, unlabel) one image; durable when this returns."""
+        out = self._update_labels({serial: label}, source)
+        return {
+            "serial": serial,
+            "label": label,
+            "previous": out["previous"][serial],
+            "stats": out["stats"],
+        }
+
+    def update_labels(self, changes: dict[int, int | None], source: str) -> dict[str, Any]:
+        out = self._update_labels(changes, source)
+        return {"changed": len(out["changes"]), "stats": out["stats"]}
+
+    def _update_labels(self, changes: dict[int, int | None], source: str) -> dict[str, Any]:
+        try:
+            return self.labels.update(changes, source)
+        except LabelFileError as exc:
+            raise SessionError(f"{exc}; fix or move the labels file, then retry", 409) from exc
+
+    def check_label_file(self) -> bool:
+        return self.labels.check_file()
+
+    def default_epochs(self) -> int:
+        return self.training.default_epochs()
+
+    def start_training(self, epochs: int, overrides: dict[str, Any]) -> dict[str, Any]:
+        if self._model_error:
+            raise SessionError(
+                f"training is unavailable: the model could not be loaded ({self._model_error})", 503
+            )
+        try:
+            return self.training.start(epochs, overrides)
+        except TrainingBusy as exc:
+            raise SessionError(str(exc), 409) from exc
+        except ValueError as exc:
+            raise SessionError(str(exc), 400) from exc
+
+    def stop_training(self) -> dict[str, Any]:
+        try:
+            return self.training.stop()
+        except NotTraining as exc:
+            raise SessionError(str(exc), 409) from exc
+
+    def history(self) -> dict[str, Any]:
+        return self.training.history()
+
+    def shutdown(self, timeout: float = 60.0) -> None:
+        """Stop training cooperatively and wait until its results are saved."""
+        self.training.shutdown(timeout)
+
+    # -- TrainingHost: called from the training thread -----------------------------------
+
+    def wait_model(self, stop: threading.Event) -> ModelState | str:
+        while not self._model_ready.wait(0.2):
+            if stop.is_set():
+                return "stopped before the model finished loading"
+        if self._model is None:
+            return f"the model could not be loaded: {self._model_error}"
+        return self._model
+
+    def training_labels(self) -> np.ndarray:
+        return self.labels.store.as_array()
+
+    def after_session(self, model: ModelState, result: TrainResult) -> None:
+        """Save, record and show what a session produced; problems become `error` events."""
+        what = f"after training session {result.session}"
+        view = model.snapshot_view()
+        accuracy = model.test_accuracy(self.dataset.test_images, self.dataset.test_targets, view)
+        saved = self._report(
+            what, "save the checkpoint", lambda: self._save_checkpoint(model, accuracy)
+        )
+        records = [r for r in model.trainer.history if r.get("session") == result.session]
+        if records:
+            from ssvae.history import append_history_csv
+
+            self._report(
+                what,
+                "append to the history CSV",
+                lambda: append_history_csv(self.workspace.history_csv, records),
+            )
+        points = model.predict_points(self.dataset.train_images, view)
+        with self._lock:
+            model.view = view
+            self._checkpoint = {
+                "epochs_trained": model.trainer.epochs_trained,
+                "test_accuracy": accuracy,
+            }
+        version, bounds = self._set_points(points)
+        if saved:
+            self._report(what, "write the prediction cache", self._write_cache)
+        self.bus.publish("latent_refreshed", {"version": version, "bounds": bounds})
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _require_model(self, wait_s: float) -> ModelState:
+        self._model_ready.wait(wait_s)
+        model = self._model
+        if model is None:
+            if self._model_error:
+                raise SessionError(f"the model could not be loaded: {self._model_error}", 503)
+            raise SessionError("model loading", 503)
+        return model
+
+    def _set_points(self, points: Predictions2D) -> tuple[int, list[float]]:
+        xy, bounds = normalise(points.xy)
+        head = points_payload(xy, points.certainty, points.pred, self._truth, np.empty(0, np.int8))
+        with self._lock:
+            self._points, self._head, self._bounds = points, head, bounds
+            self._latent_version += 1
+            return self._latent_version, bounds
+
+    def _save_checkpoint(self, model: ModelState, accuracy: float | None) -> None:
+        path = self.workspace.checkpoint
+        current = checkpoint_stamp(path)
+        if current is not None and current != self._stamp:
+            # Someone else (scripts/train.py?) wrote it while we ran: keep their file.
+            kept = path.with_name(f"{path.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+            os.replace(path, kept)
+            message = (
+                f"{path} was changed by another program while the server ran; "
+                f"kept that file as {kept.name} and saved the server's model"
+            )
+            self.bus.publish("error", {"message": message})
+        model.save(path, self.dataset.name, accuracy)
+        self._stamp = checkpoint_stamp(path)
+
+    def _write_cache(self) -> None:
+        stamp = checkpoint_stamp(self.workspace.checkpoint)
+        model = self._model
+        with self._lock:
+            points = self._points
+            facts = dict(self._checkpoint)
+        if stamp is None or points is None or model is None:
+            return  # a fresh, unsaved model: nothing to tie a cache to
+        history = self.training.history()
+        meta = {
+            "dataset": self.dataset.name,
+            "checkpoint": stamp,
+            **facts,
+            "config": model.trainer.config.to_dict(),
+            "history": history["records"],
+            "sessions": history["sessions"],
+        }
+        save_cache(self.cache_path, points, meta)
+
+    def _report(self, what: str, action: str, work: Any) -> bool:
+        try:
+            work()
+        except Exception as exc:
+            self.bus.publish("error", {"message": f"{what}: could not {action}: {exc}"})
+            return False
+        return True

@@ -1,0 +1,117 @@
+"""`alctl status`: one facts dict for both modes, and its human rendering.
+
+Facts: `{workspace, dataset: {name, n_samples, source?}, labels: {labeled, coverage,
+per_class, path}, checkpoint: {path, exists, epochs_trained?, train_loss?, val_loss?,
+test_accuracy?, ...}, server: null | {url, pid, state, session, epoch, epochs, ...}}`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alctl.client import ServerError
+from alctl.progress import format_duration
+
+
+def _last_losses(client: Any) -> dict[str, Any]:
+    try:
+        records = client.history().get("records") or []
+    except ServerError:
+        return {}
+    if not records:
+        return {}
+    last = records[-1]
+    return {
+        "train_loss": (last.get("train") or {}).get("loss"),
+        "val_loss": (last.get("val") or {}).get("loss"),
+    }
+
+
+def server_status(workspace: Path, server: Any) -> dict[str, Any]:
+    """The facts from a live server (its status answer plus the last history record)."""
+    from ssvae.workspace import Workspace
+
+    s = server.status
+    labels = s.get("labels") or {}
+    checkpoint = dict(s.get("checkpoint") or {})
+    checkpoint.update(_last_losses(server.client))
+    training = s.get("training") or {}
+    return {
+        "workspace": str(workspace),
+        "dataset": {
+            "name": s.get("dataset"),
+            "n_samples": s.get("n_samples"),
+            "source": s.get("dataset_source"),
+        },
+        "labels": {
+            "labeled": labels.get("labeled"),
+            "coverage": labels.get("coverage"),
+            "per_class": labels.get("per_class"),
+            "path": str(Workspace(workspace, str(s.get("dataset"))).labels_csv),
+        },
+        "checkpoint": checkpoint,
+        "server": {
+            "url": server.client.url,
+            "pid": (s.get("server") or {}).get("pid"),
+            "device": s.get("device"),
+            **{
+                k: training.get(k)
+                for k in ("state", "session", "epoch", "epochs", "batch", "batches", "eta_s")
+            },
+        },
+    }
+
+
+def _percent(value: Any) -> str:
+    return f"{value * 100:.3g}%" if isinstance(value, (int, float)) else "?"
+
+
+def _num(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, (int, float)) else "–"
+
+
+def _checkpoint_line(c: dict[str, Any]) -> str:
+    if not c.get("exists"):
+        return f"none yet ({c.get('path')}); train with `alctl train`"
+    parts = [str(c.get("path"))]
+    if c.get("epochs_trained") is not None:
+        parts.append(f"{c['epochs_trained']} epochs trained")
+    if c.get("train_loss") is not None or c.get("val_loss") is not None:
+        parts.append(f"loss {_num(c.get('train_loss'))} train / {_num(c.get('val_loss'))} val")
+    if c.get("test_accuracy") is not None:
+        parts.append(f"test accuracy {_percent(c['test_accuracy'])}")
+    if c.get("error"):
+        parts.append(f"unreadable: {c['error']}")
+    return ", ".join(parts)
+
+
+def _server_line(s: dict[str, Any] | None) -> str:
+    if not s:
+        return "none running (working on the files)"
+    head = f"{s.get('url')} (pid {s.get('pid')})"
+    state = s.get("state") or "?"
+    if state == "idle":
+        return f"{head}: idle"
+    progress = (
+        f"epoch {s.get('epoch')}/{s.get('epochs')}, batch {s.get('batch')}/{s.get('batches')}"
+    )
+    eta = format_duration(s.get("eta_s"))
+    return f"{head}: {state} session {s.get('session')}, {progress}, ETA {eta}"
+
+
+def render_status(facts: dict[str, Any]) -> str:
+    """Human-readable lines for a facts dict."""
+    d, lab = facts.get("dataset") or {}, facts.get("labels") or {}
+    source = f" ({d['source']})" if d.get("source") else ""
+    per_class = lab.get("per_class") or []
+    lines = [
+        f"workspace   {facts.get('workspace')}",
+        f"dataset     {d.get('name')}, {d.get('n_samples')} training images{source}",
+        f"labels      {lab.get('labeled')} labeled ({_percent(lab.get('coverage'))})"
+        f" in {lab.get('path')}",
+        "  per class " + "  ".join(f"{i}:{n}" for i, n in enumerate(per_class)),
+        f"checkpoint  {_checkpoint_line(facts.get('checkpoint') or {})}",
+        f"server      {_server_line(facts.get('server'))}",
+    ]
+    return "\n".join(lines)

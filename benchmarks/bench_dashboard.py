@@ -1,0 +1,717 @@
+"""Dashboard budgets of DESIGN.md §2, measured with a real `alctl serve` and real Chromium.
+
+    python benchmarks/bench_dashboard.py            # Fashion-MNIST 60k (a few minutes)
+    python benchmarks/bench_dashboard.py --quick    # tiny generated data (about a minute)
+
+Page-side latencies run on the page's own clock, from the input event's timeStamp to the
+first animation frame after the change was drawn (the probe below); benchmarks/README.md
+says what each row measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import math
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from common import (
+    REPO,
+    EventRecorder,
+    Result,
+    ServerProcess,
+    bench_env,
+    dataset_args,
+    launch_chromium,
+    machine_load,
+    percentile,
+    print_results,
+    run_checked,
+)
+
+VIEWPORT = {"width": 1440, "height": 900}
+HOVER_S = 0.15  # a person rests on a point briefly before clicking it
+MODE_KEYS = (("p", "pred"), ("c", "certainty"), ("g", "truth"), ("u", "user"))
+
+# Installed before the page's own scripts. Read-only instruments: input timestamps, 2-D canvas
+# paints, scatter draws, DOM changes of the panels, and the page's event stream.
+PROBE_JS = r"""
+(() => {
+  const B = { paints: {}, changed: {}, input: {}, waiters: [], sse: [], draws: [],
+    plotDraw: -1, readyWall: null, pending: null };
+  window.__bench = B;
+  const now = () => performance.now();
+  B.notify = () => {
+    for (const w of B.waiters.slice()) {
+      let ok = false;
+      try { ok = w.test(); } catch (e) { ok = false; }
+      if (!ok) continue;
+      B.waiters.splice(B.waiters.indexOf(w), 1);
+      clearTimeout(w.timer);
+      requestAnimationFrame(() => w.resolve(now()));
+    }
+  };
+  // The time of the first animation frame requested after test() became true, or null.
+  B.until = (test, timeoutMs = 5000) => new Promise((resolve) => {
+    const w = { test, resolve };
+    w.timer = setTimeout(() => { B.waiters.splice(B.waiters.indexOf(w), 1); resolve(null); },
+      timeoutMs);
+    B.waiters.push(w);
+    B.notify();
+  });
+  // From the next `type` input event to the frame after test(t0) holds; read B.pending.
+  B.arm = (type, test, timeoutMs = 5000) => {
+    B.input[type] = Infinity;
+    B.pending = B.until(() => B.input[type] !== Infinity && test(B.input[type]), timeoutMs)
+      .then((t) => (t === null ? null : t - B.input[type]));
+  };
+  for (const type of ["pointerdown", "keydown"]) {
+    window.addEventListener(type, (e) => { B.input[type] = e.timeStamp; }, true);
+  }
+  const proto = CanvasRenderingContext2D.prototype;
+  for (const name of ["putImageData", "drawImage"]) {
+    const original = proto[name];
+    proto[name] = function (...args) {
+      const result = original.apply(this, args);
+      if (this.canvas && this.canvas.id) { B.paints[this.canvas.id] = now(); B.notify(); }
+      return result;
+    };
+  }
+  const TRACKED = "#train-state, #latest-losses, #progress-epoch, #stat-labeled";
+  new MutationObserver((records) => {
+    const t = now();
+    for (const r of records) {
+      const node = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+      if (!node) continue;
+      if (node === document.body && r.attributeName === "data-ready" && B.readyWall === null
+          && node.dataset.ready === "1") B.readyWall = performance.timeOrigin + t;
+      const el = node.closest(TRACKED);
+      if (el) B.changed[el.id] = t;
+    }
+    B.notify();
+  }).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+  const Native = window.EventSource;
+  window.EventSource = class extends Native {
+    constructor(...args) {
+      super(...args);
+      for (const name of ["train_started", "train_progress", "train_epoch", "train_ended"]) {
+        this.addEventListener(name, (event) => {
+          const t = now();
+          const entry = { name, t, wall: performance.timeOrigin + t, data: JSON.parse(event.data) };
+          B.sse.push(entry);
+          if (name === "train_epoch") {
+            B.until(() => (B.changed["latest-losses"] ?? -1) >= t, 3000).then((shown) => {
+              entry.shownWall = shown === null ? null : performance.timeOrigin + shown;
+            });
+          }
+          B.notify();
+        });
+      }
+    }
+  };
+  // The page exposes the regl-scatterplot instance as window.alctl.scatter.
+  B.hookScatter = () => {
+    const plot = window.alctl.scatter;
+    const draw = plot.draw.bind(plot);
+    plot.draw = async (...args) => {
+      const start = now();
+      const result = await draw(...args);
+      B.draws.push({ start, end: now() });
+      B.notify();
+      return result;
+    };
+    plot.subscribe("draw", () => { B.plotDraw = now(); B.notify(); });
+  };
+})();
+"""
+
+SCREEN_POS_JS = """(serial) => {
+  const canvas = document.getElementById("scatter");
+  const pos = window.alctl.scatter.getScreenPosition(serial);
+  const rect = canvas.getBoundingClientRect();
+  if (!pos) return { ok: false };
+  const x = rect.left + pos[0], y = rect.top + pos[1];
+  const inside = x > rect.left + 8 && y > rect.top + 8 && x < rect.right - 8 && y < rect.bottom - 8;
+  return { ok: inside && document.elementFromPoint(x, y) === canvas, x, y };
+}"""
+ARM_PAINT_JS = """(type) => __bench.arm(type, (t0) =>
+  (__bench.paints["img-original"] ?? -1) > t0 && (__bench.paints["img-recon"] ?? -1) > t0)"""
+ARM_LABEL_JS = """([serial, digit]) => __bench.arm("keydown", (t0) =>
+  window.alctl.state.user[serial] === digit && __bench.draws.some((d) => d.start >= t0))"""
+ARM_MODE_JS = """(mode) => __bench.arm("keydown", (t0) =>
+  window.alctl.state.mode === mode && __bench.plotDraw > t0)"""
+ARM_RUNNING_JS = """() => __bench.arm("pointerdown", (t0) =>
+  document.getElementById("train-state").textContent.trim() === "running"
+  && (__bench.changed["train-state"] ?? -1) >= t0)"""
+PAGE_PUTS_JS = """() => performance.getEntriesByType("resource")
+  .filter((e) => /\\/api\\/labels\\/\\d+$/.test(e.name))
+  .map((e) => [e.duration, e.serverTiming.map((s) => s.duration)])"""
+
+
+@dataclass
+class Settings:
+    quick: bool
+    dataset: str
+    data_dir: Path | None
+    starts: int  # start-up runs of each kind (cold, warm)
+    clicks: int  # samples clicked and labeled
+    jumps: int
+    mode_rounds: int
+    hammer: int  # API requests while training
+    epochs: int  # epochs per throughput session
+    rounds: int  # throughput rounds (script, then server)
+
+
+def make_settings(args: argparse.Namespace, root: Path) -> Settings:
+    dataset, data_dir = args.dataset, args.data_dir
+    if args.quick and data_dir is None:
+        sys.path.insert(0, str(REPO))
+        from tests.datagen import write_synthetic_idx
+
+        dataset, data_dir = "mnist", write_synthetic_idx(root / "idx", 3000, 500)
+    if args.quick:
+        return Settings(True, dataset, data_dir, 1, 10, 5, 2, 60, 1, 1)
+    return Settings(False, dataset, data_dir, 3, 50, 20, 10, 300, 2, 2)
+
+
+def ms_stats(values: list[float]) -> str:
+    if not values:
+        return "none"
+    return f"p50 {percentile(values, 50):.1f} ms, p95 {percentile(values, 95):.1f} ms"
+
+
+def make_checkpoint(workspace: Path, s: Settings) -> None:
+    run_checked(
+        [
+            sys.executable,
+            "scripts/train.py",
+            "--workspace",
+            str(workspace),
+            *dataset_args(s.dataset, s.data_dir),
+            "--max-epochs",
+            "1",
+        ],
+        timeout=1800,
+        env=bench_env(),
+    )
+
+
+def open_page(browser: Any, url: str, console: list[str]) -> Any:
+    context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(PROBE_JS)
+    page = context.new_page()
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: console.append(str(e)))
+    page.goto(url, wait_until="commit")
+    return page
+
+
+def wait_ready(page: Any, timeout_s: float = 180.0) -> None:
+    page.wait_for_function(
+        "document.body && document.body.dataset.ready === '1'", timeout=timeout_s * 1000
+    )
+
+
+def measure_startup(browser: Any, workspace: Path, s: Settings, console: list[str]) -> list[Result]:
+    """Spawn → scatter drawn, alternating cold (no prediction cache) and warm starts."""
+    artifacts = workspace / "artifacts" / s.dataset
+    times: dict[str, list[float]] = {"cold": [], "warm": []}
+    listening: dict[str, list[float]] = {"cold": [], "warm": []}
+    samples_at: dict[str, list[float]] = {"cold": [], "warm": []}
+    cache_seen = False
+    for _ in range(s.starts):
+        for kind in ("cold", "warm"):
+            caches = [p for p in artifacts.glob("*cache*") if p.is_file()]
+            if kind == "cold":
+                for path in caches:
+                    path.unlink()
+            else:
+                cache_seen = cache_seen or bool(caches)
+            with ServerProcess(workspace, s.dataset, s.data_dir) as server:
+                listening[kind].append(server.wait_port())
+                page = open_page(browser, server.url, console)
+                wait_ready(page)
+                ready_wall = page.evaluate("() => __bench.readyWall")
+                times[kind].append(ready_wall / 1000 - server.spawned_wall)
+                samples_at[kind].append(_wait_samples(server))
+                _wait_for_cache(artifacts)
+                page.context.close()
+    results = []
+    for kind, what in (("cold", "no prediction cache"), ("warm", "prediction cache")):
+        note = (
+            f"port open at p50 {percentile(listening[kind], 50):.2f} s; /api/samples answers "
+            f"at p50 {percentile(samples_at[kind], 50):.2f} s after spawn"
+        )
+        if kind == "warm" and not cache_seen:
+            note += "; NO cache file appeared in artifacts/, so warm = cold"
+        results.append(
+            Result(
+                f"`alctl serve` → scatter drawn ({what})", "≤ 5 s", "s", 5.0, times[kind], note=note
+            )
+        )
+    return results
+
+
+def _wait_samples(server: ServerProcess, timeout: float = 60.0) -> float:
+    """Seconds from spawn until a reconstruction can be served (the model may load later)."""
+    import httpx
+
+    deadline = time.perf_counter() + timeout
+    with httpx.Client(base_url=server.url, trust_env=False, timeout=30.0) as client:
+        while time.perf_counter() < deadline:
+            # The server may hold this request while its model loads; that wait counts.
+            if client.get("/api/samples/0").status_code == 200:
+                return time.perf_counter() - server.spawned_at
+            time.sleep(0.05)
+    return math.nan
+
+
+def _wait_for_cache(artifacts: Path, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not any(artifacts.glob("*cache*")):
+        time.sleep(0.1)
+
+
+class Dashboard:
+    """One server, one open page and an HTTP client: the interactive rows."""
+
+    def __init__(self, server: ServerProcess, page: Any, s: Settings) -> None:
+        import httpx
+        import numpy as np
+
+        self.server, self.page, self.s = server, page, s
+        self.http = httpx.Client(
+            base_url=server.url,
+            headers={"X-Alctl-Token": server.token()},
+            trust_env=False,
+            timeout=10.0,
+        )
+        self.events = EventRecorder(server.url).start()
+        self.n = int(page.evaluate("() => window.alctl.state.n"))
+        self.rng = np.random.default_rng(0)
+        page.evaluate("() => __bench.hookScatter()")
+
+    def close(self) -> None:
+        self.events.close()
+        self.http.close()
+
+    def pending(self) -> float | None:
+        return self.page.evaluate("() => __bench.pending")
+
+    def click_random_point(self) -> tuple[float | None, bool]:
+        """Hover then click a point; (ms to both images painted, whether it hit that point)."""
+        for _ in range(50):
+            serial = int(self.rng.integers(self.n))
+            pos = self.page.evaluate(SCREEN_POS_JS, serial)
+            if pos["ok"]:
+                break
+        else:
+            raise RuntimeError("no point of the scatter is clickable on screen")
+        self.page.keyboard.press("Escape")
+        self.page.mouse.move(pos["x"], pos["y"])
+        time.sleep(HOVER_S)
+        self.page.evaluate(ARM_PAINT_JS, "pointerdown")
+        self.page.mouse.down()
+        self.page.mouse.up()
+        ms = self.pending()
+        return ms, self.page.evaluate("() => window.alctl.state.selected") == serial
+
+    def jump(self, serial: int) -> float | None:
+        self.page.fill("#jump-input", str(serial))
+        self.page.evaluate(ARM_PAINT_JS, "keydown")
+        self.page.press("#jump-input", "Enter")
+        ms = self.pending()
+        self.page.evaluate("() => document.activeElement && document.activeElement.blur()")
+        return ms
+
+    def label_selected(self) -> tuple[float | None, int, int]:
+        serial = int(self.page.evaluate("() => window.alctl.state.selected"))
+        current = int(self.page.evaluate("(i) => window.alctl.state.user[i]", serial))
+        digit = int((max(current, 0) + 1 + self.rng.integers(9)) % 10)
+        self.page.evaluate(ARM_LABEL_JS, [serial, digit])
+        self.page.keyboard.press(str(digit))
+        return self.pending(), serial, digit
+
+    def switch_mode(self, key: str, mode: str) -> float | None:
+        self.page.evaluate(ARM_MODE_JS, mode)
+        self.page.keyboard.press(key)
+        return self.pending()
+
+    def start_training(self, epochs: int) -> tuple[float | None, int]:
+        """Click Start with `epochs`; (ms until the panel shows running, session number)."""
+        before = len(self.events.named("train_started"))
+        self.page.fill('#train-form input[name="epochs"]', str(epochs))
+        self.page.evaluate(ARM_RUNNING_JS)
+        self.page.click("#train-start")
+        ms = self.pending()
+        _, started = self.events.wait_for("train_started", timeout=60, after=before)
+        return ms, int(started["session"])
+
+    def wait_idle(self, session: int, timeout: float) -> dict[str, Any]:
+        """Wait for the session's end and the refreshed latent; the train_ended data."""
+        deadline = time.monotonic() + timeout
+        ended = None
+        while time.monotonic() < deadline and ended is None:
+            ended = next(
+                (d for _, d in self.events.named("train_ended") if d.get("session") == session),
+                None,
+            )
+            time.sleep(0.05)
+        if ended is None:
+            raise TimeoutError(f"training session {session} did not end within {timeout:.0f} s")
+        while time.monotonic() < deadline:
+            if self.http.get("/api/status").json()["training"]["state"] == "idle":
+                break
+            time.sleep(0.1)
+        self.page.wait_for_function(
+            "() => document.getElementById('train-state').textContent.trim() === 'idle'"
+        )
+        time.sleep(1.0)  # the latent refresh and the page's points reload settle
+        return ended
+
+
+def measure_selection(d: Dashboard) -> list[Result]:
+    clicks, labels, hits, labeled = [], [], 0, {}
+    d.page.keyboard.press("u")
+    for _ in range(d.s.clicks):
+        ms, hit = d.click_random_point()
+        hits += hit
+        if ms is not None:
+            clicks.append(ms)
+        ms, serial, digit = d.label_selected()
+        labeled[serial] = digit
+        if ms is not None:
+            labels.append(ms)
+    jumps = []
+    for _ in range(d.s.jumps):
+        ms = d.jump(int(d.rng.integers(d.n)))
+        if ms is not None:
+            jumps.append(ms)
+    d.page.wait_for_function("() => window.alctl.pendingWrites === 0")
+    page_puts = d.page.evaluate(PAGE_PUTS_JS)
+    server_ms, put_ms = _server_label_times(d)
+    durable = _labels_on_disk(d.server.workspace, d.s.dataset)
+    lost = sum(1 for serial, digit in labeled.items() if durable.get(serial) != digit)
+    page_timings = d.page.evaluate("() => window.alctl.state.timings")
+    return [
+        Result(
+            "click a point → original + reconstruction painted",
+            "≤ 50 ms p95",
+            "ms",
+            50,
+            clicks,
+            note=f"real mouse, {HOVER_S * 1000:.0f} ms hover first (the page "
+            f"prefetches on hover); hit the aimed point {hits}/{d.s.clicks}; page's own "
+            f"samplePaint timing {ms_stats(page_timings.get('samplePaint', []))}",
+        ),
+        Result(
+            "jump to index → original + reconstruction painted",
+            "≤ 50 ms p95",
+            "ms",
+            50,
+            jumps,
+            note="Enter in the jump box, no hover prefetch (uncached fetch)",
+        ),
+        Result(
+            "label key → label durable in CSV (server-side)",
+            "≤ 20 ms p95",
+            "ms",
+            20,
+            server_ms or put_ms,
+            note=(
+                "Server-Timing of PUT /api/labels"
+                if server_ms
+                else "no Server-Timing header: client-observed PUT over keep-alive from Python "
+                "(an upper bound)"
+            )
+            + f"; the page's own PUTs took "
+            f"{ms_stats([p[0] for p in page_puts])}; {len(labeled) - lost}/{len(labeled)} "
+            "page labels found in the CSV afterwards",
+        ),
+        Result(
+            "label key → point recoloured",
+            "≤ 50 ms p95",
+            "ms",
+            50,
+            labels,
+            note="keydown → first frame after the scatter redrew with the new label",
+        ),
+    ]
+
+
+def _server_label_times(d: Dashboard) -> tuple[list[float], list[float]]:
+    server_ms, put_ms = [], []
+    for _ in range(d.s.clicks):
+        serial, digit = int(d.rng.integers(d.n)), int(d.rng.integers(10))
+        started = time.perf_counter()
+        response = d.http.put(f"/api/labels/{serial}", json={"label": digit})
+        put_ms.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+        timing = _server_timing_ms(response.headers.get("server-timing"))
+        if timing is not None:
+            server_ms.append(timing)
+        time.sleep(0.02)
+    return server_ms, put_ms
+
+
+def _server_timing_ms(header: str | None) -> float | None:
+    """Sum of the `dur=` values of a Server-Timing header."""
+    if not header:
+        return None
+    total, found = 0.0, False
+    for part in header.replace(",", ";").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == "dur":
+            total, found = total + float(value), True
+    return total if found else None
+
+
+def _labels_on_disk(workspace: Path, dataset: str) -> dict[int, int]:
+    path = workspace / "data" / dataset / "labels.csv"
+    with path.open(newline="") as handle:
+        return {int(row["Serial"]): int(row["label"]) for row in csv.DictReader(handle)}
+
+
+def measure_modes(d: Dashboard) -> Result:
+    d.page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    times = []
+    for _ in range(d.s.mode_rounds):
+        for key, mode in MODE_KEYS:
+            ms = d.switch_mode(key, mode)
+            if ms is not None:
+                times.append(ms)
+            time.sleep(0.05)
+    timings = d.page.evaluate("() => window.alctl.state.timings.modeSwitch")
+    return Result(
+        f"colour-mode switch, {d.n:,} points",
+        "≤ 50 ms p95",
+        "ms",
+        50,
+        times,
+        note=f"key u/p/c/g → first frame after the scatter redrew; 4 modes × "
+        f"{d.s.mode_rounds}; page's own modeSwitch timing {ms_stats(timings)}",
+    )
+
+
+def measure_api_under_training(d: Dashboard, start_ms: list[float]) -> Result:
+    """Start a long session from the page, hammer the API, stop it from the page."""
+    ms, session = d.start_training(1000)
+    if ms is not None:
+        start_ms.append(ms)
+    per_kind: dict[str, list[float]] = {"status": [], "sample": [], "label": []}
+    for i in range(d.s.hammer):
+        kind = ("status", "sample", "label")[i % 3]
+        serial = int(d.rng.integers(d.n))
+        started = time.perf_counter()
+        if kind == "status":
+            response = d.http.get("/api/status")
+        elif kind == "sample":
+            response = d.http.get(f"/api/samples/{serial}")
+        else:
+            response = d.http.put(f"/api/labels/{serial}", json={"label": int(serial % 10)})
+        per_kind[kind].append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+        time.sleep(0.01)
+    state = d.http.get("/api/status").json()["training"]["state"]
+    d.page.click("#train-stop")
+    d.wait_idle(session, timeout=600)
+    all_ms = [v for values in per_kind.values() for v in values]
+    detail = "; ".join(f"{k} {ms_stats(v)}" for k, v in per_kind.items())
+    warn = "" if state == "running" else f" (WARNING: training was {state} at the end)"
+    return Result(
+        "any API call while training",
+        "≤ 100 ms p95",
+        "ms",
+        100,
+        all_ms,
+        note=f"GET status / GET sample / PUT label round-robin from Python, 10 ms "
+        f"apart, page open{warn}: {detail}",
+    )
+
+
+def measure_throughput(d: Dashboard, root: Path, start_ms: list[float]) -> list[Result]:
+    """scripts/train.py and the server, same checkpoint, labels and settings, back to back."""
+    script_s: list[float] = []
+    server_s: list[float] = []
+    sessions: list[int] = []
+    hparams = d.http.get("/api/status").json()["hparams"]
+    for _ in range(d.s.rounds):
+        script_s += _script_epochs(d, root / "script-ws", hparams)
+        ms, session = d.start_training(d.s.epochs)
+        if ms is not None:
+            start_ms.append(ms)
+        d.wait_idle(session, timeout=1800)
+        sessions.append(session)
+        server_s += [
+            float(r["seconds"])
+            for _, r in d.events.named("train_epoch")
+            if r.get("session") == session
+        ]
+    ratios = [
+        percentile(script_s[i : i + d.s.epochs], 50)
+        / percentile(server_s[i : i + d.s.epochs], 50)
+        * 100
+        for i in range(0, min(len(script_s), len(server_s)), d.s.epochs)
+    ]
+    shown, gaps, rate = _epoch_display(d, sessions)
+    return [
+        Result(
+            "epoch end → page shows it",
+            "≤ 250 ms p95",
+            "ms",
+            250,
+            shown,
+            note="page shows the new losses (first frame after #latest-losses changed) "
+            "minus the moment a second SSE client in Python received train_epoch",
+        ),
+        Result(
+            "batch progress on the page (gap between updates)",
+            "≤ 500 ms p95",
+            "ms",
+            500,
+            gaps,
+            note=f"train_progress events seen by the page within an epoch; "
+            f"{rate:.1f} updates/s overall; max gap {max(gaps, default=math.nan):.0f} ms",
+        ),
+        Result(
+            "training throughput inside the server vs scripts/train.py",
+            "≥ 95 %",
+            "%",
+            95,
+            ratios,
+            judge="p50",
+            higher_is_better=True,
+            note=f"median s/epoch: scripts/train.py {percentile(script_s, 50):.2f} s, server "
+            f"{percentile(server_s, 50):.2f} s (page open, SSE connected); {d.s.rounds} "
+            f"round(s) of {d.s.epochs} epoch(s) each, script first",
+        ),
+    ]
+
+
+def _script_epochs(d: Dashboard, workspace: Path, hparams: dict[str, Any]) -> list[float]:
+    """Copy the server's checkpoint and labels, train the same epochs with scripts/train.py."""
+    shutil.rmtree(workspace, ignore_errors=True)
+    for part in (f"artifacts/{d.s.dataset}/ssvae.ckpt", f"data/{d.s.dataset}/labels.csv"):
+        (workspace / part).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(d.server.workspace / part, workspace / part)
+    flags = {"batch_size", "learning_rate", "recon_weight", "kl_weight", "label_weight"}
+    run_checked(
+        [
+            sys.executable,
+            "scripts/train.py",
+            "--workspace",
+            str(workspace),
+            *dataset_args(d.s.dataset, d.s.data_dir),
+            "--max-epochs",
+            str(d.s.epochs),
+            *(f"--{k.replace('_', '-')}={v}" for k, v in hparams.items() if k in flags),
+        ],
+        timeout=3600,
+        env=bench_env(),
+    )
+    with (workspace / f"artifacts/{d.s.dataset}/history.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [float(r["seconds"]) for r in rows[-d.s.epochs :]]
+
+
+def _epoch_display(d: Dashboard, sessions: list[int]) -> tuple[list[float], list[float], float]:
+    entries = d.page.evaluate(
+        "() => __bench.sse.map((e) => ({name: e.name, t: e.t, shownWall: e.shownWall ?? null, "
+        "session: e.data.session, epoch: e.data.epoch, global: e.data.global_epoch}))"
+    )
+    arrivals = {(r["session"], r["global_epoch"]): t for t, r in d.events.named("train_epoch")}
+    shown = [
+        e["shownWall"] - arrivals[(e["session"], e["global"])] * 1000
+        for e in entries
+        if e["name"] == "train_epoch"
+        and e["session"] in sessions
+        and e["shownWall"] is not None
+        and (e["session"], e["global"]) in arrivals
+    ]
+    progress = [e for e in entries if e["name"] == "train_progress" and e["session"] in sessions]
+    gaps = [
+        b["t"] - a["t"]
+        for a, b in itertools.pairwise(progress)
+        if (a["session"], a["epoch"]) == (b["session"], b["epoch"])
+    ]
+    span = sum(gaps) / 1000
+    return shown, gaps, (len(gaps) / span if span else math.nan)
+
+
+def run(args: argparse.Namespace) -> int:
+    from playwright.sync_api import sync_playwright
+
+    load_start = machine_load()
+    root = Path(tempfile.mkdtemp(prefix="alctl-bench-"))
+    console: list[str] = []
+    try:
+        s = make_settings(args, root)
+        workspace = root / "ws"
+        print(f"bench_dashboard: {s.dataset} in {workspace}; {load_start}", flush=True)
+        make_checkpoint(workspace, s)
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            results = measure_startup(browser, workspace, s, console)
+            print("start-up measured", flush=True)
+            with ServerProcess(workspace, s.dataset, s.data_dir) as server:
+                server.wait_port()
+                page = open_page(browser, server.url, console)
+                wait_ready(page)
+                dash = Dashboard(server, page, s)
+                try:
+                    results += measure_selection(dash)
+                    results.append(measure_modes(dash))
+                    print("page interactions measured", flush=True)
+                    start_ms: list[float] = []
+                    api_row = measure_api_under_training(dash, start_ms)
+                    training_rows = measure_throughput(dash, root, start_ms)
+                    results.append(
+                        Result(
+                            "“Start training” → page shows it running",
+                            "≤ 250 ms p95",
+                            "ms",
+                            250,
+                            start_ms,
+                            note="click Start → first frame after the badge says running",
+                        )
+                    )
+                    results += [training_rows[0], training_rows[1], api_row, training_rows[2]]
+                finally:
+                    dash.close()
+            browser.close()
+    finally:
+        if args.keep:
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    notes = [f"machine: {load_start} at start, {machine_load()} at the end"]
+    if s.quick:
+        notes.append(
+            "--quick: tiny generated dataset and few repetitions; verdicts are not "
+            "the real budgets' verdicts"
+        )
+    if console:
+        notes.append(f"page console errors ({len(console)}): {console[:3]}")
+    title = f"Dashboard budgets (DESIGN.md §2), {s.dataset}, real server + headless Chromium"
+    print_results(title, results, notes)
+    return 0 if all(r.verdict != "NOT MEASURED" for r in results) else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny generated data, few repeats")
+    parser.add_argument("--dataset", default="fashion-mnist", help="default: fashion-mnist")
+    parser.add_argument("--data-dir", type=Path, help="directory holding the 4 IDX files")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary workspace")
+    return run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""Checkpoints: one `torch.save` file holding a plain dict, written atomically.
+
+Keys: kind, format_version, model_state, optimizer_state, config (dict), epochs_trained,
+dataset, history (epoch record dicts), test_accuracy, saved_at. Loading uses
+`weights_only=True`, so a checkpoint cannot run code. A missing file means "fresh
+model" (load returns None); a corrupt, truncated or incompatible file raises
+CheckpointError naming the file and what is wrong, and is never overwritten here.
+
+torch is imported inside the functions that need it, so `checkpoint_summary` (for
+`alctl status`) and CheckpointError stay cheap to import.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ssvae.config import ARCHITECTURE_FIELDS, SSVAEConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from ssvae.model import SSVAE
+
+FORMAT_VERSION = 1
+KIND = "alctl-ssvae-checkpoint"
+_REQUIRED = ("model_state", "config", "epochs_trained", "dataset")
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be used; `str()` names the file and the reason."""
+
+    def __init__(self, path: str | os.PathLike[str] | None, reason: str) -> None:
+        self.path = Path(path) if path is not None else None
+        self.reason = reason
+        super().__init__(f"checkpoint {self.path}: {reason}")
+
+
+@dataclass
+class Checkpoint:
+    config: SSVAEConfig
+    model_state: dict[str, Any]
+    optimizer_state: dict[str, Any] | None
+    epochs_trained: int
+    dataset: str
+    history: list[dict[str, Any]]
+    test_accuracy: float | None
+    saved_at: str
+    path: Path | None = field(default=None)
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    model: torch.nn.Module | dict[str, Any],
+    optimizer: torch.optim.Optimizer | dict[str, Any] | None,
+    config: SSVAEConfig,
+    epochs_trained: int,
+    dataset: str,
+    history: list[dict[str, Any]],
+    test_accuracy: float | None = None,
+) -> None:
+    """Write the checkpoint atomically (temp file in the same directory, fsync, replace)."""
+    import torch
+
+    def state(obj: Any) -> Any:
+        return obj.state_dict() if hasattr(obj, "state_dict") else obj
+
+    payload = {
+        "kind": KIND,
+        "format_version": FORMAT_VERSION,
+        "model_state": _to_cpu(state(model)),
+        "optimizer_state": None if optimizer is None else _to_cpu(state(optimizer)),
+        "config": config.to_dict(),
+        "epochs_trained": int(epochs_trained),
+        "dataset": dataset,
+        "history": [dict(r) for r in history],
+        "test_accuracy": None if test_accuracy is None else float(test_accuracy),
+        "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    dataset: str | None = None,
+    map_location: str | torch.device = "cpu",
+) -> Checkpoint | None:
+    """The checkpoint at `path`, None when there is no file; CheckpointError when unusable."""
+    import torch
+
+    path = Path(path)
+    if not path.exists():
+        return None
+    if path.is_dir():
+        raise CheckpointError(path, "is a directory, not a checkpoint file")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(path, f"not an alctl checkpoint ({_first_line(exc)})") from exc
+    except Exception as exc:  # torch reports truncation/corruption as assorted errors
+        raise CheckpointError(path, f"corrupt or truncated file ({_first_line(exc)})") from exc
+    return _from_payload(path, payload, dataset)
+
+
+def check_architecture(ckpt: Checkpoint, config: SSVAEConfig) -> None:
+    """CheckpointError when `config` asks for another network shape than the file holds."""
+    diffs = [
+        f"{name} {getattr(ckpt.config, name)!r} in the file vs {getattr(config, name)!r} asked for"
+        for name in ARCHITECTURE_FIELDS
+        if getattr(ckpt.config, name) != getattr(config, name)
+    ]
+    if diffs:
+        raise CheckpointError(
+            ckpt.path,
+            "architecture differs: "
+            + "; ".join(diffs)
+            + " (drop those options to continue it, or use another --weights file to start fresh)",
+        )
+
+
+def build_model(ckpt: Checkpoint, config: SSVAEConfig | None = None) -> tuple[SSVAE, SSVAEConfig]:
+    """The model with the checkpoint's weights, and the config to train it with."""
+    from ssvae.model import SSVAE
+
+    if config is None:
+        config = ckpt.config
+    else:
+        check_architecture(ckpt, config)
+    model = SSVAE(config)
+    try:
+        model.load_state_dict(ckpt.model_state)
+    except (RuntimeError, KeyError, TypeError) as exc:
+        raise CheckpointError(
+            ckpt.path, f"weights do not fit the architecture ({_first_line(exc)})"
+        ) from exc
+    return model, config
+
+
+def checkpoint_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Cheap facts about a checkpoint without importing torch or reading the weights.
+
+    Never raises for a bad file: `error` says what is wrong instead.
+    """
+    path = Path(path)
+    facts: dict[str, Any] = {
+        "path": str(path),
+        "exists": path.is_file(),
+        "size_bytes": None,
+        "dataset": None,
+        "epochs_trained": None,
+        "test_accuracy": None,
+        "saved_at": None,
+        "format_version": None,
+        "config": None,
+        "error": None,
+    }
+    if not facts["exists"]:
+        return facts
+    facts["size_bytes"] = path.stat().st_size
+    try:
+        payload = _read_metadata(path)
+        if not isinstance(payload, dict) or payload.get("kind") != KIND:
+            raise ValueError("not an alctl checkpoint")
+    except Exception as exc:  # summary must not fail on a bad file
+        facts["error"] = f"unreadable checkpoint: {_first_line(exc)}"
+        return facts
+    for key in ("dataset", "epochs_trained", "test_accuracy", "saved_at", "format_version"):
+        facts[key] = payload.get(key)
+    facts["config"] = payload.get("config")
+    if payload.get("format_version") != FORMAT_VERSION:
+        facts["error"] = f"format version {payload.get('format_version')}, expected {FORMAT_VERSION}"
+    return facts
+
+
+def _from_payload(path: Path, payload: Any, dataset: str | None) -> Checkpoint:
+    if not isinstance(payload, dict) or payload.get("kind") != KIND:
+        raise CheckpointError(path, "not an alctl checkpoint (no alctl header in it)")
+    version = payload.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            path,
+            f"format version {version!r}, but this alctl reads version {FORMAT_VERSION}; "
+            "use the alctl that wrote it, or train a fresh checkpoint",
+        )
+    missing = [key for key in _REQUIRED if key not in payload]
+    if missing:
+        raise CheckpointError(path, f"incomplete checkpoint (missing {', '.join(missing)})")
+    if dataset is not None and payload["dataset"] != dataset:
+        raise CheckpointError(
+            path,
+            f"trained on {payload['dataset']}, not {dataset}; pass the {dataset} checkpoint "
+            "(--weights) or train a new one",
+        )
+    try:
+        config = SSVAEConfig.from_dict(payload["config"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(path, f"invalid config inside ({exc})") from exc
+    return Checkpoint(
+        config=config,
+        model_state=payload["model_state"],
+        optimizer_state=payload.get("optimizer_state"),
+        epochs_trained=int(payload["epochs_trained"]),
+        dataset=str(payload["dataset"]),
+        history=list(payload.get("history") or []),
+        test_accuracy=payload.get("test_accuracy"),
+        saved_at=str(payload.get("saved_at", "")),
+        path=path,
+    )
+
+
+def _to_cpu(obj: Any) -> Any:
+    if hasattr(obj, "detach") and hasattr(obj, "cpu"):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return type(obj)((k, _to_cpu(v)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+class _MetadataUnpickler(pickle.Unpickler):
+    """Reads torch.save's pickle with every tensor replaced by None (no torch needed)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "collections" and name == "OrderedDict":
+            return collections.OrderedDict
+        if module == "torch" or module.startswith("torch."):
+            return _ignore
+        raise pickle.UnpicklingError(f"unexpected global {module}.{name}")
+
+    def persistent_load(self, pid: Any) -> None:
+        return None  # tensor storages live in other zip members; we skip them
+
+
+def _ignore(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+def _read_metadata(path: Path) -> Any:
+    with zipfile.ZipFile(path) as archive:
+        names = [n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
+        if not names:
+            raise ValueError("no data.pkl inside (not a torch.save file)")
+        with archive.open(names[0]) as handle:
+            return _MetadataUnpickler(handle).load()

@@ -1,0 +1,228 @@
+"""Training: `Trainer` runs one session; `InteractiveTrainer` keeps model and optimizer across them.
+
+A session trains `epochs` epochs with a fixed validation split, gradient clipping,
+AdamW, seeded shuffling, early stopping on the validation loss (patience; the last
+weights are kept, nothing is restored) and a cooperative stop checked between
+batches. A non-finite loss or gradient, or any exception, ends the session as
+"failed" and rolls model and optimizer back to the last completed epoch, so the
+trainer stays usable. An interrupted epoch ("stopped") is not counted but its
+updates are kept.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from ssvae.batches import TrainingData
+from ssvae.callbacks import EpochRecord, TrainingCallback
+from ssvae.config import TRAINING_FIELDS, SSVAEConfig
+from ssvae.device import pick_device
+from ssvae.model import SSVAE, Predictions, predict
+from ssvae.session_loop import SessionLoop
+
+if TYPE_CHECKING:
+    from ssvae.callbacks import TrainResult
+    from ssvae.checkpoint import Checkpoint
+
+
+class Trainer:
+    """One session of training over fixed data; InteractiveTrainer delegates here."""
+
+    def __init__(
+        self,
+        model: SSVAE,
+        optimizer: torch.optim.Optimizer,
+        config: SSVAEConfig,
+        device: torch.device,
+    ) -> None:
+        self.model, self.optimizer, self.config, self.device = model, optimizer, config, device
+
+    def run(
+        self,
+        images: np.ndarray | torch.Tensor,
+        labels: np.ndarray | torch.Tensor,
+        *,
+        epochs: int,
+        session: int = 1,
+        start_epoch: int = 0,
+        callbacks: Iterable[TrainingCallback] = (),
+        stop_event: threading.Event | None = None,
+    ) -> TrainResult:
+        """Train `epochs` epochs (fewer on stop, early stop or failure) and report how it ended."""
+        data = TrainingData.build(
+            images,
+            labels,
+            val_split=self.config.val_split,
+            seed=self.config.seed,
+            device=self.device,
+        )
+        loop = SessionLoop(self.model, self.optimizer, self.config, data, list(callbacks))
+        devices = [self.device] if self.device.type == "cuda" else []
+        # Own RNG stream per session: reproducible runs, and the caller's RNG is left alone.
+        with torch.random.fork_rng(devices=devices, device_type=self.device.type):
+            torch.manual_seed(self.config.seed * 100_003 + start_epoch)
+            return loop.run(epochs, session, start_epoch, stop_event)
+
+
+class InteractiveTrainer:
+    """Model + optimizer that live across sessions: 10 epochs, then 20 more, is a continuation.
+
+    Training fields (loss weights, learning rate, batch size, patience, ...) may change
+    between sessions through `train(**overrides)`; architecture fields may not.
+    """
+
+    def __init__(
+        self,
+        config: SSVAEConfig,
+        device: torch.device | str | None = None,
+        model: SSVAE | None = None,
+        optimizer_state: dict[str, Any] | None = None,
+        epochs_trained: int = 0,
+        history: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        self.config = config
+        self.device = pick_device(device)
+        if model is None:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(config.seed)
+                model = SSVAE(config)
+        elif model.config.architecture() != config.architecture():
+            raise ValueError("the model's architecture differs from the config's")
+        self.model = model.to(self.device)
+        self.optimizer = make_optimizer(self.model, config)
+        if optimizer_state is not None:
+            self.optimizer.load_state_dict(optimizer_state)
+        self._apply_hparams()
+        self.epochs_trained = int(epochs_trained)
+        self.history: list[dict[str, Any]] = [dict(r) for r in history]
+        self.session = max((int(r.get("session", 0)) for r in self.history), default=0)
+        self.last_result: TrainResult | None = None
+        self._lock = threading.Lock()  # one session at a time; predict() waits for it
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        ckpt: Checkpoint,
+        device: torch.device | str | None = None,
+        config: SSVAEConfig | None = None,
+    ) -> InteractiveTrainer:
+        """Continue from a checkpoint; an explicit `config` must keep its architecture."""
+        from ssvae.checkpoint import build_model
+
+        model, config = build_model(ckpt, config)
+        try:
+            return cls(
+                config, device, model, ckpt.optimizer_state, ckpt.epochs_trained, ckpt.history
+            )
+        except (ValueError, KeyError, RuntimeError) as exc:
+            from ssvae.checkpoint import CheckpointError
+
+            raise CheckpointError(
+                ckpt.path, f"optimizer state does not fit the model ({exc})"
+            ) from exc
+
+    @property
+    def is_training(self) -> bool:
+        return self._lock.locked()
+
+    def train(
+        self,
+        images: np.ndarray | torch.Tensor,
+        labels: np.ndarray | torch.Tensor,
+        *,
+        epochs: int,
+        callbacks: Iterable[TrainingCallback] = (),
+        stop_event: threading.Event | None = None,
+        **overrides: Any,
+    ) -> TrainResult:
+        """Run one session; `overrides` (training fields) apply from this session on.
+
+        Bad arguments raise ValueError before anything changes; a second call while
+        one runs raises RuntimeError. Failures during training come back as a
+        TrainResult with status "failed".
+        """
+        bad = sorted(set(overrides) - set(TRAINING_FIELDS))
+        if bad:
+            raise ValueError(
+                f"cannot change {', '.join(bad)} between sessions (not a training field)"
+            )
+        config = self.config.replace(**overrides)
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 100_000:
+            raise ValueError(f"epochs must be an integer in [1, 100000], got {epochs!r}")
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeError("a training session is already running")
+        try:
+            self.config = config
+            self._apply_hparams()
+            self.session += 1
+            trainer = Trainer(self.model, self.optimizer, config, self.device)
+            result = trainer.run(
+                images,
+                labels,
+                epochs=epochs,
+                session=self.session,
+                start_epoch=self.epochs_trained,
+                callbacks=[_Bookkeeper(self), *callbacks],
+                stop_event=stop_event,
+            )
+            self.last_result = result
+            return result
+        finally:
+            self._lock.release()
+
+    def predict(self, images: np.ndarray | torch.Tensor, **kwargs: Any) -> Predictions:
+        """`ssvae.model.predict` on this model, waiting for a running session to finish."""
+        with self._lock:
+            return predict(self.model, images, device=self.device, **kwargs)
+
+    def checkpoint_payload(
+        self,
+        dataset: str,
+        history: Sequence[dict[str, Any]] | None = None,
+        test_accuracy: float | None = None,
+    ) -> dict[str, Any]:
+        """Keyword arguments for `save_checkpoint(path, **payload)`."""
+        return {
+            "model": self.model,
+            "optimizer": self.optimizer,
+            "config": self.config,
+            "epochs_trained": self.epochs_trained,
+            "dataset": dataset,
+            "history": list(self.history if history is None else history),
+            "test_accuracy": test_accuracy,
+        }
+
+    def _apply_hparams(self) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.config.learning_rate
+            group["weight_decay"] = self.config.weight_decay
+
+
+class _Bookkeeper(TrainingCallback):
+    """Counts epochs and keeps history as they finish, before any user callback sees them."""
+
+    def __init__(self, owner: InteractiveTrainer) -> None:
+        self.owner = owner
+
+    def on_epoch_end(self, event: EpochRecord) -> None:
+        self.owner.epochs_trained = event.global_epoch
+        self.owner.history.append(event.to_dict())
+
+
+def make_optimizer(model: torch.nn.Module, config: SSVAEConfig) -> torch.optim.AdamW:
+    """AdamW (Adam when weight_decay is 0), fused where torch supports it.
+
+    The fused kernel makes a step of this small model ~6x cheaper on CPU, which is
+    about a third of the time of a whole batch.
+    """
+    params = list(model.parameters())
+    kwargs = {"lr": config.learning_rate, "weight_decay": config.weight_decay}
+    try:
+        return torch.optim.AdamW(params, fused=True, **kwargs)
+    except (RuntimeError, ValueError):  # device or dtype without a fused kernel
+        return torch.optim.AdamW(params, **kwargs)

@@ -1,0 +1,35 @@
+// Keyboard shortcuts. Keys typed into a field belong to the field, never to the page.
+
+function isTyping(target) {
+  if (!(target instanceof HTMLElement)) return false;
+  if (target.isContentEditable) return true;
+  if (target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement) return true;
+  return target instanceof HTMLInputElement && !["checkbox", "radio", "button"].includes(target.type);
+}
+
+const MODE_KEYS = { u: "user", p: "pred", c: "certainty", g: "truth" };
+
+/**
+ * @param {object} actions  {label(n), unlabel(), deselect(), mode(name), resetView(), focusJump()}
+ */
+export function bindKeys(actions) {
+  window.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (isTyping(event.target)) {
+      if (event.key === "Escape") event.target.blur();
+      return;
+    }
+    const { key } = event;
+    let handled = true;
+    if (key.length === 1 && key >= "0" && key <= "9") {
+      if (!event.repeat) actions.label(Number(key));
+    }
+    else if (key === "Delete" || key === "Backspace") actions.unlabel();
+    else if (key === "Escape") actions.deselect();
+    else if (MODE_KEYS[key]) actions.mode(MODE_KEYS[key]);
+    else if (key === "r") actions.resetView();
+    else if (key === "/") actions.focusJump();
+    else handled = false;
+    if (handled) event.preventDefault();
+  });
+}

@@ -1,0 +1,156 @@
+// Small read-only views: header facts, label statistics, legend and the hover tooltip.
+import {
+  CERTAINTY_MIN, CLASS_COLORS, MODES, UNLABELED_COLOR, certaintyColor,
+} from "./palette.js";
+
+const DATASET_TITLES = { mnist: "MNIST", "fashion-mnist": "Fashion-MNIST" };
+
+export function datasetTitle(name) {
+  return DATASET_TITLES[name] ?? name;
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+export function renderCheckpoint(node, checkpoint, device) {
+  if (!checkpoint) return;
+  const parts = [];
+  if (checkpoint.exists) {
+    parts.push(`checkpoint: ${checkpoint.epochs_trained ?? 0} epochs trained`);
+    if (typeof checkpoint.test_accuracy === "number") {
+      parts.push(`test accuracy ${(checkpoint.test_accuracy * 100).toFixed(1)}%`);
+    }
+  } else {
+    parts.push(`fresh model (${checkpoint.epochs_trained ?? 0} epochs, no checkpoint saved yet)`);
+  }
+  if (device) parts.push(device);
+  node.textContent = parts.join(" · ");
+  node.title = checkpoint.path ? `Checkpoint file: ${checkpoint.path}` : "";
+}
+
+/** The label statistics panel; `update(stats)` takes the server's `stats` object. */
+export function createDatasetPanel({ labeled, coverage, bars }, classNames, total) {
+  const rows = classNames.map((name, cls) => {
+    const row = el("li", "class-bar");
+    row.title = `${cls} · ${name}`;
+    const label = el("span", "class-name");
+    const swatch = el("span", "swatch");
+    swatch.style.background = CLASS_COLORS[cls];
+    label.append(swatch, `${cls} ${name}`);
+    const track = el("span", "track");
+    const fill = el("span", "fill");
+    fill.style.background = CLASS_COLORS[cls];
+    track.append(fill);
+    const count = el("span", "count", "0");
+    row.append(label, track, count);
+    bars.append(row);
+    return { fill, count };
+  });
+
+  return {
+    update(stats) {
+      const perClass = stats.per_class ?? [];
+      labeled.textContent = `${stats.labeled.toLocaleString()} / ${total.toLocaleString()}`;
+      const pct = total > 0 ? (100 * stats.labeled) / total : 0;
+      coverage.textContent = `${pct < 1 && pct > 0 ? pct.toFixed(2) : pct.toFixed(1)}%`;
+      const most = Math.max(1, ...perClass);
+      rows.forEach(({ fill, count }, cls) => {
+        const n = perClass[cls] ?? 0;
+        count.textContent = String(n);
+        fill.style.width = `${(100 * n) / most}%`;
+      });
+    },
+  };
+}
+
+export function renderLegend(node, mode, classNames) {
+  node.textContent = "";
+  node.append(el("div", "legend-title", MODES[mode].title));
+  if (mode === "certainty") {
+    const bar = el("div", "legend-gradient");
+    const stops = Array.from({ length: 11 }, (_, i) => certaintyColor(i / 10));
+    bar.style.background = `linear-gradient(to right, ${stops.join(", ")})`;
+    const scale = el("div", "legend-scale");
+    scale.append(el("span", "", `${CERTAINTY_MIN} uncertain`), el("span", "", "certain 1.0"));
+    node.append(bar, scale);
+    return;
+  }
+  const list = el("ul", "legend-items");
+  classNames.forEach((name, cls) => {
+    const item = el("li");
+    const swatch = el("span", "swatch");
+    swatch.style.background = CLASS_COLORS[cls];
+    item.append(swatch, `${cls} ${name}`);
+    list.append(item);
+  });
+  if (mode === "user") {
+    const item = el("li", "unlabeled");
+    const swatch = el("span", "swatch");
+    swatch.style.background = UNLABELED_COLOR;
+    item.append(swatch, "unlabeled");
+    list.append(item);
+  }
+  node.append(list);
+}
+
+/** Hover card: thumbnail, index, truth, prediction and label; follows the pointer. */
+export function createTooltip(node, wrap, state, thumbnailUrl) {
+  let pointer = [0, 0];
+  let shown = null;
+  wrap.addEventListener("pointermove", (event) => {
+    const rect = wrap.getBoundingClientRect();
+    pointer = [event.clientX - rect.left, event.clientY - rect.top];
+    if (shown !== null) place();
+  });
+
+  function place() {
+    const { width, height } = wrap.getBoundingClientRect();
+    const w = node.offsetWidth;
+    const h = node.offsetHeight;
+    const x = pointer[0] + 14 + w > width ? pointer[0] - 14 - w : pointer[0] + 14;
+    const y = pointer[1] + 14 + h > height ? pointer[1] - 14 - h : pointer[1] + 14;
+    node.style.transform = `translate(${Math.max(0, x)}px, ${Math.max(0, y)}px)`;
+  }
+
+  function line(label, cls, extra = "") {
+    const row = el("div", "tip-row");
+    row.append(el("span", "tip-key", label));
+    const value = el("span", "tip-value");
+    if (cls >= 0) {
+      const swatch = el("span", "swatch");
+      swatch.style.background = CLASS_COLORS[cls];
+      value.append(swatch, `${cls} ${state.classNames[cls] ?? ""}${extra}`);
+    } else {
+      value.textContent = "–";
+    }
+    row.append(value);
+    return row;
+  }
+
+  return {
+    show(index) {
+      shown = index;
+      if (index === null) {
+        node.hidden = true;
+        return;
+      }
+      node.textContent = "";
+      const img = el("img", "tip-thumb");
+      img.alt = "";
+      img.width = 56;
+      img.height = 56;
+      img.src = thumbnailUrl(index);
+      const facts = el("div", "tip-facts");
+      facts.append(el("div", "tip-index", `#${index}`), line("truth", state.truth[index]),
+        line("pred", state.pred[index], ` ${(state.certainty[index] * 100).toFixed(0)}%`),
+        line("label", state.user[index]));
+      node.append(img, facts);
+      node.hidden = false;
+      place();
+    },
+  };
+}

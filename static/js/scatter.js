@@ -1,0 +1,210 @@
+// The latent scatter: a thin wrapper over regl-scatterplot that owns the GPU-side columns
+// (x, y, category code, certainty), serialises draw calls (the library rejects a draw while
+// another one runs) and keeps a DOM ring on the selected point.
+import createScatterplot, { createRenderer } from "../vendor/regl-scatterplot.js";
+import { BACKGROUND, buildModeSettings } from "./palette.js";
+
+const POINT_SIZE = 3;
+const TRANSITION_MS = 700;
+// Drawing labeled points last costs O(N) per label change; beyond this it is skipped.
+const POINT_ORDER_LIMIT = 250_000;
+
+/**
+ * @param {object} opts
+ * @param {HTMLCanvasElement} opts.canvas
+ * @param {HTMLElement} opts.ring  overlay marking the selected point
+ * @param {(index: number|null) => void} opts.onSelect  user clicked a point or the background
+ * @param {(index: number|null) => void} opts.onHover
+ */
+export function createScatter({ canvas, ring, onSelect, onHover }) {
+  const container = canvas.parentElement;
+  const { width, height } = container.getBoundingClientRect();
+  // The library's default renderer is window-sized; in software WebGL every pixel of its
+  // float framebuffer costs time each frame, so ours matches the plot area instead.
+  const renderer = createRenderer({ canvas: document.createElement("canvas") });
+  renderer.resize(Math.max(1, width), Math.max(1, height));
+  renderer.refresh();
+  const plot = createScatterplot({
+    canvas,
+    renderer,
+    width: Math.max(1, width),
+    height: Math.max(1, height),
+    backgroundColor: BACKGROUND,
+    pointSize: POINT_SIZE,
+    pointSizeSelected: 5,
+    pointOutlineWidth: 2,
+    opacityInactiveScale: 1,
+    actionKeyMap: {}, // no lasso/rotate yet: a click selects exactly one sample
+    deselectOnDblClick: false,
+  });
+  const modes = buildModeSettings(POINT_SIZE);
+
+  let columns = null; // { x, y, valueA (Uint16 codes), valueB (Float32) }
+  let spatialIndex = null;
+  let mode = "user";
+  let selected = null;
+  let transitioning = false;
+  let labeledDrawnLast = ""; // signature of the labeled set the draw order puts on top
+  let pending = null;
+  let busy = false;
+
+  async function runDraws() {
+    busy = true;
+    while (pending) {
+      const job = pending;
+      pending = null;
+      const options = { zDataType: "categorical", wDataType: "continuous",
+        preventFilterReset: true };
+      if (!job.positions && spatialIndex) options.spatialIndex = spatialIndex;
+      if (job.transition) {
+        options.transition = true;
+        options.transitionDuration = TRANSITION_MS;
+      }
+      try {
+        await plot.draw(columns, options);
+        if (job.positions) spatialIndex = plot.get("spatialIndex");
+      } catch (error) {
+        console.error("scatter draw failed", error);
+      }
+      for (const resolve of job.done) resolve();
+    }
+    busy = false;
+  }
+
+  /** Queues a draw; jobs that wait merge into one. Resolves once it is on screen. */
+  function schedule(positions, transition) {
+    return new Promise((resolve) => {
+      if (pending) {
+        pending.positions ||= positions;
+        pending.transition ||= transition;
+        pending.done.push(resolve);
+      } else {
+        pending = { positions, transition, done: [resolve] };
+      }
+      if (!busy) runDraws();
+    });
+  }
+
+  function placeRing() {
+    if (selected === null || transitioning || !columns) {
+      ring.hidden = true;
+      return;
+    }
+    const pos = plot.getScreenPosition(selected);
+    if (!pos) return;
+    ring.hidden = false;
+    ring.style.transform = `translate(${pos[0]}px, ${pos[1]}px)`;
+  }
+
+  // Labeled points are drawn last (on top). The library draws the listed indices first and
+  // needs a plain Array, so the order lists every point: unlabeled, then labeled.
+  function setPointOrder(user) {
+    if (!columns || columns.x.length > POINT_ORDER_LIMIT) return;
+    const n = user.length;
+    let labeled = 0;
+    let signature = 0; // count and index sum: changes whenever the labeled set does
+    for (let i = 0; i < n; i++) {
+      if (user[i] >= 0) {
+        labeled++;
+        signature += i + 1;
+      }
+    }
+    const key = `${labeled}:${signature}`;
+    if (key === labeledDrawnLast) return;
+    labeledDrawnLast = key;
+    const order = new Array(n);
+    let front = 0;
+    let back = n - labeled;
+    for (let i = 0; i < n; i++) {
+      if (user[i] >= 0) order[back++] = i;
+      else order[front++] = i;
+    }
+    plot.set({ pointOrder: order });
+  }
+
+  plot.subscribe("select", ({ points }) => {
+    if (points.length) onSelect(points[points.length - 1]);
+  });
+  plot.subscribe("deselect", () => onSelect(null));
+  plot.subscribe("pointover", (index) => onHover(index));
+  plot.subscribe("pointout", () => onHover(null));
+  plot.subscribe("view", placeRing);
+  plot.subscribe("draw", placeRing);
+  plot.subscribe("transitionStart", () => {
+    transitioning = true;
+    placeRing();
+  });
+  plot.subscribe("transitionEnd", () => {
+    transitioning = false;
+    placeRing();
+  });
+
+  const resize = new ResizeObserver(() => {
+    const rect = container.getBoundingClientRect();
+    if (rect.width > 0 && rect.height > 0) {
+      renderer.resize(rect.width, rect.height);
+      renderer.refresh();
+      plot.set({ width: rect.width, height: rect.height });
+      placeRing();
+    }
+  });
+  resize.observe(container);
+
+  return {
+    plot,
+    get mode() {
+      return mode;
+    },
+    get selected() {
+      return selected;
+    },
+    /** Uploads new columns; resolves once they are drawn (after the transition, if any). */
+    setColumns(next, { transition = false, user = null } = {}) {
+      const sameSize = columns !== null && columns.x.length === next.x.length;
+      columns = next;
+      if (!sameSize) {
+        selected = null;
+        labeledDrawnLast = "";
+        plot.set(modes[mode]);
+      }
+      if (user) setPointOrder(user);
+      return schedule(true, transition && sameSize);
+    },
+    /** Re-uploads the category codes after labels changed; positions stay indexed. */
+    valuesChanged(user) {
+      if (!columns) return Promise.resolve();
+      if (user) setPointOrder(user);
+      return schedule(false, false);
+    },
+    setMode(next) {
+      mode = next;
+      plot.set(modes[next]);
+    },
+    select(index) {
+      selected = index;
+      if (index === null) plot.deselect({ preventEvent: true });
+      else plot.select([index], { preventEvent: true });
+      placeRing();
+    },
+    /** Pans (keeping the zoom) when the point is outside the visible area. */
+    reveal(index) {
+      const pos = plot.getScreenPosition(index);
+      const rect = container.getBoundingClientRect();
+      const margin = 24;
+      if (pos && pos[0] > margin && pos[1] > margin && pos[0] < rect.width - margin
+        && pos[1] < rect.height - margin) return;
+      plot.zoomToLocation([columns.x[index], columns.y[index]], plot.get("cameraDistance"),
+        { transition: true, transitionDuration: 300 });
+    },
+    resetView() {
+      plot.zoomToOrigin({ transition: true, transitionDuration: 300 });
+    },
+    /** Resolves at the next frame the library draws (after a mode switch, say). */
+    nextFrame() {
+      return new Promise((resolve) => plot.subscribe("draw", () => resolve(), 1));
+    },
+    get busy() {
+      return busy;
+    },
+  };
+}

@@ -1,0 +1,160 @@
+// The training panel: hyperparameter inputs (checked here first, server errors shown as
+// they come), Start/Stop, and live progress from train_* events.
+
+const FIELDS = {
+  epochs: { kind: "int", min: 1, max: 10000, text: "a whole number from 1 to 10000" },
+  batch_size: { kind: "int", min: 1, max: 65536, text: "a whole number from 1 to 65536" },
+  recon_weight: { kind: "float", min: 0, max: 1e6, text: "a number ≥ 0" },
+  kl_weight: { kind: "float", min: 0, max: 1e6, text: "a number ≥ 0" },
+  label_weight: { kind: "float", min: 0, max: 1e6, text: "a number ≥ 0" },
+  learning_rate: { kind: "float", min: 0, max: 10, text: "a number above 0 and at most 10",
+    exclusiveMin: true },
+};
+
+/** Returns [params, errors] for the form's inputs. */
+export function readParams(form) {
+  const params = {};
+  const errors = [];
+  for (const [name, rule] of Object.entries(FIELDS)) {
+    const input = form.elements[name];
+    const raw = input.value.trim();
+    const value = Number(raw);
+    const bad = raw === "" || !Number.isFinite(value)
+      || (rule.kind === "int" && !Number.isInteger(value))
+      || value < rule.min || value > rule.max || (rule.exclusiveMin && value <= rule.min);
+    input.classList.toggle("invalid", bad);
+    if (bad) errors.push(`${input.parentElement.firstChild.textContent.trim()} must be ${rule.text}.`);
+    else params[name] = value;
+  }
+  return [params, errors];
+}
+
+function clock(seconds) {
+  if (typeof seconds !== "number" || !Number.isFinite(seconds)) return "";
+  const s = Math.max(0, Math.round(seconds));
+  const m = Math.floor(s / 60);
+  return `${m}:${String(s % 60).padStart(2, "0")}`;
+}
+
+const fmt = (v) => (typeof v === "number" && Number.isFinite(v) ? v.toPrecision(4) : "–");
+
+/**
+ * @param {object} deps
+ * @param {object} deps.api
+ * @param {object} deps.els  {form, start, stop, error, state, progress, epoch, eta, fill, losses, result}
+ */
+export function createTrainingPanel({ api, els }) {
+  let state = "idle";
+  const edited = new Set(); // inputs the person changed: server values no longer overwrite them
+
+  for (const name of Object.keys(FIELDS)) {
+    els.form.elements[name].addEventListener("input", () => edited.add(name));
+  }
+
+  function setState(next) {
+    state = next;
+    els.state.textContent = next;
+    els.state.dataset.state = next;
+    els.start.disabled = next !== "idle";
+    els.stop.disabled = next !== "running";
+    els.progress.hidden = next === "idle";
+  }
+
+  function showError(message) {
+    els.error.textContent = message;
+  }
+
+  els.form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const [params, errors] = readParams(els.form);
+    if (errors.length) {
+      showError(errors.join(" "));
+      return;
+    }
+    showError("");
+    els.start.disabled = true;
+    try {
+      await api.startTraining(params);
+      edited.clear();
+      if (state === "idle") setState("running");
+    } catch (error) {
+      showError(error.message);
+      els.start.disabled = state !== "idle";
+    }
+  });
+
+  els.stop.addEventListener("click", async () => {
+    els.stop.disabled = true;
+    try {
+      await api.stopTraining();
+      if (state === "running") setState("stopping");
+    } catch (error) {
+      showError(error.message);
+      els.stop.disabled = state !== "running";
+    }
+  });
+
+  function progress({ epoch, epochs, batch, batches, eta_s: eta }) {
+    const done = epochs > 0 && batches > 0 ? ((epoch - 1) * batches + batch) / (epochs * batches) : 0;
+    els.fill.style.width = `${Math.min(100, Math.max(0, done * 100)).toFixed(1)}%`;
+    els.epoch.textContent = `epoch ${epoch} / ${epochs} · batch ${batch} / ${batches}`;
+    els.eta.textContent = eta === null || eta === undefined ? "" : `ETA ${clock(eta)}`;
+  }
+
+  function losses(record) {
+    els.losses.textContent = "";
+    const rows = [["", "train", "val"], ["total", "loss"], ["reconstruction", "reconstruction_loss"],
+      ["KL", "kl_loss"], ["classification", "classification_loss"], ["accuracy", "accuracy"]];
+    const [header, ...metrics] = rows;
+    for (const text of header) els.losses.append(Object.assign(document.createElement("dt"), { textContent: text }));
+    for (const [label, key] of metrics) {
+      const cells = [label, fmt(record.train?.[key]), fmt(record.val?.[key])];
+      cells.forEach((text, i) => {
+        const cell = document.createElement(i === 0 ? "dt" : "dd");
+        cell.textContent = text;
+        els.losses.append(cell);
+      });
+    }
+  }
+
+  return {
+    get state() {
+      return state;
+    },
+    /** Values from status.hparams, except the ones the person is editing. */
+    setHparams(hparams) {
+      for (const name of Object.keys(FIELDS)) {
+        const input = els.form.elements[name];
+        if (hparams?.[name] === undefined || edited.has(name) || document.activeElement === input) continue;
+        input.value = String(hparams[name]);
+        input.classList.remove("invalid");
+      }
+    },
+    /** The `training` object of /api/status or a snapshot. */
+    sync(training) {
+      setState(training.state ?? "idle");
+      if (training.state !== "idle" && training.epochs) progress(training);
+    },
+    started({ session, epochs }) {
+      setState("running");
+      showError("");
+      els.result.textContent = `session ${session} running: ${epochs} epochs`;
+      progress({ epoch: 1, epochs, batch: 0, batches: 1 });
+    },
+    progress,
+    epoch: losses,
+    /** Returns a message for the page when the session did not complete normally. */
+    ended(result) {
+      setState("idle");
+      const seconds = typeof result.seconds === "number" ? ` in ${clock(result.seconds)}` : "";
+      const summary = `session ${result.session} ${result.status.replace("_", " ")}: `
+        + `${result.epochs_run} epochs${seconds}, ${result.global_epoch} in total`;
+      els.result.textContent = summary;
+      els.result.classList.toggle("failed", result.status === "failed");
+      if (result.status === "failed") {
+        return `Training failed: ${result.error ?? "no reason given"}. Adjust the settings and start again.`;
+      }
+      return null;
+    },
+  };
+}
