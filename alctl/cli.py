@@ -263,4 +263,11 @@ def create_cli() -> typer.Typer:
 
 
 def main() -> None:
-    create_cli()(prog_name="alctl")
+    """The `alctl` console script."""
+    from typer.main import get_command
+
+    from alctl.light_params import install
+
+    command = get_command(create_cli())
+    install(command)  # ~0.2 s less per command; see alctl.light_params
+    command(prog_name="alctl")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import socket
 import sys
@@ -70,8 +71,8 @@ def run_server(
     try:
         echo(f"alctl serve: workspace {root}")
         sock = _reserve_port(host, port)
-        session = _open_session(root, dataset, data_dir, echo)
-        return _serve(session, sock, host, open_browser, echo)
+        session, model_pending = _open_session(root, dataset, data_dir, echo)
+        return _serve(session, sock, host, open_browser, model_pending, echo)
     except StartupError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
@@ -117,7 +118,8 @@ def _reserve_port(host: str, port: int) -> socket.socket:
 
 def _open_session(
     root: Path, dataset: str, data_dir: Path | None, echo: Callable[[str], None]
-) -> Any:
+) -> tuple[Any, bool]:
+    """The session, ready to serve; True when the model is still to be loaded."""
     # Imported here: numpy and the session modules are not needed to report a busy port.
     from alctl.session import WorkspaceSession
     from ssvae.checkpoint import CheckpointError
@@ -158,9 +160,8 @@ def _open_session(
                 f"{ws.checkpoint}" + ("" if facts["exists"] else " (none yet: a fresh model)")
             )
     if cached:
-        session.load_model_in_background()
-        echo(f"  {'model':<12}loading in the background (samples and training wait for it)")
-        return session
+        echo(f"  {'model':<12}loads in the background once serving (samples and training wait)")
+        return session, True
     with _step(echo, "model") as line:
         try:
             session.load_model()
@@ -175,7 +176,7 @@ def _open_session(
     with _step(echo, "predictions") as line:
         session.compute_points()
         line.append(f"{data.n_train:,} images")
-    return session
+    return session, False
 
 
 def _url(host: str, port: int) -> str:
@@ -187,7 +188,12 @@ def _url(host: str, port: int) -> str:
 
 
 def _serve(
-    session: Any, sock: socket.socket, host: str, open_browser: bool, echo: Callable[[str], None]
+    session: Any,
+    sock: socket.socket,
+    host: str,
+    open_browser: bool,
+    model_pending: bool,
+    echo: Callable[[str], None],
 ) -> int:
     from alctl.app import create_app
 
@@ -195,7 +201,7 @@ def _serve(
     app = create_app(session, token, bind_host=host if not is_loopback(host) else "127.0.0.1")
     config = uvicorn.Config(
         app,
-        log_level="info",
+        log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         lifespan="on",
@@ -214,6 +220,10 @@ def _serve(
             )
             write_discovery(root, info)
             echo(f"serving {session.dataset.name} at {url}  (Ctrl+C to stop)")
+            if model_pending:
+                # Only now: importing torch stalls the GIL for a moment, and the page's
+                # first requests should not wait behind the imports of the server itself.
+                session.load_model_in_background()
             if open_browser:
                 threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
         await serving
@@ -233,6 +243,9 @@ def _serve(
         # Normally done by the app's lifespan already; not when a second Ctrl+C forced the exit.
         session.shutdown(SHUTDOWN_TRAINING_S)
     echo("stopped")
+    # Everything is saved; spare the interpreter's final garbage collection over torch's
+    # many objects, which takes seconds on a busy machine and delays the exit.
+    gc.freeze()
     return 0
 
 

@@ -59,6 +59,7 @@ class WorkspaceSession:
         self.labels = LabelState(LabelStore(workspace.labels_csv, self.n_samples), bus)
         self.training = TrainingRunner(bus, dataset.train_images, self)
         self.cache_path = workspace.artifacts_dir / CACHE_NAME
+        self.model_wait_s = MODEL_WAIT_S
         self._lock = threading.Lock()
         self._truth = dataset.train_targets.astype(np.int8)
         self._model: ModelState | None = None
@@ -169,7 +170,7 @@ class WorkspaceSession:
 
     def sample(self, serial: int) -> dict[str, Any]:
         """Everything the sample panel shows; blocks up to MODEL_WAIT_S while the model loads."""
-        model = self._require_model(MODEL_WAIT_S)
+        model = self._require_model(self.model_wait_s)
         image = self.dataset.train_images[serial]
         latent, recon = model.sample(image)
         with self._lock:
@@ -189,7 +190,7 @@ class WorkspaceSession:
     def sample_png(self, serial: int, kind: str) -> bytes:
         image = self.dataset.train_images[serial]
         if kind == "recon":
-            image = self._require_model(MODEL_WAIT_S).sample(image)[1]
+            image = self._require_model(self.model_wait_s).sample(image)[1]
         return png_bytes(image)
 
     def labels_json(self) -> dict[str, Any]:

@@ -86,6 +86,7 @@ class TrainingRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_progress: dict[str, Any] | None = None
+        self._last_progress_at = 0.0  # when the trainer reported it
         self._last_publish = 0.0
 
     def seed(
@@ -180,14 +181,15 @@ class TrainingRunner:
             last = self._last_progress
             if self._status["state"] == "idle" or last is None:
                 return
-            gap = time.monotonic() - self._last_publish
-            if gap < PROGRESS_MAX_GAP_S:
+            now = time.monotonic()
+            if now - self._last_publish < PROGRESS_MAX_GAP_S:
                 return
             # Elapsed moves on while a slow batch runs; the ETA is the last estimate, aged.
+            age = now - self._last_progress_at
             repeat = {
                 **last,
-                "elapsed_s": last["elapsed_s"] + gap,
-                "eta_s": max(0.0, last["eta_s"] - gap),
+                "elapsed_s": last["elapsed_s"] + age,
+                "eta_s": max(0.0, last["eta_s"] - age),
             }
             self._publish_progress(repeat)
 
@@ -286,8 +288,8 @@ class TrainingRunner:
             self._status.update(
                 epoch=event.epoch, batch=event.batch, batches=event.batches, eta_s=event.eta_s
             )
-            self._last_progress = data
-            if time.monotonic() - self._last_publish >= PROGRESS_MIN_GAP_S:
+            self._last_progress, self._last_progress_at = data, time.monotonic()
+            if self._last_progress_at - self._last_publish >= PROGRESS_MIN_GAP_S:
                 self._publish_progress(data)
 
     def _publish_progress(self, data: dict[str, Any]) -> None:

@@ -196,7 +196,9 @@ def checkpoint_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
         facts[key] = payload.get(key)
     facts["config"] = payload.get("config")
     if payload.get("format_version") != FORMAT_VERSION:
-        facts["error"] = f"format version {payload.get('format_version')}, expected {FORMAT_VERSION}"
+        facts["error"] = (
+            f"format version {payload.get('format_version')}, expected {FORMAT_VERSION}"
+        )
     return facts
 
 

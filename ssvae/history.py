@@ -61,7 +61,9 @@ def append_history_csv(
         with path.open(newline="", encoding="utf-8") as handle:
             header = next(csv.reader(handle), [])
         if tuple(header) != COLUMNS:
-            raise ValueError(f"{path}: unexpected history columns; move the file away to start anew")
+            raise ValueError(
+                f"{path}: unexpected history columns; move the file away to start anew"
+            )
         with path.open("a", newline="", encoding="utf-8") as handle:
             csv.DictWriter(handle, COLUMNS, lineterminator="\n").writerows(rows)
         return
@@ -94,6 +96,7 @@ def read_history_csv(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 def plot_history(path_png: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]) -> None:
     """Loss curves (train solid, validation dashed) per term against the global epoch."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     records = list(records)
     titles = {
@@ -114,6 +117,7 @@ def plot_history(path_png: str | os.PathLike[str], records: Iterable[Mapping[str
             ax.axvline(start, color="0.8", lw=0.8, ls=":")
         ax.set_title(titles[key])
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     axes[0].legend()
     axes[-1].axis("off")

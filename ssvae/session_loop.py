@@ -79,7 +79,7 @@ class SessionLoop:
                 good = _snapshot(self.model, self.optimizer)
                 self._emit("on_epoch_end", record)
                 watched = val["loss"] if self.data.val_idx.numel() else train["loss"]
-                if watched < best - 1e-4 * abs(best):
+                if best == math.inf or watched < best - 1e-4 * abs(best):
                     best, stale = watched, 0
                 else:
                     stale += 1

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from ssvae.batches import TrainingData
+from ssvae.batches import TrainingData, check_inputs
 from ssvae.callbacks import EpochRecord, TrainingCallback
 from ssvae.config import TRAINING_FIELDS, SSVAEConfig
 from ssvae.device import pick_device
@@ -154,6 +154,7 @@ class InteractiveTrainer:
         config = self.config.replace(**overrides)
         if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 100_000:
             raise ValueError(f"epochs must be an integer in [1, 100000], got {epochs!r}")
+        check_inputs(torch.as_tensor(images), torch.as_tensor(labels))
         if not self._lock.acquire(blocking=False):
             raise RuntimeError("a training session is already running")
         try:

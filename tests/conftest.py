@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.datagen import write_synthetic_idx
+from tests.live_server import LiveServer, running_server
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +38,10 @@ def _offline_and_quiet(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("ALCTL_NO_DOWNLOAD", "1")
     monkeypatch.delenv("ALCTL_DATA_DIR", raising=False)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture()
+def live_server(tiny_data_dir: Path, workspace: Path) -> Iterator[LiveServer]:
+    """`alctl serve` as a real subprocess on a free port; stopped with SIGINT (must exit)."""
+    with running_server(workspace, tiny_data_dir) as server:
+        yield server

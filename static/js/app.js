@@ -4,7 +4,7 @@ import { createCharts } from "./charts.js";
 import { connectEvents } from "./events.js";
 import { bindKeys } from "./keys.js";
 import { createLabeler } from "./labeling.js";
-import { MODES, pointColor } from "./palette.js";
+import { CLASS_COLORS, MODES, UNLABELED_COLOR, pointColor } from "./palette.js";
 import {
   createDatasetPanel, createTooltip, datasetTitle, renderCheckpoint, renderLegend,
 } from "./panels.js";
@@ -217,6 +217,8 @@ function boot(config) {
     },
     latent_refreshed() {
       loadPoints({ transition: $("animate").checked }).catch(failed("Could not load the new latent points"));
+      // The checkpoint is saved by now: refresh its facts in the header.
+      api.status().then(applyStatus).catch(() => {});
     },
     error: ({ message }) => toasts.error(message ?? "The server reported a problem."),
   };
@@ -293,6 +295,7 @@ function boot(config) {
     get scatter() {
       return scatter.plot;
     },
+    colors: Object.freeze({ classes: CLASS_COLORS, unlabeled: UNLABELED_COLOR }),
     /** The colour point `i` shows now, as "#rrggbb". */
     pointColor: (i) => pointColor(state.mode, state.code[i], state.valueB[i]),
     get pendingWrites() {

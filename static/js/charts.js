@@ -65,9 +65,8 @@ function makeChart(spec, host, boundaries) {
     axes: [{ ...axis, size: 20 }, { ...axis, size: 42 }],
     series: [
       {},
-      { label: "train", stroke: TRAIN, width: 1.5, spanGaps: true, points: { show: false } },
-      { label: "val", stroke: VAL, width: 1.5, dash: [4, 3], spanGaps: true,
-        points: { show: false } },
+      { label: "train", stroke: TRAIN, width: 1.5, spanGaps: true, points: { size: 4 } },
+      { label: "val", stroke: VAL, width: 1.5, dash: [4, 3], spanGaps: true, points: { size: 4 } },
     ],
     hooks: { draw: [(u) => sessionLines(u, boundaries)] },
   }, [[], [], []], plotHost);

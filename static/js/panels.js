@@ -32,6 +32,12 @@ export function renderCheckpoint(node, checkpoint, device) {
   node.title = checkpoint.path ? `Checkpoint file: ${checkpoint.path}` : "";
 }
 
+function formatPercent(pct) {
+  if (pct === 0) return "0";
+  if (pct < 0.1) return pct.toPrecision(2);
+  return pct < 10 ? pct.toFixed(2) : pct.toFixed(1);
+}
+
 /** The label statistics panel; `update(stats)` takes the server's `stats` object. */
 export function createDatasetPanel({ labeled, coverage, bars }, classNames, total) {
   const rows = classNames.map((name, cls) => {
@@ -56,7 +62,7 @@ export function createDatasetPanel({ labeled, coverage, bars }, classNames, tota
       const perClass = stats.per_class ?? [];
       labeled.textContent = `${stats.labeled.toLocaleString()} / ${total.toLocaleString()}`;
       const pct = total > 0 ? (100 * stats.labeled) / total : 0;
-      coverage.textContent = `${pct < 1 && pct > 0 ? pct.toFixed(2) : pct.toFixed(1)}%`;
+      coverage.textContent = `${formatPercent(pct)}%`;
       const most = Math.max(1, ...perClass);
       rows.forEach(({ fill, count }, cls) => {
         const n = perClass[cls] ?? 0;

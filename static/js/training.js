@@ -2,8 +2,8 @@
 // they come), Start/Stop, and live progress from train_* events.
 
 const FIELDS = {
-  epochs: { kind: "int", min: 1, max: 10000, text: "a whole number from 1 to 10000" },
-  batch_size: { kind: "int", min: 1, max: 65536, text: "a whole number from 1 to 65536" },
+  epochs: { kind: "int", min: 1, max: 1000, text: "a whole number from 1 to 1000" },
+  batch_size: { kind: "int", min: 1, max: 8192, text: "a whole number from 1 to 8192" },
   recon_weight: { kind: "float", min: 0, max: 1e6, text: "a number ≥ 0" },
   kl_weight: { kind: "float", min: 0, max: 1e6, text: "a number ≥ 0" },
   label_weight: { kind: "float", min: 0, max: 1e6, text: "a number ≥ 0" },
@@ -21,8 +21,8 @@ export function readParams(form) {
     const value = Number(raw);
     const bad = raw === "" || !Number.isFinite(value)
       || (rule.kind === "int" && !Number.isInteger(value))
-      || value < rule.min || value > rule.max || (rule.exclusiveMin && value <= rule.min);
-    input.classList.toggle("invalid", bad);
+      || value < rule.min || value > rule.max || (rule.exclusiveMin === true && value <= rule.min);
+    input.classList.toggle("invalid", Boolean(bad));
     if (bad) errors.push(`${input.parentElement.firstChild.textContent.trim()} must be ${rule.text}.`);
     else params[name] = value;
   }
@@ -135,11 +135,12 @@ export function createTrainingPanel({ api, els }) {
       setState(training.state ?? "idle");
       if (training.state !== "idle" && training.epochs) progress(training);
     },
-    started({ session, epochs }) {
+    started({ session, epochs, batches }) {
       setState("running");
       showError("");
       els.result.textContent = `session ${session} running: ${epochs} epochs`;
-      progress({ epoch: 1, epochs, batch: 0, batches: 1 });
+      els.result.classList.remove("failed");
+      progress({ epoch: 1, epochs, batch: 0, batches: batches ?? 0 });
     },
     progress,
     epoch: losses,

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Run the checkpoint over a dataset split and write the predictions .npz.
+
+Keys: input, latent, tsne (the 2-D view of the latent), labels (ground truth),
+reconstruted, pred_classes, pred_certainty, split. The file is written atomically.
+Exit codes: 0 done, 2 bad input (no data, no or bad checkpoint).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+try:
+    import ssvae  # noqa: F401
+except ImportError:  # run from a checkout: make the repo root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ssvae.checkpoint import CheckpointError
+from ssvae.data import DATASETS, DataError, load_dataset
+from ssvae.runner import infer_to_npz
+from ssvae.workspace import Workspace
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workspace", type=Path, default=Path("."), help="workspace directory")
+    parser.add_argument(
+        "--dataset", default="auto", choices=(*DATASETS, "auto"), help="default: auto"
+    )
+    parser.add_argument("--data-dir", type=Path, help="directory holding the four IDX files")
+    parser.add_argument("--weights", type=Path, help="checkpoint file (default: workspace's)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="npz to write (default: artifacts/<dataset>/predictions_<split>.npz)",
+    )
+    parser.add_argument("--split", choices=("train", "test"), default="train")
+    parser.add_argument("--batch-size", type=int, default=4096)
+    parser.add_argument("--device", default=None, help="auto (default), cpu or cuda[:N]")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    started = time.perf_counter()
+    try:
+        if args.batch_size < 1:
+            raise ValueError(f"--batch-size must be positive, got {args.batch_size}")
+        dataset = load_dataset(args.dataset, args.data_dir)
+        print(f"dataset: {dataset.name} ({dataset.source})", flush=True)
+        workspace = Workspace(args.workspace, dataset.name)
+        weights = (args.weights or workspace.checkpoint).expanduser().absolute()
+        output = (args.output or workspace.predictions_for(args.split)).expanduser().absolute()
+        facts = infer_to_npz(
+            dataset,
+            weights,
+            output,
+            split=args.split,
+            batch_size=args.batch_size,
+            device=args.device,
+        )
+    except (DataError, CheckpointError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {output}: {facts['n']} {args.split} images, accuracy {facts['accuracy']:.4f}, "
+        f"mean certainty {facts['mean_certainty']:.3f}, model at epoch {facts['epochs_trained']} "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Train the semi-supervised VAE on the workspace's labels; continue the checkpoint if present.
+
+Examples:
+    python scripts/train.py --dataset fashion-mnist --max-epochs 10
+    python scripts/train.py --labels my_labels.csv --weights runs/a.ckpt --kl-weight 0.5
+
+Writes the checkpoint, appends the history CSV and redraws the loss-curve PNG next to
+it (workspace defaults: artifacts/<dataset>/). Ctrl+C stops after the current batch
+and still saves the completed epochs. Exit codes: 0 done, 1 training failed,
+2 bad input, 130 stopped by Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+try:
+    import ssvae  # noqa: F401
+except ImportError:  # run from a checkout: make the repo root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ssvae.callbacks import EpochPrinter
+from ssvae.checkpoint import CheckpointError
+from ssvae.data import DATASETS, DataError, load_dataset
+from ssvae.labels import LabelError
+from ssvae.runner import TrainRun, train_from_files
+from ssvae.workspace import Workspace, sidecar_paths
+
+# flag -> (config field, type); None defaults mean "not given: keep the checkpoint's value"
+CONFIG_FLAGS = {
+    "encoder_type": str,
+    "decoder_type": str,
+    "latent_dim": int,
+    "batch_size": int,
+    "max_epochs": int,
+    "patience": int,
+    "learning_rate": float,
+    "recon_weight": float,
+    "kl_weight": float,
+    "label_weight": float,
+    "weight_decay": float,
+    "dropout_rate": float,
+    "seed": int,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Options left out keep the checkpoint's values (or the defaults for a new one).",
+    )
+    parser.add_argument("--workspace", type=Path, default=Path("."), help="workspace directory")
+    parser.add_argument(
+        "--dataset", default="auto", choices=(*DATASETS, "auto"), help="default: auto"
+    )
+    parser.add_argument("--data-dir", type=Path, help="directory holding the four IDX files")
+    parser.add_argument("--labels", type=Path, help="labels CSV (default: workspace's)")
+    parser.add_argument("--weights", type=Path, help="checkpoint file (default: workspace's)")
+    parser.add_argument("--device", default=None, help="auto (default), cpu or cuda[:N]")
+    parser.add_argument("--encoder-type", choices=("dense", "conv"))
+    parser.add_argument("--decoder-type", choices=("dense", "conv"))
+    for flag, kind in CONFIG_FLAGS.items():
+        if flag not in ("encoder_type", "decoder_type"):
+            parser.add_argument("--" + flag.replace("_", "-"), type=kind)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        dataset = load_dataset(args.dataset, args.data_dir)
+        print(f"dataset: {dataset.name} ({dataset.source})", flush=True)
+        workspace = Workspace(args.workspace, dataset.name)
+        weights = (args.weights or workspace.checkpoint).expanduser().absolute()
+        history_csv, loss_plot = sidecar_paths(weights, workspace)
+        explicit = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k) is not None}
+        run = TrainRun(
+            dataset=dataset,
+            weights=weights,
+            labels_csv=(args.labels or workspace.labels_csv).expanduser().absolute(),
+            history_csv=history_csv,
+            loss_plot=loss_plot,
+            explicit=explicit,
+            epochs=args.max_epochs,
+            device=args.device,
+        )
+        stop = threading.Event()
+        _stop_on_ctrl_c(stop)
+        outcome = train_from_files(run, callbacks=[EpochPrinter()], stop_event=stop)
+    except (DataError, CheckpointError, LabelError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = outcome.result
+    if outcome.saved:
+        print(f"test accuracy: {outcome.test_accuracy:.4f} ({outcome.n_labeled} labels used)")
+        print(f"saved {weights} (epoch {result.global_epoch})")
+        print(f"history {history_csv}; loss curves {loss_plot}")
+    else:
+        print("nothing saved: no epoch completed")
+    if result.status == "failed":
+        print(f"error: training failed: {result.error}", file=sys.stderr)
+        return 1
+    return 130 if result.status == "stopped" else 0
+
+
+def _stop_on_ctrl_c(stop: threading.Event) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        print("\nstopping after this batch (Ctrl+C again to abort)", file=sys.stderr, flush=True)
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGINT, handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

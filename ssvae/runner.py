@@ -1,0 +1,133 @@
+"""Whole runs on files: train a checkpoint from a label CSV, or write the predictions npz.
+
+scripts/train.py and scripts/infer.py are argument parsing around these; `alctl`
+can call them too when no server is running.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ssvae.callbacks import TrainingCallback, TrainResult
+from ssvae.checkpoint import CheckpointError, build_model, load_checkpoint, save_checkpoint
+from ssvae.config import SSVAEConfig
+from ssvae.data import Dataset
+from ssvae.history import append_history_csv, plot_history, write_history_csv
+from ssvae.labels import LabelStore
+from ssvae.model import predict, view_2d
+from ssvae.npz import write_predictions_npz
+from ssvae.training import InteractiveTrainer
+
+
+@dataclass
+class TrainRun:
+    """What one training run reads and writes."""
+
+    dataset: Dataset
+    weights: Path  # read when it exists (continuation), always written
+    labels_csv: Path  # a missing file means "no labels yet"
+    history_csv: Path
+    loss_plot: Path
+    explicit: dict[str, Any] = field(default_factory=dict)  # config fields the user gave
+    epochs: int | None = None  # None: config.max_epochs
+    device: str | None = None
+
+
+@dataclass
+class TrainOutcome:
+    result: TrainResult
+    test_accuracy: float | None
+    n_labeled: int
+    continued_from: int  # epochs in the checkpoint before this run
+    saved: bool
+
+
+def train_from_files(
+    run: TrainRun,
+    callbacks: Iterable[TrainingCallback] = (),
+    stop_event: threading.Event | None = None,
+) -> TrainOutcome:
+    """Train (continuing the checkpoint when there is one) and write checkpoint + history + plot.
+
+    Raises CheckpointError / LabelError / ValueError on bad input before training.
+    The checkpoint is written when at least one epoch completed, also after a stop.
+    """
+    ds = run.dataset
+    ckpt = load_checkpoint(run.weights, dataset=ds.name)
+    if ckpt is None:
+        trainer = InteractiveTrainer(SSVAEConfig().replace(**run.explicit), run.device)
+    else:
+        try:
+            config = ckpt.config.replace(**run.explicit)
+        except ValueError as exc:
+            raise CheckpointError(run.weights, str(exc)) from exc
+        trainer = InteractiveTrainer.from_checkpoint(ckpt, run.device, config=config)
+    labels = LabelStore(run.labels_csv, ds.n_train).as_array()
+    before = len(trainer.history)
+    continued_from = trainer.epochs_trained
+    result = trainer.train(
+        ds.train_images,
+        labels,
+        epochs=run.epochs or trainer.config.max_epochs,
+        callbacks=callbacks,
+        stop_event=stop_event,
+    )
+    if result.epochs_run == 0:
+        return TrainOutcome(result, None, int((labels >= 0).sum()), continued_from, False)
+    test = trainer.predict(ds.test_images, reconstruct=False)
+    test_accuracy = float((test.pred_class == ds.test_targets).mean())
+    save_checkpoint(run.weights, **trainer.checkpoint_payload(ds.name, test_accuracy=test_accuracy))
+    new_records = trainer.history[before:]
+    if run.history_csv.exists():
+        append_history_csv(run.history_csv, new_records)
+    else:  # e.g. a checkpoint moved here without its CSV: write everything it knows
+        write_history_csv(run.history_csv, trainer.history)
+    plot_history(run.loss_plot, trainer.history)
+    return TrainOutcome(result, test_accuracy, int((labels >= 0).sum()), continued_from, True)
+
+
+def infer_to_npz(
+    dataset: Dataset,
+    weights: Path,
+    output: Path,
+    *,
+    split: str = "train",
+    batch_size: int = 4096,
+    device: str | None = None,
+) -> dict[str, Any]:
+    """Run the checkpoint over a split and write the predictions npz; returns a summary."""
+    from ssvae.device import pick_device
+
+    ckpt = load_checkpoint(weights, dataset=dataset.name)
+    if ckpt is None:
+        raise CheckpointError(weights, "does not exist; train first (python scripts/train.py)")
+    model, _ = build_model(ckpt)
+    model = model.to(pick_device(device))
+    images, targets = dataset.split(split)
+    out = predict(model, images, batch_size=batch_size)
+    assert out.recon is not None
+    write_predictions_npz(
+        output,
+        {
+            "input": images,
+            "latent": out.latent,
+            "tsne": view_2d(out.latent),
+            "labels": targets.astype(np.int64),
+            "reconstruted": out.recon,
+            "pred_classes": out.pred_class,
+            "pred_certainty": out.certainty,
+            "split": np.array(split),
+        },
+    )
+    return {
+        "n": len(images),
+        "accuracy": float((out.pred_class == targets).mean()),
+        "epochs_trained": ckpt.epochs_trained,
+        "mean_certainty": float(out.certainty.mean()),
+    }

@@ -1,0 +1,84 @@
+"""Helpers for driving the dashboard in real Chromium (Python playwright, no downloads)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LOCAL_HOSTS = {"127.0.0.1"}
+# Schemes that never touch the network.
+LOCAL_SCHEMES = {"data", "blob", "about"}
+
+
+@dataclass
+class PageGuard:
+    """What a page did that a test must fail on: console errors, requests off this machine."""
+
+    console_errors: list[str] = field(default_factory=list)
+    foreign_requests: list[str] = field(default_factory=list)
+    allowed: list[str] = field(default_factory=list)
+
+    def allow(self, fragment: str) -> None:
+        """Expect console errors containing `fragment` (Chromium logs failed fetches)."""
+        self.allowed.append(fragment)
+
+    def check(self) -> None:
+        assert not self.foreign_requests, f"requests left 127.0.0.1: {self.foreign_requests}"
+        errors = [e for e in self.console_errors if not any(a in e for a in self.allowed)]
+        assert not errors, f"console errors: {errors}"
+
+
+def guard_page(page: Any) -> PageGuard:
+    """Record console errors and abort (and record) every request not to 127.0.0.1."""
+    guard = PageGuard()
+
+    def on_console(message: Any) -> None:
+        if message.type == "error":
+            guard.console_errors.append(f"{message.text} ({message.location})")
+
+    def on_route(route: Any) -> None:
+        url = route.request.url
+        parts = urlsplit(url)
+        if parts.scheme in LOCAL_SCHEMES or parts.hostname in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            guard.foreign_requests.append(url)
+            route.abort()
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: guard.console_errors.append(f"page error: {error}"))
+    page.route("**/*", on_route)
+    return guard
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    """Poll `condition` until it returns something truthy; AssertionError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def read_labels_csv(path: Path) -> dict[int, int]:
+    """The label CSV as {serial: label} (empty when the file does not exist yet)."""
+    if not path.exists():
+        return {}
+    rows = path.read_text().strip().splitlines()[1:]
+    return {int(s): int(v) for s, v in (row.split(",") for row in rows if row)}

@@ -1,0 +1,246 @@
+"""The dashboard in real Chromium against a real `alctl serve` (tests/live_server.py).
+
+Each test opens the page fresh, fails on any console error and on any request that would
+leave 127.0.0.1, and checks what a person would see: the DOM, the label CSV on disk and
+(through the read-only `window.alctl` hook) the colours the scatter draws.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, guard_page, read_labels_csv, wait_for
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests",
+    ),
+]
+sync_api = pytest.importorskip("playwright.sync_api")
+
+READY_TIMEOUT_MS = 60_000
+
+
+class Dashboard:
+    """One open dashboard page plus the server's files."""
+
+    def __init__(self, page: Any, server: Any, guard: Any) -> None:
+        self.page = page
+        self.server = server
+        self.guard = guard
+        dataset = self.js("window.alctl.state.dataset")
+        self.labels_csv = Path(server.workspace) / "data" / dataset / "labels.csv"
+
+    def js(self, expression: str) -> Any:
+        return self.page.evaluate(expression)
+
+    def select(self, serial: int) -> None:
+        self.page.fill("#jump-input", str(serial))
+        self.page.press("#jump-input", "Enter")
+        wait_for(lambda: self.js("window.alctl.state.selected") == serial, what="the selection")
+
+    def user(self, serial: int) -> int:
+        return self.js(f"window.alctl.state.user[{serial}]")
+
+    def color(self, serial: int) -> str:
+        return self.js(f"window.alctl.pointColor({serial})")
+
+    def drawn_user_label(self, serial: int) -> int:
+        """The user label inside the category code the scatter last uploaded to the GPU."""
+        code = self.js(f"window.alctl.scatter.get('points')[{serial}][2]")
+        return code // 100 - 1
+
+    def labeled_count(self) -> int:
+        return int(self.page.text_content("#stat-labeled").split("/")[0].replace(",", ""))
+
+    def class_count(self, cls: int) -> int:
+        return int(self.page.locator("#class-bars .count").nth(cls).text_content())
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture()
+def dashboard(browser: Any, live_server: Any) -> Iterator[Dashboard]:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    guard = guard_page(page)
+    page.goto(live_server.url.rstrip("/") + "/")
+    page.wait_for_selector("body[data-ready='1']", timeout=READY_TIMEOUT_MS)
+    board = Dashboard(page, live_server, guard)
+    wait_for(lambda: page.get_attribute("#conn", "data-state") == "live", what="the event stream")
+    yield board
+    page.close()
+    guard.check()
+
+
+def _colors(board: Dashboard) -> tuple[list[str], str]:
+    colors = board.js("window.alctl.colors")
+    return colors["classes"], colors["unlabeled"]
+
+
+def test_page_shows_dataset_and_points(dashboard: Dashboard) -> None:
+    status = httpx.get(dashboard.server.url.rstrip("/") + "/api/status").json()
+    assert dashboard.page.text_content("#dataset-source") == status["dataset_source"]
+    assert dashboard.js("window.alctl.scatter.get('points').length") == status["n_samples"]
+    names = dashboard.page.locator(".label-btn .name").all_text_contents()
+    assert names == status["class_names"]
+
+
+def test_select_label_and_delete(dashboard: Dashboard) -> None:
+    classes, unlabeled = _colors(dashboard)
+    serial = 5
+    before = read_labels_csv(dashboard.labels_csv)
+    assert serial not in before
+    dashboard.select(serial)
+    # Both images are painted (the synthetic digits are not all black).
+    for canvas in ("#img-original", "#img-recon"):
+        ink = dashboard.js(
+            f"""(() => {{ const c = document.querySelector('{canvas}');
+            const d = c.getContext('2d').getImageData(0, 0, 28, 28).data;
+            let a = 0; for (let i = 3; i < d.length; i += 4) a += d[i]; return a; }})()"""
+        )
+        assert ink > 0, f"{canvas} was not painted"
+    assert dashboard.page.text_content("#sample-index") == f"#{serial}"
+    count_before = dashboard.labeled_count()
+
+    dashboard.page.keyboard.press("3")
+    assert dashboard.user(serial) == 3  # optimistic: at once
+    wait_for(lambda: read_labels_csv(dashboard.labels_csv).get(serial) == 3, what="the CSV row")
+    wait_for(lambda: dashboard.labeled_count() == count_before + 1, what="the labeled count")
+    assert dashboard.color(serial) == classes[3]
+    wait_for(lambda: dashboard.drawn_user_label(serial) == 3, what="the recoloured point")
+    assert "3" in dashboard.page.text_content("#fact-label")
+
+    dashboard.page.keyboard.press("Delete")
+    wait_for(lambda: serial not in read_labels_csv(dashboard.labels_csv), what="the row removed")
+    wait_for(lambda: dashboard.labeled_count() == count_before, what="the count back")
+    assert dashboard.color(serial) == unlabeled
+    wait_for(lambda: dashboard.drawn_user_label(serial) == -1, what="the point turning grey")
+
+    dashboard.page.keyboard.press("Escape")
+    assert dashboard.js("window.alctl.state.selected") is None
+    assert dashboard.page.text_content("#sample-index") == "none selected"
+
+
+def test_keys_are_ignored_while_typing(dashboard: Dashboard) -> None:
+    dashboard.select(6)
+    dashboard.page.focus("#jump-input")
+    dashboard.page.keyboard.press("7")
+    assert dashboard.user(6) == -1
+    assert dashboard.page.input_value("#jump-input").endswith("7")
+
+
+def test_every_colour_mode(dashboard: Dashboard) -> None:
+    classes, _ = _colors(dashboard)
+    serial = 11
+    pred = dashboard.js(f"window.alctl.state.pred[{serial}]")
+    truth = dashboard.js(f"window.alctl.state.truth[{serial}]")
+    expected = {"p": ("pred", "valueZ"), "c": ("certainty", "valueW"), "g": ("truth", "valueZ")}
+    for key, (mode, column) in {**expected, "u": ("user", "valueZ")}.items():
+        dashboard.page.keyboard.press(key)
+        assert dashboard.page.get_attribute(f".mode[data-mode='{mode}']", "aria-checked") == "true"
+        assert dashboard.js("window.alctl.scatter.get('colorBy')") == column
+        assert dashboard.js("window.alctl.state.mode") == mode
+    # Buttons work as well as keys, and each mode picks its own colour for the point.
+    dashboard.page.click(".mode[data-mode='pred']")
+    assert dashboard.color(serial) == classes[pred]
+    dashboard.page.click(".mode[data-mode='truth']")
+    assert dashboard.color(serial) == classes[truth]
+    assert "Ground truth" in dashboard.page.text_content("#legend")
+    dashboard.page.click(".mode[data-mode='certainty']")
+    assert re.fullmatch(r"#[0-9a-f]{6}", dashboard.color(serial))
+    assert "uncertain" in dashboard.page.text_content("#legend")
+
+
+def test_label_from_another_client_appears_live(dashboard: Dashboard) -> None:
+    classes, _ = _colors(dashboard)
+    serial = 21
+    count = dashboard.class_count(7)
+    response = httpx.put(
+        f"{dashboard.server.url.rstrip('/')}/api/labels/{serial}",
+        json={"label": 7},
+        headers={"X-Alctl-Token": dashboard.server.token, "X-Alctl-Source": "cli"},
+    )
+    assert response.status_code == 200, response.text
+    wait_for(lambda: dashboard.user(serial) == 7, what="the label event")
+    wait_for(lambda: dashboard.class_count(7) == count + 1, what="the per-class count")
+    assert dashboard.color(serial) == classes[7]
+    wait_for(lambda: dashboard.drawn_user_label(serial) == 7, what="the recoloured point")
+
+
+def test_failed_write_is_rolled_back_and_shown(dashboard: Dashboard) -> None:
+    _, unlabeled = _colors(dashboard)
+    serial = 31
+    csv = dashboard.labels_csv
+    original = csv.read_bytes() if csv.exists() else None
+    csv.parent.mkdir(parents=True, exist_ok=True)
+    # A CSV the server refuses to rewrite: it answers 409 and writes nothing.
+    csv.write_text("id,value\n1,2\n")
+    dashboard.guard.allow("status of 409")
+    try:
+        dashboard.select(serial)
+        dashboard.page.keyboard.press("4")
+        toast = dashboard.page.locator(".toast-error", has_text="Could not save label 4")
+        toast.wait_for(timeout=10_000)
+        wait_for(lambda: dashboard.user(serial) == -1, what="the rollback")
+        assert dashboard.color(serial) == unlabeled
+        wait_for(lambda: dashboard.drawn_user_label(serial) == -1, what="the point grey again")
+        assert csv.read_text() == "id,value\n1,2\n"
+    finally:
+        if original is None:
+            csv.unlink()
+        else:
+            csv.write_bytes(original)
+
+
+def test_training_refreshes_the_latent_in_place(dashboard: Dashboard) -> None:
+    page = dashboard.page
+    serial = 3
+    dashboard.select(serial)
+    version = dashboard.js("window.alctl.state.latentVersion")
+    view = dashboard.js("Array.from(window.alctl.scatter.get('cameraView'))")
+    page.fill("input[name=epochs]", "1")
+    page.fill("input[name=batch_size]", "64")
+    page.click("#train-start")
+    wait_for(
+        lambda: "completed" in (page.text_content("#train-result") or ""),
+        timeout=120,
+        what="the session to complete",
+    )
+    assert re.search(r"epoch 1 / 1", page.text_content("#progress-epoch"))
+    assert page.text_content("#train-state") == "idle"
+    wait_for(
+        lambda: dashboard.js("window.alctl.state.latentVersion") != version,
+        timeout=60,
+        what="the refreshed latent",
+    )
+    wait_for(lambda: page.text_content(".chart-latest") != "", what="the loss curves")
+    # In place: the selection and the view stay.
+    assert dashboard.js("window.alctl.state.selected") == serial
+    assert dashboard.js("window.alctl.scatter.get('selectedPoints')") == [serial]
+    assert dashboard.js("Array.from(window.alctl.scatter.get('cameraView'))") == view
+    wait_for(lambda: "1 epochs trained" in page.text_content("#checkpoint"), what="the header")
+
+
+def test_training_input_is_checked_before_sending(dashboard: Dashboard) -> None:
+    page = dashboard.page
+    page.fill("input[name=learning_rate]", "-1")
+    page.fill("input[name=epochs]", "2.5")
+    page.click("#train-start")
+    error = page.text_content("#train-error")
+    assert "learning rate must be" in error
+    assert "epochs must be a whole number" in error
+    assert page.text_content("#train-state") == "idle"

@@ -1,0 +1,146 @@
+"""EventBus (in-process) and the real `/api/events` stream (uvicorn + HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alctl.events import EventBus, dumps
+from tests.live_server import SSEReader, ThreadServer, make_session, thread_server
+
+
+def test_dumps_turns_nan_and_inf_into_null_and_numpy_into_numbers() -> None:
+    data = {
+        "a": float("nan"),
+        "b": [float("inf"), -float("inf"), 1.5],
+        "c": np.float32(2.5),
+        "d": np.int64(3),
+        "e": (np.array([1, 2]), {"f": np.float64("nan")}),
+    }
+    assert json.loads(dumps(data)) == {
+        "a": None,
+        "b": [None, None, 1.5],
+        "c": 2.5,
+        "d": 3,
+        "e": [[1, 2], {"f": None}],
+    }
+    with pytest.raises(TypeError, match="object"):
+        dumps({"x": object()})
+
+
+def test_stream_gives_snapshot_first_then_events_from_threads_in_order() -> None:
+    async def main() -> None:
+        bus = EventBus()
+        bus.attach(asyncio.get_running_loop())
+        stream = bus.stream(lambda: {"state": "now"})
+        first = await anext(stream)
+        assert (first["event"], json.loads(first["data"])) == ("snapshot", {"state": "now"})
+        publisher = threading.Thread(
+            target=lambda: [bus.publish("tick", {"i": i}) for i in range(200)]
+        )
+        publisher.start()
+        publisher.join()
+        got = [await anext(stream) for _ in range(200)]
+        assert [json.loads(m["data"])["i"] for m in got] == list(range(200))
+        ids = [int(first["id"])] + [int(m["id"]) for m in got]
+        assert ids == sorted(ids) and len(set(ids)) == len(ids)
+        await stream.aclose()
+        assert bus.client_count == 0
+
+    asyncio.run(main())
+
+
+def test_a_client_whose_queue_is_full_is_dropped_and_others_keep_going() -> None:
+    async def main() -> None:
+        bus = EventBus(queue_size=3)
+        bus.attach(asyncio.get_running_loop())
+        stuck, live = bus.stream(dict), bus.stream(dict)
+        await anext(stuck)
+        await anext(live)
+        for i in range(6):
+            bus.publish("tick", {"i": i})
+            assert json.loads((await anext(live))["data"]) == {"i": i}
+        assert bus.dropped == 1 and bus.client_count == 1
+        # The dropped stream ends at once (its page reconnects and gets a fresh snapshot).
+        with pytest.raises(StopAsyncIteration):
+            await anext(stuck)
+
+    asyncio.run(main())
+
+
+def test_close_ends_every_stream_and_new_streams_end_at_once() -> None:
+    async def main() -> None:
+        bus = EventBus()
+        bus.attach(asyncio.get_running_loop())
+        stream = bus.stream(dict)
+        await anext(stream)
+        threading.Thread(target=bus.close).start()
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(anext(stream), 5)
+        with pytest.raises(StopAsyncIteration):
+            await anext(bus.stream(dict))
+
+    asyncio.run(main())
+
+
+def test_publish_without_a_loop_is_a_no_op() -> None:
+    EventBus().publish("labels", {"x": 1})  # e.g. a session used by a script, no server
+
+
+@pytest.fixture()
+def server(tiny_data_dir: Path, workspace: Path) -> Iterator[ThreadServer]:
+    session = make_session(workspace, tiny_data_dir)
+    with thread_server(session, ping_s=0.3) as running:
+        yield running
+
+
+def test_training_events_arrive_in_order_with_nan_as_null(server: ThreadServer) -> None:
+    with SSEReader(server.url) as events:
+        assert events.next().event == "snapshot"
+        answer = server.api("POST", "/api/train", {"epochs": 1, "batch_size": 64})
+        assert answer.status == 202, answer.body
+        seen = events.until("latent_refreshed")
+    names = [e.event for e in seen]
+    assert names[0] == "train_started" and names[-2:] == ["train_ended", "latent_refreshed"]
+    assert "train_progress" in names
+    assert names.index("train_progress") < names.index("train_epoch") < names.index("train_ended")
+    epoch = next(e for e in seen if e.event == "train_epoch")
+    # No labels: the accuracies are NaN on the server and must arrive as null.
+    assert epoch.data["val"]["accuracy"] is None and "NaN" not in epoch.raw
+    assert seen[-2].data["status"] == "completed"
+    ws = server.session.workspace
+    assert ws.checkpoint.is_file() and ws.history_csv.is_file()
+    assert seen[-1].data["version"] == server.api("GET", "/api/status").json()["latent"]["version"]
+
+
+def test_reconnecting_gets_a_fresh_snapshot(server: ThreadServer) -> None:
+    with SSEReader(server.url) as events:
+        before = events.next().data["labels"]["version"]
+        assert server.api("PUT", "/api/labels/3", {"label": 4}).status == 200
+        change = events.next()
+        assert change.event == "labels" and change.data["source"] == "page"
+        assert change.data["changes"] == [{"serial": 3, "label": 4, "previous": None}]
+    with SSEReader(server.url) as again:
+        snapshot = again.next()
+    assert snapshot.event == "snapshot"
+    assert snapshot.data["labels"]["version"] == before + 1
+    assert snapshot.data["labels"]["labeled"] == 1
+
+
+def test_heartbeat_comments_keep_the_stream_alive(server: ThreadServer) -> None:
+    with SSEReader(server.url, timeout=5) as events:
+        events.next()
+        server.api("PUT", "/api/labels/1", {"label": 1})
+        events.next()  # reading past at least one ping interval
+        server.api("DELETE", "/api/labels/1")
+        assert events.next().event == "labels"
+        threading.Event().wait(0.7)
+        server.api("PUT", "/api/labels/1", {"label": 2})
+        events.next()
+    assert any("ping" in c for c in events.comments)

@@ -1,0 +1,112 @@
+"""`alctl report`: a self-contained HTML file made from the workspace files alone."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.cli_support import invoke, one_error_line
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path) -> list[str]:
+    """A workspace with 3 labels and a 1-epoch checkpoint (trained once for the module)."""
+    import torch
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("report-ws")
+    args = ["--workspace", str(root), "--data-dir", str(tiny_data_dir)]
+    for serial, label in ((0, 1), (5, 2), (9, 3)):
+        assert invoke("label", serial, label, *args).code == 0
+    done = invoke("train", "--epochs", 1, "--batch-size", 64, *args)
+    assert done.code == 0, done
+    return args
+
+
+@pytest.fixture(scope="module")
+def report_html(trained: list[str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    done = invoke("report", "--out", out, *trained)
+    assert done.code == 0, done
+    assert f"wrote {out}" in done.stderr
+    return out
+
+
+def test_no_checkpoint_is_a_clear_error(workspace: Path, tiny_data_dir: Path) -> None:
+    out = workspace / "r.html"
+    line = one_error_line(
+        invoke("report", "--out", out, "--workspace", workspace, "--data-dir", tiny_data_dir)
+    )
+    assert "no checkpoint at" in line and "alctl train" in line
+    assert not out.exists()
+
+
+def test_report_is_self_contained(report_html: Path) -> None:
+    html = report_html.read_text(encoding="utf-8")
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    # No external URL of any kind (outside the base64): it opens offline and leaks nothing.
+    text = re.sub(r"base64,[A-Za-z0-9+/=]+", "base64,", html)
+    assert not re.search(r"https?:|//[a-z0-9]|<script|<link|@import|url\(|src=\"(?!data:)", text, re.I)
+    assert len(images) == 3 + 1 + 48  # 3 scatters, loss curves, 48 uncertain samples
+    for data in images:
+        assert base64.b64decode(data).startswith(PNG_MAGIC)
+    assert report_html.stat().st_size < 5_000_000
+
+
+def test_report_content(report_html: Path) -> None:
+    html = report_html.read_text(encoding="utf-8")
+    for words in (
+        "alctl report: mnist, 1 epochs trained",
+        "Confusion matrix, test split",
+        "Most uncertain unlabeled samples (48)",
+        "Hyperparameters",
+        "learning_rate",
+        "600 training images",
+    ):
+        assert words in html, words
+    serials = {int(s) for s in re.findall(r'alt="serial (\d+)"', html)}
+    assert len(serials) == 48 and not serials & {0, 5, 9}  # labeled ones are not suggested
+    assert re.search(r"<span class=\"muted\">labeled</span><b>3</b>", html)
+    # The confusion matrix counts every test image once.
+    table = html.split('class="confusion"')[1].split("</table>")[0]
+    counts = [int(c) for c in re.findall(r"\">(\d+)</td>", table)]
+    assert len(counts) == 100 and sum(counts) == 200
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
+def test_report_in_chromium_makes_no_requests(report_html: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            requests: list[str] = []
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto(report_html.as_uri())
+            page.wait_for_load_state("load")
+            widths = page.evaluate(
+                "Array.from(document.images).map(i => i.complete ? i.naturalWidth : 0)"
+            )
+            heading = page.inner_text("h1")
+        finally:
+            browser.close()
+    assert requests == [report_html.as_uri()]
+    assert len(widths) == 52 and min(widths) > 0
+    assert widths[:3] == [660, 660, 660]
+    assert "mnist" in heading

@@ -1,0 +1,166 @@
+"""Dataset loading: IDX files (gz or not), search order, shape checks, clear errors."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ssvae import data
+from ssvae.data import DataError, DataNotFoundError, load_dataset
+from ssvae.idx import read_idx, write_idx
+from tests.datagen import FILES, write_synthetic_idx
+
+
+def test_plain_and_gzipped_idx_give_the_same_arrays(
+    tiny_data_dir: Path, tiny_data_dir_gz: Path
+) -> None:
+    plain = load_dataset("mnist", tiny_data_dir)
+    packed = load_dataset("mnist", tiny_data_dir_gz)
+    assert plain.train_images.shape == (600, 28, 28) and plain.train_images.dtype == np.uint8
+    assert plain.train_targets.shape == (600,) and plain.train_targets.dtype == np.int64
+    assert plain.test_images.shape == (200, 28, 28) and plain.test_targets.dtype == np.int64
+    np.testing.assert_array_equal(plain.train_images, packed.train_images)
+    np.testing.assert_array_equal(plain.test_targets, packed.test_targets)
+    assert plain.class_names == [str(d) for d in range(10)]
+    assert str(tiny_data_dir) in plain.source
+
+
+def test_idx_round_trip_and_gzip_detected_by_content(tmp_path: Path) -> None:
+    array = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    write_idx(tmp_path / "a", array, compress=True)  # gzipped without a .gz name
+    np.testing.assert_array_equal(read_idx(tmp_path / "a"), array)
+
+
+def test_truncated_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    write_synthetic_idx(tmp_path, 50, 20)
+    victim = tmp_path / FILES["train_images"]
+    victim.write_bytes(victim.read_bytes()[:-100])
+    with pytest.raises(DataError, match=str(victim)):
+        load_dataset("mnist", tmp_path)
+
+
+def test_truncated_gzip_is_an_error_naming_it(tmp_path: Path) -> None:
+    write_synthetic_idx(tmp_path, 50, 20, gz=True)
+    victim = tmp_path / (FILES["test_labels"] + ".gz")
+    victim.write_bytes(victim.read_bytes()[:20])
+    with pytest.raises(DataError, match="t10k-labels"):
+        load_dataset("mnist", tmp_path)
+
+
+def test_mismatched_counts_are_rejected(tmp_path: Path) -> None:
+    write_synthetic_idx(tmp_path, 50, 20)
+    write_idx(tmp_path / FILES["train_labels"], np.zeros(49, np.uint8))
+    with pytest.raises(DataError, match="50 images but 49 labels"):
+        load_dataset("mnist", tmp_path)
+
+
+def test_wrong_image_shape_is_rejected(tmp_path: Path) -> None:
+    write_synthetic_idx(tmp_path, 50, 20)
+    write_idx(tmp_path / FILES["test_images"], np.zeros((20, 32, 32), np.uint8))
+    with pytest.raises(DataError, match=r"\[N, 28, 28\]"):
+        load_dataset("mnist", tmp_path)
+
+
+def test_labels_outside_0_9_are_rejected(tmp_path: Path) -> None:
+    write_synthetic_idx(tmp_path, 50, 20)
+    write_idx(tmp_path / FILES["train_labels"], np.full(50, 12, np.uint8))
+    with pytest.raises(DataError, match="0-9"):
+        load_dataset("mnist", tmp_path)
+
+
+def test_explicit_data_dir_must_hold_the_files(tmp_path: Path) -> None:
+    write_synthetic_idx(tmp_path / "partial", 50, 20)
+    (tmp_path / "partial" / FILES["test_labels"]).unlink()
+    with pytest.raises(DataNotFoundError, match="missing: t10k-labels-idx1-ubyte"):
+        load_dataset("mnist", tmp_path / "partial")
+    with pytest.raises(DataNotFoundError, match="does not exist"):
+        load_dataset("mnist", tmp_path / "nowhere")
+
+
+def test_torchvision_and_named_layouts_qualify(tmp_path: Path) -> None:
+    write_synthetic_idx(tmp_path / "root" / "MNIST" / "raw", 50, 20, gz=True)
+    assert load_dataset("mnist", tmp_path / "root").n_train == 50
+    write_synthetic_idx(tmp_path / "many" / "fashion-mnist", 30, 20)
+    ds = load_dataset("fashion-mnist", tmp_path / "many")
+    assert ds.n_train == 30 and ds.class_names[0] == "T-shirt/top"
+
+
+def test_search_order_env_then_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ALCTL_CACHE_DIR", str(cache))
+    write_synthetic_idx(cache / "mnist", 40, 20)
+    assert load_dataset("mnist").n_train == 40
+    write_synthetic_idx(tmp_path / "env", 70, 20)
+    monkeypatch.setenv("ALCTL_DATA_DIR", str(tmp_path / "env"))
+    assert load_dataset("mnist").n_train == 70  # env beats the cache
+    write_synthetic_idx(tmp_path / "arg", 90, 20)
+    assert load_dataset("mnist", tmp_path / "arg").n_train == 90  # the argument beats both
+
+
+def test_not_found_lists_places_and_three_fixes(tmp_path: Path) -> None:
+    with pytest.raises(DataNotFoundError) as info:
+        load_dataset("mnist")
+    message = str(info.value)
+    assert str(tmp_path / "cache" / "mnist") in message  # the cache the fixture points at
+    assert "ALCTL_NO_DOWNLOAD" in message
+    assert "(1) go online once" in message and "(2) pass --data-dir" in message
+    assert "(3)" in message and "dataset-fashion-mnist" in message
+    assert "\n" not in message
+
+
+def test_fashion_not_found_suggests_apt(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(data, "_SYSTEM_DIRS", {"fashion-mnist": tmp_path / "no-system-copy"})
+    with pytest.raises(DataNotFoundError, match="apt-get install dataset-fashion-mnist"):
+        load_dataset("fashion-mnist", download=False)
+
+
+def test_auto_prefers_mnist_then_local_fashion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(data, "_SYSTEM_DIRS", {"fashion-mnist": tmp_path / "no-system-copy"})
+    cache = tmp_path / "cache"
+    write_synthetic_idx(cache / "fashion-mnist", 30, 20)
+    chosen = load_dataset("auto")
+    assert chosen.name == "fashion-mnist" and "MNIST not available" in chosen.source
+    write_synthetic_idx(cache / "mnist", 40, 20)
+    assert load_dataset("auto").name == "mnist"
+    shutil.rmtree(cache)
+    with pytest.raises(DataNotFoundError, match="mnist not found"):
+        load_dataset("auto")
+
+
+def test_unknown_dataset_name() -> None:
+    with pytest.raises(DataError, match="unknown dataset 'cifar'"):
+        load_dataset("cifar")
+
+
+def test_download_probe_fails_fast_on_a_closed_port() -> None:
+    started = time.perf_counter()
+    with pytest.raises(DataError, match="cannot reach 127.0.0.1"):
+        data._probe("127.0.0.1", 9)  # discard port: nothing listens there
+    assert time.perf_counter() - started < 2
+
+
+def test_sixty_thousand_images_load_fast() -> None:
+    system = Path("/usr/share/datasets/fashion-mnist")
+    if not (system / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+    started = time.perf_counter()
+    ds = load_dataset("fashion-mnist", system)
+    elapsed = time.perf_counter() - started
+    assert ds.train_images.shape == (60000, 28, 28) and ds.test_images.shape == (10000, 28, 28)
+    assert elapsed < 2.0, f"loading took {elapsed:.2f} s"  # ~0.5 s idle; slack for a busy box
+
+
+def test_gzip_magic_not_name_decides(tmp_path: Path) -> None:
+    write_synthetic_idx(tmp_path, 30, 20)
+    name = tmp_path / FILES["train_labels"]
+    raw = name.read_bytes()
+    name.unlink()
+    (tmp_path / (FILES["train_labels"] + ".gz")).write_bytes(gzip.compress(raw))
+    assert load_dataset("mnist", tmp_path).n_train == 30
