@@ -136,11 +136,12 @@ class ApiClient:
         *,
         raw: bool = False,
         timeout: float | None = None,
+        source: str | None = None,
     ) -> Any:
         """Send one request; return parsed JSON (or text when `raw`); raise ServerError."""
         conn = self._connect(timeout)
         payload = None
-        headers = self._headers()
+        headers = self._headers({SOURCE_HEADER: source} if source else None)
         if body is not None:
             payload = json.dumps(body, default=_json_default).encode()
             headers["Content-Type"] = "application/json"
@@ -177,9 +178,12 @@ class ApiClient:
     def delete_label(self, serial: int) -> dict[str, Any]:
         return self.request("DELETE", f"/api/labels/{serial}")
 
-    def update_labels(self, changes: Mapping[int, int | None]) -> dict[str, Any]:
+    def update_labels(
+        self, changes: Mapping[int, int | None], *, source: str | None = None
+    ) -> dict[str, Any]:
+        """Many changes at once (None deletes); the server validates all before writing."""
         body = {"labels": {str(serial): label for serial, label in changes.items()}}
-        return self.request("POST", "/api/labels", body)
+        return self.request("POST", "/api/labels", body, source=source)
 
     def start_training(self, epochs: int | None, **hparams: float | int) -> dict[str, Any]:
         """POST /api/train; omitted values (None) keep the server's current settings."""

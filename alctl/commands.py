@@ -101,7 +101,7 @@ def import_labels(target: Target, path: Path) -> None:
     if target.server is not None:
         changes = parse_labels_csv(Path(path), int(target.server.status["n_samples"]))
         if changes:
-            answer = target.server.client.update_labels(changes)
+            answer = target.server.client.update_labels(changes, source="import")
     else:
         from alctl.direct import import_labels as direct_import
 

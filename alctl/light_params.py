@@ -34,10 +34,12 @@ if RuntimeParam is not None:
 
     @dataclass(frozen=True)
     class LightParam(RuntimeParam):
-        """int / float (with min/max), str, Path and Enum values, converted without pydantic."""
+        """bool, int / float (with min/max), str, Path and Enum values, without pydantic."""
 
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
             kind, info = self.annotation, self.parameter_info
+            if kind is bool:
+                return _flag(value, param, ctx)
             if kind in (int, float):
                 return _number(kind, value, info.min, info.max, param, ctx)
             if kind is str:
@@ -53,6 +55,17 @@ if RuntimeParam is not None:
             return coerce_cli_path(path, info, path_type=kind, param=param, ctx=ctx)
 
 
+def _flag(value: Any, param: Any, ctx: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "t", "yes", "y", "on"):
+        return True
+    if text in ("0", "false", "f", "no", "n", "off"):
+        return False
+    raise _bad(f"{value!r} is not a valid boolean.", param, ctx)
+
+
 def _number(kind: type, value: Any, low: Any, high: Any, param: Any, ctx: Any) -> Any:
     try:
         number = kind(value)
@@ -65,7 +78,7 @@ def _number(kind: type, value: Any, low: Any, high: Any, param: Any, ctx: Any) -
 
 
 def _handled(annotation: Any, info: Any) -> bool:
-    if annotation in (int, float, str):
+    if annotation in (bool, int, float, str):
         return info.parser is None and not getattr(info, "clamp", False)
     if not isinstance(annotation, type):
         return False
@@ -81,9 +94,14 @@ def install(command: Any) -> int:
     """
     if RuntimeParam is None:
         return 0
+    from typer._click import Context
+
     count = 0
+    root = Context(command, **command.context_settings)
     for sub in [command, *getattr(command, "commands", {}).values()]:
-        for param in sub.params:
+        # The -h/--help option is made (and cached) on first use; make it now to cover it.
+        help_option = sub.get_help_option(Context(sub, parent=root) if sub is not command else root)
+        for param in [*sub.params, *([help_option] if help_option is not None else [])]:
             descriptor = getattr(param, "type_descriptor", None)
             if not isinstance(param, _TyperParameter) or descriptor is None:
                 continue

@@ -7,6 +7,7 @@ missed. Ctrl+C asks whether to stop the session or detach (no TTY: detach).
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ from alctl.client import ApiClient, ServerError, SSEEvent
 from alctl.errors import EXIT_ERROR, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_STOPPED
 from alctl.progress import TrainProgress
 
+SAVE_WAIT_S = 120.0
 EXIT_BY_STATUS = {
     "completed": 0,
     "early_stopped": 0,
@@ -81,8 +83,31 @@ def _follow(events: Iterator[SSEEvent], session: Any, progress: TrainProgress) -
             continue  # another session's leftovers
         progress.handle(event.event, event.data)
         if event.event == "train_ended":
+            _await_saved(events, event.data, progress)
             return exit_code(event.data)
     raise ServerError("the event stream ended before the training session did")
+
+
+def _await_saved(
+    events: Iterator[SSEEvent], result: dict[str, Any], progress: TrainProgress
+) -> None:
+    """Return once the server has saved the session, so `alctl train && alctl report` works.
+
+    The server saves (checkpoint, history CSV, predictions) after `train_ended` and then
+    sends `latent_refreshed`; a failed session without a complete epoch saves nothing.
+    """
+    if result.get("status") == "failed" and not result.get("epochs_run"):
+        return
+    deadline = time.monotonic() + SAVE_WAIT_S
+    for event in events:
+        if event.event == "latent_refreshed":
+            progress.note("saved: checkpoint, history and the page's points are up to date")
+            return
+        if event.event == "error" and isinstance(event.data, dict):
+            progress.note(f"server: {event.data.get('message')}")
+        if time.monotonic() > deadline:
+            break
+    progress.note("the server is still saving the session; `alctl status` shows when it is done")
 
 
 def _interrupted(

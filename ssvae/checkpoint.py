@@ -121,10 +121,15 @@ def load_checkpoint(
         return None
     if path.is_dir():
         raise CheckpointError(path, "is a directory, not a checkpoint file")
+    if not zipfile.is_zipfile(path):  # torch.save has written zip archives since torch 1.6
+        raise CheckpointError(path, "corrupt or truncated file (not a torch zip archive)")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise CheckpointError(path, f"not an alctl checkpoint ({_first_line(exc)})") from exc
+        # weights_only refuses arbitrary Python objects; torch's own message is a page long.
+        raise CheckpointError(
+            path, "not an alctl checkpoint (it holds Python objects alctl never unpickles)"
+        ) from exc
     except Exception as exc:  # torch reports truncation/corruption as assorted errors
         raise CheckpointError(path, f"corrupt or truncated file ({_first_line(exc)})") from exc
     return _from_payload(path, payload, dataset)

@@ -21,14 +21,18 @@ This module imports numpy only; torchvision is imported inside the download path
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ssvae.download import (
+    DownloadError,
+    download_idx,
+    forget_failure,
+    recent_failure,
+    remember_failure,
+)
 from ssvae.idx import IDXError, read_idx, read_idx_shape
 
 DATASETS = ("mnist", "fashion-mnist")
@@ -55,7 +59,6 @@ CLASS_NAMES: dict[str, list[str]] = {
 }
 _TORCHVISION_NAMES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 _SYSTEM_DIRS = {"fashion-mnist": Path("/usr/share/datasets/fashion-mnist")}
-NETWORK_TIMEOUT_S = 5.0
 
 
 class DataError(Exception):
@@ -109,6 +112,34 @@ def load_dataset(
     """Load `name` ("mnist", "fashion-mnist" or "auto"); see the module docstring for where."""
     if name == "auto":
         return _load_auto(data_dir, download)
+    return _load_one(name, data_dir, _download_blocked(download))
+
+
+def _load_one(name: str, data_dir: str | os.PathLike[str] | None, blocked: str | None) -> Dataset:
+    """Local copy, else a download unless `blocked` says why not."""
+    try:
+        found = find_local(name, data_dir)
+    except DataNotFoundError:
+        if data_dir is not None:  # an explicit directory must hold the files: no fallback
+            raise
+        download_error = blocked
+        if download_error is None:
+            try:
+                raw = download_idx(cache_dir(name), _TORCHVISION_NAMES[name])
+                if _missing_files(raw):
+                    raise DownloadError(f"the download into {raw} lacks the IDX files")
+                forget_failure(cache_dir(name))
+                return read_idx_dataset(raw, name, f"downloaded by torchvision into {raw}")
+            except DownloadError as exc:
+                download_error = str(exc)
+                remember_failure(cache_dir(name), download_error)
+        looked = [str(p) for p in _local_places(name)]
+        raise DataNotFoundError(_not_found_message(name, looked, download_error)) from None
+    return read_idx_dataset(found, name, f"IDX files in {found}")
+
+
+def find_local(name: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The directory of a local copy of `name` (search order as in `load_dataset`, no download)."""
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)} or auto")
     if data_dir is not None:
@@ -116,21 +147,13 @@ def load_dataset(
         found = find_idx_dir(directory, name)
         if found is None:
             raise DataNotFoundError(_bad_data_dir_message(directory, name))
-        return read_idx_dataset(found, name, f"IDX files in {found}")
-    looked: list[str] = []
+        return found
     for directory in _local_places(name):
         found = find_idx_dir(directory, name)
         if found is not None:
-            return read_idx_dataset(found, name, f"IDX files in {found}")
-        looked.append(str(directory))
-    download_error = _download_blocked(download)
-    if download_error is None:
-        try:
-            found = _download(name)
-            return read_idx_dataset(found, name, f"downloaded by torchvision into {found}")
-        except DataError as exc:
-            download_error = str(exc)
-    raise DataNotFoundError(_not_found_message(name, looked, download_error))
+            return found
+    places = [str(p) for p in _local_places(name)]
+    raise DataNotFoundError(_not_found_message(name, places, "not attempted (local copies only)"))
 
 
 def read_idx_dataset(directory: Path, name: str, source: str) -> Dataset:
@@ -172,7 +195,11 @@ def _load_auto(data_dir: str | os.PathLike[str] | None, download: bool) -> Datas
     # MNIST first (the classic), then a Fashion-MNIST that is already on disk. The
     # caller prints `source`, so the choice is never hidden.
     try:
-        return load_dataset("mnist", data_dir, download)
+        return _load_one(
+            "mnist",
+            data_dir,
+            _download_blocked(download) or recent_failure(cache_dir("mnist"), "mnist"),
+        )
     except DataNotFoundError as mnist_error:
         try:
             dataset = load_dataset("fashion-mnist", data_dir, download=False)
@@ -236,54 +263,6 @@ def _download_blocked(download: bool) -> str | None:
     return None
 
 
-def _download(name: str) -> Path:
-    """Download with torchvision into the cache; fail within seconds when offline."""
-    from torchvision import datasets  # heavy: only when we really download
-
-    tv_class = getattr(datasets, _TORCHVISION_NAMES[name])
-    host = urllib.parse.urlsplit(tv_class.mirrors[0])
-    _probe(host.hostname or "", host.port or (443 if host.scheme == "https" else 80))
-    root = cache_dir(name)
-    previous = socket.getdefaulttimeout()
-    # urllib inside torchvision has no timeout; a blackholed network would hang forever.
-    socket.setdefaulttimeout(NETWORK_TIMEOUT_S)
-    try:
-        for train in (True, False):
-            tv_class(root=str(root), train=train, download=True)
-    except Exception as exc:  # torchvision raises RuntimeError/URLError/OSError variously
-        raise DataError(f"torchvision download failed: {str(exc).strip().splitlines()[0]}") from exc
-    finally:
-        socket.setdefaulttimeout(previous)
-    found = find_idx_dir(root, name)
-    if found is None:
-        raise DataError(f"torchvision download finished but {root} lacks the IDX files")
-    return found
-
-
-def _probe(host: str, port: int) -> None:
-    """Raise DataError unless `host:port` accepts a TCP connection within the timeout.
-
-    DNS lookups ignore socket timeouts, so the probe runs in a daemon thread we can
-    abandon.
-    """
-    outcome: list[BaseException | None] = []
-
-    def connect() -> None:
-        try:
-            socket.create_connection((host, port), timeout=NETWORK_TIMEOUT_S).close()
-            outcome.append(None)
-        except OSError as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=connect, name="alctl-download-probe", daemon=True)
-    thread.start()
-    thread.join(NETWORK_TIMEOUT_S + 0.5)
-    if not outcome:
-        raise DataError(f"no answer from {host} within {NETWORK_TIMEOUT_S:g} s (offline?)")
-    if outcome[0] is not None:
-        raise DataError(f"cannot reach {host}: {outcome[0]}")
-
-
 def dataset_size(
     name: str, data_dir: str | os.PathLike[str] | None = None, download: bool = True
 ) -> tuple[str, int]:
@@ -294,7 +273,8 @@ def dataset_size(
     """
     if name == "auto":
         try:
-            return dataset_size("mnist", data_dir, download)
+            retry = download and recent_failure(cache_dir("mnist"), "mnist") is None
+            return dataset_size("mnist", data_dir, retry)
         except DataNotFoundError as mnist_error:
             try:
                 return dataset_size("fashion-mnist", data_dir, download=False)

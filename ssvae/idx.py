@@ -50,9 +50,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     dtype = _DTYPES[code]
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(raw) - header_end != expected:
-        raise IDXError(
-            f"{path}: expected {expected} data bytes for shape {shape}, found {len(raw) - header_end}"
-        )
+        found = len(raw) - header_end
+        raise IDXError(f"{path}: expected {expected} data bytes for shape {shape}, found {found}")
     data = np.frombuffer(raw, dtype=dtype, offset=header_end).reshape(shape)
     return data.astype(dtype.newbyteorder("="), copy=True)
 

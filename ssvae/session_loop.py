@@ -126,10 +126,10 @@ class SessionLoop:
             self.optimizer.zero_grad(set_to_none=True)
             terms.total.backward()
             norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
-            values = torch.stack(
-                [terms.total, norm, terms.reconstruction, terms.kl, terms.classification]
-            ).tolist()  # one device sync per batch
-            total, norm_value, rec, kl, cls = values
+            scalars = [terms.total, norm, terms.reconstruction, terms.kl, terms.classification]
+            # One device sync per batch for every number we need.
+            values = torch.stack([t.detach() for t in (*scalars, terms.accuracy)]).tolist()
+            total, norm_value, rec, kl, cls, acc = values
             if not (math.isfinite(total) and math.isfinite(norm_value)):
                 what = "loss" if not math.isfinite(total) else "gradient norm"
                 raise NonFiniteLoss(
@@ -146,7 +146,7 @@ class SessionLoop:
             )
             if n_lab:
                 cls_sum += cls * n_lab
-                correct += float(terms.accuracy) * n_lab
+                correct += acc * n_lab
             done = (epoch - 1) * self.batches + batch
             elapsed = time.perf_counter() - started
             eta = elapsed / done * (epochs * self.batches - done)

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import subprocess
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.live_server import (
+    REPO,
+    START_TIMEOUT_S,
+    LiveServer,
+    fetch,
+    serve_command,
+    server_env,
+    stop_server,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -82,3 +96,35 @@ def read_labels_csv(path: Path) -> dict[int, int]:
         return {}
     rows = path.read_text().strip().splitlines()[1:]
     return {int(s): int(v) for s, v in (row.split(",") for row in rows if row)}
+
+
+@contextlib.contextmanager
+def server_on_port(workspace: Path, data_dir: Path, port: int) -> Iterator[LiveServer]:
+    """`alctl serve` on a chosen port (a restart must come back where the page looks)."""
+    log = Path(tempfile.mkstemp(prefix="alctl-serve-", suffix=".log")[1])
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            serve_command(workspace, data_dir, port),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=server_env(),
+            cwd=REPO,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    server_file = workspace / ".alctl" / "server.json"
+
+    def serving() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(
+                f"alctl serve exited with {process.returncode}:\n{log.read_text()}"
+            )
+        with contextlib.suppress(OSError):
+            return fetch(url + "api/status", timeout=2).status == 200 and server_file.exists()
+        return False
+
+    try:
+        wait_for(serving, timeout=START_TIMEOUT_S, what=f"alctl serve on port {port}")
+        token = json.loads(server_file.read_text())["token"]
+        yield LiveServer(url, token, process, workspace, log)
+    finally:
+        stop_server(process, log)

@@ -15,7 +15,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, guard_page, read_labels_csv, wait_for
+from tests.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    guard_page,
+    read_labels_csv,
+    server_on_port,
+    wait_for,
+)
+from tests.live_server import LiveServer, free_port, running_server
 
 pytestmark = [
     pytest.mark.browser,
@@ -73,17 +81,30 @@ def browser() -> Iterator[Any]:
         instance.close()
 
 
-@pytest.fixture()
-def dashboard(browser: Any, live_server: Any) -> Iterator[Dashboard]:
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path) -> Iterator[LiveServer]:
+    """One `alctl serve` (what live_server runs) for the module: torch loads once, not per
+    test. Tests stay independent: each uses its own serials and compares counts relatively."""
+    with running_server(tmp_path_factory.mktemp("browser-ws"), tiny_data_dir) as live:
+        yield live
+
+
+def open_dashboard(browser: Any, server: Any) -> tuple[Dashboard, Any]:
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     guard = guard_page(page)
-    page.goto(live_server.url.rstrip("/") + "/")
+    page.goto(server.url.rstrip("/") + "/")
     page.wait_for_selector("body[data-ready='1']", timeout=READY_TIMEOUT_MS)
-    board = Dashboard(page, live_server, guard)
+    board = Dashboard(page, server, guard)
     wait_for(lambda: page.get_attribute("#conn", "data-state") == "live", what="the event stream")
+    return board, page
+
+
+@pytest.fixture()
+def dashboard(browser: Any, server: LiveServer) -> Iterator[Dashboard]:
+    board, page = open_dashboard(browser, server)
     yield board
     page.close()
-    guard.check()
+    board.guard.check()
 
 
 def _colors(board: Dashboard) -> tuple[list[str], str]:
@@ -105,6 +126,12 @@ def test_select_label_and_delete(dashboard: Dashboard) -> None:
     before = read_labels_csv(dashboard.labels_csv)
     assert serial not in before
     dashboard.select(serial)
+    wait_for(
+        lambda: (
+            dashboard.page.get_attribute("#sample-panel .images", "data-painted") == str(serial)
+        ),
+        what="the sample images",
+    )
     # Both images are painted (the synthetic digits are not all black).
     for canvas in ("#img-original", "#img-recon"):
         ink = dashboard.js(
@@ -244,3 +271,35 @@ def test_training_input_is_checked_before_sending(dashboard: Dashboard) -> None:
     assert "learning rate must be" in error
     assert "epochs must be a whole number" in error
     assert page.text_content("#train-state") == "idle"
+
+
+@pytest.mark.slow
+def test_server_restart_is_shown_and_the_page_resynchronises(
+    browser: Any, tmp_path: Path, tiny_data_dir: Path
+) -> None:
+    """Lose the event stream for real (stop the server), change the CSV meanwhile, restart."""
+    workspace, port = tmp_path / "ws", free_port()
+    workspace.mkdir()
+    with server_on_port(workspace, tiny_data_dir, port) as first:
+        board, page = open_dashboard(browser, first)
+        board.select(50)
+        page.keyboard.press("8")
+        import time; time.sleep(3); print("DEBUG", board.js("window.alctl.pendingWrites"), first.api("GET", "/api/labels").json(), first.output()[-3000:])
+        wait_for(lambda: read_labels_csv(board.labels_csv).get(50) == 8, what="the CSV row")
+    # Chromium logs the reconnect attempts that find nobody listening.
+    board.guard.allow("ERR_CONNECTION_REFUSED")
+    wait_for(lambda: page.get_attribute("#conn", "data-state") == "down", what="'down'")
+    with board.labels_csv.open("a") as csv:
+        csv.write("51,1\n")  # an edit while no server runs
+    with server_on_port(workspace, tiny_data_dir, port):
+        wait_for(
+            lambda: page.get_attribute("#conn", "data-state") == "live",
+            timeout=30,
+            what="the reconnect",
+        )
+        wait_for(lambda: board.user(51) == 1, what="the label made while the server was down")
+        wait_for(lambda: board.drawn_user_label(51) == 1, what="its point recoloured")
+        assert board.user(50) == 8
+        assert page.locator(".toast", has_text="Reconnected").count() == 1
+        page.close()
+    board.guard.check()

@@ -68,9 +68,7 @@ def test_plain_output_is_throttled_lines() -> None:
     for second in range(0, 30):
         now[0] = float(second)
         progress.progress({"epoch": 1, "epochs": 2, "batch": second, "batches": 30, "eta_s": 5})
-    progress.ended(
-        {"status": "early_stopped", "epochs_run": 2, "global_epoch": 12, "seconds": 30}
-    )
+    progress.ended({"status": "early_stopped", "epochs_run": 2, "global_epoch": 12, "seconds": 30})
     lines = out.getvalue().splitlines()
     assert "\r" not in out.getvalue() and "\x1b" not in out.getvalue()
     assert len([line for line in lines if line.startswith("epoch")]) == 3  # t = 0, 10, 20

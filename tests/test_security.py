@@ -15,9 +15,10 @@ from alctl.security import SecurityMiddleware, host_name, is_loopback
 from tests.live_server import ThreadServer, make_session, thread_server
 
 
-@pytest.fixture()
-def server(tiny_data_dir: Path, workspace: Path) -> Iterator[ThreadServer]:
-    session = make_session(workspace, tiny_data_dir)
+@pytest.fixture(scope="module")
+def server(tiny_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
+    # One server for the module: every test here is refused, except one that writes serial 4.
+    session = make_session(tmp_path_factory.mktemp("ws"), tiny_data_dir)
     with thread_server(session, token="s3cret-token") as running:
         yield running
 
@@ -63,7 +64,7 @@ def test_state_changes_need_the_token(
     answer = server.api(method, path, body, token=token)
     assert answer.status == 403
     assert f"{words} X-Alctl-Token" in answer.json()["error"]
-    assert not server.session.workspace.labels_csv.exists()
+    assert server.session.labels.get(3) is None
     assert server.api("GET", "/api/status").json()["training"]["state"] == "idle"
 
 
@@ -73,12 +74,12 @@ def test_cross_origin_state_changes_are_refused_even_with_the_token(
 ) -> None:
     answer = server.api("PUT", "/api/labels/3", {"label": 1}, headers={"Origin": origin})
     assert answer.status == 403 and "cross-origin" in answer.json()["error"]
-    assert not server.session.workspace.labels_csv.exists()
+    assert server.session.labels.get(3) is None
 
 
 def test_same_origin_with_token_is_accepted(server: ThreadServer) -> None:
     origin = server.url.rstrip("/")
-    answer = server.api("PUT", "/api/labels/3", {"label": 1}, headers={"Origin": origin})
+    answer = server.api("PUT", "/api/labels/4", {"label": 1}, headers={"Origin": origin})
     assert answer.status == 200
     # No CORS grant: other sites' pages cannot read our answers either.
     assert "access-control-allow-origin" not in {k.lower() for k in answer.headers}

@@ -19,7 +19,12 @@ def test_defaults_match_the_contract() -> None:
         "dense",
     )
     assert (cfg.recon_weight, cfg.kl_weight, cfg.label_weight) == (1.0, 1.0, 10.0)
-    assert (cfg.batch_size, cfg.labeled_batch_size, cfg.max_epochs, cfg.patience) == (128, 32, 20, 5)
+    assert (cfg.batch_size, cfg.labeled_batch_size, cfg.max_epochs, cfg.patience) == (
+        128,
+        32,
+        20,
+        5,
+    )
     assert (cfg.val_split, cfg.seed, cfg.grad_clip, cfg.learning_rate) == (0.1, 0, 5.0, 1e-3)
 
 
@@ -56,7 +61,7 @@ def test_bad_values_name_the_field(change: dict, field: str) -> None:
 
 
 def test_unknown_keys_are_rejected() -> None:
-    with pytest.raises(ValueError, match="unknown config field.*latnet_dim"):
+    with pytest.raises(ValueError, match=r"unknown config field.*latnet_dim"):
         SSVAEConfig.from_dict({"latnet_dim": 3})
     with pytest.raises(ValueError, match="unknown"):
         SSVAEConfig().replace(lr=0.1)
@@ -86,8 +91,8 @@ def test_light_modules_do_not_import_torch() -> None:
     code = (
         "import sys, ssvae.labels, ssvae.workspace, ssvae.config, ssvae.data, ssvae.npz,"
         " ssvae.callbacks, ssvae.checkpoint, ssvae.history\n"
-        "heavy = [m for m in ('torch', 'torchvision', 'matplotlib', 'pandas') if m in sys.modules]\n"
-        "print(heavy)"
+        "heavy = ('torch', 'torchvision', 'matplotlib', 'pandas')\n"
+        "print([m for m in heavy if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

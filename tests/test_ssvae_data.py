@@ -12,6 +12,7 @@ import pytest
 
 from ssvae import data
 from ssvae.data import DataError, DataNotFoundError, load_dataset
+from ssvae.download import DownloadError, forget_failure, probe, recent_failure, remember_failure
 from ssvae.idx import read_idx, write_idx
 from tests.datagen import FILES, write_synthetic_idx
 
@@ -141,9 +142,36 @@ def test_unknown_dataset_name() -> None:
 
 def test_download_probe_fails_fast_on_a_closed_port() -> None:
     started = time.perf_counter()
-    with pytest.raises(DataError, match="cannot reach 127.0.0.1"):
-        data._probe("127.0.0.1", 9)  # discard port: nothing listens there
+    with pytest.raises(DownloadError, match=r"cannot reach 127\.0\.0\.1"):
+        probe("127.0.0.1", 9)  # discard port: nothing listens there
     assert time.perf_counter() - started < 2
+
+
+def test_failure_memory(tmp_path: Path) -> None:
+    cache = tmp_path / "mnist"
+    assert recent_failure(cache, "mnist") is None
+    remember_failure(cache, "no answer from example.org within 5 s")
+    reason = recent_failure(cache, "mnist")
+    assert reason and "no answer from example.org" in reason and "--dataset mnist" in reason
+    forget_failure(cache)
+    assert recent_failure(cache, "mnist") is None
+
+
+def test_auto_does_not_retry_a_recent_failed_download(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ALCTL_NO_DOWNLOAD")  # downloads allowed: only the memory can skip it
+    monkeypatch.setattr(data, "_SYSTEM_DIRS", {"fashion-mnist": tmp_path / "no-system-copy"})
+    cache = tmp_path / "cache"
+    write_synthetic_idx(cache / "fashion-mnist", 30, 20)
+    remember_failure(cache / "mnist", "cannot reach the mirror")
+    started = time.perf_counter()
+    assert load_dataset("auto").name == "fashion-mnist"
+    assert data.dataset_size("auto") == ("fashion-mnist", 30)
+    assert time.perf_counter() - started < 2, "the network must not be tried again"
+    shutil.rmtree(cache / "fashion-mnist")
+    with pytest.raises(DataNotFoundError, match="download: skipped: it failed"):
+        load_dataset("auto")
 
 
 def test_sixty_thousand_images_load_fast() -> None:
@@ -164,3 +192,24 @@ def test_gzip_magic_not_name_decides(tmp_path: Path) -> None:
     name.unlink()
     (tmp_path / (FILES["train_labels"] + ".gz")).write_bytes(gzip.compress(raw))
     assert load_dataset("mnist", tmp_path).n_train == 30
+
+
+def test_dataset_size_reads_only_the_header(tiny_data_dir_gz: Path, tmp_path: Path) -> None:
+    assert data.dataset_size("mnist", tiny_data_dir_gz) == ("mnist", 600)
+    write_synthetic_idx(tmp_path / "cache" / "fashion-mnist", 30, 20)
+    with pytest.raises(DataNotFoundError, match="mnist not found"):
+        data.dataset_size("mnist")
+    name, n = data.dataset_size("auto")
+    assert name == "fashion-mnist" and n in (30, 60000)  # the cache, or Debian's copy first
+
+
+def test_read_idx_shape(tmp_path: Path) -> None:
+    from ssvae.idx import IDXError, read_idx_shape
+
+    write_idx(tmp_path / "x.gz", np.zeros((3, 28, 28), np.uint8))
+    write_idx(tmp_path / "y", np.zeros(5, np.uint8))
+    assert read_idx_shape(tmp_path / "x.gz") == (3, 28, 28)
+    assert read_idx_shape(tmp_path / "y") == (5,)
+    (tmp_path / "z").write_bytes(b"\x00\x00\x08\x03\x00")
+    with pytest.raises(IDXError, match="truncated header"):
+        read_idx_shape(tmp_path / "z")

@@ -23,7 +23,8 @@ def _one_thread() -> Iterator[None]:
 
 
 @pytest.mark.parametrize(
-    ("encoder", "decoder", "latent"), [("dense", "dense", 2), ("conv", "conv", 3), ("conv", "dense", 2)]
+    ("encoder", "decoder", "latent"),
+    [("dense", "dense", 2), ("conv", "conv", 3), ("conv", "dense", 2)],
 )
 def test_forward_shapes(encoder: str, decoder: str, latent: int) -> None:
     model = SSVAE(SSVAEConfig(encoder_type=encoder, decoder_type=decoder, latent_dim=latent))

@@ -194,7 +194,7 @@ def test_bad_arguments_change_nothing(digits: tuple[np.ndarray, np.ndarray]) -> 
         trainer.train(images, labels, epochs=0)
     with pytest.raises(ValueError, match="labels must be"):
         trainer.train(images, labels[:-1], epochs=1)
-    with pytest.raises(ValueError, match="-1 .* or 0-9"):
+    with pytest.raises(ValueError, match=r"-1 .* or 0-9"):
         trainer.train(images, np.full(len(images), 11), epochs=1)
     with pytest.raises(ValueError, match="uint8"):
         trainer.train(images.astype(np.float32), labels, epochs=1)
@@ -240,7 +240,7 @@ def test_same_seed_same_run(digits: tuple[np.ndarray, np.ndarray]) -> None:
 def test_validation_split_is_fixed_and_labels_in_it_score_validation() -> None:
     train_a, val_a = validation_split(1000, 0.1, seed=0)
     train_b, val_b = validation_split(1000, 0.1, seed=0)
-    assert np.array_equal(val_a, val_b) and len(val_a) == 100
+    assert np.array_equal(val_a, val_b) and np.array_equal(train_a, train_b) and len(val_a) == 100
     assert not set(train_a) & set(val_a) and len(train_a) + len(val_a) == 1000
     assert not np.array_equal(validation_split(1000, 0.1, seed=1)[1], val_a)
 

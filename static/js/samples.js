@@ -82,19 +82,22 @@ export function createSamplePanel({ api, state, els, onPainted }) {
   async function show(serial, startedAt = performance.now()) {
     current = serial;
     const mine = ++request;
+    const box = els.original.closest(".images");
     renderFacts();
+    delete box.dataset.painted;
     if (serial === null) {
       blank(els.original);
       blank(els.recon);
       return;
     }
-    els.original.parentElement.parentElement.classList.add("loading");
+    box.classList.add("loading");
     try {
       const sample = await load(serial);
       if (mine !== request) return;
       paint(els.original, sample.original);
       if (sample.recon) paint(els.recon, sample.recon);
       else blank(els.recon);
+      box.dataset.painted = String(serial); // which sample the images show (tests read it)
       onPainted(performance.now() - startedAt);
     } catch (error) {
       if (mine === request) {
@@ -103,7 +106,7 @@ export function createSamplePanel({ api, state, els, onPainted }) {
         throw error;
       }
     } finally {
-      if (mine === request) els.original.parentElement.parentElement.classList.remove("loading");
+      if (mine === request) box.classList.remove("loading");
     }
   }
 

@@ -1,0 +1,64 @@
+"""History CSV round trip and the loss-curve PNG."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from ssvae.callbacks import EpochRecord, format_epoch
+from ssvae.history import COLUMNS, append_history_csv, plot_history, read_history_csv
+
+NAN = float("nan")
+
+
+def record(session: int, epoch: int, global_epoch: int, acc: float = NAN) -> EpochRecord:
+    metrics = {
+        "loss": 200.0 - global_epoch,
+        "reconstruction_loss": 180.0,
+        "kl_loss": 5.5,
+        "classification_loss": 0.7 if not math.isnan(acc) else NAN,
+        "accuracy": acc,
+    }
+    return EpochRecord(session, epoch, global_epoch, dict(metrics), dict(metrics), 4.25, 1e-3)
+
+
+def test_append_and_read_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "artifacts" / "history.csv"
+    append_history_csv(path, [record(1, 1, 1), record(1, 2, 2, acc=0.5)])
+    append_history_csv(path, [record(2, 1, 3, acc=0.75).to_dict()])
+    lines = path.read_text().splitlines()
+    assert lines[0] == ",".join(COLUMNS) and len(lines) == 4
+    assert lines[0].startswith("session,epoch,global_epoch,seconds,learning_rate,train_loss,")
+    rows = read_history_csv(path)
+    assert [r["global_epoch"] for r in rows] == [1, 2, 3]
+    assert rows[2] == record(2, 1, 3, acc=0.75).to_dict()
+    assert math.isnan(rows[0]["train"]["accuracy"]) and rows[1]["val"]["accuracy"] == 0.5
+
+
+def test_reading_a_missing_file_gives_nothing(tmp_path: Path) -> None:
+    assert read_history_csv(tmp_path / "none.csv") == []
+
+
+def test_a_foreign_csv_is_not_appended_to(tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="unexpected history columns"):
+        append_history_csv(path, [record(1, 1, 1)])
+    assert path.read_text() == "a,b\n1,2\n"
+
+
+def test_plot_writes_a_png(tmp_path: Path) -> None:
+    records = [record(1, e, e).to_dict() for e in (1, 2, 3)] + [record(2, 1, 4, 0.9).to_dict()]
+    target = tmp_path / "plots" / "loss_curves.png"
+    plot_history(target, records)
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    plot_history(target, [])  # an empty history still draws (empty axes)
+    assert target.stat().st_size > 0
+
+
+def test_format_epoch_is_one_readable_line() -> None:
+    line = format_epoch(record(2, 3, 13, acc=0.8125))
+    assert line.startswith("epoch 3 (global 13)") and "acc 0.812" in line and "\n" not in line
+    assert "cls -" in format_epoch(record(1, 1, 1))
