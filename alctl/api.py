@@ -16,7 +16,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from alctl.events import dumps
+from alctl.label_state import LabelFileError
 from alctl.session import SessionError, WorkspaceSession
+from alctl.training_run import NotTraining, TrainingBusy
 
 SOURCE_HEADER = "x-alctl-source"
 SOURCES = ("page", "cli", "import")
@@ -156,10 +158,10 @@ async def labels(request: Request) -> Response:
     session = _session(request)
     fmt = request.query_params.get("format", "json")
     if fmt == "csv":
-        return PlainTextResponse(session.labels_csv(), media_type="text/csv")
+        return PlainTextResponse(session.labels.as_csv(), media_type="text/csv")
     if fmt != "json":
         raise ApiError(f"format must be json or csv, got {fmt!r}")
-    return SafeJSONResponse(session.labels_json())
+    return SafeJSONResponse(session.labels.as_json())
 
 
 async def put_label(request: Request) -> Response:
@@ -200,17 +202,17 @@ async def post_labels(request: Request) -> Response:
 async def train(request: Request) -> Response:
     session = _session(request)
     body = await _json_object(request)
-    epochs, overrides = parse_train_request(body, session.default_epochs())
+    epochs, overrides = parse_train_request(body, session.training.default_epochs())
     result = await run_in_threadpool(session.start_training, epochs, overrides)
     return SafeJSONResponse(result, status_code=202)
 
 
 async def train_stop(request: Request) -> Response:
-    return SafeJSONResponse(_session(request).stop_training(), status_code=202)
+    return SafeJSONResponse(_session(request).training.stop(), status_code=202)
 
 
 async def history(request: Request) -> Response:
-    return SafeJSONResponse(_session(request).history())
+    return SafeJSONResponse(_session(request).training.history())
 
 
 async def events(request: Request) -> Response:
@@ -228,6 +230,9 @@ async def not_found(request: Request) -> Response:
     )
 
 
-async def handle_api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, (ApiError, SessionError))
-    return error_response(str(exc), exc.status)
+# Refusals that carry their HTTP status; their message says what to do.
+REFUSALS = (ApiError, SessionError, TrainingBusy, NotTraining, LabelFileError)
+
+
+async def handle_refusal(request: Request, exc: Exception) -> Response:
+    return error_response(str(exc), getattr(exc, "status", 400))

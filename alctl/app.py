@@ -25,7 +25,7 @@ from starlette.templating import Jinja2Templates
 from alctl import api
 from alctl.resources import static_dir, templates_dir
 from alctl.security import SecurityMiddleware
-from alctl.session import SessionError, WorkspaceSession
+from alctl.session import WorkspaceSession
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 TICK_S = 0.1
@@ -92,8 +92,7 @@ def create_app(
         routes=routes,
         middleware=[Middleware(SecurityMiddleware, token=token, bind_host=bind_host)],
         exception_handlers={
-            api.ApiError: api.handle_api_error,
-            SessionError: api.handle_api_error,
+            **{refusal: api.handle_refusal for refusal in api.REFUSALS},
             HTTPException: _http_error,
             Exception: _server_error,
         },
@@ -117,7 +116,7 @@ async def _every(seconds: float, step: Callable[[], Awaitable[None]]) -> None:
 def _check_labels(session: WorkspaceSession) -> Callable[[], Awaitable[None]]:
     async def step() -> None:
         try:
-            await run_in_threadpool(session.check_label_file)
+            await run_in_threadpool(session.labels.check_file)
         except Exception as exc:  # the watcher must outlive a bad moment on the disk
             session.bus.publish("error", {"message": f"cannot check the labels file: {exc}"})
 

@@ -24,7 +24,7 @@ class DatasetName(str, Enum):
     fashion_mnist = "fashion-mnist"
 
 
-Workspace = Annotated[
+WorkspaceOpt = Annotated[
     Path,
     typer.Option(
         "--workspace",
@@ -34,7 +34,7 @@ Workspace = Annotated[
         help="Workspace directory (labels, checkpoint, server file).",
     ),
 ]
-Dataset = Annotated[
+DatasetOpt = Annotated[
     DatasetName,
     typer.Option(
         "--dataset",
@@ -43,23 +43,23 @@ Dataset = Annotated[
         "A running server's dataset wins.",
     ),
 ]
-DataDir = Annotated[
+DataDirOpt = Annotated[
     Path | None,
     typer.Option("--data-dir", file_okay=False, help="Directory holding the 4 IDX files."),
 ]
-NoServer = Annotated[
+NoServerOpt = Annotated[
     bool,
     typer.Option("--no-server", help="Work on the files even when a server is running."),
 ]
-Out = Annotated[
+OutOpt = Annotated[
     Path | None, typer.Option("--out", "-o", dir_okay=False, help="Write to FILE instead.")
 ]
 
 
 def serve(
-    workspace: Workspace = Path("."),
-    dataset: Dataset = DatasetName.auto,
-    data_dir: DataDir = None,
+    workspace: WorkspaceOpt = Path("."),
+    dataset: DatasetOpt = DatasetName.auto,
+    data_dir: DataDirOpt = None,
     host: Annotated[str, typer.Option(help="Address to bind; keep loopback.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 = any free).")] = 8050,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page.")] = False,
@@ -97,11 +97,11 @@ def label(
         typer.Option("--import", dir_okay=False, help="Set many labels from a Serial,label CSV."),
     ] = None,
     list_: Annotated[bool, typer.Option("--list", help="Print all labels as CSV.")] = False,
-    out: Out = None,
-    workspace: Workspace = Path("."),
-    dataset: Dataset = DatasetName.auto,
-    data_dir: DataDir = None,
-    no_server: NoServer = False,
+    out: OutOpt = None,
+    workspace: WorkspaceOpt = Path("."),
+    dataset: DatasetOpt = DatasetName.auto,
+    data_dir: DataDirOpt = None,
+    no_server: NoServerOpt = False,
 ) -> None:
     """Set, delete, import or list labels (a running page sees it live).
 
@@ -138,11 +138,11 @@ def label(
 
 
 def labels(
-    out: Out = None,
-    workspace: Workspace = Path("."),
-    dataset: Dataset = DatasetName.auto,
-    data_dir: DataDir = None,
-    no_server: NoServer = False,
+    out: OutOpt = None,
+    workspace: WorkspaceOpt = Path("."),
+    dataset: DatasetOpt = DatasetName.auto,
+    data_dir: DataDirOpt = None,
+    no_server: NoServerOpt = False,
 ) -> None:
     """Print all labels as CSV (Serial,label), or write them to --out.
 
@@ -168,10 +168,10 @@ def train(
     detach: Annotated[
         bool, typer.Option("--detach", help="Return once the server accepted the start.")
     ] = False,
-    workspace: Workspace = Path("."),
-    dataset: Dataset = DatasetName.auto,
-    data_dir: DataDir = None,
-    no_server: NoServer = False,
+    workspace: WorkspaceOpt = Path("."),
+    dataset: DatasetOpt = DatasetName.auto,
+    data_dir: DataDirOpt = None,
+    no_server: NoServerOpt = False,
 ) -> None:
     """Train one session, continuing from the checkpoint (omitted settings stay as they were).
 
@@ -204,10 +204,10 @@ def train(
 
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    workspace: Workspace = Path("."),
-    dataset: Dataset = DatasetName.auto,
-    data_dir: DataDir = None,
-    no_server: NoServer = False,
+    workspace: WorkspaceOpt = Path("."),
+    dataset: DatasetOpt = DatasetName.auto,
+    data_dir: DataDirOpt = None,
+    no_server: NoServerOpt = False,
 ) -> None:
     """Show dataset, labels, checkpoint and server state.
 
@@ -224,9 +224,9 @@ def report(
     out: Annotated[
         Path, typer.Option("--out", "-o", dir_okay=False, help="The HTML file to write.")
     ] = Path("alctl-report.html"),
-    workspace: Workspace = Path("."),
-    dataset: Dataset = DatasetName.auto,
-    data_dir: DataDir = None,
+    workspace: WorkspaceOpt = Path("."),
+    dataset: DatasetOpt = DatasetName.auto,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Write a static, self-contained HTML report of the current model (works offline).
 

@@ -27,6 +27,10 @@ class ServerError(Exception):
         self.status = status
 
 
+class StreamClosed(ServerError):
+    """The server ended the event stream (shut down, or dropped a client that lagged)."""
+
+
 @dataclass(frozen=True)
 class SSEEvent:
     event: str
@@ -72,7 +76,7 @@ class EventStream:
         while True:
             chunk = self._response.read1(65536)
             if not chunk:
-                raise ServerError("the server closed the event stream (did it stop?)")
+                raise StreamClosed("the server closed the event stream (did it stop?)")
             buffer += chunk
             *complete, buffer = buffer.replace(b"\r\n", b"\n").split(b"\n")
             for raw in complete:
@@ -217,8 +221,9 @@ def _error_message(status: int, data: bytes) -> str:
     except (ValueError, AttributeError):
         message = None
     if not message:
-        message = data.decode("utf-8", errors="replace").strip()[:200] or "no details"
-    return f"server error {status}: {message}"
+        text = data.decode("utf-8", errors="replace").strip()[:200] or "no details"
+        message = f"the server answered {text!r}"
+    return f"{message} (HTTP {status})"
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,15 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from alctl.errors import CliError, UsageError
+
+if TYPE_CHECKING:
+    from alctl.client import LiveServer
+    from alctl.direct import Files
 
 __all__ = ["CliError", "Target", "UsageError", "resolve"]
 
@@ -29,9 +33,9 @@ class Target:
     workspace: Path
     dataset: str  # as asked ("auto" allowed) or, with a server, the server's dataset
     data_dir: Path | None
-    server: Any = None  # alctl.client.LiveServer
+    server: LiveServer | None = None
 
-    def files(self) -> Any:
+    def files(self) -> Files:
         from alctl.direct import open_files
 
         return open_files(self.workspace, self.dataset, self.data_dir)

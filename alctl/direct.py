@@ -11,7 +11,12 @@ import csv
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from ssvae.workspace import Workspace
+
+if TYPE_CHECKING:
+    from ssvae.labels import LabelStore
 
 N_CLASSES = 10
 
@@ -25,13 +30,11 @@ class Files:
     n_samples: int
 
     @property
-    def workspace(self) -> Any:
-        from ssvae.workspace import Workspace
-
+    def workspace(self) -> Workspace:
         return Workspace(self.root, self.dataset)
 
-    def store(self) -> Any:
-        from ssvae.labels import LabelStore
+    def store(self) -> LabelStore:
+        from ssvae.labels import LabelStore  # numpy: only when labels are touched
 
         return LabelStore(self.workspace.labels_csv, self.n_samples)
 
@@ -121,15 +124,19 @@ def checkpoint_facts(files: Files) -> dict[str, Any]:
 
 
 def status(files: Files) -> dict[str, Any]:
-    """The `alctl status` facts when no server runs."""
+    """The `alctl status` facts when no server runs (a bad labels file is shown, not fatal)."""
+    from ssvae.labels import LabelError
+
     store = files.store()
+    labels: dict[str, Any] = {"path": str(store.path)}
+    try:
+        labels.update(label_stats(store.read(), files.n_samples))
+    except LabelError as exc:
+        labels["error"] = " ".join(str(exc).split())
     return {
         "workspace": str(files.root),
         "dataset": {"name": files.dataset, "n_samples": files.n_samples},
-        "labels": {
-            **label_stats(store.read(), files.n_samples),
-            "path": str(store.path),
-        },
+        "labels": labels,
         "checkpoint": checkpoint_facts(files),
         "server": None,
     }

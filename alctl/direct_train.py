@@ -1,9 +1,9 @@
-"""`alctl train` without a server: train here, save like the server does.
+"""`alctl train` without a server: train here with the library's whole-run function.
 
-The model is opened and saved through the server's own `ModelState` and history steps
-(checkpoint with the test accuracy, then this session's rows appended to the history CSV),
-so a checkpoint made here and one made by the page are the same kind of file. Ctrl+C asks
-the trainer to stop after the current batch; what was trained is still saved.
+`ssvae.runner.train_from_files` (also behind scripts/train.py) continues the checkpoint,
+trains one session and writes the checkpoint with its test accuracy, the history CSV and
+the loss-curve PNG. This module adds the CLI's progress display, one training per
+workspace at a time, and Ctrl+C: stop after the current batch and still save.
 """
 
 from __future__ import annotations
@@ -105,41 +105,31 @@ def train_direct(
     SSVAEConfig().replace(**hparams)  # bad values fail here, before torch is loaded
     progress = progress or TrainProgress()
     from ssvae.data import load_dataset
-    from ssvae.labels import LabelStore
+    from ssvae.runner import TrainRun, train_from_files
 
     data = load_dataset(files.dataset, data_dir)
     progress.note(f"dataset: {data.name}, {data.n_train} images ({data.source})")
     ws = files.workspace
+    run = TrainRun(
+        dataset=data,
+        weights=ws.checkpoint,
+        labels_csv=ws.labels_csv,
+        history_csv=ws.history_csv,
+        loss_plot=ws.loss_plot,
+        explicit=dict(hparams),
+        epochs=epochs,
+    )
     with training_lock(ws.artifacts_dir):
-        from alctl.model_state import ModelState
-
-        model, _ = ModelState.open(ws.checkpoint, data.name)
-        labels = LabelStore(ws.labels_csv, data.n_train).as_array()
         stop = threading.Event()
         with stop_on_ctrl_c(stop, progress):
-            result = model.trainer.train(
-                data.train_images,
-                labels,
-                epochs=epochs or model.trainer.config.max_epochs,
-                callbacks=[ProgressCallback(progress)],
-                stop_event=stop,
-                **hparams,
-            )
-            progress.ended(result.to_dict())
-            # The server's rule: a failed session with no complete epoch changed nothing.
-            if result.status != "failed" or result.epochs_run > 0:
-                _save(model, ws, data, result.session, progress)
-    return exit_code(result.to_dict())
-
-
-def _save(model: Any, ws: Any, data: Any, session: int, progress: TrainProgress) -> None:
-    from ssvae.history import append_history_csv
-
-    view = model.snapshot_view()
-    accuracy = model.test_accuracy(data.test_images, data.test_targets, view)
-    model.save(ws.checkpoint, data.name, accuracy)
-    records = [r for r in model.trainer.history if r.get("session") == session]
-    if records:
-        append_history_csv(ws.history_csv, records)
-    shown = "n/a" if accuracy is None else f"{accuracy:.1%}"
-    progress.note(f"saved {ws.checkpoint} (test accuracy {shown}); history in {ws.history_csv}")
+            outcome = train_from_files(run, [ProgressCallback(progress)], stop)
+    result = outcome.result.to_dict()
+    progress.ended(result)
+    if outcome.saved:
+        accuracy = outcome.test_accuracy
+        shown = "n/a" if accuracy is None else f"{accuracy:.1%}"
+        progress.note(f"saved {ws.checkpoint} (test accuracy {shown})")
+        progress.note(f"  history {ws.history_csv}, loss curves {ws.loss_plot}")
+    else:
+        progress.note("nothing saved: no epoch completed")
+    return exit_code(result)

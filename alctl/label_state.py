@@ -82,7 +82,7 @@ class LabelState:
             try:
                 previous = self.store.update(changes)
             except LabelError as exc:
-                raise LabelFileError(str(exc)) from exc
+                raise LabelFileError(f"{exc}; fix or move the labels file, then retry") from exc
             diff = [
                 {"serial": s, "label": v, "previous": previous[s]}
                 for s, v in changes.items()
@@ -139,3 +139,5 @@ class LabelState:
 
 class LabelFileError(Exception):
     """The CSV on disk cannot be parsed, so no write is made; the message names the line."""
+
+    status = 409

@@ -9,11 +9,13 @@ where the point is drawn, even while the trainer changes its own weights.
 from __future__ import annotations
 
 import copy
+import os
+import time
 from pathlib import Path
 
 import numpy as np
 
-from alctl.points import Predictions2D
+from alctl.points import Predictions2D, checkpoint_stamp
 from ssvae.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ssvae.config import SSVAEConfig
 from ssvae.device import describe_device
@@ -69,7 +71,19 @@ class ModelState:
         assert out.recon is not None
         return [float(v) for v in out.latent[0]], out.recon[0]
 
-    def save(self, path: Path, dataset: str, test_accuracy: float | None) -> None:
-        """Atomic checkpoint of the trainer (model, optimizer, config, epochs, history)."""
+    def save(
+        self, path: Path, dataset: str, test_accuracy: float | None, expected: dict | None
+    ) -> Path | None:
+        """Atomic checkpoint of the trainer (model, optimizer, config, epochs, history).
+
+        A file that is not the one we last saw (`expected`, a `checkpoint_stamp`) was
+        written by another program (scripts/train.py?): it is kept aside, and returned.
+        """
+        kept = None
+        current = checkpoint_stamp(path)
+        if current is not None and current != expected:
+            kept = path.with_name(f"{path.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+            os.replace(path, kept)
         payload = self.trainer.checkpoint_payload(dataset, test_accuracy=test_accuracy)
         save_checkpoint(path, **payload)
+        return kept

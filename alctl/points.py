@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,8 +120,45 @@ def save_cache(path: Path, predictions: Predictions2D, meta: dict[str, Any]) -> 
             )
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 is for secrets; this is the checkpoint's peer
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+class LatentPoints:
+    """The points on the page, from one model state; thread-safe. `version` counts changes."""
+
+    def __init__(self, truth: np.ndarray) -> None:
+        self._lock = threading.Lock()
+        self._truth = np.asarray(truth).astype(np.int8)
+        self._predictions: Predictions2D | None = None
+        self._head = b""  # the payload without its last column, the user labels
+        self._bounds = [-1.0, 1.0, -1.0, 1.0]
+        self._version = 0
+
+    def set(self, predictions: Predictions2D) -> dict[str, Any]:
+        """Show new predictions; returns the new {version, bounds}."""
+        xy, bounds = normalise(predictions.xy)
+        no_labels = np.empty(0, np.int8)
+        head = points_payload(xy, predictions.certainty, predictions.pred, self._truth, no_labels)
+        with self._lock:
+            self._predictions, self._head, self._bounds = predictions, head, bounds
+            self._version += 1
+            return {"version": self._version, "bounds": list(bounds)}
+
+    def info(self) -> dict[str, Any]:
+        with self._lock:
+            return {"version": self._version, "bounds": list(self._bounds)}
+
+    def payload(self, labels: np.ndarray) -> tuple[bytes, int]:
+        """The `/api/points` body with these user labels, and its latent version."""
+        with self._lock:
+            head, version = self._head, self._version
+        return head + np.ascontiguousarray(labels, dtype=np.int8).tobytes(), version
+
+    @property
+    def predictions(self) -> Predictions2D | None:
+        return self._predictions

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from alctl.client import ApiClient, ServerError, SSEEvent
+from alctl.client import ApiClient, ServerError, SSEEvent, StreamClosed
 from alctl.errors import EXIT_ERROR, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_STOPPED
 from alctl.progress import TrainProgress
 
@@ -70,12 +70,16 @@ def train_remote(
             return _follow(events, session, progress)
         except KeyboardInterrupt:
             return _interrupted(client, session, progress, ask)
+        except StreamClosed:
+            # A server drops a client that lags behind; a fresh stream resynchronises.
+            progress.note("the event stream was cut; reconnecting…")
+            return _await_end(client, session, progress)
     finally:
         if stream is not None:
             stream.close()
 
 
-def _follow(events: Iterator[SSEEvent], session: Any, progress: TrainProgress) -> int:
+def _follow(events: Iterator[SSEEvent], session: int | None, progress: TrainProgress) -> int:
     for event in events:
         if not event.event.startswith("train_") or not isinstance(event.data, dict):
             continue
@@ -111,7 +115,7 @@ def _await_saved(
 
 
 def _interrupted(
-    client: ApiClient, session: Any, progress: TrainProgress, ask: Callable[[], str]
+    client: ApiClient, session: int | None, progress: TrainProgress, ask: Callable[[], str]
 ) -> int:
     try:
         choice = ask()
@@ -136,7 +140,7 @@ def _interrupted(
         return EXIT_INTERRUPTED
 
 
-def _await_end(client: ApiClient, session: Any, progress: TrainProgress) -> int:
+def _await_end(client: ApiClient, session: int | None, progress: TrainProgress) -> int:
     # The old stream was cut mid-read by Ctrl+C; a fresh one starts with a snapshot that
     # holds the last result in case the session ended in between.
     with client.events() as stream:

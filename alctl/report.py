@@ -14,11 +14,17 @@ import socket
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from alctl.errors import CliError
+
+if TYPE_CHECKING:
+    from ssvae.checkpoint import Checkpoint
+    from ssvae.data import Dataset
+    from ssvae.model import Predictions
+    from ssvae.workspace import Workspace
 
 N_UNCERTAIN = 48
 
@@ -39,7 +45,7 @@ def _num(value: Any, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
-def _history(ckpt: Any, history_csv: Path) -> list[dict[str, Any]]:
+def _history(ckpt: Checkpoint, history_csv: Path) -> list[dict[str, Any]]:
     """Epoch records (nested dicts): the checkpoint's own, else the CSV beside it."""
     if ckpt.history:
         return list(ckpt.history)
@@ -84,7 +90,7 @@ def _confusion(truth: np.ndarray, pred: np.ndarray) -> list[list[dict[str, Any]]
 
 
 def _uncertain(
-    images: np.ndarray, truth: np.ndarray, preds: Any, labels: np.ndarray
+    images: np.ndarray, truth: np.ndarray, preds: Predictions, labels: np.ndarray
 ) -> list[dict[str, Any]]:
     from alctl.images import png_bytes
 
@@ -102,7 +108,7 @@ def _uncertain(
     ]
 
 
-def _load(root: Path, dataset: str, data_dir: Path | None) -> tuple[Any, Any, Any]:
+def _load(root: Path, dataset: str, data_dir: Path | None) -> tuple[Dataset, Workspace, Checkpoint]:
     from ssvae.checkpoint import load_checkpoint
     from ssvae.data import load_dataset
     from ssvae.workspace import Workspace

@@ -112,7 +112,6 @@ def _reserve_port(host: str, port: int) -> socket.socket:
         raise StartupError(
             f"cannot listen on {host}:{port} ({exc.strerror}); try another --host/--port"
         ) from exc
-    sock.set_inheritable(True)
     return sock
 
 
@@ -154,7 +153,8 @@ def _open_session(
         cached = session.use_cache()
         facts = session.status()["checkpoint"]
         if cached:
-            line.append(f"{ws.checkpoint}, {facts['epochs_trained']} epochs; points from the cache")
+            epochs = _plural(facts["epochs_trained"], "epoch")
+            line.append(f"{ws.checkpoint}, {epochs}; points from the cache")
         else:
             line.append(
                 f"{ws.checkpoint}" + ("" if facts["exists"] else " (none yet: a fresh model)")
@@ -170,13 +170,16 @@ def _open_session(
                 f"{exc}. Move it away to start with a fresh model, or restore a good copy"
             ) from exc
         status = session.status()
-        line.append(
-            f"{status['checkpoint']['epochs_trained']} epochs trained, on {status['device']}"
-        )
+        epochs = _plural(status["checkpoint"]["epochs_trained"], "epoch")
+        line.append(f"{epochs} trained, on {status['device']}")
     with _step(echo, "predictions") as line:
         session.compute_points()
         line.append(f"{data.n_train:,} images")
     return session, False
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
 def _url(host: str, port: int) -> str:
@@ -198,7 +201,7 @@ def _serve(
     from alctl.app import create_app
 
     token = new_token()
-    app = create_app(session, token, bind_host=host if not is_loopback(host) else "127.0.0.1")
+    app = create_app(session, token, bind_host=host)
     config = uvicorn.Config(
         app,
         log_level="warning",
@@ -218,8 +221,16 @@ def _serve(
             info = ServerInfo(
                 url, session.pid, token, session.dataset.name, str(root), session.started_at
             )
-            write_discovery(root, info)
+            try:
+                write_discovery(root, info)
+            except OSError as exc:
+                echo(f"warning: cannot write {exc.filename} ({exc.strerror}); the CLI won't see us")
             echo(f"serving {session.dataset.name} at {url}  (Ctrl+C to stop)")
+            if not is_loopback(host):
+                echo(
+                    f"warning: listening on {host}, not only this machine: others can read "
+                    "the data and labels (changes still need the token)"
+                )
             if model_pending:
                 # Only now: importing torch stalls the GIL for a moment, and the page's
                 # first requests should not wait behind the imports of the server itself.
@@ -237,6 +248,8 @@ def _serve(
         raise StartupError(
             f"the server failed to start (exit {exc.code}); see the messages above"
         ) from exc
+    except OSError as exc:  # listen() lost a race for the port we had bound
+        raise StartupError(f"cannot listen on {url} ({exc.strerror}); try another --port") from exc
     finally:
         signal.signal(signal.SIGTERM, previous)
         remove_discovery(root, session.pid)

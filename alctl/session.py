@@ -11,24 +11,16 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from alctl.events import EventBus
 from alctl.images import b64_pixels, png_bytes
-from alctl.label_state import LabelFileError, LabelState
-from alctl.points import (
-    CACHE_NAME,
-    Predictions2D,
-    checkpoint_stamp,
-    load_cache,
-    normalise,
-    points_payload,
-    save_cache,
-)
-from alctl.training_run import NotTraining, TrainingBusy, TrainingRunner, now_iso
+from alctl.label_state import LabelState
+from alctl.points import CACHE_NAME, LatentPoints, checkpoint_stamp, load_cache, save_cache
+from alctl.train_status import now_iso
+from alctl.training_run import TrainingRunner
 from ssvae.config import SSVAEConfig
 from ssvae.data import Dataset
 from ssvae.labels import LabelStore
@@ -60,17 +52,13 @@ class WorkspaceSession:
         self.training = TrainingRunner(bus, dataset.train_images, self)
         self.cache_path = workspace.artifacts_dir / CACHE_NAME
         self.model_wait_s = MODEL_WAIT_S
+        self.points = LatentPoints(dataset.train_targets)
         self._lock = threading.Lock()
-        self._truth = dataset.train_targets.astype(np.int8)
         self._model: ModelState | None = None
         self._model_ready = threading.Event()
         self._model_error: str | None = None
         self._checkpoint: dict[str, Any] = {"epochs_trained": 0, "test_accuracy": None}
         self._stamp = checkpoint_stamp(workspace.checkpoint)  # the file as we last saw it
-        self._points: Predictions2D | None = None
-        self._head = b""  # points payload without the label column
-        self._bounds = [-1.0, 1.0, -1.0, 1.0]
-        self._latent_version = 0
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -95,7 +83,7 @@ class WorkspaceSession:
                 "epochs_trained": int(meta.get("epochs_trained", 0)),
                 "test_accuracy": meta.get("test_accuracy"),
             }
-        self._set_points(cached.predictions)
+        self.points.set(cached.predictions)
         return True
 
     def load_model(self, *, seed: bool = True) -> None:
@@ -135,7 +123,7 @@ class WorkspaceSession:
     def compute_points(self) -> None:
         """Predict every training image with the loaded model and cache the result."""
         model = self._require_model(0.0)
-        self._set_points(model.predict_points(self.dataset.train_images))
+        self.points.set(model.predict_points(self.dataset.train_images))
         self._write_cache()
 
     # -- state for the API ---------------------------------------------------------------
@@ -145,7 +133,6 @@ class WorkspaceSession:
         with self._lock:
             model = self._model
             facts = dict(self._checkpoint)
-            latent = {"version": self._latent_version, "bounds": list(self._bounds)}
         state = "ready" if model is not None else ("failed" if self._model_error else "loading")
         return {
             "dataset": self.dataset.name,
@@ -156,7 +143,7 @@ class WorkspaceSession:
             "checkpoint": {"path": str(checkpoint), "exists": checkpoint.exists(), **facts},
             "training": self.training.status(),
             "hparams": self.training.hparams(),
-            "latent": latent,
+            "latent": self.points.info(),
             "device": model.device if model is not None else state,
             "model": {"state": state, "error": self._model_error},
             "server": {"pid": self.pid, "started_at": self.started_at},
@@ -164,17 +151,14 @@ class WorkspaceSession:
 
     def points_payload(self) -> tuple[bytes, int]:
         """The `/api/points` body and the latent version it shows."""
-        with self._lock:
-            head, version = self._head, self._latent_version
-        return head + self.labels.array().tobytes(), version
+        return self.points.payload(self.labels.array())
 
     def sample(self, serial: int) -> dict[str, Any]:
         """Everything the sample panel shows; blocks up to MODEL_WAIT_S while the model loads."""
         model = self._require_model(self.model_wait_s)
         image = self.dataset.train_images[serial]
         latent, recon = model.sample(image)
-        with self._lock:
-            points = self._points
+        points = self.points.predictions
         assert points is not None
         return {
             "serial": serial,
@@ -193,37 +177,15 @@ class WorkspaceSession:
             image = self._require_model(self.model_wait_s).sample(image)[1]
         return png_bytes(image)
 
-    def labels_json(self) -> dict[str, Any]:
-        return self.labels.as_json()
-
-    def labels_csv(self) -> str:
-        return self.labels.as_csv()
-
     def set_label(self, serial: int, label: int | None, source: str) -> dict[str, Any]:
         """Label (or, with None, unlabel) one image; durable when this returns."""
-        out = self._update_labels({serial: label}, source)
-        return {
-            "serial": serial,
-            "label": label,
-            "previous": out["previous"][serial],
-            "stats": out["stats"],
-        }
+        out = self.labels.update({serial: label}, source)
+        previous = out["previous"][serial]
+        return {"serial": serial, "label": label, "previous": previous, "stats": out["stats"]}
 
     def update_labels(self, changes: dict[int, int | None], source: str) -> dict[str, Any]:
-        out = self._update_labels(changes, source)
+        out = self.labels.update(changes, source)
         return {"changed": len(out["changes"]), "stats": out["stats"]}
-
-    def _update_labels(self, changes: dict[int, int | None], source: str) -> dict[str, Any]:
-        try:
-            return self.labels.update(changes, source)
-        except LabelFileError as exc:
-            raise SessionError(f"{exc}; fix or move the labels file, then retry", 409) from exc
-
-    def check_label_file(self) -> bool:
-        return self.labels.check_file()
-
-    def default_epochs(self) -> int:
-        return self.training.default_epochs()
 
     def start_training(self, epochs: int, overrides: dict[str, Any]) -> dict[str, Any]:
         if self._model_error:
@@ -231,20 +193,9 @@ class WorkspaceSession:
                 f"training is unavailable: the model could not be loaded ({self._model_error})", 503
             )
         try:
-            return self.training.start(epochs, overrides)
-        except TrainingBusy as exc:
-            raise SessionError(str(exc), 409) from exc
+            return self.training.start(epochs, overrides)  # TrainingBusy: 409
         except ValueError as exc:
             raise SessionError(str(exc), 400) from exc
-
-    def stop_training(self) -> dict[str, Any]:
-        try:
-            return self.training.stop()
-        except NotTraining as exc:
-            raise SessionError(str(exc), 409) from exc
-
-    def history(self) -> dict[str, Any]:
-        return self.training.history()
 
     def shutdown(self, timeout: float = 60.0) -> None:
         """Stop training cooperatively and wait until its results are saved."""
@@ -266,6 +217,9 @@ class WorkspaceSession:
     def after_session(self, model: ModelState, result: TrainResult) -> None:
         """Save, record and show what a session produced; problems become `error` events."""
         what = f"after training session {result.session}"
+        self._report(what, "refresh the predictions", lambda: self._after(model, result, what))
+
+    def _after(self, model: ModelState, result: TrainResult, what: str) -> None:
         view = model.snapshot_view()
         accuracy = model.test_accuracy(self.dataset.test_images, self.dataset.test_targets, view)
         saved = self._report(
@@ -287,10 +241,10 @@ class WorkspaceSession:
                 "epochs_trained": model.trainer.epochs_trained,
                 "test_accuracy": accuracy,
             }
-        version, bounds = self._set_points(points)
+        latent = self.points.set(points)
         if saved:
             self._report(what, "write the prediction cache", self._write_cache)
-        self.bus.publish("latent_refreshed", {"version": version, "bounds": bounds})
+        self.bus.publish("latent_refreshed", latent)
 
     # -- internals -----------------------------------------------------------------------
 
@@ -303,34 +257,22 @@ class WorkspaceSession:
             raise SessionError("model loading", 503)
         return model
 
-    def _set_points(self, points: Predictions2D) -> tuple[int, list[float]]:
-        xy, bounds = normalise(points.xy)
-        head = points_payload(xy, points.certainty, points.pred, self._truth, np.empty(0, np.int8))
-        with self._lock:
-            self._points, self._head, self._bounds = points, head, bounds
-            self._latent_version += 1
-            return self._latent_version, bounds
-
     def _save_checkpoint(self, model: ModelState, accuracy: float | None) -> None:
         path = self.workspace.checkpoint
-        current = checkpoint_stamp(path)
-        if current is not None and current != self._stamp:
-            # Someone else (scripts/train.py?) wrote it while we ran: keep their file.
-            kept = path.with_name(f"{path.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
-            os.replace(path, kept)
+        kept = model.save(path, self.dataset.name, accuracy, expected=self._stamp)
+        self._stamp = checkpoint_stamp(path)
+        if kept is not None:
             message = (
                 f"{path} was changed by another program while the server ran; "
                 f"kept that file as {kept.name} and saved the server's model"
             )
             self.bus.publish("error", {"message": message})
-        model.save(path, self.dataset.name, accuracy)
-        self._stamp = checkpoint_stamp(path)
 
     def _write_cache(self) -> None:
         stamp = checkpoint_stamp(self.workspace.checkpoint)
         model = self._model
+        points = self.points.predictions
         with self._lock:
-            points = self._points
             facts = dict(self._checkpoint)
         if stamp is None or points is None or model is None:
             return  # a fresh, unsaved model: nothing to tie a cache to

@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alctl.client import ServerError
+from alctl.client import ApiClient, LiveServer, ServerError
 from alctl.progress import format_duration
 
 
-def _last_losses(client: Any) -> dict[str, Any]:
+def _last_losses(client: ApiClient) -> dict[str, Any]:
     try:
         records = client.history().get("records") or []
     except ServerError:
@@ -28,7 +28,7 @@ def _last_losses(client: Any) -> dict[str, Any]:
     }
 
 
-def server_status(workspace: Path, server: Any) -> dict[str, Any]:
+def server_status(workspace: Path, server: LiveServer) -> dict[str, Any]:
     """The facts from a live server (its status answer plus the last history record)."""
     from ssvae.workspace import Workspace
 
@@ -105,12 +105,18 @@ def render_status(facts: dict[str, Any]) -> str:
     d, lab = facts.get("dataset") or {}, facts.get("labels") or {}
     source = f" ({d['source']})" if d.get("source") else ""
     per_class = lab.get("per_class") or []
+    if lab.get("error"):
+        label_lines = [f"labels      unreadable: {lab['error']}"]
+    else:
+        label_lines = [
+            f"labels      {lab.get('labeled')} labeled ({_percent(lab.get('coverage'))})"
+            f" in {lab.get('path')}",
+            "  per class " + "  ".join(f"{i}:{n}" for i, n in enumerate(per_class)),
+        ]
     lines = [
         f"workspace   {facts.get('workspace')}",
         f"dataset     {d.get('name')}, {d.get('n_samples')} training images{source}",
-        f"labels      {lab.get('labeled')} labeled ({_percent(lab.get('coverage'))})"
-        f" in {lab.get('path')}",
-        "  per class " + "  ".join(f"{i}:{n}" for i, n in enumerate(per_class)),
+        *label_lines,
         f"checkpoint  {_checkpoint_line(facts.get('checkpoint') or {})}",
         f"server      {_server_line(facts.get('server'))}",
     ]

@@ -11,12 +11,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from alctl.events import EventBus
+from alctl.train_status import idle_status, now_iso, session_entry, sessions_from_records
 from ssvae.callbacks import BatchProgress, EpochRecord, TrainingCallback, TrainResult, TrainStart
 from ssvae.config import SSVAEConfig
 
@@ -29,11 +29,15 @@ PROGRESS_MAX_GAP_S = 0.4  # tick() repeats the last one after this long (>= 2/s)
 
 
 class TrainingBusy(Exception):
-    """A session is running (409)."""
+    """A session is running."""
+
+    status = 409
 
 
 class NotTraining(Exception):
-    """Nothing to stop (409)."""
+    """Nothing to stop."""
+
+    status = 409
 
 
 class TrainingHost(Protocol):
@@ -46,33 +50,12 @@ class TrainingHost(Protocol):
     def after_session(self, model: ModelState, result: TrainResult) -> None: ...
 
 
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+class TrainingRunner(TrainingCallback):
+    """Owns training status, history and the worker thread; `_lock` guards all of it.
 
-
-def sessions_from_records(records: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Rebuild session summaries from epoch records (a checkpoint keeps only those)."""
-    sessions: dict[int, dict[str, Any]] = {}
-    for r in records:
-        number = int(r.get("session", 0))
-        entry = sessions.setdefault(
-            number,
-            {
-                "session": number,
-                "start_global_epoch": int(r.get("global_epoch", 1)) - 1,
-                "started_at": None,
-                "hparams": {"learning_rate": r.get("learning_rate")},
-                "status": "completed",
-                "epochs_run": 0,
-                "error": None,
-            },
-        )
-        entry["epochs_run"] += 1
-    return [sessions[k] for k in sorted(sessions)]
-
-
-class TrainingRunner:
-    """Owns training status, history and the worker thread; `_lock` guards all of it."""
+    It is also the trainer's callback: one session runs at a time, so the hooks know
+    which session they belong to from the status.
+    """
 
     def __init__(self, bus: EventBus, images: np.ndarray, host: TrainingHost) -> None:
         self.bus, self.images, self.host = bus, images, host
@@ -82,7 +65,7 @@ class TrainingRunner:
         self._records: list[dict[str, Any]] = []
         self._sessions: list[dict[str, Any]] = []
         self._next_session = 1
-        self._status = _idle_status(None)
+        self._status = idle_status(None)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_progress: dict[str, Any] | None = None
@@ -100,13 +83,11 @@ class TrainingRunner:
             self._sessions = (
                 [dict(s) for s in sessions] if sessions else sessions_from_records(records)
             )
+            asked = [s["hparams"].get("epochs") for s in self._sessions if s.get("hparams")]
+            self._epochs = next((e for e in reversed(asked) if e), self._epochs)
             numbers = [int(r.get("session", 0)) for r in self._records]
             numbers += [int(s.get("session", 0)) for s in self._sessions]
             self._next_session = max(numbers, default=0) + 1
-
-    @property
-    def config(self) -> SSVAEConfig:
-        return self._config
 
     def hparams(self) -> dict[str, Any]:
         with self._lock:
@@ -138,19 +119,9 @@ class TrainingRunner:
             number = self._next_session
             self._config, self._epochs = config, epochs
             hparams = self._hparams_unlocked()
-            self._sessions.append(
-                {
-                    "session": number,
-                    "start_global_epoch": None,
-                    "started_at": now_iso(),
-                    "hparams": hparams,
-                    "status": "running",
-                    "epochs_run": 0,
-                    "error": None,
-                }
-            )
+            self._sessions.append(session_entry(number, None, now_iso(), hparams, "running"))
             self._status = {
-                **_idle_status(None),
+                **idle_status(None),
                 "state": "running",
                 "session": number,
                 "epochs": epochs,
@@ -219,6 +190,9 @@ class TrainingRunner:
             status = "stopped" if stop.is_set() else "failed"
             self._finish(TrainResult(number, status, 0, 0, model, 0.0), number)
             return
+        # The trainer numbers sessions too (its numbers go into the checkpoint's history);
+        # ours also count sessions that ended before any epoch, so ours may be ahead.
+        model.trainer.session = max(model.trainer.session, number - 1)
         number = self._renumber(number, model.trainer.session + 1)
         try:
             labels = self.host.training_labels()
@@ -226,7 +200,7 @@ class TrainingRunner:
                 self.images,
                 labels,
                 epochs=epochs,
-                callbacks=[_Publisher(self, number)],
+                callbacks=[self],
                 stop_event=stop,
                 **overrides,
             )
@@ -242,35 +216,32 @@ class TrainingRunner:
             self.host.after_session(model, result)
 
     def _renumber(self, planned: int, actual: int) -> int:
-        # Session numbers are the trainer's (they go into the checkpoint's history); the
-        # plan made before the model was loaded can be off after a session that never ran.
         if planned != actual:
             with self._lock:
-                for entry in self._sessions:
-                    if entry["session"] == planned:
-                        entry["session"] = actual
+                self._entry(planned)["session"] = actual
                 self._status["session"] = actual
         return actual
+
+    def _entry(self, number: int) -> dict[str, Any]:
+        return next(s for s in reversed(self._sessions) if s["session"] == number)
 
     def _finish(self, result: TrainResult, number: int) -> None:
         data = {**result.to_dict(), "session": number}
         with self._lock:
-            for entry in self._sessions:
-                if entry["session"] == number:
-                    entry.update(
-                        status=result.status, epochs_run=result.epochs_run, error=result.error
-                    )
-            self._status = _idle_status(data)
+            entry = self._entry(number)
+            entry.update(status=result.status, epochs_run=result.epochs_run, error=result.error)
+            self._status = idle_status(data)
             self._last_progress = None
             self._next_session = max(self._next_session, number + 1)
             self.bus.publish("train_ended", data)
 
-    def _started(self, event: TrainStart, number: int) -> None:
+    # -- TrainingCallback: called by the trainer in the worker thread ---------------------
+
+    def on_train_start(self, event: TrainStart) -> None:
         with self._lock:
+            number = self._status["session"]
             self._status.update(batches=event.batches_per_epoch, epoch=0, batch=0)
-            for entry in self._sessions:
-                if entry["session"] == number:
-                    entry["start_global_epoch"] = event.start_epoch
+            self._entry(number)["start_global_epoch"] = event.start_epoch
             hparams = {"epochs": event.epochs, **{k: event.config.get(k) for k in HPARAMS}}
             data = {
                 "session": number,
@@ -282,9 +253,9 @@ class TrainingRunner:
             }
             self.bus.publish("train_started", data)
 
-    def _progress(self, event: BatchProgress, number: int) -> None:
-        data = {**event.to_dict(), "session": number}
+    def on_batch_end(self, event: BatchProgress) -> None:
         with self._lock:
+            data = {**event.to_dict(), "session": self._status["session"]}
             self._status.update(
                 epoch=event.epoch, batch=event.batch, batches=event.batches, eta_s=event.eta_s
             )
@@ -296,37 +267,8 @@ class TrainingRunner:
         self._last_publish = time.monotonic()
         self.bus.publish("train_progress", data)
 
-    def _epoch(self, event: EpochRecord, number: int) -> None:
-        record = {**event.to_dict(), "session": number}
+    def on_epoch_end(self, event: EpochRecord) -> None:
         with self._lock:
+            record = {**event.to_dict(), "session": self._status["session"]}
             self._records.append(record)
             self.bus.publish("train_epoch", record)
-
-
-class _Publisher(TrainingCallback):
-    """The trainer's hooks, forwarded to the runner (called in the worker thread)."""
-
-    def __init__(self, runner: TrainingRunner, number: int) -> None:
-        self.runner, self.number = runner, number
-
-    def on_train_start(self, event: TrainStart) -> None:
-        self.runner._started(event, self.number)
-
-    def on_batch_end(self, event: BatchProgress) -> None:
-        self.runner._progress(event, self.number)
-
-    def on_epoch_end(self, event: EpochRecord) -> None:
-        self.runner._epoch(event, self.number)
-
-
-def _idle_status(last_result: dict[str, Any] | None) -> dict[str, Any]:
-    return {
-        "state": "idle",
-        "session": None,
-        "epoch": 0,
-        "epochs": 0,
-        "batch": 0,
-        "batches": 0,
-        "eta_s": None,
-        "last_result": last_result,
-    }

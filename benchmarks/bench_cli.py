@@ -141,8 +141,8 @@ def main() -> int:
             shutil.rmtree(root, ignore_errors=True)
     floor = results[1].stat("p50")
     notes = [
-        f"over the Typer floor (p50): status +{results[2].stat('p50') - floor:.0f} ms, "
-        f"label +{results[3].stat('p50') - floor:.0f} ms",
+        f"over the Typer floor (p50): status {results[2].stat('p50') - floor:+.0f} ms, "
+        f"label {results[3].stat('p50') - floor:+.0f} ms",
         f"machine: {load_start} at start, {machine_load()} at the end",
     ]
     if args.quick:

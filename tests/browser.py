@@ -78,7 +78,7 @@ def guard_page(page: Any) -> PageGuard:
     return guard
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
     """Poll `condition` until it returns something truthy; AssertionError after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:

@@ -1,16 +1,15 @@
-"""Helpers for the CLI tests: run `alctl` in-process (CliRunner) or as a real subprocess."""
+"""Helpers for the CLI tests: run `alctl` in-process (CliRunner) or as a real subprocess.
+
+Servers come from tests.live_server (`running_server`, the `live_server` fixture).
+"""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,8 @@ from typing import Any
 from typer.testing import CliRunner
 
 from alctl.cli import create_cli
+from alctl.client import ApiClient
+from tests.live_server import LiveServer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -70,63 +71,9 @@ def one_error_line(outcome: Outcome) -> str:
     return errors[0]
 
 
-@dataclass
-class Served:
-    """An `alctl serve` subprocess and how to reach it."""
-
-    url: str
-    token: str
-    workspace: Path
-    proc: subprocess.Popen[str]
-
-    def client(self) -> Any:
-        from alctl.client import ApiClient
-
-        return ApiClient(self.url, self.token)
-
-
-@contextlib.contextmanager
-def serve(workspace: Path, data_dir: Path, timeout: float = 180.0) -> Iterator[Served]:
-    """Run `python -m alctl serve --port 0` on `workspace`; yield once it answers."""
-    args = ["serve", "--workspace", workspace, "--data-dir", data_dir, "--port", "0"]
-    # A file, not a pipe: nobody reads the log while the server runs, so a pipe could fill.
-    with tempfile.TemporaryFile("w+") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "alctl", *[str(a) for a in args]],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=cli_env(),
-            cwd=REPO,
-        )
-        try:
-            yield _wait_until_up(proc, workspace, log, timeout)
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(60)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-
-
-def _wait_until_up(
-    proc: subprocess.Popen[str], workspace: Path, log: Any, timeout: float
-) -> Served:
-    from alctl.discovery import read_discovery, server_answers
-
-    deadline = time.monotonic() + timeout
-    while True:
-        info = read_discovery(workspace)
-        if info is not None and info.pid == proc.pid and server_answers(info.url):
-            return Served(info.url, info.token, workspace, proc)
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            log.seek(0)
-            raise RuntimeError(f"alctl serve did not come up:\n{log.read()}")
-        time.sleep(0.1)
+def api_client(server: LiveServer) -> ApiClient:
+    """The CLI's own HTTP client, pointed at a test server."""
+    return ApiClient(server.url, server.token)
 
 
 def wait_idle(client: Any, timeout: float = 120.0) -> dict[str, Any]:

@@ -1,9 +1,8 @@
-"""Real alctl servers for tests.
+"""Real alctl servers for tests, and plain HTTP/SSE clients to talk to them.
 
-- `running_server(...)`: `python -m alctl serve` as a subprocess (what users run), stopped
-  with SIGINT; for CLI, browser and shutdown tests.
-- `thread_server(session)`: the same app under real uvicorn in a thread of the test
-  process, so API tests do not pay torch's import for every server.
+`running_server(...)` runs `python -m alctl serve` as a subprocess (what users run) and
+stops it with SIGINT; for CLI, browser and shutdown tests. tests/thread_server.py has
+the in-process variant that API tests use.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -188,46 +186,6 @@ def stop_server(
 
 
 @dataclass
-class ThreadServer:
-    url: str
-    token: str
-    session: Any  # alctl.session.WorkspaceSession
-
-    def api(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Answer:
-        kwargs.setdefault("token", self.token)
-        return fetch(self.url.rstrip("/") + path, method, body, **kwargs)
-
-
-@contextlib.contextmanager
-def thread_server(
-    session: Any, token: str = "test-token", **app_options: Any
-) -> Iterator[ThreadServer]:
-    """create_app(session) under real uvicorn on a free loopback port, in a thread."""
-    import uvicorn
-
-    from alctl.app import create_app
-
-    app = create_app(session, token, **app_options)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=free_port(), log_level="warning", timeout_graceful_shutdown=2
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise AssertionError("the in-thread server did not start")
-        time.sleep(0.02)
-    try:
-        yield ThreadServer(f"http://127.0.0.1:{config.port}/", token, session)
-    finally:
-        session.bus.close()  # what run_server's signal handler does: end the SSE streams
-        server.should_exit = True
-        thread.join(30)
-
-
-@dataclass
 class Event:
     event: str
     data: Any  # parsed JSON
@@ -290,20 +248,3 @@ class SSEReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def make_session(workspace: Path, data_dir: Path, dataset: str = "mnist") -> Any:
-    """A WorkspaceSession on the tiny dataset with its model loaded and points computed."""
-    import torch
-
-    from alctl.events import EventBus
-    from alctl.session import WorkspaceSession
-    from ssvae.data import load_dataset
-    from ssvae.workspace import Workspace
-
-    torch.set_num_threads(1)  # two cores, shared with the server thread and other tests
-    data = load_dataset(dataset, data_dir)
-    session = WorkspaceSession(Workspace(workspace, data.name), data, EventBus())
-    session.load_model()
-    session.compute_points()
-    return session

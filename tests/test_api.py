@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from alctl.resources import static_dir
-from tests.live_server import SSEReader, ThreadServer, make_session, thread_server
+from tests.live_server import SSEReader
+from tests.thread_server import ThreadServer, make_session, thread_server
 
 
 @pytest.fixture()
@@ -78,7 +79,7 @@ def test_sample_json_and_thumbnails(server: ThreadServer) -> None:
         server.session.dataset.train_targets[12]
     )
     assert sample["label"] is None and 0 <= sample["pred"] <= 9 and 0 <= sample["certainty"] <= 1
-    assert len(sample["latent"]) == 2
+    assert len(sample["latent"]) == 2 and all(isinstance(v, float) for v in sample["latent"])
     assert base64.b64decode(sample["original"]) == image.tobytes()
     recon = np.frombuffer(base64.b64decode(sample["recon"]), np.uint8)
     assert recon.shape == (784,)

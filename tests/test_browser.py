@@ -284,7 +284,6 @@ def test_server_restart_is_shown_and_the_page_resynchronises(
         board, page = open_dashboard(browser, first)
         board.select(50)
         page.keyboard.press("8")
-        import time; time.sleep(3); print("DEBUG", board.js("window.alctl.pendingWrites"), first.api("GET", "/api/labels").json(), first.output()[-3000:])
         wait_for(lambda: read_labels_csv(board.labels_csv).get(50) == 8, what="the CSV row")
     # Chromium logs the reconnect attempts that find nobody listening.
     board.guard.allow("ERR_CONNECTION_REFUSED")

@@ -14,21 +14,22 @@ import pytest
 from alctl.client import ApiClient, SSEEvent
 from alctl.discovery import ServerInfo, write_discovery
 from ssvae.labels import LabelStore
-from tests.cli_support import Served, one_error_line, run, serve
+from tests.cli_support import api_client, one_error_line, run
+from tests.live_server import LiveServer, running_server
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path) -> Iterator[Served]:
-    root = tmp_path_factory.mktemp("served-ws")
-    with serve(root, tiny_data_dir) as served:
+def server(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path) -> Iterator[LiveServer]:
+    # One server for the module: these tests touch distinct serials, so they share it.
+    with running_server(tmp_path_factory.mktemp("served-ws"), tiny_data_dir) as served:
         yield served
 
 
-def ws(server: Served) -> list[str]:
+def ws(server: LiveServer) -> list[str]:
     return ["--workspace", str(server.workspace)]
 
 
-def csv_labels(server: Served) -> dict[int, int]:
+def csv_labels(server: LiveServer) -> dict[int, int]:
     return LabelStore(server.workspace / "data" / "mnist" / "labels.csv", 600).read()
 
 
@@ -41,8 +42,8 @@ def next_event(events: Iterator[SSEEvent], name: str, timeout: float = 30.0) -> 
     raise AssertionError("stream ended")
 
 
-def test_shell_label_is_live_on_the_event_stream(server: Served) -> None:
-    with server.client().events(timeout=30) as stream:
+def test_shell_label_is_live_on_the_event_stream(server: LiveServer) -> None:
+    with api_client(server).events(timeout=30) as stream:
         events = iter(stream)
         assert next(events).event == "snapshot"
         done = run("label", 101, 4, *ws(server))
@@ -58,15 +59,15 @@ def test_shell_label_is_live_on_the_event_stream(server: Served) -> None:
     assert 101 not in csv_labels(server)
 
 
-def test_bad_labels_through_the_server(server: Served) -> None:
+def test_bad_labels_through_the_server(server: LiveServer) -> None:
     before = csv_labels(server)
     assert "label 10 for serial 5 must be 0-9" in one_error_line(run("label", 5, 10, *ws(server)))
     assert "serial 600 is outside" in one_error_line(run("label", 600, 1, *ws(server)))
     assert csv_labels(server) == before
 
 
-def test_import_and_list_through_the_server(server: Served, tmp_path: Path) -> None:
-    client = server.client()
+def test_import_and_list_through_the_server(server: LiveServer, tmp_path: Path) -> None:
+    client = api_client(server)
     bad = tmp_path / "bad.csv"
     bad.write_text("Serial,label\n201,1\n202,99\n")
     assert "label 99 outside 0..9" in one_error_line(run("label", "--import", bad, *ws(server)))
@@ -89,12 +90,12 @@ def test_import_and_list_through_the_server(server: Served, tmp_path: Path) -> N
     assert "201,1\n202,2\n203,3\n" in listing.stdout
 
 
-def test_status_comes_from_the_server_without_torch(server: Served) -> None:
+def test_status_comes_from_the_server_without_torch(server: LiveServer) -> None:
     done = run("status", "--json", *ws(server))
     assert done.code == 0, done.stderr
     facts = json.loads(done.stdout)
     assert facts["server"]["url"] == server.url.rstrip("/")
-    assert facts["server"]["pid"] == server.proc.pid
+    assert facts["server"]["pid"] == server.process.pid
     assert facts["dataset"] == {
         "name": "mnist",
         "n_samples": 600,
@@ -129,12 +130,12 @@ def test_stale_discovery_file_is_noted_and_ignored(tmp_path: Path, tiny_data_dir
     assert (root / ".alctl" / "server.json").exists()
 
 
-def test_no_server_flag_works_on_the_files(server: Served, tiny_data_dir: Path) -> None:
+def test_no_server_flag_works_on_the_files(server: LiveServer, tiny_data_dir: Path) -> None:
     done = run("label", 301, 3, "--no-server", "--data-dir", tiny_data_dir, *ws(server))
     assert done.code == 0, done.stderr
     assert csv_labels(server)[301] == 3
     # The server's label-file watcher picks the outside edit up.
-    client: ApiClient = server.client()
+    client: ApiClient = api_client(server)
     deadline = time.monotonic() + 15
     while client.labels_csv().count("301,3") == 0:
         assert time.monotonic() < deadline, "the server never saw the file change"

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from alctl.events import EventBus, dumps
-from tests.live_server import SSEReader, ThreadServer, make_session, thread_server
+from tests.live_server import SSEReader
+from tests.thread_server import ThreadServer, make_session, thread_server
 
 
 def test_dumps_turns_nan_and_inf_into_null_and_numpy_into_numbers() -> None:

@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from alctl.security import SecurityMiddleware, host_name, is_loopback
-from tests.live_server import ThreadServer, make_session, thread_server
+from tests.thread_server import ThreadServer, make_session, thread_server
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,9 @@ from alctl.points import (
     save_cache,
 )
 from alctl.session import SessionError, WorkspaceSession
+from alctl.training_run import NotTraining, TrainingBusy
 from ssvae.labels import LabelStore
-from tests.live_server import make_session
+from tests.thread_server import make_session
 
 
 class Recorder:
@@ -147,9 +148,8 @@ def test_training_thread_runs_saves_and_refreshes(session: WorkspaceSession) -> 
     first_version = session.status()["latent"]["version"]
     started = session.start_training(1, {"batch_size": 64, "learning_rate": 2e-3})
     assert started["session"] == 1 and started["hparams"]["learning_rate"] == 2e-3
-    with pytest.raises(SessionError) as busy:
+    with pytest.raises(TrainingBusy, match="already running"):
         session.start_training(1, {})
-    assert busy.value.status == 409 and "already running" in str(busy.value)
     recorder.wait_for("latent_refreshed")
     status = session.status()
     assert status["training"]["state"] == "idle"
@@ -157,7 +157,7 @@ def test_training_thread_runs_saves_and_refreshes(session: WorkspaceSession) -> 
     assert status["latent"]["version"] == first_version + 1
     assert status["checkpoint"]["exists"] and status["checkpoint"]["epochs_trained"] == 1
     assert status["hparams"]["learning_rate"] == 2e-3  # kept for the next session
-    history = session.history()
+    history = session.training.history()
     assert [r["global_epoch"] for r in history["records"]] == [1]
     assert history["sessions"][0]["status"] == "completed"
     assert session.cache_path.is_file()
@@ -173,17 +173,16 @@ def test_failed_session_is_reported_and_the_next_one_runs(session: WorkspaceSess
     recorder.events.clear()
     session.start_training(1, {"recon_weight": 1.0})
     assert recorder.wait_for("train_ended")["status"] == "completed"
-    assert session.history()["sessions"][0]["status"] == "failed"
+    assert session.training.history()["sessions"][0]["status"] == "failed"
 
 
 def test_stop_ends_a_session_cooperatively(session: WorkspaceSession) -> None:
     recorder = Recorder(session.bus)
-    with pytest.raises(SessionError) as idle:
-        session.stop_training()
-    assert idle.value.status == 409
+    with pytest.raises(NotTraining):
+        session.training.stop()
     session.start_training(200, {"batch_size": 16})
     recorder.wait_for("train_progress")
-    assert session.stop_training() == {"stopping": True}
+    assert session.training.stop() == {"stopping": True}
     assert session.status()["training"]["state"] in ("stopping", "idle")
     assert recorder.wait_for("train_ended")["status"] == "stopped"
     recorder.wait_for("latent_refreshed")  # partial work is kept and saved
@@ -212,7 +211,9 @@ def test_restart_uses_the_cache_and_loads_the_model_in_the_background(
     status = again.status()
     assert status["model"]["state"] == "loading"
     assert status["checkpoint"]["epochs_trained"] == before["checkpoint"]["epochs_trained"]
-    assert dumps(again.history()) == dumps(session.history())  # NaN-safe comparison
+    assert dumps(again.training.history()) == dumps(
+        session.training.history()
+    )  # NaN-safe comparison
     assert again.points_payload()[0] == session.points_payload()[0]
     again.model_wait_s = 0.05
     with pytest.raises(SessionError, match="model loading") as loading:

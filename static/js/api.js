@@ -11,6 +11,14 @@ export class ApiError extends Error {
 
 const UNREACHABLE = "Cannot reach the alctl server. Is `alctl serve` still running?";
 
+/** Server messages are terse ("label must be an integer 0-9"); make them end like sentences. */
+export function sentence(text) {
+  const t = String(text ?? "").trim();
+  if (!t) return "";
+  const first = t[0].toUpperCase() + t.slice(1);
+  return /[.!?]$/.test(first) ? first : `${first}.`;
+}
+
 async function errorFrom(response) {
   let detail = "";
   try {
@@ -19,7 +27,8 @@ async function errorFrom(response) {
   } catch {
     // The body was not JSON (a proxy page, a crash); fall back to the status line.
   }
-  return new ApiError(detail || `The server answered ${response.status} ${response.statusText}.`,
+  return new ApiError(
+    sentence(detail) || `The server answered ${response.status} ${response.statusText}.`,
     response.status);
 }
 

@@ -10,11 +10,16 @@ import {
 } from "./panels.js";
 import { createSamplePanel } from "./samples.js";
 import { createScatter } from "./scatter.js";
-import { createState, recordTiming, sameVersion } from "./state.js";
+import { createState, recordTiming } from "./state.js";
+import { createSync } from "./sync.js";
 import { createToasts } from "./toasts.js";
 import { createTrainingPanel } from "./training.js";
 
 const $ = (id) => document.getElementById(id);
+const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const HIGHLIGHT_WAIT_MS = 150;
+// Resting on a point this long fetches its images (sweeping across points fetches nothing).
+const PREFETCH_REST_MS = 40;
 
 function boot(config) {
   const api = createApi(config.token);
@@ -24,17 +29,17 @@ function boot(config) {
   const ready = new Promise((resolve) => {
     markReady = resolve;
   });
-  let serverStartedAt = null;
-  let pointsLoading = null;
-  let pointsStale = false;
 
+  let prefetchTimer = null;
   const scatter = createScatter({
     canvas: $("scatter"),
     ring: $("selection-ring"),
+    count: state.n,
     onSelect: (index) => select(index),
     onHover: (index) => {
       tooltip.show(index);
-      if (index !== null) samples.prefetch(index);
+      clearTimeout(prefetchTimer);
+      if (index !== null) prefetchTimer = setTimeout(() => samples.prefetch(index), PREFETCH_REST_MS);
     },
   });
   const tooltip = createTooltip($("tooltip"), $("scatter-wrap"), state, api.thumbnailUrl);
@@ -66,10 +71,11 @@ function boot(config) {
     $("label-delete").disabled = state.selected === null || current < 0;
   }
 
+  let labelsDrawn = Promise.resolve(); // the scatter draw showing the latest label change
   const labeler = createLabeler({
     api, state,
     onChange: () => {
-      scatter.valuesChanged(state.user);
+      labelsDrawn = scatter.valuesChanged(state.user);
       samples.refreshFacts();
       refreshLabelButtons();
     },
@@ -84,13 +90,53 @@ function boot(config) {
     datasetPanel.update(stats);
   }
 
-  function select(index, startedAt = performance.now()) {
+  let modelProblem = null;
+  function applyStatus(status) {
+    renderCheckpoint($("checkpoint"), status.checkpoint, status.device);
+    training.setHparams(status.hparams);
+    if (status.training) training.sync(status.training);
+    if (status.labels) applyStats(status.labels);
+    if (status.dataset_source) $("dataset-source").textContent = status.dataset_source;
+    const problem = status.model?.state === "failed" ? status.model.error : null;
+    if (problem && problem !== modelProblem) {
+      toasts.error(`The model could not be loaded: ${problem}. Browsing and labeling still work.`);
+    }
+    modelProblem = problem;
+  }
+
+  const sync = createSync(
+    { api, state, scatter, samples, labeler, charts, training, toasts },
+    {
+      applyStatus,
+      animate: () => $("animate").checked,
+      pointsShown(points) {
+        $("scatter-info").textContent =
+          `${state.n.toLocaleString()} points · latent v${points.version ?? "?"}`;
+        refreshLabelButtons();
+      },
+    },
+  );
+
+  /**
+   * Selects a sample (null clears). `reveal` pans to it when off-screen (the jump box).
+   * Software WebGL blocks the page for a whole frame, so when the images are not in memory
+   * yet they are painted first and the scatter highlights the point right after.
+   */
+  function select(index, { reveal = false } = {}) {
+    const startedAt = performance.now();
     state.selected = index;
-    scatter.select(index);
     refreshLabelButtons();
-    samples.show(index, startedAt).catch((error) => {
+    const inMemory = index === null || samples.has(index);
+    const shown = samples.show(index, startedAt).catch((error) => {
       toasts.error(`Could not load sample #${index}: ${error.message}`);
     });
+    const highlight = () => {
+      if (state.selected !== index) return;
+      scatter.select(index);
+      if (reveal && index !== null) scatter.reveal(index);
+    };
+    if (inMemory) highlight();
+    else Promise.race([shown, delay(HIGHLIGHT_WAIT_MS)]).then(highlight);
   }
 
   function setMode(mode) {
@@ -107,121 +153,20 @@ function boot(config) {
     }
   }
 
+  /** Labels (or with null, unlabels) the selected sample; the queue and undo can reuse apply. */
   function labelSelected(label) {
     if (state.selected === null) {
       toasts.note("Select a sample first: click a point or type its index in “Go to index”.");
       return null;
     }
     const started = performance.now();
+    const before = labelsDrawn;
     const result = labeler.apply([state.selected], label);
-    scatter.valuesChanged(null).then(() => recordTiming(state, "labelRecolor", performance.now() - started));
+    if (labelsDrawn !== before) {
+      labelsDrawn.then(() => recordTiming(state, "labelRecolor", performance.now() - started));
+    }
     return result;
   }
-
-  /** Loads /api/points; later calls while one runs coalesce into one more load. */
-  async function loadPoints({ transition }) {
-    if (pointsLoading) {
-      pointsStale = true;
-      return pointsLoading;
-    }
-    const started = performance.now();
-    pointsLoading = (async () => {
-      const points = await api.points();
-      state.adoptPoints(points);
-      const drawn = scatter.setColumns(
-        { x: state.x, y: state.y, valueA: state.code, valueB: state.valueB },
-        { transition, user: state.user });
-      state.latentVersion = points.version;
-      $("scatter-info").textContent = `${state.n.toLocaleString()} points · latent v${points.version ?? "?"}`;
-      samples.invalidate();
-      refreshLabelButtons();
-      await drawn;
-      recordTiming(state, "pointsLoad", performance.now() - started);
-    })();
-    try {
-      await pointsLoading;
-    } finally {
-      pointsLoading = null;
-    }
-    if (pointsStale) {
-      pointsStale = false;
-      await loadPoints({ transition });
-    }
-  }
-
-  function applyStatus(status) {
-    renderCheckpoint($("checkpoint"), status.checkpoint, status.device);
-    training.setHparams(status.hparams);
-    if (status.training) training.sync(status.training);
-    if (status.labels) applyStats(status.labels);
-    if (status.dataset_source) $("dataset-source").textContent = status.dataset_source;
-  }
-
-  async function loadLabels() {
-    const body = await api.labels();
-    labeler.reset(body.labels, body.version);
-  }
-
-  // Labels events that arrive while the full set is being refetched are replayed after it.
-  let labelBuffer = null;
-  async function refetchLabels() {
-    labelBuffer = [];
-    try {
-      await loadLabels();
-      for (const event of labelBuffer) labeler.applyEvent(event);
-    } finally {
-      labelBuffer = null;
-    }
-  }
-
-  async function loadHistory({ merge }) {
-    const body = await api.history();
-    charts.setHistory(body.records ?? [], { merge });
-  }
-
-  function failed(what) {
-    return (error) => toasts.error(`${what}: ${error.message}`);
-  }
-
-  const handlers = {
-    snapshot(status) {
-      const restarted = serverStartedAt !== null && status.server?.started_at !== serverStartedAt;
-      serverStartedAt = status.server?.started_at ?? null;
-      applyStatus(status);
-      if (restarted || !sameVersion(status.labels?.version, state.labelsVersion)) {
-        refetchLabels().catch(failed("Could not reload the labels"));
-      }
-      if (restarted || !sameVersion(status.latent?.version, state.latentVersion)) {
-        loadPoints({ transition: $("animate").checked }).catch(failed("Could not reload the latent points"));
-      }
-      loadHistory({ merge: !restarted }).catch(failed("Could not reload the loss history"));
-    },
-    labels(event) {
-      if (labelBuffer) labelBuffer.push(event);
-      labeler.applyEvent(event);
-      if (event.stats?.version !== undefined) state.labelsVersion = event.stats.version;
-    },
-    train_started(event) {
-      training.started(event);
-    },
-    train_progress: (event) => training.progress(event),
-    train_epoch(record) {
-      training.epoch(record);
-      charts.add(record);
-    },
-    train_ended(result) {
-      const problem = training.ended(result);
-      if (problem) toasts.error(problem);
-      else toasts.note(`Training ${result.status.replace("_", " ")} after ${result.epochs_run} epochs.`);
-      api.status().then(applyStatus).catch(() => {});
-    },
-    latent_refreshed() {
-      loadPoints({ transition: $("animate").checked }).catch(failed("Could not load the new latent points"));
-      // The checkpoint is saved by now: refresh its facts in the header.
-      api.status().then(applyStatus).catch(() => {});
-    },
-    error: ({ message }) => toasts.error(message ?? "The server reported a problem."),
-  };
 
   function connectionChanged(next) {
     const previous = state.connection;
@@ -235,6 +180,19 @@ function boot(config) {
     }
   }
 
+  function jump(event) {
+    event.preventDefault();
+    const raw = $("jump-input").value.trim();
+    const index = Number(raw);
+    if (raw === "" || !Number.isInteger(index) || index < 0 || index >= state.n) {
+      $("jump-error").textContent = `Type a whole number from 0 to ${state.n - 1}.`;
+      return;
+    }
+    $("jump-error").textContent = "";
+    select(index, { reveal: true });
+    $("jump-input").blur();
+  }
+
   function bindControls() {
     for (const button of document.querySelectorAll(".mode")) {
       button.addEventListener("click", () => setMode(button.dataset.mode));
@@ -244,19 +202,12 @@ function boot(config) {
     }
     $("label-delete").addEventListener("click", () => labelSelected(null));
     $("reset-view").addEventListener("click", () => scatter.resetView());
-    $("jump-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      const raw = $("jump-input").value.trim();
-      const index = Number(raw);
-      if (raw === "" || !Number.isInteger(index) || index < 0 || index >= state.n) {
-        $("jump-error").textContent = `Type a whole number from 0 to ${state.n - 1}.`;
-        return;
-      }
-      $("jump-error").textContent = "";
-      select(index);
-      scatter.reveal(index);
-      $("jump-input").blur();
+    // Fetch while the person types, so Enter finds the images in memory.
+    $("jump-input").addEventListener("input", () => {
+      const index = Number($("jump-input").value.trim());
+      if (Number.isInteger(index) && index >= 0 && index < state.n) samples.prefetch(index);
     });
+    $("jump-form").addEventListener("submit", jump);
     bindKeys({
       label: (n) => labelSelected(n),
       unlabel: () => labelSelected(null),
@@ -273,22 +224,20 @@ function boot(config) {
     bindControls();
     setMode("user");
     try {
-      const [status, , history] = await Promise.all([
-        api.status(), loadPoints({ transition: false }), api.history(), loadLabels()]);
-      serverStartedAt = status.server?.started_at ?? null;
-      applyStatus(status);
-      charts.setHistory(history.records ?? [], { merge: false });
+      await sync.initial();
     } catch (error) {
-      $("scatter-loading").textContent = `Could not load the dashboard: ${error.message} Reload the page once the server runs.`;
+      $("scatter-loading").textContent =
+        `Could not load the dashboard: ${error.message} Reload the page once the server runs.`;
       $("scatter-loading").classList.add("failed");
       throw error;
     }
     $("scatter-loading").hidden = true;
     document.body.dataset.ready = "1";
     markReady();
-    connectEvents("/api/events", handlers, connectionChanged);
+    connectEvents("/api/events", sync.handlers, connectionChanged);
   }
 
+  // Read-only debugging hook for tests and benchmarks.
   window.alctl = Object.freeze({
     ready,
     state,

@@ -62,7 +62,9 @@ function makeChart(spec, host, boundaries) {
     legend: { show: false },
     cursor: { drag: { x: false, y: false }, points: { size: 5 } },
     scales: { x: { time: false }, y: spec.log ? { distr: 3, log: 10 } : { auto: true } },
-    axes: [{ ...axis, size: 20 }, { ...axis, size: 42 }],
+    // Epochs are whole numbers: no 1.5 ticks.
+    axes: [{ ...axis, size: 20, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] },
+      { ...axis, size: 42 }],
     series: [
       {},
       { label: "train", stroke: TRAIN, width: 1.5, spanGaps: true, points: { size: 4 } },

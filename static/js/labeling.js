@@ -36,6 +36,7 @@ export function createLabeler({ api, state, onChange, onStats, onError }) {
 
   function settle(serials, label, body) {
     const version = body?.stats?.version;
+    const changed = [];
     for (const serial of serials) {
       if (body) confirm(serial, label === null ? -1 : label, version);
       const left = inFlight.get(serial) - 1;
@@ -43,10 +44,13 @@ export function createLabeler({ api, state, onChange, onStats, onError }) {
         inFlight.set(serial, left);
       } else {
         inFlight.delete(serial);
-        show(serial, state.confirmed[serial]);
+        if (state.user[serial] !== state.confirmed[serial]) {
+          show(serial, state.confirmed[serial]);
+          changed.push(serial);
+        }
       }
     }
-    onChange(serials);
+    if (changed.length) onChange(changed);
     if (body?.stats) onStats(body.stats);
   }
 
@@ -91,7 +95,7 @@ export function createLabeler({ api, state, onChange, onStats, onError }) {
         },
         (error) => {
           settle(todo, label, null);
-          onError(`${describe(todo, label)}: ${error.message} The page shows the saved label again.`);
+          onError(`${describe(todo, label)}: ${error.message} Rolled back: the page shows the saved label again.`);
           return { ok: false, previous, error };
         },
       );
@@ -104,7 +108,8 @@ export function createLabeler({ api, state, onChange, onStats, onError }) {
       const changed = [];
       for (const { serial, label } of changes) {
         const value = label === null || label === undefined ? -1 : label;
-        if (confirm(serial, value, stats?.version) && !inFlight.has(serial)) {
+        const fresh = confirm(serial, value, stats?.version);
+        if (fresh && !inFlight.has(serial) && state.user[serial] !== value) {
           show(serial, value);
           changed.push(serial);
         }

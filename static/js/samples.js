@@ -44,24 +44,28 @@ function classText(cell, state, cls, suffix = "") {
  * @param {(ms: number) => void} deps.onPainted  click-to-paint time, for the timings hook
  */
 export function createSamplePanel({ api, state, els, onPainted }) {
-  const cache = new Map(); // serial -> Promise<{original, recon}>, insertion order = LRU
+  const cache = new Map(); // serial -> {promise, ready}; insertion order = LRU
   let current = null;
   let request = 0;
 
   function load(serial) {
     let entry = cache.get(serial);
     if (entry) {
-      cache.delete(serial);
+      cache.delete(serial); // re-inserted below: most recently used last
     } else {
-      entry = api.sample(serial).then((body) => ({
-        original: decodeImage(body.original),
-        recon: body.recon ? decodeImage(body.recon) : null,
-      }));
-      entry.catch(() => cache.delete(serial));
+      entry = { ready: false };
+      entry.promise = api.sample(serial).then((body) => {
+        entry.ready = true;
+        return {
+          original: decodeImage(body.original),
+          recon: body.recon ? decodeImage(body.recon) : null,
+        };
+      });
+      entry.promise.catch(() => cache.delete(serial));
     }
     cache.set(serial, entry);
     if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value);
-    return entry;
+    return entry.promise;
   }
 
   function renderFacts() {
@@ -114,6 +118,10 @@ export function createSamplePanel({ api, state, els, onPainted }) {
     show,
     prefetch(serial) {
       if (serial !== null && !cache.has(serial)) load(serial).catch(() => {});
+    },
+    /** Whether the images of `serial` are in memory (a click paints them at once). */
+    has(serial) {
+      return cache.get(serial)?.ready === true;
     },
     /** Labels or predictions changed: redraw the text, keep the images. */
     refreshFacts: renderFacts,

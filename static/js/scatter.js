@@ -5,6 +5,8 @@ import createScatterplot, { createRenderer } from "../vendor/regl-scatterplot.js
 import { BACKGROUND, buildModeSettings } from "./palette.js";
 
 const POINT_SIZE = 3;
+// From here on, squares without alpha blending (the library's performance mode).
+const LARGE = 500_000;
 const TRANSITION_MS = 700;
 // Drawing labeled points last costs O(N) per label change; beyond this it is skipped.
 const POINT_ORDER_LIMIT = 250_000;
@@ -13,10 +15,11 @@ const POINT_ORDER_LIMIT = 250_000;
  * @param {object} opts
  * @param {HTMLCanvasElement} opts.canvas
  * @param {HTMLElement} opts.ring  overlay marking the selected point
+ * @param {number} opts.count  expected number of points (picks the rendering mode)
  * @param {(index: number|null) => void} opts.onSelect  user clicked a point or the background
  * @param {(index: number|null) => void} opts.onHover
  */
-export function createScatter({ canvas, ring, onSelect, onHover }) {
+export function createScatter({ canvas, ring, count, onSelect, onHover }) {
   const container = canvas.parentElement;
   const { width, height } = container.getBoundingClientRect();
   // The library's default renderer is window-sized; in software WebGL every pixel of its
@@ -36,8 +39,10 @@ export function createScatter({ canvas, ring, onSelect, onHover }) {
     opacityInactiveScale: 1,
     actionKeyMap: {}, // no lasso/rotate yet: a click selects exactly one sample
     deselectOnDblClick: false,
+    deselectOnEscape: false, // the page's own keys decide (Escape in a field only leaves it)
+    performanceMode: count >= LARGE,
   });
-  const modes = buildModeSettings(POINT_SIZE);
+  const modes = buildModeSettings(count >= LARGE ? 1 : POINT_SIZE);
 
   let columns = null; // { x, y, valueA (Uint16 codes), valueB (Float32) }
   let spatialIndex = null;
@@ -45,6 +50,7 @@ export function createScatter({ canvas, ring, onSelect, onHover }) {
   let selected = null;
   let transitioning = false;
   let labeledDrawnLast = ""; // signature of the labeled set the draw order puts on top
+  let orderFrom = null; // user labels whose draw order is still to be applied
   let pending = null;
   let busy = false;
 
@@ -61,6 +67,9 @@ export function createScatter({ canvas, ring, onSelect, onHover }) {
         options.transitionDuration = TRANSITION_MS;
       }
       try {
+        // Applied between draws: during one the library would drop the new order.
+        if (orderFrom) setPointOrder(orderFrom);
+        orderFrom = null;
         await plot.draw(columns, options);
         if (job.positions) spatialIndex = plot.get("spatialIndex");
       } catch (error) {
@@ -122,10 +131,20 @@ export function createScatter({ canvas, ring, onSelect, onHover }) {
     plot.set({ pointOrder: order });
   }
 
+  // A click selects inside the library (which redraws by itself); remember it so that the
+  // app's echo through select() does not cost another frame.
   plot.subscribe("select", ({ points }) => {
-    if (points.length) onSelect(points[points.length - 1]);
+    if (!points.length) return;
+    selected = points[points.length - 1];
+    placeRing();
+    onSelect(selected);
   });
-  plot.subscribe("deselect", () => onSelect(null));
+  plot.subscribe("deselect", () => {
+    if (selected === null) return;
+    selected = null;
+    placeRing();
+    onSelect(null);
+  });
   plot.subscribe("pointover", (index) => onHover(index));
   plot.subscribe("pointout", () => onHover(null));
   plot.subscribe("view", placeRing);
@@ -167,13 +186,13 @@ export function createScatter({ canvas, ring, onSelect, onHover }) {
         labeledDrawnLast = "";
         plot.set(modes[mode]);
       }
-      if (user) setPointOrder(user);
+      if (user) orderFrom = user;
       return schedule(true, transition && sameSize);
     },
     /** Re-uploads the category codes after labels changed; positions stay indexed. */
     valuesChanged(user) {
       if (!columns) return Promise.resolve();
-      if (user) setPointOrder(user);
+      if (user) orderFrom = user;
       return schedule(false, false);
     },
     setMode(next) {
@@ -181,6 +200,7 @@ export function createScatter({ canvas, ring, onSelect, onHover }) {
       plot.set(modes[next]);
     },
     select(index) {
+      if (index === selected || !columns) return;
       selected = index;
       if (index === null) plot.deselect({ preventEvent: true });
       else plot.select([index], { preventEvent: true });
@@ -188,6 +208,7 @@ export function createScatter({ canvas, ring, onSelect, onHover }) {
     },
     /** Pans (keeping the zoom) when the point is outside the visible area. */
     reveal(index) {
+      if (!columns) return;
       const pos = plot.getScreenPosition(index);
       const rect = container.getBoundingClientRect();
       const margin = 24;
