@@ -226,13 +226,18 @@ class WorkspaceSession:
             what, "save the checkpoint", lambda: self._save_checkpoint(model, accuracy)
         )
         records = [r for r in model.trainer.history if r.get("session") == result.session]
-        if records:
-            from ssvae.history import append_history_csv
+        if records and saved:
+            from ssvae.history import record_session
 
             self._report(
                 what,
-                "append to the history CSV",
-                lambda: append_history_csv(self.workspace.history_csv, records),
+                "write the history CSV and loss-curve PNG",
+                lambda: record_session(
+                    self.workspace.history_csv,
+                    self.workspace.loss_plot,
+                    records,
+                    model.trainer.history,
+                ),
             )
         points = model.predict_points(self.dataset.train_images, view)
         with self._lock:

@@ -72,7 +72,7 @@ PROBE_JS = r"""
     B.pending = B.until(() => B.input[type] !== Infinity && test(B.input[type]), timeoutMs)
       .then((t) => (t === null ? null : t - B.input[type]));
   };
-  for (const type of ["pointerdown", "keydown"]) {
+  for (const type of ["pointerup", "keydown"]) {
     window.addEventListener(type, (e) => { B.input[type] = e.timeStamp; }, true);
   }
   const proto = CanvasRenderingContext2D.prototype;
@@ -128,6 +128,7 @@ PROBE_JS = r"""
       return result;
     };
     plot.subscribe("draw", () => { B.plotDraw = now(); B.notify(); });
+    plot.subscribe("select", () => { B.selectAt = now(); });
   };
 })();
 """
@@ -147,7 +148,7 @@ ARM_LABEL_JS = """([serial, digit]) => __bench.arm("keydown", (t0) =>
   window.alctl.state.user[serial] === digit && __bench.draws.some((d) => d.start >= t0))"""
 ARM_MODE_JS = """(mode) => __bench.arm("keydown", (t0) =>
   window.alctl.state.mode === mode && __bench.plotDraw > t0)"""
-ARM_RUNNING_JS = """() => __bench.arm("pointerdown", (t0) =>
+ARM_RUNNING_JS = """() => __bench.arm("pointerup", (t0) =>
   document.getElementById("train-state").textContent.trim() === "running"
   && (__bench.changed["train-state"] ?? -1) >= t0)"""
 # Every labeled point shows its class colour in "user" mode (the page's own colour hook).
@@ -327,6 +328,7 @@ class Dashboard:
         _wait_samples(server)
         self.n = int(page.evaluate("() => window.alctl.state.n"))
         self.rng = np.random.default_rng(0)
+        self.select_ms: list[float] = []  # pointerup → the scatter's select event
         page.evaluate("() => __bench.hookScatter()")
 
     def close(self) -> None:
@@ -348,10 +350,13 @@ class Dashboard:
         self.page.keyboard.press("Escape")
         self.page.mouse.move(pos["x"], pos["y"])
         time.sleep(HOVER_S)
-        self.page.evaluate(ARM_PAINT_JS, "pointerdown")
+        self.page.evaluate(ARM_PAINT_JS, "pointerup")
         self.page.mouse.down()
         self.page.mouse.up()
         ms = self.pending()
+        self.select_ms.append(
+            self.page.evaluate("() => __bench.selectAt - __bench.input.pointerup")
+        )
         return ms, self.page.evaluate("() => window.alctl.state.selected") == serial
 
     def jump(self, serial: int) -> float | None:
@@ -378,37 +383,42 @@ class Dashboard:
     def start_training(self, epochs: int) -> tuple[float | None, int]:
         """Click Start with `epochs`; (ms until the panel shows running, session number)."""
         before = len(self.events.named("train_started"))
+        progressed = len(self.events.named("train_progress"))
         self.page.fill('#train-form input[name="epochs"]', str(epochs))
         self.page.evaluate(ARM_RUNNING_JS)
         self.page.click("#train-start")
         ms = self.pending()
-        progressed = len(self.events.named("train_progress"))
         _, started = self.events.wait_for("train_started", timeout=60, after=before)
         # Batches are running (the model may still have been loading at the start).
         self.events.wait_for("train_progress", timeout=120, after=progressed)
         return ms, int(started["session"])
 
     def wait_idle(self, session: int, timeout: float) -> dict[str, Any]:
-        """Wait for the session's end and the refreshed latent; the train_ended data."""
+        """Wait for the session's end and for the page to draw the refreshed latent."""
         deadline = time.monotonic() + timeout
         ended = None
-        while time.monotonic() < deadline and ended is None:
+        while ended is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"training session {session} did not end in {timeout:.0f} s")
             ended = next(
-                (d for _, d in self.events.named("train_ended") if d.get("session") == session),
+                (e for e in self.events.named("train_ended") if e[1].get("session") == session),
                 None,
             )
             time.sleep(0.05)
-        if ended is None:
-            raise TimeoutError(f"training session {session} did not end within {timeout:.0f} s")
-        while time.monotonic() < deadline:
-            if self.http.get("/api/status").json()["training"]["state"] == "idle":
-                break
-            time.sleep(0.1)
-        self.page.wait_for_function(
-            "() => document.getElementById('train-state').textContent.trim() === 'idle'"
-        )
-        time.sleep(1.0)  # the latent refresh and the page's points reload settle
-        return ended
+        if ended[1]["status"] != "failed" or ended[1]["epochs_run"] > 0:
+            refreshed = self.events.named("latent_refreshed")
+            while not any(t >= ended[0] for t, _ in refreshed):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no latent_refreshed after session {session}")
+                time.sleep(0.05)
+                refreshed = self.events.named("latent_refreshed")
+            version = refreshed[-1][1]["version"]
+            self.page.wait_for_function(
+                "(v) => String(window.alctl.state.latentVersion) === String(v)",
+                arg=version,
+                timeout=max(1.0, deadline - time.monotonic()) * 1000,
+            )
+        return ended[1]
 
 
 def measure_selection(d: Dashboard) -> list[Result]:
@@ -447,7 +457,8 @@ def measure_selection(d: Dashboard) -> list[Result]:
         _latency(
             "click a point → original + reconstruction painted", 50, clicks,
             f"real mouse, {HOVER_S * 1000:.0f} ms hover first (the page prefetches on hover); "
-            f"hit the aimed point {hits}/{len(clicks)}; the page's own samplePaint timing "
+            f"hit the aimed point {hits}/{len(clicks)}; pointerup → scatter's select event "
+            f"{ms_stats(d.select_ms)}; the page's own samplePaint timing "
             f"{ms_stats(timings.get('samplePaint', []))}; canvas equals /api/samples: {image_ok}",
         ),
         _latency(

@@ -127,6 +127,26 @@ def plot_history(path_png: str | os.PathLike[str], records: Iterable[Mapping[str
     _atomic_savefig(fig, Path(path_png))
 
 
+def record_session(
+    history_csv: str | os.PathLike[str],
+    loss_plot: str | os.PathLike[str],
+    new_records: Iterable[Mapping[str, Any]],
+    all_records: Iterable[Mapping[str, Any]],
+) -> None:
+    """Persist one session's epochs for the scripts: append the CSV, redraw the PNG.
+
+    A missing CSV (say, a checkpoint moved here without it) is rewritten from everything
+    the checkpoint knows, so the file always covers the whole history.
+    """
+    history_csv = Path(history_csv)
+    all_records = list(all_records)
+    if history_csv.exists():
+        append_history_csv(history_csv, new_records)
+    else:
+        write_history_csv(history_csv, all_records)
+    plot_history(loss_plot, all_records)
+
+
 def _atomic_savefig(fig: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

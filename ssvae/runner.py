@@ -18,7 +18,7 @@ from ssvae.callbacks import TrainingCallback, TrainResult
 from ssvae.checkpoint import CheckpointError, build_model, load_checkpoint, save_checkpoint
 from ssvae.config import SSVAEConfig
 from ssvae.data import Dataset
-from ssvae.history import append_history_csv, plot_history, write_history_csv
+from ssvae.history import record_session
 from ssvae.labels import LabelStore
 from ssvae.model import predict, view_2d
 from ssvae.npz import write_predictions_npz
@@ -83,12 +83,7 @@ def train_from_files(
     test = trainer.predict(ds.test_images, reconstruct=False)
     test_accuracy = float((test.pred_class == ds.test_targets).mean())
     save_checkpoint(run.weights, **trainer.checkpoint_payload(ds.name, test_accuracy=test_accuracy))
-    new_records = trainer.history[before:]
-    if run.history_csv.exists():
-        append_history_csv(run.history_csv, new_records)
-    else:  # e.g. a checkpoint moved here without its CSV: write everything it knows
-        write_history_csv(run.history_csv, trainer.history)
-    plot_history(run.loss_plot, trainer.history)
+    record_session(run.history_csv, run.loss_plot, trainer.history[before:], trainer.history)
     return TrainOutcome(result, test_accuracy, int((labels >= 0).sum()), continued_from, True)
 
 

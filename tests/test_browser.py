@@ -254,7 +254,7 @@ def test_training_refreshes_the_latent_in_place(dashboard: Dashboard) -> None:
         timeout=60,
         what="the refreshed latent",
     )
-    wait_for(lambda: page.text_content(".chart-latest") != "", what="the loss curves")
+    wait_for(lambda: page.text_content(".chart-latest").strip(), what="the loss curves")
     # In place: the selection and the view stay.
     assert dashboard.js("window.alctl.state.selected") == serial
     assert dashboard.js("window.alctl.scatter.get('selectedPoints')") == [serial]

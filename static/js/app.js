@@ -221,6 +221,7 @@ function boot(config) {
   async function start() {
     document.title = `alctl · ${datasetTitle(config.dataset)}`;
     $("dataset-name").textContent = datasetTitle(config.dataset);
+    $("dataset-count").textContent = state.n.toLocaleString();
     bindControls();
     setMode("user");
     try {

@@ -3,7 +3,7 @@
 import uPlot from "../vendor/uPlot.js";
 
 const CHARTS = [
-  { key: "loss", title: "total loss", log: true },
+  { key: "loss", title: "total", log: true },
   { key: "reconstruction_loss", title: "reconstruction" },
   { key: "kl_loss", title: "KL" },
   { key: "classification_loss", title: "classification" },
@@ -47,8 +47,15 @@ function makeChart(spec, host, boundaries) {
   const title = document.createElement("span");
   title.className = "chart-title";
   title.textContent = spec.log ? `${spec.title} (log)` : spec.title;
+  // The latest values, in the series colours: they double as the line key.
   const latest = document.createElement("span");
   latest.className = "chart-latest";
+  latest.title = "latest epoch: train (solid) / validation (dashed)";
+  const trainValue = document.createElement("span");
+  trainValue.style.color = TRAIN;
+  const valValue = document.createElement("span");
+  valValue.style.color = VAL;
+  latest.append(trainValue, " ", valValue);
   head.append(title, latest);
   const plotHost = document.createElement("div");
   box.append(head, plotHost);
@@ -72,7 +79,7 @@ function makeChart(spec, host, boundaries) {
     ],
     hooks: { draw: [(u) => sessionLines(u, boundaries)] },
   }, [[], [], []], plotHost);
-  return { spec, plot, latest, box };
+  return { spec, plot, trainValue, valValue };
 }
 
 export function createCharts(host) {
@@ -93,17 +100,15 @@ export function createCharts(host) {
       }
     }
     const xs = records.map((r) => r.global_epoch);
-    for (const { spec, plot, latest } of charts) {
+    for (const { spec, plot, trainValue, valValue } of charts) {
       // A log axis cannot show zero or negative values.
       const clean = (v) => (spec.log && v !== null && v <= 0 ? null : v);
       const train = records.map((r) => clean(metric(r, "train", spec.key)));
       const val = records.map((r) => clean(metric(r, "val", spec.key)));
       plot.setData([xs, train, val]);
       const last = records.at(-1);
-      latest.textContent = last
-        ? `${short(metric(last, "train", spec.key))} / ${short(metric(last, "val", spec.key))}`
-        : "";
-      latest.title = "latest train / validation";
+      trainValue.textContent = last ? short(metric(last, "train", spec.key)) : "";
+      valValue.textContent = last ? short(metric(last, "val", spec.key)) : "";
     }
   }
 

@@ -25,7 +25,7 @@ export const CERTAINTY_MIN = 0.1;
 export const MODES = {
   user: { title: "User labels", key: "u" },
   pred: { title: "Predicted class", key: "p" },
-  certainty: { title: "Certainty", key: "c" },
+  certainty: { title: "Prediction certainty", key: "c" },
   truth: { title: "Ground truth", key: "g" },
 };
 
