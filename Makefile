@@ -19,8 +19,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-js-deps: node_modules/.installed
-node_modules/.installed: package.json package-lock.json
+# npm's postinstall copies the browser builds into static/vendor/ (gitignored).
+js-deps: static/vendor/versions.json
+static/vendor/versions.json: package.json package-lock.json tools/copy-vendor.mjs
 	npm ci --no-audit --no-fund
 	touch $@
 

@@ -151,7 +151,9 @@ async def sample_png(request: Request) -> Response:
     if kind not in ("original", "recon"):
         raise ApiError(f"unknown image {kind!r}; use original.png or recon.png", 404)
     data = await run_in_threadpool(_session(request).sample_png, _serial(request), kind)
-    return Response(data, media_type="image/png", headers={"Cache-Control": "no-store"})
+    # An original never changes while the server runs; a reconstruction does after training.
+    cache = "private, max-age=3600" if kind == "original" else "no-store"
+    return Response(data, media_type="image/png", headers={"Cache-Control": cache})
 
 
 async def labels(request: Request) -> Response:

@@ -167,7 +167,7 @@ IMAGE_CHECK_JS = """(b64) => {
 }"""
 PAGE_PUTS_JS = """() => performance.getEntriesByType("resource")
   .filter((e) => /\\/api\\/labels\\/\\d+$/.test(e.name))
-  .map((e) => [e.duration, e.serverTiming.map((s) => s.duration)])"""
+  .map((e) => e.duration)"""
 
 
 @dataclass
@@ -442,9 +442,9 @@ def measure_selection(d: Dashboard) -> list[Result]:
     image_ok = d.page.evaluate(IMAGE_CHECK_JS, original)
     d.page.wait_for_function("() => window.alctl.pendingWrites === 0")
     wrong_colour = d.page.evaluate(COLOUR_CHECK_JS, [[s, v] for s, v in labeled.items()])
-    page_puts = [p[0] for p in d.page.evaluate(PAGE_PUTS_JS)]
-    server_ms, put_ms = _server_label_times(d)
+    page_puts = d.page.evaluate(PAGE_PUTS_JS)
     durable = _labels_on_disk(d.server.workspace, d.s.dataset)
+    server_ms, put_ms = _server_label_times(d)
     kept = sum(1 for serial, digit in labeled.items() if durable.get(serial) == digit)
     timings = d.page.evaluate("() => window.alctl.state.timings")
     how = (
