@@ -8,11 +8,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from ssvae.atomic import atomic_write
 
 FIELDS = ("url", "pid", "token", "dataset", "workspace", "started_at")
 
@@ -38,20 +39,8 @@ def discovery_path(workspace: Path) -> Path:
 def write_discovery(workspace: Path, info: ServerInfo) -> Path:
     """Write the file atomically with mode 0600 (it holds the token)."""
     path = discovery_path(workspace)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".server.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp already creates 0600; chmod guards against an odd umask-free platform.
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(info.to_dict(), handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, "w", perms=0o600, encoding="utf-8") as handle:
+        json.dump(info.to_dict(), handle, indent=2)
     return path
 
 

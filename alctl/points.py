@@ -8,16 +8,15 @@ epochs), and is only used while those facts still match the checkpoint on disk.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ssvae.atomic import atomic_write
 
 CACHE_NAME = "points_cache.npz"
 CACHE_FORMAT = 1
@@ -107,25 +106,14 @@ def load_cache(
 
 def save_cache(path: Path, predictions: Predictions2D, meta: dict[str, Any]) -> None:
     """Write atomically (temp + fsync + replace); `meta` must hold dataset and checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".points.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(
-                handle,
-                xy=predictions.xy,
-                certainty=predictions.certainty,
-                pred=predictions.pred,
-                meta=np.array(json.dumps({"format": CACHE_FORMAT, **meta})),
-            )
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 is for secrets; this is the checkpoint's peer
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, perms=0o644) as handle:
+        np.savez(
+            handle,
+            xy=predictions.xy,
+            certainty=predictions.certainty,
+            pred=predictions.pred,
+            meta=np.array(json.dumps({"format": CACHE_FORMAT, **meta})),
+        )
 
 
 class LatentPoints:

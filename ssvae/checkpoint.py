@@ -13,16 +13,15 @@ torch is imported inside the functions that need it, so `checkpoint_summary` (fo
 from __future__ import annotations
 
 import collections
-import contextlib
 import os
 import pickle
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ssvae.atomic import atomic_write
 from ssvae.config import ARCHITECTURE_FIELDS, SSVAEConfig
 
 if TYPE_CHECKING:
@@ -86,25 +85,8 @@ def save_checkpoint(
         "test_accuracy": None if test_accuracy is None else float(test_accuracy),
         "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    with atomic_write(path) as handle:
+        torch.save(payload, handle)
 
 
 def load_checkpoint(

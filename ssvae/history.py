@@ -8,16 +8,15 @@ matplotlib is imported only inside `plot_history` (Agg, no pyplot, no window).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ssvae.atomic import atomic_write
 from ssvae.callbacks import METRIC_KEYS, EpochRecord
 from ssvae.labels import atomic_write_text
 
@@ -148,17 +147,8 @@ def record_session(
 
 
 def _atomic_savefig(fig: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format="png", dpi=100)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as handle:
+        fig.savefig(handle, format="png", dpi=100)
 
 
 def _as_maps(records: Iterable[EpochRecord | Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:

@@ -9,12 +9,12 @@ rows are label-CSV serials. numpy only.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from ssvae.atomic import atomic_write
 
 KEYS = ("input", "latent", "tsne", "labels", "reconstruted", "pred_classes", "pred_certainty")
 
@@ -24,20 +24,8 @@ def write_predictions_npz(path: str | os.PathLike[str], arrays: dict[str, np.nda
     missing = [k for k in KEYS if k not in arrays]
     if missing:
         raise ValueError(f"predictions npz needs keys {', '.join(missing)}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as handle:
+        np.savez(handle, **arrays)
 
 
 def read_predictions_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
