@@ -269,6 +269,7 @@ class TrainingRunner(TrainingCallback):
 
     def on_epoch_end(self, event: EpochRecord) -> None:
         with self._lock:
-            record = {**event.to_dict(), "session": self._status["session"]}
+            # `time` (unix seconds) lets a client measure how late the event reached it.
+            record = {**event.to_dict(), "session": self._status["session"], "time": time.time()}
             self._records.append(record)
             self.bus.publish("train_epoch", record)

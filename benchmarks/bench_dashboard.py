@@ -598,12 +598,11 @@ def measure_throughput(d: Dashboard, root: Path, start_ms: list[float | None]) -
         ]
         if round_no % 2 == 1:
             script_s += _script_epochs(d, root / "script-ws", hparams)
-    ratios = [
-        percentile(script_s[i : i + d.s.epochs], 50)
-        / percentile(server_s[i : i + d.s.epochs], 50)
-        * 100
-        for i in range(0, min(len(script_s), len(server_s)), d.s.epochs)
-    ]
+    # One epoch slowed by a neighbour's burst must not decide the row: compare medians over
+    # every epoch of each side, and show the fastest epochs (the least disturbed) as well.
+    ratio = percentile(script_s, 50) / percentile(server_s, 50) * 100
+    best = min(script_s, default=math.nan) / min(server_s, default=math.nan) * 100
+    epochs = f"script {_seconds(script_s)}; server {_seconds(server_s)}"
     shown, source, gaps, rate = _epoch_display(d, sessions)
     return [
         Result(
@@ -629,14 +628,19 @@ def measure_throughput(d: Dashboard, root: Path, start_ms: list[float | None]) -
             "≥ 95 %",
             "%",
             95,
-            ratios,
+            [ratio],
             judge="p50",
             higher_is_better=True,
-            note=f"median s/epoch: scripts/train.py {percentile(script_s, 50):.2f} s, server "
-            f"{percentile(server_s, 50):.2f} s (page open, SSE connected); {d.s.rounds} "
-            f"round(s) of {d.s.epochs} epoch(s) each, alternating which goes first",
+            note=f"script s/epoch ÷ server s/epoch, medians: {percentile(script_s, 50):.2f} s ÷ "
+            f"{percentile(server_s, 50):.2f} s (page open, SSE connected); fastest epochs: "
+            f"{best:.0f} %; {d.s.rounds} round(s) of {d.s.epochs} epoch(s), alternating which "
+            f"goes first; per epoch: {epochs}",
         ),
     ]
+
+
+def _seconds(values: list[float]) -> str:
+    return " ".join(f"{v:.2f}" for v in values) + " s"
 
 
 def _script_epochs(d: Dashboard, workspace: Path, hparams: dict[str, Any]) -> list[float]:

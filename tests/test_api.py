@@ -111,6 +111,9 @@ def test_bad_get_requests_answer_json_errors(server: ThreadServer, path: str, st
 def test_label_put_delete_and_listing(server: ThreadServer) -> None:
     put = server.api("PUT", "/api/labels/5", {"label": 3})
     assert put.status == 200
+    timing = put.headers.get("server-timing") or put.headers.get("Server-Timing")
+    assert timing is not None and timing.startswith("label;dur=")
+    assert 0 < float(timing.split("dur=")[1]) < 10_000
     assert put.json() | {"stats": None} == {
         "serial": 5,
         "label": 3,

@@ -41,6 +41,9 @@ export function createScatter({ canvas, ring, count, onSelect, onHover }) {
     deselectOnDblClick: false,
     deselectOnEscape: false, // the page's own keys decide (Escape in a field only leaves it)
     performanceMode: count >= LARGE,
+    // Deliver select/hover at once rather than after the next (in software WebGL ~100 ms)
+    // frame, so the sample panel can paint before the scatter redraws.
+    syncEvents: true,
   });
   const modes = buildModeSettings(count >= LARGE ? 1 : POINT_SIZE);
 
