@@ -135,6 +135,9 @@ def _open_session(
             "use it, or stop it first"
         )
     root.mkdir(parents=True, exist_ok=True)
+    # Importing torch takes seconds; begin now so that it overlaps reading the dataset
+    # (zlib releases the GIL) instead of following it, or stalling the loop once serving.
+    threading.Thread(target=_preload_model_code, name="preload-torch", daemon=True).start()
     with _step(echo, "dataset") as line:
         try:
             data = load_dataset(dataset, data_dir)
@@ -176,6 +179,10 @@ def _open_session(
         session.compute_points()
         line.append(f"{data.n_train:,} images")
     return session, False
+
+
+def _preload_model_code() -> None:
+    import ssvae.model  # noqa: F401  (imports torch)
 
 
 def _plural(count: int, word: str) -> str:
