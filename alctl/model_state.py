@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from alctl.points import Predictions2D, checkpoint_stamp
 from ssvae.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ssvae.config import SSVAEConfig
 from ssvae.device import describe_device
 from ssvae.model import SSVAE, evaluate_accuracy, predict, view_2d
+from ssvae.points_cache import Predictions2D, checkpoint_stamp
 from ssvae.training import InteractiveTrainer
 
 

@@ -18,12 +18,13 @@ import numpy as np
 from alctl.events import EventBus
 from alctl.images import b64_pixels, png_bytes
 from alctl.label_state import LabelState
-from alctl.points import CACHE_NAME, LatentPoints, checkpoint_stamp, load_cache, save_cache
+from alctl.points import LatentPoints
 from alctl.train_status import now_iso
 from alctl.training_run import TrainingRunner
 from ssvae.config import SSVAEConfig
 from ssvae.data import Dataset
 from ssvae.labels import LabelStore
+from ssvae.points_cache import CACHE_NAME, checkpoint_stamp, load_cache, save_cache
 from ssvae.workspace import Workspace
 
 if TYPE_CHECKING:

@@ -6,6 +6,7 @@ can call them too when no server is running.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from ssvae.history import record_session
 from ssvae.labels import LabelStore
 from ssvae.model import predict, view_2d
 from ssvae.npz import write_predictions_npz
+from ssvae.points_cache import Predictions2D, cache_path_for, checkpoint_stamp, save_cache
 from ssvae.training import InteractiveTrainer
 
 
@@ -84,7 +86,27 @@ def train_from_files(
     test_accuracy = float((test.pred_class == ds.test_targets).mean())
     save_checkpoint(run.weights, **trainer.checkpoint_payload(ds.name, test_accuracy=test_accuracy))
     record_session(run.history_csv, run.loss_plot, trainer.history[before:], trainer.history)
+    _refresh_points_cache(run, trainer, test_accuracy)
     return TrainOutcome(result, test_accuracy, int((labels >= 0).sum()), continued_from, True)
+
+
+def _refresh_points_cache(run: TrainRun, trainer: InteractiveTrainer, accuracy: float) -> None:
+    """So that the next `alctl serve` starts warm (about 0.4 s of encoding for 60k images)."""
+    out = trainer.predict(run.dataset.train_images, reconstruct=False)
+    meta = {
+        "dataset": run.dataset.name,
+        "checkpoint": checkpoint_stamp(run.weights),
+        "epochs_trained": trainer.epochs_trained,
+        "test_accuracy": accuracy,
+        "config": trainer.config.to_dict(),
+        "history": [dict(r) for r in trainer.history],
+    }
+    with contextlib.suppress(OSError):  # only a cache: the server recomputes what it can't read
+        save_cache(
+            cache_path_for(run.weights),
+            Predictions2D(view_2d(out.latent), out.certainty, out.pred_class),
+            meta,
+        )
 
 
 def infer_to_npz(

@@ -231,7 +231,8 @@ def test_failed_training_is_visible_and_the_next_session_runs(server: ThreadServ
 def test_progress_reaches_the_page_two_to_five_times_a_second(server: ThreadServer) -> None:
     with SSEReader(server.url) as events:
         events.next()
-        server.api("POST", "/api/train", {"epochs": 1, "batch_size": 4})
+        # Long enough (a few seconds even on a quiet machine) to see several updates.
+        server.api("POST", "/api/train", {"epochs": 3, "batch_size": 2})
         seen = events.until("train_ended")
     elapsed = [e.data["elapsed_s"] for e in seen if e.event == "train_progress"]
     gaps = np.diff(elapsed)

@@ -14,6 +14,7 @@ import pytest
 
 from ssvae.labels import LabelStore
 from ssvae.npz import KEYS, read_predictions_npz, write_predictions_npz
+from ssvae.points_cache import load_cache
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "scripts"
@@ -80,6 +81,15 @@ def test_train_continue_infer(tiny_data_dir: Path, workspace: Path, tmp_path: Pa
     assert [r["session"] for r in payload["history"]] == [1, 1, 2]
     assert len((artifacts / "history.csv").read_text().splitlines()) == 4
     assert LabelStore(labels_csv, 600).read() == {s: s % 10 for s in range(0, 60, 2)}
+    # The server's start-up cache is refreshed too, tied to this very checkpoint file.
+    cached = load_cache(
+        artifacts / "points_cache.npz",
+        dataset="mnist",
+        n_samples=600,
+        checkpoint=artifacts / "ssvae.ckpt",
+    )
+    assert cached is not None and cached.meta["epochs_trained"] == 3
+    assert len(cached.meta["history"]) == 3 and cached.predictions.xy.shape == (600, 2)
 
     infer = run_script("infer.py", *common, cwd=tmp_path)
     assert infer.returncode == 0, infer.stderr

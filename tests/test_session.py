@@ -13,17 +13,11 @@ import pytest
 
 from alctl.events import EventBus, dumps
 from alctl.label_state import LabelState
-from alctl.points import (
-    Predictions2D,
-    checkpoint_stamp,
-    load_cache,
-    normalise,
-    points_payload,
-    save_cache,
-)
+from alctl.points import normalise, points_payload
 from alctl.session import SessionError, WorkspaceSession
 from alctl.training_run import NotTraining, TrainingBusy
 from ssvae.labels import LabelStore
+from ssvae.points_cache import Predictions2D, checkpoint_stamp, load_cache, save_cache
 from tests.thread_server import make_session
 
 

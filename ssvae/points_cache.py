@@ -1,0 +1,90 @@
+"""The prediction cache next to a checkpoint: the page's points without importing torch.
+
+`<checkpoint dir>/points_cache.npz` holds the 2-D view, certainty and predicted class of
+every training image plus the facts of the checkpoint it was computed from (size, mtime_ns,
+epochs, config, history). `alctl serve` uses it only while those facts still match the
+checkpoint on disk, so it can show the page before torch has loaded. Whoever writes a
+checkpoint (the server, `scripts/train.py`, `alctl train --no-server`) refreshes it.
+numpy only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ssvae.atomic import atomic_write
+
+CACHE_NAME = "points_cache.npz"
+CACHE_FORMAT = 1
+
+
+@dataclass
+class Predictions2D:
+    """What the page needs per point, from one model state."""
+
+    xy: np.ndarray  # float32 [N, 2], the model's 2-D view of the latent space
+    certainty: np.ndarray  # float32 [N], max softmax
+    pred: np.ndarray  # int8 [N]
+
+    def __post_init__(self) -> None:
+        self.xy = np.ascontiguousarray(self.xy, dtype=np.float32).reshape(-1, 2)
+        self.certainty = np.ascontiguousarray(self.certainty, dtype=np.float32)
+        self.pred = np.ascontiguousarray(self.pred, dtype=np.int8)
+
+
+@dataclass
+class CachedPoints:
+    predictions: Predictions2D
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def checkpoint_stamp(path: Path) -> dict[str, int] | None:
+    """Size and mtime_ns of the checkpoint, or None when there is none."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def load_cache(
+    path: Path, *, dataset: str, n_samples: int, checkpoint: Path
+) -> CachedPoints | None:
+    """The cached points when they belong to this dataset and checkpoint file, else None."""
+    stamp = checkpoint_stamp(checkpoint)
+    if stamp is None:
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            predictions = Predictions2D(data["xy"], data["certainty"], data["pred"])
+    except (OSError, ValueError, KeyError):
+        return None  # missing or unreadable: recompute, it is only a cache
+    matches = (
+        meta.get("format") == CACHE_FORMAT
+        and meta.get("dataset") == dataset
+        and meta.get("checkpoint") == stamp
+        and len(predictions.pred) == n_samples == len(predictions.xy)
+    )
+    return CachedPoints(predictions, meta) if matches else None
+
+
+def save_cache(path: Path, predictions: Predictions2D, meta: dict[str, Any]) -> None:
+    """Write atomically (temp + fsync + replace); `meta` must hold dataset and checkpoint."""
+    with atomic_write(path, perms=0o644) as handle:
+        np.savez(
+            handle,
+            xy=predictions.xy,
+            certainty=predictions.certainty,
+            pred=predictions.pred,
+            meta=np.array(json.dumps({"format": CACHE_FORMAT, **meta})),
+        )
+
+
+def cache_path_for(checkpoint: Path) -> Path:
+    return Path(checkpoint).parent / CACHE_NAME
