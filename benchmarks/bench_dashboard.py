@@ -202,7 +202,8 @@ def ms_stats(values: list[float]) -> str:
     return f"p50 {percentile(values, 50):.1f} ms, p95 {percentile(values, 95):.1f} ms"
 
 
-def make_checkpoint(workspace: Path, s: Settings) -> None:
+def train_script(workspace: Path, s: Settings, epochs: int, *extra: str, timeout: int) -> None:
+    """Run scripts/train.py on the benchmark's dataset (continuing any checkpoint)."""
     run_checked(
         [
             sys.executable,
@@ -211,11 +212,16 @@ def make_checkpoint(workspace: Path, s: Settings) -> None:
             str(workspace),
             *dataset_args(s.dataset, s.data_dir),
             "--max-epochs",
-            "1",
+            str(epochs),
+            *extra,
         ],
-        timeout=1800,
+        timeout=timeout,
         env=bench_env(),
     )
+
+
+def make_checkpoint(workspace: Path, s: Settings) -> None:
+    train_script(workspace, s, 1, timeout=1800)
 
 
 def open_page(browser: Any, url: str, console: list[str]) -> Any:
@@ -650,20 +656,8 @@ def _script_epochs(d: Dashboard, workspace: Path, hparams: dict[str, Any]) -> li
         (workspace / part).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(d.server.workspace / part, workspace / part)
     flags = {"batch_size", "learning_rate", "recon_weight", "kl_weight", "label_weight"}
-    run_checked(
-        [
-            sys.executable,
-            "scripts/train.py",
-            "--workspace",
-            str(workspace),
-            *dataset_args(d.s.dataset, d.s.data_dir),
-            "--max-epochs",
-            str(d.s.epochs),
-            *(f"--{k.replace('_', '-')}={v}" for k, v in hparams.items() if k in flags),
-        ],
-        timeout=3600,
-        env=bench_env(),
-    )
+    options = [f"--{k.replace('_', '-')}={v}" for k, v in hparams.items() if k in flags]
+    train_script(workspace, d.s, d.s.epochs, *options, timeout=3600)
     with (workspace / f"artifacts/{d.s.dataset}/history.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     return [float(r["seconds"]) for r in rows[-d.s.epochs :]]

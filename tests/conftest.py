@@ -25,6 +25,17 @@ def tiny_data_dir_gz(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture()
+def torch_one_thread() -> Iterator[None]:
+    """Run a test with torch on one thread, restoring the previous setting after."""
+    import torch  # here, not at the top: most tests never need torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture()
 def workspace(tmp_path: Path) -> Path:
     ws = tmp_path / "ws"
     ws.mkdir()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -13,13 +12,8 @@ from ssvae.config import SSVAEConfig
 from ssvae.losses import ssvae_loss
 from ssvae.model import SSVAE, predict, to_input, view_2d
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# Model tests run single-threaded: steadier timings and no fight with other processes.
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.mark.parametrize(

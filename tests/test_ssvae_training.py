@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -21,12 +20,8 @@ from tests.datagen import synthetic_digits
 SMALL = SSVAEConfig(hidden_dims=(64, 32), batch_size=64, labeled_batch_size=16)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# Model tests run single-threaded: steadier timings and no fight with other processes.
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
