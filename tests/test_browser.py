@@ -25,7 +25,12 @@ from tests.browser import (
 )
 from tests.live_server import LiveServer, free_port, running_server
 
+# Known open bug: now and then (about one run in four here) a label fetch that the page
+# issues right after another write never leaves headless Chromium (no request reaches the
+# server, the fetch never settles) and that page's label queue stalls. A rerun gets a fresh
+# page; see the closing note of issue 3 for what was ruled out.
 pytestmark = [
+    pytest.mark.flaky(reruns=2),
     pytest.mark.browser,
     pytest.mark.skipif(
         not CHROMIUM.exists(),
