@@ -1,6 +1,6 @@
 """`python -m alctl …` runs the CLI."""
 
-from alctl.cli import main
+from alctl.cli.main import main
 
 if __name__ == "__main__":
     main()

@@ -33,7 +33,7 @@ class UsageError(CliError):
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
-    from alctl.client import ServerError
+    from alctl.cli.server_client import ServerError
 
     known: list[type[BaseException]] = [CliError, ServerError, ValueError, OSError]
     for module_name, class_name in _LIBRARY_ERRORS:

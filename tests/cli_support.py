@@ -16,8 +16,8 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from alctl.cli import create_cli
-from alctl.client import ApiClient
+from alctl.cli.main import create_cli
+from alctl.cli.server_client import ApiClient
 from tests.live_server import LiveServer
 
 REPO = Path(__file__).resolve().parents[1]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import math
 
-from alctl.client import SSEEvent, parse_sse
-from alctl.progress import TrainProgress, format_duration, format_epoch_line
+from alctl.cli.progress import TrainProgress, format_duration, format_epoch_line
+from alctl.cli.server_client import SSEEvent, parse_sse
 
 RECORD = {
     "session": 2,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from alctl.client import ApiClient, SSEEvent
+from alctl.cli.server_client import ApiClient, SSEEvent
 from alctl.discovery import ServerInfo, write_discovery
 from ssvae.labels import LabelStore
 from tests.cli_support import api_client, one_error_line, run

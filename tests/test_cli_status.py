@@ -72,7 +72,7 @@ def test_every_command_has_help_with_examples() -> None:
     ],
 )
 def test_fast_option_parsing_refuses_like_typer(args: list[str], words: str) -> None:
-    # `python -m alctl` parses with alctl.light_params; CliRunner uses typer's own (pydantic).
+    # `python -m alctl` parses with alctl.cli.params; CliRunner uses typer's own (pydantic).
     ours, typers = run(*args), invoke(*args)
     assert ours.code == typers.code == 2
 
@@ -87,8 +87,8 @@ def test_fast_option_parsing_refuses_like_typer(args: list[str], words: str) -> 
 def test_light_params_cover_every_option() -> None:
     from typer.main import get_command
 
-    from alctl.cli import create_cli
-    from alctl.light_params import install
+    from alctl.cli.main import create_cli
+    from alctl.cli.params import install
 
     command = get_command(create_cli())
     total = sum(len(sub.params) + 1 for sub in [command, *command.commands.values()])

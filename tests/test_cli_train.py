@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from alctl.client import ApiClient
+from alctl.cli.server_client import ApiClient
 from tests.cli_support import (
     REPO,
     Background,
@@ -163,7 +163,7 @@ def test_direct_refusals(workspace: Path, files: list[str]) -> None:
 
 
 def test_one_direct_training_per_workspace(workspace: Path) -> None:
-    from alctl.direct_train import training_lock
+    from alctl.cli.offline_train import training_lock
     from alctl.errors import CliError
 
     refused = pytest.raises(CliError, match="another `alctl train`")

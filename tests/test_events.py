@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alctl.events import EventBus, dumps
+from alctl.server.events import EventBus, dumps
 from tests.live_server import SSEReader
 from tests.thread_server import ThreadServer, make_session, thread_server
 

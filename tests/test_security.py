@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from alctl.security import SecurityMiddleware, host_name, is_loopback
+from alctl.server.security import SecurityMiddleware, host_name, is_loopback
 from tests.thread_server import ThreadServer, make_session, thread_server
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alctl.events import EventBus, dumps
-from alctl.label_state import LabelState
-from alctl.points import normalise, points_payload
-from alctl.session import SessionError, WorkspaceSession
-from alctl.training_run import NotTraining, TrainingBusy
+from alctl.server.events import EventBus, dumps
+from alctl.server.label_state import LabelState
+from alctl.server.points import normalise, points_payload
+from alctl.server.session import SessionError, WorkspaceSession
+from alctl.server.training_thread import NotTraining, TrainingBusy
 from ssvae.labels import LabelStore
 from ssvae.points_cache import Predictions2D, checkpoint_stamp, load_cache, save_cache
 from tests.thread_server import make_session

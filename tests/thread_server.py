@@ -22,7 +22,7 @@ from tests.live_server import Answer, fetch, free_port
 class ThreadServer:
     url: str
     token: str
-    session: Any  # alctl.session.WorkspaceSession
+    session: Any  # alctl.server.session.WorkspaceSession
 
     def api(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Answer:
         kwargs.setdefault("token", self.token)
@@ -36,7 +36,7 @@ def thread_server(
     """create_app(session) under real uvicorn on a free loopback port, in a thread."""
     import uvicorn
 
-    from alctl.app import create_app
+    from alctl.server.app import create_app
 
     app = create_app(session, token, **app_options)
     config = uvicorn.Config(
@@ -62,8 +62,8 @@ def make_session(workspace: Path, data_dir: Path, dataset: str = "mnist") -> Any
     """A WorkspaceSession on the tiny dataset with its model loaded and points computed."""
     import torch
 
-    from alctl.events import EventBus
-    from alctl.session import WorkspaceSession
+    from alctl.server.events import EventBus
+    from alctl.server.session import WorkspaceSession
     from ssvae.data import load_dataset
     from ssvae.workspace import Workspace
 

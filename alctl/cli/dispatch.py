@@ -1,6 +1,6 @@
-"""The CLI's actions, each routed to a live server's API or to the files (alctl.direct).
+"""The CLI's actions, each routed to a live server's API or to the files (alctl.cli.offline).
 
-Heavy modules are imported inside the functions that need them; see alctl.cli.
+Heavy modules are imported inside the functions that need them; see alctl.cli.main.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import typer
 from alctl.errors import CliError, UsageError
 
 if TYPE_CHECKING:
-    from alctl.client import LiveServer
-    from alctl.direct import Files
+    from alctl.cli.offline import Files
+    from alctl.cli.server_client import LiveServer
 
 __all__ = ["CliError", "Target", "UsageError", "resolve"]
 
@@ -36,7 +36,7 @@ class Target:
     server: LiveServer | None = None
 
     def files(self) -> Files:
-        from alctl.direct import open_files
+        from alctl.cli.offline import open_files
 
         return open_files(self.workspace, self.dataset, self.data_dir)
 
@@ -48,7 +48,7 @@ def resolve(workspace: Path, dataset: str, data_dir: Path | None, no_server: boo
         raise CliError(f"workspace {root} is not a directory; create it or pass --workspace DIR")
     server = None
     if not no_server:
-        from alctl.client import find_server
+        from alctl.cli.server_client import find_server
 
         server = find_server(root, note)
     if server is None:
@@ -80,7 +80,7 @@ def set_label(target: Target, serial: int, label: int | None) -> None:
         client = target.server.client
         answer = client.delete_label(serial) if label is None else client.set_label(serial, label)
     else:
-        from alctl.direct import set_label as direct_set
+        from alctl.cli.offline import set_label as direct_set
 
         files = target.files()
         _check(serial, label, files.n_samples)
@@ -107,7 +107,7 @@ def import_labels(target: Target, path: Path) -> None:
         if changes:
             answer = target.server.client.update_labels(changes, source="import")
     else:
-        from alctl.direct import import_labels as direct_import
+        from alctl.cli.offline import import_labels as direct_import
 
         files = target.files()
         changes = parse_labels_csv(Path(path), files.n_samples)
@@ -129,7 +129,7 @@ def list_labels(target: Target, out: Path | None) -> None:
     if target.server is not None:
         text = target.server.client.labels_csv()
     else:
-        from alctl.direct import labels_csv
+        from alctl.cli.offline import labels_csv
 
         text = labels_csv(target.files())
     if out is None:
@@ -146,24 +146,24 @@ def train(target: Target, epochs: int | None, hparams: dict[str, Any], *, detach
     """`alctl train`: through the server (followed live) or here; returns the exit status."""
     given = {k: v for k, v in hparams.items() if v is not None}
     if target.server is not None:
-        from alctl.remote_train import train_remote
+        from alctl.cli.server_train import train_remote
 
         return train_remote(target.server.client, epochs, given, detach=detach)
     if detach:
         raise UsageError("--detach needs a running server (start one with `alctl serve`)")
-    from alctl.direct_train import train_direct
+    from alctl.cli.offline_train import train_direct
 
     return train_direct(target.files(), epochs, given, data_dir=target.data_dir)
 
 
 def status(target: Target, as_json: bool) -> None:
     """`alctl status [--json]`."""
-    from alctl.status_view import render_status, server_status
+    from alctl.cli.status_view import render_status, server_status
 
     if target.server is not None:
         facts = server_status(target.workspace, target.server)
     else:
-        from alctl.direct import status as direct_status
+        from alctl.cli.offline import status as direct_status
 
         facts = direct_status(target.files())
     if as_json:
@@ -174,7 +174,7 @@ def status(target: Target, as_json: bool) -> None:
 
 def report(workspace: Path, dataset: str, data_dir: Path | None, out: Path) -> None:
     """`alctl report`: built from the files; a live server only decides the dataset."""
-    from alctl.report import write_report
+    from alctl.report.build import write_report
 
     target = resolve(workspace, dataset, data_dir, no_server=False)
     path = write_report(target.workspace, target.dataset, out.expanduser(), data_dir=data_dir)

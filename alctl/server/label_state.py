@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from alctl.events import EventBus
+from alctl.server.events import EventBus
 from ssvae.labels import HEADER, LabelError, LabelStore
 
 N_CLASSES = 10

@@ -29,8 +29,8 @@ from typing import Any
 import uvicorn
 
 from alctl.discovery import ServerInfo, find_live_server, remove_discovery, write_discovery
-from alctl.events import EventBus
-from alctl.security import is_loopback, new_token
+from alctl.server.events import EventBus
+from alctl.server.security import is_loopback, new_token
 
 GRACEFUL_SHUTDOWN_S = 3.0
 SHUTDOWN_TRAINING_S = 120.0
@@ -120,7 +120,7 @@ def _open_session(
 ) -> tuple[Any, bool]:
     """The session, ready to serve; True when the model is still to be loaded."""
     # Imported here: numpy and the session modules are not needed to report a busy port.
-    from alctl.session import WorkspaceSession
+    from alctl.server.session import WorkspaceSession
     from ssvae.checkpoint import CheckpointError
     from ssvae.data import DataError, load_dataset
     from ssvae.labels import LabelError
@@ -205,7 +205,7 @@ def _serve(
     model_pending: bool,
     echo: Callable[[str], None],
 ) -> int:
-    from alctl.app import create_app
+    from alctl.server.app import create_app
 
     token = new_token()
     app = create_app(session, token, bind_host=host)

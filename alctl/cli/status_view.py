@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alctl.client import ApiClient, LiveServer, ServerError
-from alctl.progress import format_duration
+from alctl.cli.progress import format_duration
+from alctl.cli.server_client import ApiClient, LiveServer, ServerError
 
 
 def _last_losses(client: ApiClient) -> dict[str, Any]:

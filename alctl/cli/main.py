@@ -1,7 +1,7 @@
 """The `alctl` command line: every dashboard action from the shell.
 
 Thin by design: each command finds a live server through the workspace's discovery file and
-goes through its HTTP API, or else works on the files directly (alctl.direct). Imports are
+goes through its HTTP API, or else works on the files directly (alctl.cli.offline). Imports are
 lazy so that `alctl status` and `alctl label` never pay for torch, numpy or starlette when a
 server answers.
 """
@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from alctl import commands
+from alctl.cli import dispatch
 from alctl.errors import fail_cleanly
 
 
@@ -71,7 +71,7 @@ def serve(
       alctl serve
       alctl serve --workspace runs/a --dataset fashion-mnist --port 8060 --open
     """
-    from alctl.server import run_server
+    from alctl.server.run import run_server
 
     with fail_cleanly():
         code = run_server(
@@ -121,20 +121,20 @@ def label(
             or (list_ and serial is not None)
             or (import_file and serial is not None)
         ):
-            raise commands.UsageError(
+            raise dispatch.UsageError(
                 "give exactly one of: SERIAL LABEL, SERIAL --delete, --import FILE, --list"
             )
         if out is not None and not list_:
-            raise commands.UsageError("--out goes with --list")
-        target = commands.resolve(workspace, dataset.value, data_dir, no_server)
+            raise dispatch.UsageError("--out goes with --list")
+        target = dispatch.resolve(workspace, dataset.value, data_dir, no_server)
         if list_:
-            commands.list_labels(target, out)
+            dispatch.list_labels(target, out)
         elif import_file is not None:
-            commands.import_labels(target, import_file)
+            dispatch.import_labels(target, import_file)
         elif serial is None:
-            raise commands.UsageError("give the SERIAL to label, e.g. `alctl label 1234 7`")
+            raise dispatch.UsageError("give the SERIAL to label, e.g. `alctl label 1234 7`")
         else:
-            commands.set_label(target, serial, None if delete else value)
+            dispatch.set_label(target, serial, None if delete else value)
 
 
 def labels(
@@ -152,7 +152,7 @@ def labels(
       alctl labels --out backup.csv
     """
     with fail_cleanly():
-        commands.list_labels(commands.resolve(workspace, dataset.value, data_dir, no_server), out)
+        dispatch.list_labels(dispatch.resolve(workspace, dataset.value, data_dir, no_server), out)
 
 
 def train(
@@ -197,8 +197,8 @@ def train(
         "batch_size": batch_size,
     }
     with fail_cleanly():
-        target = commands.resolve(workspace, dataset.value, data_dir, no_server)
-        code = commands.train(target, epochs, hparams, detach=detach)
+        target = dispatch.resolve(workspace, dataset.value, data_dir, no_server)
+        code = dispatch.train(target, epochs, hparams, detach=detach)
     raise typer.Exit(code)
 
 
@@ -217,7 +217,7 @@ def status(
       alctl status --json | jq .labels.labeled
     """
     with fail_cleanly():
-        commands.status(commands.resolve(workspace, dataset.value, data_dir, no_server), as_json)
+        dispatch.status(dispatch.resolve(workspace, dataset.value, data_dir, no_server), as_json)
 
 
 def report(
@@ -240,7 +240,7 @@ def report(
       alctl report --out reports/after-round-3.html
     """
     with fail_cleanly():
-        commands.report(workspace, dataset.value, data_dir, out)
+        dispatch.report(workspace, dataset.value, data_dir, out)
 
 
 def create_cli() -> typer.Typer:
@@ -266,8 +266,8 @@ def main() -> None:
     """The `alctl` console script."""
     from typer.main import get_command
 
-    from alctl.light_params import install
+    from alctl.cli.params import install
 
     command = get_command(create_cli())
-    install(command)  # ~0.2 s less per command; see alctl.light_params
+    install(command)  # ~0.2 s less per command; see alctl.cli.params
     command(prog_name="alctl")

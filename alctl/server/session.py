@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from alctl.events import EventBus
 from alctl.images import b64_pixels, png_bytes
-from alctl.label_state import LabelState
-from alctl.points import LatentPoints
-from alctl.train_status import now_iso
-from alctl.training_run import TrainingRunner
+from alctl.server.events import EventBus
+from alctl.server.label_state import LabelState
+from alctl.server.points import LatentPoints
+from alctl.server.train_status import now_iso
+from alctl.server.training_thread import TrainingRunner
 from ssvae.config import SSVAEConfig
 from ssvae.data import Dataset
 from ssvae.labels import LabelStore
@@ -28,7 +28,7 @@ from ssvae.points_cache import CACHE_NAME, checkpoint_stamp, load_cache, save_ca
 from ssvae.workspace import Workspace
 
 if TYPE_CHECKING:
-    from alctl.model_state import ModelState
+    from alctl.server.model_state import ModelState
     from ssvae.callbacks import TrainResult
 
 MODEL_WAIT_S = 5.0  # how long a sample request waits for a model still loading
@@ -89,7 +89,7 @@ class WorkspaceSession:
 
     def load_model(self, *, seed: bool = True) -> None:
         """Load the checkpoint (or a fresh model); CheckpointError when it cannot be used."""
-        from alctl.model_state import ModelState  # imports torch: off the fast path
+        from alctl.server.model_state import ModelState  # imports torch: off the fast path
 
         model, ckpt = ModelState.open(self.workspace.checkpoint, self.dataset.name)
         if seed:

@@ -22,10 +22,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from alctl import api
 from alctl.resources import static_dir, templates_dir
-from alctl.security import SecurityMiddleware
-from alctl.session import WorkspaceSession
+from alctl.server import api
+from alctl.server.security import SecurityMiddleware
+from alctl.server.session import WorkspaceSession
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 TICK_S = 0.1

@@ -128,7 +128,7 @@ def report_context(root: Path, dataset: str, data_dir: Path | None = None) -> di
     """Everything the template shows, computed from the files."""
     import torch
 
-    from alctl import report_figures as figs
+    from alctl.report import figures as figs
     from ssvae.checkpoint import build_model
     from ssvae.labels import LabelStore
     from ssvae.model import predict, view_2d

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from alctl.direct import Files
+from alctl.cli.offline import Files
+from alctl.cli.progress import TrainProgress
+from alctl.cli.server_train import exit_code
 from alctl.errors import CliError
-from alctl.progress import TrainProgress
-from alctl.remote_train import exit_code
 from ssvae.callbacks import BatchProgress, EpochRecord, TrainingCallback, TrainStart
 
 
@@ -30,7 +30,7 @@ class ProgressCallback(TrainingCallback):
         self.progress = progress
 
     def on_train_start(self, event: TrainStart) -> None:
-        from alctl.training_run import HPARAMS
+        from alctl.server.training_thread import HPARAMS
 
         hparams = {k: event.config.get(k) for k in HPARAMS}
         self.progress.started(

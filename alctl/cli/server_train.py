@@ -11,9 +11,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from alctl.client import ApiClient, ServerError, SSEEvent, StreamClosed
+from alctl.cli.progress import TrainProgress
+from alctl.cli.server_client import ApiClient, ServerError, SSEEvent, StreamClosed
 from alctl.errors import EXIT_ERROR, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_STOPPED
-from alctl.progress import TrainProgress
 
 SAVE_WAIT_S = 120.0
 EXIT_BY_STATUS = {

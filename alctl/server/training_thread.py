@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from alctl.events import EventBus
-from alctl.train_status import idle_status, now_iso, session_entry, sessions_from_records
+from alctl.server.events import EventBus
+from alctl.server.train_status import idle_status, now_iso, session_entry, sessions_from_records
 from ssvae.callbacks import BatchProgress, EpochRecord, TrainingCallback, TrainResult, TrainStart
 from ssvae.config import SSVAEConfig
 
 if TYPE_CHECKING:
-    from alctl.model_state import ModelState
+    from alctl.server.model_state import ModelState
 
 HPARAMS = ("recon_weight", "kl_weight", "label_weight", "learning_rate", "batch_size")
 PROGRESS_MIN_GAP_S = 0.25  # at most 4 progress events a second from batches

@@ -16,10 +16,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from alctl.events import dumps
-from alctl.label_state import LabelFileError
-from alctl.session import SessionError, WorkspaceSession
-from alctl.training_run import NotTraining, TrainingBusy
+from alctl.server.events import dumps
+from alctl.server.label_state import LabelFileError
+from alctl.server.session import SessionError, WorkspaceSession
+from alctl.server.training_thread import NotTraining, TrainingBusy
 
 SOURCE_HEADER = "x-alctl-source"
 SOURCES = ("page", "cli", "import")

@@ -1,0 +1,1 @@
+"""`alctl report`: one self-contained HTML file."""

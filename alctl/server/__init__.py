@@ -1,0 +1,1 @@
+"""`alctl serve`: the Starlette app, its session state and the trainer thread."""
