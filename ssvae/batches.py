@@ -32,7 +32,7 @@ class TrainingData:
     labels: torch.Tensor  # int64 [N], -1 = unlabeled
     train_idx: torch.Tensor  # int64
     val_idx: torch.Tensor  # int64
-    labeled_idx: torch.Tensor  # int64, labeled rows inside train_idx
+    labeled_idx: torch.Tensor  # int64, every labeled row (validation ones too)
 
     @classmethod
     def build(
@@ -49,7 +49,9 @@ class TrainingData:
         check_inputs(images_t, labels_t)
         train_idx, val_idx = validation_split(images_t.shape[0], val_split, seed)
         labels_np = labels_t.numpy() if labels_t.device.type == "cpu" else labels_t.cpu().numpy()
-        labeled = train_idx[labels_np[train_idx] >= 0]
+        # Every label trains, also one on an image of the validation split: with ~100 labels
+        # none can be spared. Validation keeps its images for the unsupervised terms.
+        labeled = np.flatnonzero(labels_np >= 0)
 
         def dev(a: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)).to(device)
@@ -81,9 +83,11 @@ class TrainingData:
             yield to_input(self.images[idx]), self.labels[idx]
 
     def val_batches(self, batch_size: int = 2048) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Validation images without their labels: those train (classification is measured
+        on the test split)."""
         for start in range(0, int(self.val_idx.numel()), batch_size):
             idx = self.val_idx[start : start + batch_size]
-            yield to_input(self.images[idx]), self.labels[idx]
+            yield to_input(self.images[idx]), torch.full_like(self.labels[idx], -1)
 
 
 def check_inputs(images: torch.Tensor, labels: torch.Tensor) -> None:

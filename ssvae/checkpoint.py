@@ -1,8 +1,10 @@
 """Checkpoints: one `torch.save` file holding a plain dict, written atomically.
 
 Keys: kind, format_version, model_state, optimizer_state, config (dict), epochs_trained,
-dataset, history (epoch record dicts), test_accuracy, saved_at. Loading uses
-`weights_only=True`, so a checkpoint cannot run code. A missing file means "fresh
+dataset, history (epoch record dicts), test_accuracy, saved_at, temperature (the softmax
+temperature of the shown certainty; files without it mean 1), trained_labels (the serials
+the weights were trained on, so later labels can calibrate them honestly; may be absent).
+Loading uses `weights_only=True`, so a checkpoint cannot run code. A missing file means "fresh
 model" (load returns None); a corrupt, truncated or incompatible file raises
 CheckpointError naming the file and what is wrong, and is never overwritten here.
 
@@ -54,6 +56,8 @@ class Checkpoint:
     test_accuracy: float | None
     saved_at: str
     path: Path | None = field(default=None)
+    temperature: float = 1.0
+    trained_labels: list[int] | None = None
 
 
 def save_checkpoint(
@@ -66,6 +70,8 @@ def save_checkpoint(
     dataset: str,
     history: list[dict[str, Any]],
     test_accuracy: float | None = None,
+    temperature: float = 1.0,
+    trained_labels: list[int] | None = None,
 ) -> None:
     """Write the checkpoint atomically (temp file in the same directory, fsync, replace)."""
     import torch
@@ -83,6 +89,8 @@ def save_checkpoint(
         "dataset": dataset,
         "history": [dict(r) for r in history],
         "test_accuracy": None if test_accuracy is None else float(test_accuracy),
+        "temperature": float(temperature),
+        "trained_labels": None if trained_labels is None else [int(s) for s in trained_labels],
         "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     with atomic_write(path) as handle:
@@ -148,6 +156,7 @@ def build_model(ckpt: Checkpoint, config: SSVAEConfig | None = None) -> tuple[SS
         raise CheckpointError(
             ckpt.path, f"weights do not fit the architecture ({_first_line(exc)})"
         ) from exc
+    model.temperature = ckpt.temperature
     return model, config
 
 
@@ -222,7 +231,19 @@ def _from_payload(path: Path, payload: Any, dataset: str | None) -> Checkpoint:
         test_accuracy=payload.get("test_accuracy"),
         saved_at=str(payload.get("saved_at", "")),
         path=path,
+        temperature=_temperature(path, payload.get("temperature", 1.0)),
+        trained_labels=payload.get("trained_labels"),
     )
+
+
+def _temperature(path: Path, value: Any) -> float:
+    try:
+        temperature = float(value)
+    except (TypeError, ValueError):
+        temperature = float("nan")
+    if not 0.0 < temperature < float("inf"):
+        raise CheckpointError(path, f"invalid temperature {value!r} (must be a positive number)")
+    return temperature
 
 
 def _to_cpu(obj: Any) -> Any:

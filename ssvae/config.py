@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 ENCODER_TYPES = ("dense", "conv")
+CLASSIFIER_INPUTS = ("mean", "hidden")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,12 @@ class SSVAEConfig:
     val_split: float = 0.1  # share of the training images held out (fixed by the seed)
     seed: int = 0  # shuffling, validation split and weight initialisation
     grad_clip: float = 5.0  # max global gradient norm; 0 = off
+    # What the classifier reads: "mean" = the latent mean only (checkpoints before this
+    # field); "hidden" = the encoder's last hidden layer and the mean, so the class is not
+    # squeezed through the 2-D picture.
+    classifier_input: str = "mean"
+    label_smoothing: float = 0.0  # cross-entropy label smoothing; keeps few labels from 0 loss
+    unlabeled_weight: float = 0.0  # × mean classifier entropy on unlabeled rows (entropy min.)
 
     def __post_init__(self) -> None:
         # JSON and argparse hand us lists and ints where we keep tuples and floats.
@@ -58,7 +65,13 @@ class SSVAEConfig:
             if getattr(self, name) not in ENCODER_TYPES:
                 raise ValueError(f"{name} must be 'dense' or 'conv', got {getattr(self, name)!r}")
         _check_float(self, "dropout_rate", 0.0, 0.95)
-        for name in ("recon_weight", "kl_weight", "label_weight", "weight_decay", "grad_clip"):
+        if self.classifier_input not in CLASSIFIER_INPUTS:
+            raise ValueError(
+                f"classifier_input must be 'mean' or 'hidden', got {self.classifier_input!r}"
+            )
+        _check_float(self, "label_smoothing", 0.0, 0.5)
+        names = ("recon_weight", "kl_weight", "label_weight", "weight_decay", "grad_clip")
+        for name in (*names, "unlabeled_weight"):
             _check_float(self, name, 0.0, 1e38)
         _check_float(self, "learning_rate", 1e-12, 10.0)
         _check_float(self, "val_split", 0.0, 0.9)
@@ -76,11 +89,15 @@ class SSVAEConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SSVAEConfig:
-        """Build a config from `to_dict()` output; unknown keys are an error (typos must fail)."""
+        """Build a config from `to_dict()` output; unknown keys are an error (typos must fail).
+
+        Fields missing from `data` take their LEGACY_DEFAULTS value when they have one (a
+        config saved before the field existed meant that), else the current default.
+        """
         unknown = sorted(set(data) - set(FIELD_NAMES))
         if unknown:
             raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
-        return cls(**dict(data))
+        return cls(**{**LEGACY_DEFAULTS, **dict(data)})
 
     def replace(self, **changes: Any) -> SSVAEConfig:
         """Return a validated copy with `changes` applied."""
@@ -101,7 +118,14 @@ ARCHITECTURE_FIELDS: tuple[str, ...] = (
     "encoder_type",
     "decoder_type",
     "dropout_rate",
+    "classifier_input",
 )
+# What a stored config without the field meant: the behaviour before the field existed.
+LEGACY_DEFAULTS: dict[str, Any] = {
+    "classifier_input": "mean",
+    "label_smoothing": 0.0,
+    "unlabeled_weight": 0.0,
+}
 TRAINING_FIELDS: tuple[str, ...] = tuple(n for n in FIELD_NAMES if n not in ARCHITECTURE_FIELDS)
 
 

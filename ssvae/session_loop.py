@@ -170,10 +170,10 @@ class SessionLoop:
         rec_sum = kl_sum = cls_sum = correct = 0.0
         try:
             for x, y in self.data.val_batches():
-                mu, logvar = model.encode(x)
+                mu, logvar, h = model.encode_features(x)
                 eps = torch.randn(mu.shape, generator=noise, device=device, dtype=mu.dtype)
                 z = mu + eps * torch.exp(0.5 * logvar)
-                out = SSVAEOutput(model.decode(z), mu, logvar, z, model.classify(mu))
+                out = SSVAEOutput(model.decode(z), mu, logvar, z, model.classify(mu, h), h)
                 terms = ssvae_loss(out, x, y, cfg)
                 rec, kl, cls, acc = torch.stack(
                     [terms.reconstruction, terms.kl, terms.classification, terms.accuracy]

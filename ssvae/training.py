@@ -196,6 +196,7 @@ class InteractiveTrainer:
             "dataset": dataset,
             "history": list(self.history if history is None else history),
             "test_accuracy": test_accuracy,
+            "temperature": self.model.temperature,
         }
 
     def _apply_hparams(self) -> None:

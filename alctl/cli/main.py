@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from alctl.cli import dispatch
+from alctl.cli.simulate import simulate
 from alctl.errors import fail_cleanly
 
 
@@ -259,6 +260,7 @@ def create_cli() -> typer.Typer:
     app.command()(train)
     app.command()(status)
     app.command()(report)
+    app.command()(simulate)
     return app
 
 
