@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ssvae.augment import jitter
 from ssvae.model import to_input
 
 
@@ -68,10 +69,15 @@ class TrainingData:
         return -(-int(self.train_idx.numel()) // batch_size)
 
     def train_batches(
-        self, batch_size: int, labeled_batch_size: int, generator: torch.Generator
+        self,
+        batch_size: int,
+        labeled_batch_size: int,
+        generator: torch.Generator,
+        augment: str = "none",
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Shuffled (x, targets) batches; each gets `labeled_batch_size` labeled rows drawn
-        with replacement, so even 10 labels shape every step."""
+        with replacement, so even 10 labels shape every step. `augment` ("none", "shift",
+        "shift_mirror") jitters those labeled rows (ssvae.augment)."""
         n = int(self.train_idx.numel())
         order = self.train_idx[torch.randperm(n, generator=generator).to(self.train_idx.device)]
         n_labeled = int(self.labeled_idx.numel())
@@ -79,7 +85,17 @@ class TrainingData:
             idx = order[start : start + batch_size]
             if n_labeled and labeled_batch_size:
                 pick = torch.randint(n_labeled, (labeled_batch_size,), generator=generator)
-                idx = torch.cat([idx, self.labeled_idx[pick.to(idx.device)]])
+                extra = self.labeled_idx[pick.to(idx.device)]
+                if augment != "none":
+                    images = torch.cat(
+                        [
+                            self.images[idx],
+                            jitter(self.images[extra], generator, mirror=augment == "shift_mirror"),
+                        ]
+                    )
+                    yield to_input(images), torch.cat([self.labels[idx], self.labels[extra]])
+                    continue
+                idx = torch.cat([idx, extra])
             yield to_input(self.images[idx]), self.labels[idx]
 
     def val_batches(self, batch_size: int = 2048) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

@@ -13,6 +13,7 @@ from typing import Any
 
 ENCODER_TYPES = ("dense", "conv")
 CLASSIFIER_INPUTS = ("mean", "hidden")
+AUGMENTATIONS = ("none", "shift", "shift_mirror")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class SSVAEConfig:
     classifier_input: str = "mean"
     label_smoothing: float = 0.0  # cross-entropy label smoothing; keeps few labels from 0 loss
     unlabeled_weight: float = 0.0  # × mean classifier entropy on unlabeled rows (entropy min.)
+    # Jitter of the labeled rows in each batch: "shift" (±2 px), "shift_mirror" (also
+    # left-right; right for clothes, wrong for digits), "none".
+    augment_labeled: str = "none"
 
     def __post_init__(self) -> None:
         # JSON and argparse hand us lists and ints where we keep tuples and floats.
@@ -70,6 +74,11 @@ class SSVAEConfig:
                 f"classifier_input must be 'mean' or 'hidden', got {self.classifier_input!r}"
             )
         _check_float(self, "label_smoothing", 0.0, 0.5)
+        if self.augment_labeled not in AUGMENTATIONS:
+            raise ValueError(
+                f"augment_labeled must be one of {', '.join(AUGMENTATIONS)}, "
+                f"got {self.augment_labeled!r}"
+            )
         names = ("recon_weight", "kl_weight", "label_weight", "weight_decay", "grad_clip")
         for name in (*names, "unlabeled_weight"):
             _check_float(self, name, 0.0, 1e38)
@@ -125,6 +134,7 @@ LEGACY_DEFAULTS: dict[str, Any] = {
     "classifier_input": "mean",
     "label_smoothing": 0.0,
     "unlabeled_weight": 0.0,
+    "augment_labeled": "none",
 }
 TRAINING_FIELDS: tuple[str, ...] = tuple(n for n in FIELD_NAMES if n not in ARCHITECTURE_FIELDS)
 

@@ -118,7 +118,9 @@ class SessionLoop:
         rows = labeled = 0
         total_sum = rec_sum = kl_sum = cls_sum = correct = 0.0
         model.train()
-        batches = self.data.train_batches(cfg.batch_size, cfg.labeled_batch_size, generator)
+        batches = self.data.train_batches(
+            cfg.batch_size, cfg.labeled_batch_size, generator, cfg.augment_labeled
+        )
         for batch, (x, y) in enumerate(batches, start=1):
             if stop_event is not None and stop_event.is_set():
                 return None

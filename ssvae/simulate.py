@@ -184,19 +184,22 @@ def _run_one(
         carried = model.temperature
         n_labels = int(oracle.labeled_mask.sum())
         test_logits = class_logits(model, dataset.test_images)
-        train_logits = class_logits(model, dataset.train_images)
-        # Rank with the temperature of the last honest fit, as the page's queue would.
-        probs = softmax(train_logits, model.temperature)
+        if strategy == "random":  # needs no predictions: spare the pass over the pool
+            probs, latent = np.zeros((dataset.n_train, 2)), None
+        else:  # calibrated by the last honest fit, as the page's queue gets them
+            pool = trainer.predict(dataset.train_images, reconstruct=False)
+            probs, latent = pool.probs, pool.latent
         picks = rank(
             strategy,
             probs,
-            _latent(trainer, dataset) if strategy == "diverse" else None,
+            latent,
             oracle.labeled_mask,
             plan.step,
             seed=seed * 1000 + round_no,
         ).indices
         oracle.reveal(picks)
-        temperature = fit_temperature(train_logits[picks], dataset.train_targets[picks])
+        pick_logits = class_logits(model, dataset.train_images[picks])
+        temperature = fit_temperature(pick_logits, dataset.train_targets[picks])
         model.temperature = temperature
         yield {
             "strategy": strategy,
@@ -230,10 +233,6 @@ def _warm_start(
         assert ckpt is not None
     model, _ = build_model(ckpt, config)
     return InteractiveTrainer(config, device, model, None, ckpt.epochs_trained, ckpt.history)
-
-
-def _latent(trainer: InteractiveTrainer, dataset: Dataset) -> np.ndarray:
-    return trainer.predict(dataset.train_images, reconstruct=False).latent
 
 
 def _accuracy(logits: np.ndarray, targets: np.ndarray) -> float:
