@@ -195,17 +195,18 @@ class _Bar:
 
     def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
-        self.started = time.perf_counter()
-        self.first_done: int | None = None
+        self.first: tuple[int, float] | None = None  # (done, time) at the first new round
 
     def __call__(self, progress: Any) -> None:
         from alctl.cli.progress import format_duration
 
-        if self.first_done is None:
-            self.first_done = progress.done
-        new = progress.done - self.first_done
-        elapsed = time.perf_counter() - self.started
-        eta = elapsed / new * (progress.total - progress.done) if new else None
+        now, eta = time.perf_counter(), None
+        if progress.row is not None and self.first is None:
+            # Rate from the first round on: a warm start before it would skew the ETA.
+            self.first = (progress.done, now)
+        elif self.first is not None and progress.done > self.first[0]:
+            per_round = (now - self.first[1]) / (progress.done - self.first[0])
+            eta = per_round * (progress.total - progress.done)
         filled = int(20 * progress.done / max(progress.total, 1))
         line = f"[{'#' * filled}{'.' * (20 - filled)}] {progress.done}/{progress.total} rounds"
         if progress.row:
