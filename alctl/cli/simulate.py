@@ -42,6 +42,9 @@ def simulate(
     pretrain_epochs: Annotated[
         int, typer.Option(help="Unsupervised epochs before the first labels (warm start).")
     ] = 0,
+    pool: Annotated[
+        int, typer.Option(help="Use a fixed random subset of N training images (0 = all).")
+    ] = 0,
     setting: Annotated[
         list[str] | None,
         typer.Option("--set", help="A model/training setting, KEY=VALUE (repeatable)."),
@@ -87,6 +90,7 @@ def simulate(
         plan = sim.Plan(
             strategies=[s.strip() for s in strategy.split(",") if s.strip()],
             pretrain_epochs=pretrain_epochs,
+            pool=pool,
             overrides={**(_QUICK_SETTINGS if quick else {}), **parse_settings(setting or [])},
             **options,
         )
@@ -139,6 +143,8 @@ def default_name(plan: Any) -> str:
     ]
     if plan.pretrain_epochs:
         parts.append(f"p{plan.pretrain_epochs}")
+    if plan.pool:
+        parts.append(f"pool{plan.pool}")
     parts += [f"{k}={v}" for k, v in sorted(plan.overrides.items())]
     return "_".join(parts).replace("/", "-").replace(" ", "")
 
