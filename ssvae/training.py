@@ -20,7 +20,7 @@ import torch
 
 from ssvae.batches import TrainingData, check_inputs
 from ssvae.callbacks import EpochRecord, TrainingCallback
-from ssvae.config import TRAINING_FIELDS, SSVAEConfig
+from ssvae.config import SESSION_PARAMS, TRAINING_FIELDS, SSVAEConfig
 from ssvae.device import pick_device
 from ssvae.model import SSVAE, Predictions, predict
 from ssvae.session_loop import SessionLoop
@@ -152,8 +152,7 @@ class InteractiveTrainer:
                 f"cannot change {', '.join(bad)} between sessions (not a training field)"
             )
         config = self.config.replace(**overrides)
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 100_000:
-            raise ValueError(f"epochs must be an integer in [1, 100000], got {epochs!r}")
+        epochs = SESSION_PARAMS["epochs"].check(epochs)
         check_inputs(torch.as_tensor(images), torch.as_tensor(labels))
         if not self._lock.acquire(blocking=False):
             raise RuntimeError("a training session is already running")

@@ -142,6 +142,13 @@ def list_labels(target: Target, out: Path | None) -> None:
     note(f"wrote {count} labels to {out}")
 
 
+def parse_hparams(texts: dict[str, str | None]) -> dict[str, Any]:
+    """The `alctl train` options given, parsed and checked by the hyperparameter schema."""
+    from ssvae.config import SESSION_PARAMS
+
+    return {k: SESSION_PARAMS[k].parse(v) for k, v in texts.items() if v is not None}
+
+
 def train(target: Target, epochs: int | None, hparams: dict[str, Any], *, detach: bool) -> int:
     """`alctl train`: through the server (followed live) or here; returns the exit status."""
     given = {k: v for k, v in hparams.items() if v is not None}

@@ -30,9 +30,9 @@ class ProgressCallback(TrainingCallback):
         self.progress = progress
 
     def on_train_start(self, event: TrainStart) -> None:
-        from alctl.server.training_thread import HPARAMS
+        from ssvae.config import SESSION_FIELDS
 
-        hparams = {k: event.config.get(k) for k in HPARAMS}
+        hparams = {k: event.config.get(k) for k in SESSION_FIELDS}
         self.progress.started(
             {
                 "session": event.session,

@@ -18,12 +18,11 @@ import numpy as np
 from alctl.server.events import EventBus
 from alctl.server.train_status import idle_status, now_iso, session_entry, sessions_from_records
 from ssvae.callbacks import BatchProgress, EpochRecord, TrainingCallback, TrainResult, TrainStart
-from ssvae.config import SSVAEConfig
+from ssvae.config import SESSION_FIELDS, SSVAEConfig
 
 if TYPE_CHECKING:
     from alctl.server.model_state import ModelState
 
-HPARAMS = ("recon_weight", "kl_weight", "label_weight", "learning_rate", "batch_size")
 PROGRESS_MIN_GAP_S = 0.25  # at most 4 progress events a second from batches
 PROGRESS_MAX_GAP_S = 0.4  # tick() repeats the last one after this long (>= 2/s)
 
@@ -94,7 +93,7 @@ class TrainingRunner(TrainingCallback):
             return self._hparams_unlocked()
 
     def _hparams_unlocked(self) -> dict[str, Any]:
-        return {"epochs": self._epochs, **{k: getattr(self._config, k) for k in HPARAMS}}
+        return {"epochs": self._epochs, **{k: getattr(self._config, k) for k in SESSION_FIELDS}}
 
     def default_epochs(self) -> int:
         return self._epochs
@@ -242,7 +241,7 @@ class TrainingRunner(TrainingCallback):
             number = self._status["session"]
             self._status.update(batches=event.batches_per_epoch, epoch=0, batch=0)
             self._entry(number)["start_global_epoch"] = event.start_epoch
-            hparams = {"epochs": event.epochs, **{k: event.config.get(k) for k in HPARAMS}}
+            hparams = {"epochs": event.epochs, **{k: event.config.get(k) for k in SESSION_FIELDS}}
             data = {
                 "session": number,
                 "epochs": event.epochs,
