@@ -28,6 +28,7 @@ class TrainStart(_Event):
     batches_per_epoch: int
     config: dict[str, Any]
     n_labeled: int  # labeled images used for training (outside the validation split)
+    started_at: str = ""  # ISO 8601 UTC wall clock
 
 
 @dataclass

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ssvae.atomic import atomic_write
+from ssvae.atomic import atomic_write_text
 from ssvae.workspace import lock_path_for
 
 if TYPE_CHECKING:
@@ -132,12 +132,6 @@ class LabelStore:
         atomic_write_text(self.path, text)
         st = self.path.stat()
         self._cache_key, self._cache = (st.st_ino, st.st_mtime_ns, st.st_size), labels
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` so that readers see the old or the new file, never a mix."""
-    with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
 
 
 def parse_labels_csv(

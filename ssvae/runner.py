@@ -85,7 +85,9 @@ def train_from_files(
     test = trainer.predict(ds.test_images, reconstruct=False)
     test_accuracy = float((test.pred_class == ds.test_targets).mean())
     save_checkpoint(run.weights, **trainer.checkpoint_payload(ds.name, test_accuracy=test_accuracy))
-    record_session(run.history_csv, run.loss_plot, trainer.history[before:], trainer.history)
+    record_session(
+        run.history_csv, run.loss_plot, trainer.history[before:], trainer.history, trainer.sessions
+    )
     _refresh_points_cache(run, trainer, test_accuracy)
     return TrainOutcome(result, test_accuracy, int((labels >= 0).sum()), continued_from, True)
 
@@ -100,6 +102,7 @@ def _refresh_points_cache(run: TrainRun, trainer: InteractiveTrainer, accuracy: 
         "test_accuracy": accuracy,
         "config": trainer.config.to_dict(),
         "history": [dict(r) for r in trainer.history],
+        "sessions": [dict(s) for s in trainer.sessions],
     }
     with contextlib.suppress(OSError):  # only a cache: the server recomputes what it can't read
         save_cache(

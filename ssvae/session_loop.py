@@ -20,6 +20,7 @@ from ssvae.callbacks import BatchProgress, EpochRecord, TrainingCallback, TrainR
 from ssvae.config import SSVAEConfig
 from ssvae.losses import ssvae_loss, weighted_total
 from ssvae.model import SSVAE, SSVAEOutput
+from ssvae.sessions import now_iso
 
 _NAN = float("nan")
 
@@ -59,6 +60,7 @@ class SessionLoop:
                     self.batches,
                     self.config.to_dict(),
                     int(self.data.labeled_idx.numel()),
+                    now_iso(),
                 ),
             )
             generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + start_epoch)

@@ -20,14 +20,14 @@ import numpy as np
 import torch
 
 from ssvae.batches import TrainingData, check_inputs
-from ssvae.callbacks import EpochRecord, TrainingCallback
+from ssvae.callbacks import EpochRecord, TrainingCallback, TrainResult, TrainStart
 from ssvae.config import SESSION_PARAMS, TRAINING_FIELDS, SSVAEConfig
 from ssvae.device import pick_device
 from ssvae.model import SSVAE, Predictions, predict
 from ssvae.session_loop import SessionLoop
+from ssvae.sessions import close_session, from_records, last_number, open_session
 
 if TYPE_CHECKING:
-    from ssvae.callbacks import TrainResult
     from ssvae.checkpoint import Checkpoint
 
 
@@ -46,6 +46,7 @@ class InteractiveTrainer:
         optimizer_state: dict[str, Any] | None = None,
         epochs_trained: int = 0,
         history: Sequence[dict[str, Any]] = (),
+        sessions: Sequence[dict[str, Any]] | None = None,
     ) -> None:
         self.config = config
         self.device = pick_device(device)
@@ -62,7 +63,11 @@ class InteractiveTrainer:
         self._apply_hparams()
         self.epochs_trained = int(epochs_trained)
         self.history: list[dict[str, Any]] = [dict(r) for r in history]
-        self.session = max((int(r.get("session", 0)) for r in self.history), default=0)
+        # One entry per session (settings, start time, labels, status); see ssvae.sessions.
+        self.sessions: list[dict[str, Any]] = (
+            [dict(s) for s in sessions] if sessions else from_records(self.history)
+        )
+        self.session = last_number(self.sessions, self.history)  # the one session counter
         self.last_result: TrainResult | None = None
         self._lock = threading.Lock()  # one session at a time; predict() waits for it
 
@@ -79,7 +84,13 @@ class InteractiveTrainer:
         model, config = build_model(ckpt, config)
         try:
             return cls(
-                config, device, model, ckpt.optimizer_state, ckpt.epochs_trained, ckpt.history
+                config,
+                device,
+                model,
+                ckpt.optimizer_state,
+                ckpt.epochs_trained,
+                ckpt.history,
+                ckpt.sessions,
             )
         except (ValueError, KeyError, RuntimeError) as exc:
             from ssvae.checkpoint import CheckpointError
@@ -157,6 +168,7 @@ class InteractiveTrainer:
             "epochs_trained": self.epochs_trained,
             "dataset": dataset,
             "history": list(self.history if history is None else history),
+            "sessions": [dict(s) for s in self.sessions],
             "test_accuracy": test_accuracy,
         }
 
@@ -167,14 +179,20 @@ class InteractiveTrainer:
 
 
 class _Bookkeeper(TrainingCallback):
-    """Counts epochs and keeps history as they finish, before any user callback sees them."""
+    """Counts epochs, keeps history and session entries, before any user callback sees them."""
 
     def __init__(self, owner: InteractiveTrainer) -> None:
         self.owner = owner
 
+    def on_train_start(self, event: TrainStart) -> None:
+        self.owner.sessions.append(open_session(event))
+
     def on_epoch_end(self, event: EpochRecord) -> None:
         self.owner.epochs_trained = event.global_epoch
         self.owner.history.append(event.to_dict())
+
+    def on_train_end(self, event: TrainResult) -> None:
+        close_session(self.owner.sessions[-1], event)
 
 
 def make_optimizer(model: torch.nn.Module, config: SSVAEConfig) -> torch.optim.AdamW:

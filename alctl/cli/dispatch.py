@@ -135,7 +135,7 @@ def list_labels(target: Target, out: Path | None) -> None:
     if out is None:
         sys.stdout.write(text)
         return
-    from ssvae.labels import atomic_write_text
+    from ssvae.atomic import atomic_write_text
 
     atomic_write_text(out.expanduser(), text)
     count = max(0, len(text.strip().splitlines()) - 1)

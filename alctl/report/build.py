@@ -255,7 +255,7 @@ def build_report(root: Path, dataset: str, *, data_dir: Path | None = None) -> s
 
 def write_report(root: Path, dataset: str, out: Path, *, data_dir: Path | None = None) -> Path:
     """Build the report and write it atomically to `out`; returns the path written."""
-    from ssvae.labels import atomic_write_text
+    from ssvae.atomic import atomic_write_text
 
     html = build_report(root, dataset, data_dir=data_dir)
     out = out.absolute()

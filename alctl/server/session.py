@@ -13,23 +13,21 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from alctl.images import b64_pixels, png_bytes
 from alctl.server.events import EventBus
 from alctl.server.label_state import LabelState
 from alctl.server.points import LatentPoints
-from alctl.server.train_status import now_iso
 from alctl.server.training_thread import TrainingRunner
 from ssvae.config import SSVAEConfig
 from ssvae.data import Dataset
 from ssvae.labels import LabelStore
 from ssvae.points_cache import CACHE_NAME, checkpoint_stamp, load_cache, save_cache
+from ssvae.sessions import now_iso
 from ssvae.workspace import Workspace
 
 if TYPE_CHECKING:
     from alctl.server.model_state import ModelState
-    from ssvae.callbacks import TrainResult
+    from ssvae.callbacks import TrainingCallback, TrainResult
 
 MODEL_WAIT_S = 5.0  # how long a sample request waits for a model still loading
 
@@ -50,7 +48,7 @@ class WorkspaceSession:
         self.n_samples = dataset.n_train
         self.pid, self.started_at = os.getpid(), now_iso()
         self.labels = LabelState(LabelStore(workspace.labels_csv, self.n_samples), bus)
-        self.training = TrainingRunner(bus, dataset.train_images, self)
+        self.training = TrainingRunner(bus)
         self.cache_path = workspace.artifacts_dir / CACHE_NAME
         self.model_wait_s = MODEL_WAIT_S
         self.points = LatentPoints(dataset.train_targets)
@@ -93,7 +91,8 @@ class WorkspaceSession:
 
         model, ckpt = ModelState.open(self.workspace.checkpoint, self.dataset.name)
         if seed:
-            self.training.seed(model.trainer.config, model.trainer.history, None)
+            trainer = model.trainer
+            self.training.seed(trainer.config, trainer.history, trainer.sessions)
             with self._lock:
                 self._checkpoint = {
                     "epochs_trained": model.trainer.epochs_trained,
@@ -194,7 +193,7 @@ class WorkspaceSession:
                 f"training is unavailable: the model could not be loaded ({self._model_error})", 503
             )
         try:
-            return self.training.start(epochs, overrides)  # TrainingBusy: 409
+            return self.training.start(epochs, overrides, self._train)  # TrainingBusy: 409
         except ValueError as exc:
             raise SessionError(str(exc), 400) from exc
 
@@ -202,23 +201,39 @@ class WorkspaceSession:
         """Stop training cooperatively and wait until its results are saved."""
         self.training.shutdown(timeout)
 
-    # -- TrainingHost: called from the training thread -----------------------------------
+    # -- the training job: runs in the runner's thread ------------------------------------
 
-    def wait_model(self, stop: threading.Event) -> ModelState | str:
+    def _train(
+        self,
+        epochs: int,
+        overrides: dict[str, Any],
+        stop: threading.Event,
+        listener: TrainingCallback,
+    ) -> None:
+        """Train one session with `listener` hearing the trainer, then save what it made.
+
+        Raises when the session cannot start (no model, unreadable labels); the runner
+        reports that as a failed session.
+        """
         while not self._model_ready.wait(0.2):
             if stop.is_set():
-                return "stopped before the model finished loading"
-        if self._model is None:
-            return f"the model could not be loaded: {self._model_error}"
-        return self._model
-
-    def training_labels(self) -> np.ndarray:
-        return self.labels.store.as_array()
-
-    def after_session(self, model: ModelState, result: TrainResult) -> None:
-        """Save, record and show what a session produced; problems become `error` events."""
-        what = f"after training session {result.session}"
-        self._report(what, "refresh the predictions", lambda: self._after(model, result, what))
+                raise SessionError("stopped before the model finished loading")
+        model = self._model
+        if model is None:
+            raise SessionError(f"the model could not be loaded: {self._model_error}", 503)
+        labels = self.labels.store.as_array()
+        result = model.trainer.train(
+            self.dataset.train_images,
+            labels,
+            epochs=epochs,
+            callbacks=[listener],
+            stop_event=stop,
+            **overrides,
+        )
+        # A stopped session has changed weights even without a complete epoch.
+        if result.status != "failed" or result.epochs_run > 0:
+            what = f"after training session {result.session}"
+            self._report(what, "refresh the predictions", lambda: self._after(model, result, what))
 
     def _after(self, model: ModelState, result: TrainResult, what: str) -> None:
         view = model.snapshot_view()
@@ -226,7 +241,8 @@ class WorkspaceSession:
         saved = self._report(
             what, "save the checkpoint", lambda: self._save_checkpoint(model, accuracy)
         )
-        records = [r for r in model.trainer.history if r.get("session") == result.session]
+        trainer = model.trainer
+        records = [r for r in trainer.history if r.get("session") == result.session]
         if records and saved:
             from ssvae.history import record_session
 
@@ -237,7 +253,8 @@ class WorkspaceSession:
                     self.workspace.history_csv,
                     self.workspace.loss_plot,
                     records,
-                    model.trainer.history,
+                    trainer.history,
+                    trainer.sessions,
                 ),
             )
         points = model.predict_points(self.dataset.train_images, view)
@@ -282,14 +299,14 @@ class WorkspaceSession:
             facts = dict(self._checkpoint)
         if stamp is None or points is None or model is None:
             return  # a fresh, unsaved model: nothing to tie a cache to
-        history = self.training.history()
+        trainer = model.trainer  # the history as the trainer kept it (and the checkpoint holds)
         meta = {
             "dataset": self.dataset.name,
             "checkpoint": stamp,
             **facts,
-            "config": model.trainer.config.to_dict(),
-            "history": history["records"],
-            "sessions": history["sessions"],
+            "config": trainer.config.to_dict(),
+            "history": [dict(r) for r in trainer.history],
+            "sessions": [dict(s) for s in trainer.sessions],
         }
         save_cache(self.cache_path, points, meta)
 
