@@ -59,7 +59,7 @@ def _config_accepts(name: str, value: Any) -> bool:
 
 def _api_accepts(name: str, value: Any) -> bool:
     try:
-        parse_train_request({name: value}, default_epochs=20)
+        parse_train_request({name: value})
     except ApiError as exc:
         assert name in str(exc)
         return False

@@ -83,16 +83,16 @@ async def _json_object(request: Request) -> dict[str, Any]:
     return data
 
 
-def parse_train_request(body: dict[str, Any], default_epochs: int) -> tuple[int, dict[str, Any]]:
-    """(epochs, hyperparameter overrides) from a POST /api/train body, or ApiError.
+def parse_train_request(body: dict[str, Any]) -> tuple[int | None, dict[str, Any]]:
+    """(epochs or None, hyperparameter overrides) from a POST /api/train body, or ApiError.
 
     The fields and their ranges are the schema's (ssvae.config.SESSION_PARAMS).
     """
     try:
-        values = check_values(SESSION_PARAMS, {"epochs": default_epochs, **body})
+        values = check_values(SESSION_PARAMS, body)
     except HyperparameterError as exc:
         raise ApiError(str(exc)) from None
-    epochs = values.pop("epochs")
+    epochs = values.pop("epochs", None)
     return epochs, values
 
 
@@ -130,10 +130,10 @@ async def labels(request: Request) -> Response:
     session = _session(request)
     fmt = request.query_params.get("format", "json")
     if fmt == "csv":
-        return PlainTextResponse(session.labels.as_csv(), media_type="text/csv")
+        return PlainTextResponse(session.labels_csv(), media_type="text/csv")
     if fmt != "json":
         raise ApiError(f"format must be json or csv, got {fmt!r}")
-    return SafeJSONResponse(session.labels.as_json())
+    return SafeJSONResponse(session.labels_json())
 
 
 async def put_label(request: Request) -> Response:
@@ -179,23 +179,22 @@ async def post_labels(request: Request) -> Response:
 async def train(request: Request) -> Response:
     session = _session(request)
     body = await _json_object(request)
-    epochs, overrides = parse_train_request(body, session.training.default_epochs())
+    epochs, overrides = parse_train_request(body)
     result = await run_in_threadpool(session.start_training, epochs, overrides)
     return SafeJSONResponse(result, status_code=202)
 
 
 async def train_stop(request: Request) -> Response:
-    return SafeJSONResponse(_session(request).training.stop(), status_code=202)
+    return SafeJSONResponse(_session(request).stop_training(), status_code=202)
 
 
 async def history(request: Request) -> Response:
-    return SafeJSONResponse(_session(request).training.history())
+    return SafeJSONResponse(_session(request).history())
 
 
 async def events(request: Request) -> Response:
-    session = _session(request)
     return EventSourceResponse(
-        session.bus.stream(session.status),
+        _session(request).event_stream(),
         ping=request.app.state.ping_s,
         headers={"Cache-Control": "no-store"},
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from alctl.images import b64_pixels, png_bytes
@@ -187,7 +188,24 @@ class WorkspaceSession:
         out = self.labels.update(changes, source)
         return {"changed": len(out["changes"]), "stats": out["stats"]}
 
-    def start_training(self, epochs: int, overrides: dict[str, Any]) -> dict[str, Any]:
+    def labels_csv(self) -> str:
+        return self.labels.as_csv()
+
+    def labels_json(self) -> dict[str, Any]:
+        return self.labels.as_json()
+
+    def history(self) -> dict[str, Any]:
+        """`/api/history`: epoch records and session entries."""
+        return self.training.history()
+
+    def event_stream(self) -> AsyncIterator[dict[str, str]]:
+        """A new SSE subscription; its first event is the status snapshot."""
+        return self.bus.stream(self.status)
+
+    def start_training(self, epochs: int | None, overrides: dict[str, Any]) -> dict[str, Any]:
+        """Start a session (`epochs` None: as many as last time); 409 while one runs."""
+        if epochs is None:
+            epochs = self.training.default_epochs()
         if self._model_error:
             raise SessionError(
                 f"training is unavailable: the model could not be loaded ({self._model_error})", 503
@@ -196,6 +214,9 @@ class WorkspaceSession:
             return self.training.start(epochs, overrides, self._train)  # TrainingBusy: 409
         except ValueError as exc:
             raise SessionError(str(exc), 400) from exc
+
+    def stop_training(self) -> dict[str, Any]:
+        return self.training.stop()  # NotTraining: 409
 
     def shutdown(self, timeout: float = 60.0) -> None:
         """Stop training cooperatively and wait until its results are saved."""
