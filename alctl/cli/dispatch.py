@@ -68,9 +68,10 @@ def _check(serial: int, label: int | None, n_samples: int) -> None:
 
 
 def stats_line(stats: dict[str, Any]) -> str:
-    coverage = stats.get("coverage")
-    share = f" ({coverage * 100:.3g}%)" if isinstance(coverage, (int, float)) else ""
-    return f"{stats.get('labeled', '?')} labeled{share}"
+    from ssvae.formats import percent_short
+
+    share = percent_short(stats.get("coverage"), missing="")
+    return f"{stats.get('labeled', '?')} labeled" + (f" ({share})" if share else "")
 
 
 def set_label(target: Target, serial: int, label: int | None) -> None:
@@ -142,11 +143,15 @@ def list_labels(target: Target, out: Path | None) -> None:
     note(f"wrote {count} labels to {out}")
 
 
-def parse_hparams(texts: dict[str, str | None]) -> dict[str, Any]:
-    """The `alctl train` options given, parsed and checked by the hyperparameter schema."""
+def parse_hparams(given: dict[str, Any]) -> dict[str, Any]:
+    """The `alctl train` options given, checked (text: parsed) by the hyperparameter schema."""
     from ssvae.config import SESSION_PARAMS
 
-    return {k: SESSION_PARAMS[k].parse(v) for k, v in texts.items() if v is not None}
+    def one(name: str, value: Any) -> Any:
+        param = SESSION_PARAMS[name]
+        return param.parse(value) if isinstance(value, str) else param.check(value)
+
+    return {k: one(k, v) for k, v in given.items() if v is not None}
 
 
 def train(target: Target, epochs: int | None, hparams: dict[str, Any], *, detach: bool) -> int:

@@ -165,7 +165,7 @@ def train(
     dataset: DatasetOpt = DatasetName.auto,
     data_dir: DataDirOpt = None,
     no_server: NoServerOpt = False,
-    **hparams: str | None,
+    **hparams: Any,
 ) -> None:
     """Train one session, continuing from the checkpoint (omitted settings stay as they were).
 
@@ -203,14 +203,17 @@ def _with_session_options(command: Any) -> Any:
     fixed = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
     options = []
     for name, param in SESSION_PARAMS.items():
-        metavar = {"int": "INTEGER", "float": "FLOAT"}.get(param.kind, "TEXT")
+        kind = {"int": int, "float": float}.get(param.kind, str)
+        # Typer's own range check gives its usual message for ints and floats; the schema
+        # checks everything again (NaN, open bounds) before anything runs.
+        bounds = {"min": param.low, "max": param.high} if kind is not str else {}
         info = typer.Option(
             "--" + name.replace("_", "-"),
-            metavar=metavar,
             help=f"{param.help} [{param.describe()}; default: as last time]",
             show_default=False,
+            **bounds,
         )
-        annotation = Annotated[str | None, info]
+        annotation = Annotated[kind | None, info]  # type: ignore[valid-type]
         options.append(
             inspect.Parameter(
                 name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation

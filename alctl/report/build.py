@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from alctl.errors import CliError
+from ssvae import formats
+from ssvae.labels import N_CLASSES
 
 if TYPE_CHECKING:
     from ssvae.checkpoint import Checkpoint
@@ -31,18 +33,6 @@ N_UNCERTAIN = 48
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
-
-
-def _pct(value: Any, digits: int = 1) -> str:
-    if not isinstance(value, (int, float)) or value != value:
-        return "–"
-    return f"{value:.{digits}%}"
-
-
-def _num(value: Any, digits: int = 4) -> str:
-    if not isinstance(value, (int, float)) or value != value:
-        return "–"
-    return f"{value:.{digits}g}"
 
 
 def _history(ckpt: Checkpoint, history_csv: Path) -> list[dict[str, Any]]:
@@ -72,7 +62,7 @@ def _sessions(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _confusion(truth: np.ndarray, pred: np.ndarray) -> list[list[dict[str, Any]]]:
-    counts = np.zeros((10, 10), dtype=np.int64)
+    counts = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
     np.add.at(counts, (truth, pred), 1)
     totals = np.maximum(counts.sum(axis=1, keepdims=True), 1)
     share = counts / totals
@@ -83,9 +73,9 @@ def _confusion(truth: np.ndarray, pred: np.ndarray) -> list[list[dict[str, Any]]
                 "alpha": round(float(share[t, p]) * 0.85, 3),
                 "diagonal": t == p,
             }
-            for p in range(10)
+            for p in range(N_CLASSES)
         ]
-        for t in range(10)
+        for t in range(N_CLASSES)
     ]
 
 
@@ -143,11 +133,12 @@ def report_context(root: Path, dataset: str, data_dir: Path | None = None) -> di
     xy = view_2d(train.latent)
     labeled = labels >= 0
     history = _history(ckpt, ws.history_csv)
-    truth_counts = np.bincount(data.train_targets, minlength=10)
-    test_truth_counts = np.maximum(np.bincount(data.test_targets, minlength=10), 1)
-    test_hits = np.bincount(data.test_targets[test.pred_class == data.test_targets], minlength=10)
-    n_label = np.bincount(labels[labeled], minlength=10)
-    n_pred = np.bincount(train.pred_class, minlength=10)
+    truth_counts = np.bincount(data.train_targets, minlength=N_CLASSES)
+    test_truth_counts = np.maximum(np.bincount(data.test_targets, minlength=N_CLASSES), 1)
+    hits = data.test_targets[test.pred_class == data.test_targets]
+    test_hits = np.bincount(hits, minlength=N_CLASSES)
+    n_label = np.bincount(labels[labeled], minlength=N_CLASSES)
+    n_pred = np.bincount(train.pred_class, minlength=N_CLASSES)
     mtime = store.mtime_ns()
     stat = ws.checkpoint.stat()
     return {
@@ -210,12 +201,12 @@ def report_context(root: Path, dataset: str, data_dir: Path | None = None) -> di
                 "truth": int(truth_counts[c]),
                 "recall": float(test_hits[c] / test_truth_counts[c]),
             }
-            for c in range(10)
+            for c in range(N_CLASSES)
         ],
         "confusion": _confusion(data.test_targets, test.pred_class),
         "uncertain": _uncertain(data.train_images, data.train_targets, train, labels),
-        "colors": figs.CLASS_COLORS,
-        "unlabeled_color": figs.UNLABELED_COLOR,
+        "colors": figs.palette()["classes"],
+        "unlabeled_color": figs.palette()["unlabeled"],
         "made": {
             "at": _when(time.time()),
             "version": _version(),
@@ -249,7 +240,7 @@ def build_report(root: Path, dataset: str, *, data_dir: Path | None = None) -> s
     env = Environment(
         loader=FileSystemLoader(templates_dir()), autoescape=select_autoescape(["html"])
     )
-    env.globals.update(pct=_pct, num=_num)
+    env.globals.update(pct=formats.percent, num=formats.number)
     return env.get_template("report.html").render(**report_context(root, dataset, data_dir))
 
 
