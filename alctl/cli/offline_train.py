@@ -18,8 +18,7 @@ from typing import Any
 
 from alctl.cli.offline import Files
 from alctl.cli.progress import TrainProgress
-from alctl.cli.server_train import exit_code
-from alctl.errors import CliError
+from alctl.errors import CliError, exit_code
 from ssvae.callbacks import BatchProgress, EpochRecord, TrainingCallback, TrainStart
 
 
