@@ -47,18 +47,43 @@ def _history(ckpt: Checkpoint, history_csv: Path) -> list[dict[str, Any]]:
         return []  # the report says "no history"; status and the page name the bad file
 
 
-def _sessions(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    sessions: dict[Any, dict[str, Any]] = {}
-    for r in records:
-        s = sessions.setdefault(r.get("session"), {"session": r.get("session"), "epochs": 0})
-        s["epochs"] += 1
-        s.setdefault("first", r.get("global_epoch"))
-        s["last"] = r.get("global_epoch")
-        s["seconds"] = s.get("seconds", 0.0) + float(r.get("seconds") or 0.0)
-        train, val = r.get("train") or {}, r.get("val") or {}
-        s["train_loss"], s["val_loss"] = train.get("loss"), val.get("loss")
-        s["val_accuracy"] = val.get("accuracy")
-    return list(sessions.values())
+def _sessions(
+    records: Sequence[Mapping[str, Any]], entries: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """One row per session: its epochs summed up from the records, joined with its entry
+    (start time, labels, status, settings). pandas does the group-by and the join; it is
+    imported here only, off every command's fast path."""
+    import pandas as pd
+
+    from ssvae.sessions import from_records
+
+    if not records:
+        return []
+    epochs = pd.json_normalize([dict(r) for r in records], sep="_")
+    last = ("train_loss", "val_loss", "val_accuracy")  # as of the session's last epoch
+    table = epochs.groupby("session").agg(
+        epochs=("global_epoch", "size"),
+        first=("global_epoch", "min"),
+        last=("global_epoch", "max"),
+        seconds=("seconds", "sum"),
+        **{name: (name, lambda column: column.iloc[-1]) for name in last},
+    )
+    known = pd.DataFrame([dict(e) for e in (entries or from_records(records))])
+    known["settings"] = known["hparams"].map(_settings)
+    columns = ["session", "started_at", "n_labeled", "status", "settings"]
+    table = table.join(known[columns].set_index("session"), how="left").reset_index()
+    table = table.astype(object).where(table.notna(), None)
+    return table.to_dict("records")
+
+
+def _settings(hparams: Any) -> str:
+    if not isinstance(hparams, Mapping):
+        return ""
+    return ", ".join(
+        f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+        for k, v in hparams.items()
+        if v is not None
+    )
 
 
 def _confusion(truth: np.ndarray, pred: np.ndarray) -> list[list[dict[str, Any]]]:
@@ -192,7 +217,7 @@ def report_context(root: Path, dataset: str, data_dir: Path | None = None) -> di
         "loss_png": _b64(figs.loss_curves_png(history)) if history else None,
         "history": history,
         "history_path": str(ws.history_csv),
-        "sessions": _sessions(history),
+        "sessions": _sessions(history, ckpt.sessions),
         "per_class": [
             {
                 "name": data.class_names[c],
