@@ -22,7 +22,7 @@ from alctl.server.training_thread import TrainingRunner
 from ssvae.config import SSVAEConfig
 from ssvae.data import Dataset
 from ssvae.labels import LabelStore
-from ssvae.points_cache import CACHE_NAME, checkpoint_stamp, load_cache, save_cache
+from ssvae.points_cache import CACHE_NAME, cache_meta, checkpoint_stamp, load_cache, save_cache
 from ssvae.sessions import now_iso
 from ssvae.workspace import Workspace
 
@@ -313,23 +313,18 @@ class WorkspaceSession:
             self.bus.publish("error", {"message": message})
 
     def _write_cache(self) -> None:
-        stamp = checkpoint_stamp(self.workspace.checkpoint)
         model = self._model
         points = self.points.predictions
         with self._lock:
             facts = dict(self._checkpoint)
-        if stamp is None or points is None or model is None:
-            return  # a fresh, unsaved model: nothing to tie a cache to
-        trainer = model.trainer  # the history as the trainer kept it (and the checkpoint holds)
-        meta = {
-            "dataset": self.dataset.name,
-            "checkpoint": stamp,
-            **facts,
-            "config": trainer.config.to_dict(),
-            "history": [dict(r) for r in trainer.history],
-            "sessions": [dict(s) for s in trainer.sessions],
-        }
-        save_cache(self.cache_path, points, meta)
+        if points is None or model is None:
+            return
+        # The history as the trainer kept it (and the checkpoint holds).
+        meta = cache_meta(
+            self.dataset.name, self.workspace.checkpoint, model.trainer, facts["test_accuracy"]
+        )
+        if meta is not None:  # None: a fresh, unsaved model, nothing to tie a cache to
+            save_cache(self.cache_path, points, {**meta, **facts})
 
     def _report(self, what: str, action: str, work: Any) -> bool:
         try:

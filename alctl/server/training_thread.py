@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from alctl.server.events import EventBus
-from alctl.server.train_status import idle_status
 from ssvae.callbacks import BatchProgress, EpochRecord, TrainingCallback, TrainResult, TrainStart
 from ssvae.config import SESSION_FIELDS, SSVAEConfig
 from ssvae.sessions import close_session, from_records, last_number, open_session
@@ -23,6 +22,20 @@ from ssvae.sessions import close_session, from_records, last_number, open_sessio
 Job = Callable[[int, dict[str, Any], threading.Event, TrainingCallback], None]
 PROGRESS_MIN_GAP_S = 0.25  # at most 4 progress events a second from batches
 PROGRESS_MAX_GAP_S = 0.4  # tick() repeats the last one after this long (>= 2/s)
+
+
+def idle_status(last_result: dict[str, Any] | None) -> dict[str, Any]:
+    """`/api/status`'s `training` block when no session runs."""
+    return {
+        "state": "idle",
+        "session": None,
+        "epoch": 0,
+        "epochs": 0,
+        "batch": 0,
+        "batches": 0,
+        "eta_s": None,
+        "last_result": last_result,
+    }
 
 
 class TrainingBusy(Exception):
