@@ -204,9 +204,10 @@ def _with_session_options(command: Any) -> Any:
     options = []
     for name, param in SESSION_PARAMS.items():
         kind = {"int": int, "float": float}.get(param.kind, str)
-        # Typer's own range check gives its usual message for ints and floats; the schema
-        # checks everything again (NaN, open bounds) before anything runs.
-        bounds = {"min": param.low, "max": param.high} if kind is not str else {}
+        # Whole numbers get typer's own range check and message (exit 2); typer cannot say
+        # "above 0" or refuse NaN, so numbers are left to the schema (one line, exit 1),
+        # which checks every value again before anything runs.
+        bounds = {"min": param.low, "max": param.high} if kind is int else {}
         info = typer.Option(
             "--" + name.replace("_", "-"),
             help=f"{param.help} [{param.describe()}; default: as last time]",
