@@ -29,9 +29,9 @@ class ProgressCallback(TrainingCallback):
         self.progress = progress
 
     def on_train_start(self, event: TrainStart) -> None:
-        from ssvae.config import SESSION_FIELDS
+        from ssvae.sessions import session_hparams
 
-        hparams = {k: event.config.get(k) for k in SESSION_FIELDS}
+        hparams = session_hparams(event.epochs, event.config)  # as the server's train_started
         self.progress.started(
             {
                 "session": event.session,
