@@ -1,12 +1,13 @@
 """Checkpoints: one `torch.save` file holding a plain dict, written atomically.
 
 Keys: kind, format_version, model_state, optimizer_state, config (dict), epochs_trained,
-dataset, history (epoch record dicts), test_accuracy, saved_at, temperature (the softmax
-temperature of the shown certainty; files without it mean 1), trained_labels (the serials
-the weights were trained on, so later labels can calibrate them honestly; may be absent).
-Loading uses `weights_only=True`, so a checkpoint cannot run code. A missing file means "fresh
-model" (load returns None); a corrupt, truncated or incompatible file raises
-CheckpointError naming the file and what is wrong, and is never overwritten here.
+dataset, history (epoch record dicts), sessions (ssvae.sessions entries; absent in older
+files), test_accuracy, saved_at, temperature (the softmax temperature of the shown
+certainty; files without it mean 1), trained_labels (the serials the weights were trained
+on, so later labels can calibrate them honestly; may be absent). Loading uses
+`weights_only=True`, so a checkpoint cannot run code. A missing file means "fresh model"
+(load returns None); a corrupt, truncated or incompatible file raises CheckpointError
+naming the file and what is wrong, and is never overwritten here.
 
 torch is imported inside the functions that need it, so `checkpoint_summary` (for
 `alctl status`) and CheckpointError stay cheap to import.
@@ -56,6 +57,7 @@ class Checkpoint:
     test_accuracy: float | None
     saved_at: str
     path: Path | None = field(default=None)
+    sessions: list[dict[str, Any]] = field(default_factory=list)  # [] in older files
     temperature: float = 1.0
     trained_labels: list[int] | None = None
 
@@ -70,6 +72,7 @@ def save_checkpoint(
     dataset: str,
     history: list[dict[str, Any]],
     test_accuracy: float | None = None,
+    sessions: list[dict[str, Any]] | None = None,
     temperature: float = 1.0,
     trained_labels: list[int] | None = None,
 ) -> None:
@@ -88,6 +91,7 @@ def save_checkpoint(
         "epochs_trained": int(epochs_trained),
         "dataset": dataset,
         "history": [dict(r) for r in history],
+        "sessions": [dict(s) for s in sessions or []],
         "test_accuracy": None if test_accuracy is None else float(test_accuracy),
         "temperature": float(temperature),
         "trained_labels": None if trained_labels is None else [int(s) for s in trained_labels],
@@ -231,6 +235,7 @@ def _from_payload(path: Path, payload: Any, dataset: str | None) -> Checkpoint:
         test_accuracy=payload.get("test_accuracy"),
         saved_at=str(payload.get("saved_at", "")),
         path=path,
+        sessions=list(payload.get("sessions") or []),
         temperature=_temperature(path, payload.get("temperature", 1.0)),
         trained_labels=payload.get("trained_labels"),
     )

@@ -46,8 +46,10 @@ def simulate(
         int, typer.Option(help="Use a fixed random subset of N training images (0 = all).")
     ] = 0,
     setting: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="A model/training setting, KEY=VALUE (repeatable)."),
+        str | None,
+        typer.Option(
+            "--set", help="Model/training settings for the run: KEY=VALUE[,KEY=VALUE...]."
+        ),
     ] = None,
     name: Annotated[
         str | None, typer.Option(help="Run name (directory); default: made from the options.")
@@ -91,7 +93,10 @@ def simulate(
             strategies=[s.strip() for s in strategy.split(",") if s.strip()],
             pretrain_epochs=pretrain_epochs,
             pool=pool,
-            overrides={**(_QUICK_SETTINGS if quick else {}), **parse_settings(setting or [])},
+            overrides={
+                **(_QUICK_SETTINGS if quick else {}),
+                **parse_settings(setting.split(",") if setting else []),
+            },
             **options,
         )
         data = _load(quick, dataset, data_dir)
@@ -204,7 +209,7 @@ class _Bar:
         self.first: tuple[int, float] | None = None  # (done, time) at the first new round
 
     def __call__(self, progress: Any) -> None:
-        from alctl.cli.progress import format_duration
+        from ssvae.formats import duration as format_duration
 
         now, eta = time.perf_counter(), None
         if progress.row is not None and self.first is None:
