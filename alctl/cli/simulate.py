@@ -163,7 +163,10 @@ def _check_same_plan(out_dir: Path, plan: Any, run_name: str) -> None:
     wanted = {k: v for k, v in asdict(plan).items() if k != "seeds"}
     stored = out_dir / "plan.json"
     if stored.exists():
-        have = {k: v for k, v in json.loads(stored.read_text()).items() if k != "seeds"}
+        # A plan stored before a field existed meant that field's default.
+        defaults = asdict(type(plan)(strategies=[]))
+        have = {**defaults, **json.loads(stored.read_text())}
+        have.pop("seeds")
         if have != wanted:
             raise UsageError(
                 f"simulation {run_name!r} exists with another plan; pass another --name"
