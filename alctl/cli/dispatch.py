@@ -172,6 +172,22 @@ def status(target: Target, as_json: bool) -> None:
         typer.echo(render_status(facts))
 
 
+def rollback(target: Target) -> None:
+    """`alctl rollback`: the previous checkpoint (ssvae.prev.ckpt) becomes current again."""
+    if target.server is not None:
+        answer = target.server.client.rollback()
+    else:
+        from ssvae.rollback import rollback_checkpoint
+
+        ws = target.files().workspace
+        ckpt = rollback_checkpoint(ws.checkpoint, ws.dataset, ws.history_csv, ws.loss_plot)
+        answer = {"checkpoint": str(ws.checkpoint), "epochs_trained": ckpt.epochs_trained}
+    typer.echo(
+        f"restored the previous checkpoint ({answer.get('epochs_trained')} epochs) as "
+        f"{answer.get('checkpoint')}; run `alctl rollback` again to undo"
+    )
+
+
 def report(workspace: Path, dataset: str, data_dir: Path | None, out: Path) -> None:
     """`alctl report`: built from the files; a live server only decides the dataset."""
     from alctl.report.build import write_report

@@ -220,6 +220,24 @@ def status(
         dispatch.status(dispatch.resolve(workspace, dataset.value, data_dir, no_server), as_json)
 
 
+def rollback(
+    workspace: WorkspaceOpt = Path("."),
+    dataset: DatasetOpt = DatasetName.auto,
+    data_dir: DataDirOpt = None,
+    no_server: NoServerOpt = False,
+) -> None:
+    """Go back to the previous checkpoint (kept as ssvae.prev.ckpt at every save).
+
+    The two files swap places, so running it again undoes it.
+
+    \b
+    Examples:
+      alctl rollback
+    """
+    with fail_cleanly():
+        dispatch.rollback(dispatch.resolve(workspace, dataset.value, data_dir, no_server))
+
+
 def report(
     out: Annotated[
         Path, typer.Option("--out", "-o", dir_okay=False, help="The HTML file to write.")
@@ -259,6 +277,7 @@ def create_cli() -> typer.Typer:
     app.command()(train)
     app.command()(status)
     app.command()(report)
+    app.command()(rollback)
     return app
 
 

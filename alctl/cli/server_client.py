@@ -197,6 +197,9 @@ class ApiClient:
     def stop_training(self) -> dict[str, Any]:
         return self.request("POST", "/api/train/stop")
 
+    def rollback(self) -> dict[str, Any]:
+        return self.request("POST", "/api/checkpoint/rollback", timeout=max(self.timeout, 120.0))
+
     def events(self, timeout: float = 60.0) -> EventStream:
         """Open `/api/events`; `timeout` bounds the silence between heartbeats (15 s)."""
         conn = self._connect(timeout)

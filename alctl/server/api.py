@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from alctl.server.events import dumps
 from alctl.server.label_state import LabelFileError
+from alctl.server.rollback import RollbackRefused, rollback_session
 from alctl.server.session import SessionError, WorkspaceSession
 from alctl.server.training_thread import NotTraining, TrainingBusy
 
@@ -219,6 +220,13 @@ async def train_stop(request: Request) -> Response:
     return SafeJSONResponse(_session(request).training.stop(), status_code=202)
 
 
+async def checkpoint_rollback(request: Request) -> Response:
+    body = await _json_object(request)
+    if body:
+        raise ApiError("send no body (or {}) to go back to the previous checkpoint")
+    return SafeJSONResponse(await run_in_threadpool(rollback_session, _session(request)))
+
+
 async def history(request: Request) -> Response:
     return SafeJSONResponse(_session(request).training.history())
 
@@ -239,7 +247,7 @@ async def not_found(request: Request) -> Response:
 
 
 # Refusals that carry their HTTP status; their message says what to do.
-REFUSALS = (ApiError, SessionError, TrainingBusy, NotTraining, LabelFileError)
+REFUSALS = (ApiError, SessionError, TrainingBusy, NotTraining, LabelFileError, RollbackRefused)
 
 
 async def handle_refusal(request: Request, exc: Exception) -> Response:

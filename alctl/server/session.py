@@ -198,6 +198,10 @@ class WorkspaceSession:
         except ValueError as exc:
             raise SessionError(str(exc), 400) from exc
 
+    def checkpoint_written(self) -> None:
+        """The checkpoint file was replaced on purpose (a rollback): not an outside edit."""
+        self._stamp = checkpoint_stamp(self.workspace.checkpoint)
+
     def shutdown(self, timeout: float = 60.0) -> None:
         """Stop training cooperatively and wait until its results are saved."""
         self.training.shutdown(timeout)

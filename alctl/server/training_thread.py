@@ -62,6 +62,7 @@ class TrainingRunner(TrainingCallback):
         self._lock = threading.Lock()
         self._config = SSVAEConfig()
         self._epochs = self._config.max_epochs
+        self._clean = (self._config, self._epochs)
         self._records: list[dict[str, Any]] = []
         self._sessions: list[dict[str, Any]] = []
         self._next_session = 1
@@ -83,7 +84,11 @@ class TrainingRunner(TrainingCallback):
             self._sessions = (
                 [dict(s) for s in sessions] if sessions else sessions_from_records(records)
             )
-            asked = [s["hparams"].get("epochs") for s in self._sessions if s.get("hparams")]
+            asked = [
+                s["hparams"].get("epochs")
+                for s in self._sessions
+                if s.get("hparams") and s.get("status") != "failed"
+            ]
             self._epochs = next((e for e in reversed(asked) if e), self._epochs)
             numbers = [int(r.get("session", 0)) for r in self._records]
             numbers += [int(s.get("session", 0)) for s in self._sessions]
@@ -117,6 +122,7 @@ class TrainingRunner(TrainingCallback):
                 )
             config = self._config.replace(**overrides)  # ValueError names the field
             number = self._next_session
+            self._clean = (self._config, self._epochs)  # restored if this session fails
             self._config, self._epochs = config, epochs
             hparams = self._hparams_unlocked()
             self._sessions.append(session_entry(number, None, now_iso(), hparams, "running"))
@@ -230,6 +236,8 @@ class TrainingRunner(TrainingCallback):
         with self._lock:
             entry = self._entry(number)
             entry.update(status=result.status, epochs_run=result.epochs_run, error=result.error)
+            if result.status == "failed":  # only clean sessions' settings carry over
+                self._config, self._epochs = self._clean
             self._status = idle_status(data)
             self._last_progress = None
             self._next_session = max(self._next_session, number + 1)
