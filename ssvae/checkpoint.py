@@ -209,6 +209,17 @@ def checkpoint_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
     return facts
 
 
+def checkpoint_history(path: str | os.PathLike[str]) -> list[dict[str, Any]] | None:
+    """The epoch records inside a checkpoint without torch; None when there is no usable file."""
+    try:
+        payload = _read_metadata(Path(path))
+    except Exception:  # missing or unreadable: nothing to take a history from
+        return None
+    if not isinstance(payload, dict) or payload.get("kind") != KIND:
+        return None
+    return [dict(r) for r in payload.get("history") or [] if isinstance(r, dict)]
+
+
 def _from_payload(path: Path, payload: Any, dataset: str | None) -> Checkpoint:
     if not isinstance(payload, dict) or payload.get("kind") != KIND:
         raise CheckpointError(path, "not an alctl checkpoint (no alctl header in it)")
