@@ -98,7 +98,7 @@ def test_sample_json_and_thumbnails(server: ThreadServer) -> None:
         ("/api/samples/abc", 400),
         ("/api/samples/3/thumb.png", 404),
         ("/api/nothing", 404),
-        ("/api/train", 404),
+        ("/api/train", 405),  # the route exists, for POST
     ],
 )
 def test_bad_get_requests_answer_json_errors(server: ThreadServer, path: str, status: int) -> None:

@@ -58,6 +58,16 @@ def resolve(workspace: Path, dataset: str, data_dir: Path | None, no_server: boo
     return Target(root, server.dataset, data_dir, server)
 
 
+def decimal(text: str, what: str) -> int:
+    """A SERIAL or LABEL argument: ASCII digits only (`int()` would take '٣', '+5', '1_0')."""
+    from ssvae.strict_input import parse_decimal
+
+    try:
+        return parse_decimal(text, what)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _check(serial: int, label: int | None, n_samples: int) -> None:
     # The server checks too; checking here gives the same words as LabelStore in both modes
     # (a negative serial would otherwise be a routing 404).
@@ -103,14 +113,14 @@ def import_labels(target: Target, path: Path) -> None:
     from ssvae.labels import parse_labels_csv
 
     if target.server is not None:
-        changes = parse_labels_csv(Path(path), int(target.server.status["n_samples"]))
+        changes = parse_labels_csv(Path(path), int(target.server.status["n_samples"]), strict=True)
         if changes:
             answer = target.server.client.update_labels(changes, source="import")
     else:
         from alctl.cli.offline import import_labels as direct_import
 
         files = target.files()
-        changes = parse_labels_csv(Path(path), files.n_samples)
+        changes = parse_labels_csv(Path(path), files.n_samples, strict=True)
         if changes:
             answer = direct_import(files, changes)
     if not changes:

@@ -88,9 +88,9 @@ def serve(
 
 def label(
     serial: Annotated[
-        int | None, typer.Argument(metavar="SERIAL", help="Row of the training split.")
+        str | None, typer.Argument(metavar="SERIAL", help="Row of the training split.")
     ] = None,
-    value: Annotated[int | None, typer.Argument(metavar="LABEL", help="Class 0-9.")] = None,
+    value: Annotated[str | None, typer.Argument(metavar="LABEL", help="Class 0-9.")] = None,
     delete: Annotated[bool, typer.Option("--delete", help="Remove SERIAL's label.")] = False,
     import_file: Annotated[
         Path | None,
@@ -134,7 +134,8 @@ def label(
         elif serial is None:
             raise dispatch.UsageError("give the SERIAL to label, e.g. `alctl label 1234 7`")
         else:
-            dispatch.set_label(target, serial, None if delete else value)
+            label = None if delete or value is None else dispatch.decimal(value, "LABEL")
+            dispatch.set_label(target, dispatch.decimal(serial, "SERIAL"), label)
 
 
 def labels(

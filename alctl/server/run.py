@@ -223,6 +223,7 @@ def _serve(
     echo: Callable[[str], None],
 ) -> int:
     from alctl.server.app import create_app
+    from alctl.server.protocol import HeaderDeadlineProtocol
 
     token = new_token()
     app = create_app(session, token, bind_host=host)
@@ -232,6 +233,7 @@ def _serve(
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         lifespan="on",
+        http=HeaderDeadlineProtocol,
     )
     server = _Server(config, on_exit=session.bus.close)
     url = _url(host, sock.getsockname()[1])
