@@ -49,7 +49,7 @@ def test_status_has_every_documented_field(server: ThreadServer) -> None:
     }  # fmt: skip
     assert len(status["latent"]["bounds"]) == 4 and status["latent"]["version"] >= 1
     assert status["device"].startswith("cpu")
-    assert set(status["server"]) == {"pid", "started_at"}
+    assert set(status["server"]) == {"pid", "started_at", "workspace"}
 
 
 def test_points_binary_layout(server: ThreadServer) -> None:

@@ -6,6 +6,7 @@ stay fast: no torch, numpy, starlette or httpx on this path.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import math
@@ -245,13 +246,21 @@ def find_server(workspace: Path, note: Callable[[str], None]) -> LiveServer | No
     within 1 s), done with this module's client so the status answer is kept for reuse and
     urllib.request stays off the fast path.
     """
-    from alctl.discovery import discovery_path, pid_alive, read_discovery, remove_discovery
+    from alctl.discovery import (
+        discovery_path,
+        pid_alive,
+        read_discovery,
+        remove_discovery,
+        same_workspace,
+    )
 
     info = read_discovery(workspace)
     if info is None:
         if discovery_path(workspace).exists():
             note(f"note: ignoring unreadable {discovery_path(workspace)}; using the files")
         return None
+    if not same_workspace(info.workspace, workspace):
+        return _not_ours(workspace, info.workspace, note)
     if not pid_alive(info.pid):
         # The server was killed without cleaning up; nobody else will remove it.
         remove_discovery(workspace, pid=info.pid)
@@ -267,4 +276,21 @@ def find_server(workspace: Path, note: Callable[[str], None]) -> LiveServer | No
             f"at {info.url}; using the files"
         )
         return None
+    served = (status.get("server") or {}).get("workspace")
+    if served is not None and not same_workspace(str(served), workspace):
+        return _not_ours(workspace, str(served), note)
     return LiveServer(client, str(status.get("dataset") or info.dataset), status)
+
+
+def _not_ours(workspace: Path, theirs: str, note: Callable[[str], None]) -> None:
+    """A server.json copied along with a workspace: that server serves another directory."""
+    from alctl.discovery import discovery_path
+
+    path = discovery_path(workspace)
+    with contextlib.suppress(OSError):
+        path.unlink()
+    note(
+        f"note: removed {path}: it names the server of {theirs} (a copied workspace?); "
+        "using the files"
+    )
+    return None

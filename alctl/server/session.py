@@ -147,7 +147,11 @@ class WorkspaceSession:
             "latent": self.points.info(),
             "device": model.device if model is not None else state,
             "model": {"state": state, "error": self._model_error},
-            "server": {"pid": self.pid, "started_at": self.started_at},
+            "server": {
+                "pid": self.pid,
+                "started_at": self.started_at,
+                "workspace": str(self.workspace.root),
+            },
         }
 
     def points_payload(self) -> tuple[bytes, int]:
