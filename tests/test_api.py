@@ -38,7 +38,7 @@ def test_status_has_every_documented_field(server: ThreadServer) -> None:
     assert status["dataset"] == "mnist" and status["n_samples"] == 600
     assert status["class_names"] == [str(d) for d in range(10)]
     assert "IDX files" in status["dataset_source"]
-    assert set(status["labels"]) == {"labeled", "coverage", "per_class", "version"}
+    assert set(status["labels"]) == {"labeled", "coverage", "per_class", "version", "file_error"}
     assert set(status["checkpoint"]) == {"path", "exists", "epochs_trained", "test_accuracy"}
     assert set(status["training"]) == {
         "state", "session", "epoch", "epochs", "batch", "batches", "eta_s", "last_result"

@@ -51,6 +51,7 @@ def test_only_ascii_digits_are_serials_in_the_cli(
     line = one_error_line(invoke("label", serial, "1", *ws))
     assert "SERIAL must be written with the digits 0-9" in line
     assert "LABEL must be" in one_error_line(invoke("label", "5", "\uff11", *ws))
+    assert invoke("label", serial, "1", *ws).code == 1
     assert not LabelStore(workspace / "data" / "mnist" / "labels.csv", 600).read()
 
 

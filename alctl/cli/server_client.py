@@ -87,7 +87,7 @@ class EventStream:
         try:
             yield from parse_sse(self._lines())
         except (OSError, http.client.HTTPException) as exc:
-            raise ServerError(f"lost the connection to the server ({exc})") from exc
+            raise ServerError(connection_problem(None, exc)) from exc
 
     def close(self) -> None:
         self._conn.close()
@@ -155,7 +155,7 @@ class ApiClient:
             response = conn.getresponse()
             data = response.read()
         except (OSError, http.client.HTTPException) as exc:
-            raise ServerError(f"cannot reach the server at {self.url} ({exc})") from exc
+            raise ServerError(connection_problem(self.url, exc)) from exc
         finally:
             conn.close()
         if response.status >= 400:
@@ -217,6 +217,28 @@ class ApiClient:
             conn.close()
             raise ServerError(message, response.status)
         return EventStream(conn, response)
+
+
+def connection_problem(url: str | None, exc: BaseException) -> str:
+    """Plain words for a failed exchange (never a raw `IncompleteRead(0 bytes read)`)."""
+    where = f"the server at {url}" if url else "the server"
+    lost = (
+        http.client.IncompleteRead,
+        http.client.RemoteDisconnected,
+        ConnectionResetError,
+        BrokenPipeError,
+    )
+    if isinstance(exc, lost):
+        return (
+            f"{where} closed the connection before answering (it stopped or crashed?); "
+            "check it and run the command again"
+        )
+    if isinstance(exc, TimeoutError):
+        return f"{where} did not answer in time; it may be busy or stuck"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"nothing answers at {url or 'the server address'}; is `alctl serve` running?"
+    reason = getattr(exc, "strerror", None) or type(exc).__name__
+    return f"cannot reach {where} ({reason})"
 
 
 def _error_message(status: int, data: bytes) -> str:

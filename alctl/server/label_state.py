@@ -34,6 +34,7 @@ class LabelState:
         self._version = 1
         self._seen_mtime = store.mtime_ns()
         self._reported_error_mtime: int | None = None
+        self._file_error: str | None = None  # why the CSV on disk cannot be read, if it cannot
 
     @property
     def version(self) -> int:
@@ -59,6 +60,7 @@ class LabelState:
             "coverage": labeled / self.store.n_samples,
             "per_class": [int(c) for c in counts[:N_CLASSES]],
             "version": self._version,
+            "file_error": self._file_error,
         }
 
     def as_json(self) -> dict[str, Any]:
@@ -82,6 +84,7 @@ class LabelState:
             try:
                 previous = self.store.update(changes)
             except LabelError as exc:
+                self._file_error = str(exc)
                 raise LabelFileError(f"{exc}; fix or move the labels file, then retry") from exc
             diff = [
                 {"serial": s, "label": v, "previous": previous[s]}
@@ -105,12 +108,14 @@ class LabelState:
             try:
                 current = self.store.read()
             except LabelError as exc:
+                self._file_error = str(exc)
                 if self._reported_error_mtime != mtime:
                     self._reported_error_mtime = mtime
                     message = f"the labels file cannot be read, keeping the labels in memory: {exc}"
                     self.bus.publish("error", {"message": message})
                 return False
             self._seen_mtime = mtime
+            self._file_error = None
             changes: dict[int, int | None] = {
                 s: v for s, v in current.items() if self._labels.get(s) != v
             }
