@@ -86,6 +86,11 @@ class LabelState:
             except LabelError as exc:
                 self._file_error = str(exc)
                 raise LabelFileError(f"{exc}; fix or move the labels file, then retry") from exc
+            except OSError as exc:  # a full disk, a read-only mount: the old file stays whole
+                raise LabelWriteError(
+                    f"cannot write {self.store.path} ({exc.strerror or exc}); nothing was "
+                    "changed: free some space or make it writable, then retry"
+                ) from exc
             diff = [
                 {"serial": s, "label": v, "previous": previous[s]}
                 for s, v in changes.items()
@@ -146,3 +151,9 @@ class LabelFileError(Exception):
     """The CSV on disk cannot be parsed, so no write is made; the message names the line."""
 
     status = 409
+
+
+class LabelWriteError(LabelFileError):
+    """The disk refused the write (full, read-only); the file on disk is unchanged."""
+
+    status = 507
