@@ -60,12 +60,15 @@ def resolve(workspace: Path, dataset: str, data_dir: Path | None, no_server: boo
 
 def decimal(text: str, what: str) -> int:
     """A SERIAL or LABEL argument: ASCII digits only (`int()` would take '٣', '+5', '1_0')."""
-    from ssvae.strict_input import parse_decimal
+    from ssvae.strict_input import clip, parse_decimal
 
     try:
         return parse_decimal(text, what)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    except ValueError:
+        raise typer.BadParameter(
+            f"{clip(repr(text))} is not a whole number written with the digits 0-9.",
+            param_hint=f"'{what}'",
+        ) from None
 
 
 def _check(serial: int, label: int | None, n_samples: int) -> None:
@@ -78,9 +81,10 @@ def _check(serial: int, label: int | None, n_samples: int) -> None:
 
 
 def stats_line(stats: dict[str, Any]) -> str:
-    coverage = stats.get("coverage")
-    share = f" ({coverage * 100:.3g}%)" if isinstance(coverage, (int, float)) else ""
-    return f"{stats.get('labeled', '?')} labeled{share}"
+    from ssvae.formats import percent_short
+
+    share = percent_short(stats.get("coverage"), missing="")
+    return f"{stats.get('labeled', '?')} labeled" + (f" ({share})" if share else "")
 
 
 def set_label(target: Target, serial: int, label: int | None) -> None:
@@ -145,11 +149,22 @@ def list_labels(target: Target, out: Path | None) -> None:
     if out is None:
         sys.stdout.write(text)
         return
-    from ssvae.labels import atomic_write_text
+    from ssvae.atomic import atomic_write_text
 
     atomic_write_text(out.expanduser(), text)
     count = max(0, len(text.strip().splitlines()) - 1)
     note(f"wrote {count} labels to {out}")
+
+
+def parse_hparams(given: dict[str, Any]) -> dict[str, Any]:
+    """The `alctl train` options given, checked (text: parsed) by the hyperparameter schema."""
+    from ssvae.config import SESSION_PARAMS
+
+    def one(name: str, value: Any) -> Any:
+        param = SESSION_PARAMS[name]
+        return param.parse(value) if isinstance(value, str) else param.check(value)
+
+    return {k: one(k, v) for k, v in given.items() if v is not None}
 
 
 def train(target: Target, epochs: int | None, hparams: dict[str, Any], *, detach: bool) -> int:

@@ -15,9 +15,7 @@ from typing import Any
 import numpy as np
 
 from alctl.server.events import EventBus
-from ssvae.labels import HEADER, LabelError, LabelStore
-
-N_CLASSES = 10
+from ssvae.labels import LabelError, LabelStore, label_stats, labels_csv_text
 
 
 class LabelState:
@@ -53,12 +51,8 @@ class LabelState:
             return self._stats_unlocked()
 
     def _stats_unlocked(self) -> dict[str, Any]:
-        labeled = len(self._labels)
-        counts = np.bincount(self._array[self._array >= 0], minlength=N_CLASSES)
         return {
-            "labeled": labeled,
-            "coverage": labeled / self.store.n_samples,
-            "per_class": [int(c) for c in counts[:N_CLASSES]],
+            **label_stats(self._labels, self.store.n_samples),
             "version": self._version,
             "file_error": self._file_error,
         }
@@ -72,8 +66,7 @@ class LabelState:
 
     def as_csv(self) -> str:
         with self._io:
-            rows = "".join(f"{s},{v}\n" for s, v in sorted(self._labels.items()))
-        return HEADER + "\n" + rows
+            return labels_csv_text(self._labels)
 
     def update(self, changes: Mapping[int, int | None], source: str) -> dict[str, Any]:
         """Write `changes` durably (None deletes), then publish what changed.
