@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from alctl.cli import dispatch
+from alctl.cli.simulate import simulate
 from alctl.errors import fail_cleanly
 
 
@@ -311,6 +312,7 @@ def create_cli() -> typer.Typer:
     app.command()(status)
     app.command()(report)
     app.command()(rollback)
+    app.command()(simulate)
     return app
 
 
