@@ -1,8 +1,13 @@
 // Label actions: optimistic on the page, written to the server one at a time (so rapid
 // keypresses reach the CSV in the order they were made), rolled back when a write fails.
+// A write that gets no answer is aborted at its deadline and sent again before the next one
+// goes: it sets a final state, so repeating it is harmless, and the server refuses the
+// abandoned attempt should it still arrive (the api numbers every attempt).
 // `apply(serials, label)` is the one entry point; an uncertainty queue, lasso batches and undo
 // can all be built on it (it returns the previous labels).
 import { withUser } from "./palette.js";
+
+const ATTEMPTS = 4;
 
 // Versions order server facts; anything not a number is treated as "newer".
 function isStale(version, seen) {
@@ -21,6 +26,7 @@ export function createLabeler({ api, state, onChange, onStats, onError }) {
   const inFlight = new Map(); // serial -> writes not yet answered
   const factVersion = new Map(); // serial -> labels.version of the last server fact applied
   let queue = Promise.resolve();
+  let retries = 0; // writes sent again after a deadline (read by tests)
 
   function show(serial, value) {
     state.user[serial] = value;
@@ -61,11 +67,22 @@ export function createLabeler({ api, state, onChange, onStats, onError }) {
     return `Could not save label ${label} (${name}) for ${what}`;
   }
 
-  function send(serials, label) {
+  function sendOnce(serials, label) {
     if (serials.length === 1) {
       return label === null ? api.deleteLabel(serials[0]) : api.putLabel(serials[0], label);
     }
     return api.postLabels(Object.fromEntries(serials.map((serial) => [serial, label])));
+  }
+
+  async function send(serials, label) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await sendOnce(serials, label);
+      } catch (error) {
+        if (!error.timedOut || attempt >= ATTEMPTS) throw error;
+        retries++;
+      }
+    }
   }
 
   return {
@@ -135,6 +152,10 @@ export function createLabeler({ api, state, onChange, onStats, onError }) {
 
     get pending() {
       return inFlight.size;
+    },
+
+    get retries() {
+      return retries;
     },
   };
 }

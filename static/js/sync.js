@@ -2,13 +2,18 @@
 // event, and the resynchronisation a `snapshot` triggers after a reconnect or restart.
 import { recordTiming, sameVersion } from "./state.js";
 
+// The server process behind a snapshot: its instance id (older servers: its start time).
+const instanceOf = (status) => status.server?.instance ?? status.server?.started_at ?? null;
+
 /**
  * @param {object} parts  {api, state, scatter, samples, labeler, charts, training, toasts}
- * @param {object} hooks  {applyStatus(status), pointsShown(points), animate(): boolean}
+ * @param {object} hooks  {applyStatus(status), pointsShown(points), animate(): boolean,
+ *   restarted(status) (before the new state is applied), reload(config): boolean (true when
+ *   the page must be loaded again: another dataset)}
  */
 export function createSync(parts, hooks) {
   const { api, state, scatter, samples, labeler, charts, training, toasts } = parts;
-  let serverStartedAt = null;
+  let instance = null;
   let pointsLoading = null;
   let pointsStale = false;
   let labelBuffer = null; // labels events that arrive during a full refetch, replayed after it
@@ -67,22 +72,47 @@ export function createSync(parts, hooks) {
 
   const refreshStatus = () => api.status().then(hooks.applyStatus).catch(() => {});
 
+  /**
+   * Another server process answers now: its token, versions and session numbers are its own.
+   * Take its token (from its page), then all of its state, as at start-up.
+   */
+  async function adoptNewServer(status) {
+    try {
+      const config = await api.renewToken();
+      if (hooks.reload(config)) return;
+    } catch (error) {
+      toasts.error(`The server restarted, and its new token could not be read: ${error.message}`
+        + " Reload the page.");
+    }
+    state.stats = null;
+    hooks.restarted(status);
+    hooks.applyStatus(status);
+    await Promise.all([
+      refetchLabels().catch(failed("Could not reload the labels")),
+      loadPoints({ transition: hooks.animate() })
+        .catch(failed("Could not reload the latent points")),
+      loadHistory({ merge: false }).catch(failed("Could not reload the loss history")),
+    ]);
+  }
+
   const handlers = {
     snapshot(status) {
-      const started = status.server?.started_at ?? null;
-      const restarted = serverStartedAt !== null && started !== serverStartedAt;
-      serverStartedAt = started;
-      // A restarted server counts its versions from the start again.
-      if (restarted) state.stats = null;
+      const next = instanceOf(status);
+      const restarted = instance !== null && next !== instance;
+      instance = next;
+      if (restarted) {
+        adoptNewServer(status);
+        return;
+      }
       hooks.applyStatus(status);
-      if (restarted || !sameVersion(status.labels?.version, state.labelsVersion)) {
+      if (!sameVersion(status.labels?.version, state.labelsVersion)) {
         refetchLabels().catch(failed("Could not reload the labels"));
       }
-      if (restarted || !sameVersion(status.latent?.version, state.latentVersion)) {
+      if (!sameVersion(status.latent?.version, state.latentVersion)) {
         loadPoints({ transition: hooks.animate() })
           .catch(failed("Could not reload the latent points"));
       }
-      loadHistory({ merge: !restarted }).catch(failed("Could not reload the loss history"));
+      loadHistory({ merge: true }).catch(failed("Could not reload the loss history"));
     },
     labels(event) {
       if (labelBuffer) labelBuffer.push(event);
@@ -111,11 +141,14 @@ export function createSync(parts, hooks) {
 
   return {
     handlers,
+    get instance() {
+      return instance;
+    },
     /** Everything the page needs before it is ready; rejects with the first failure. */
     async initial() {
       const [status, , history] = await Promise.all([
         api.status(), loadPoints({ transition: false }), api.history(), loadLabels()]);
-      serverStartedAt = status.server?.started_at ?? null;
+      instance ??= instanceOf(status);
       hooks.applyStatus(status);
       charts.setHistory(history.records ?? [], { merge: false });
     },
