@@ -164,6 +164,26 @@ def test_select_label_and_delete(dashboard: Dashboard) -> None:
     assert dashboard.page.text_content("#sample-index") == "none selected"
 
 
+def test_the_scatter_draws_only_when_something_changes(dashboard: Dashboard) -> None:
+    """No frame loop while nothing moves (it costs the trainer CPU); input wakes it."""
+    page = dashboard.page
+    animating = "window.alctl.scatterAnimating"
+    wait_for(lambda: dashboard.js(animating) is False, timeout=10, what="the loop to rest")
+    dashboard.js(
+        "window.__draws = 0; window.alctl.scatter.subscribe('draw', () => window.__draws++)"
+    )
+    page.wait_for_timeout(300)
+    assert dashboard.js("window.__draws") == 0
+    box = page.locator("#scatter").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -400)
+    wait_for(lambda: dashboard.js("window.__draws") > 0, timeout=10, what="the zoom drawn")
+    wait_for(lambda: dashboard.js(animating) is False, timeout=10, what="the loop to rest again")
+    dashboard.page.keyboard.press("p")  # a colour switch is drawn, then the loop rests
+    wait_for(lambda: dashboard.js(animating) is False, timeout=10, what="rest after a switch")
+    assert dashboard.js("window.alctl.scatter.get('colorBy')") == "valueZ"
+
+
 def test_keys_are_ignored_while_typing(dashboard: Dashboard) -> None:
     dashboard.select(6)
     dashboard.page.focus("#jump-input")

@@ -261,6 +261,10 @@ function boot(config) {
     get pendingWrites() {
       return labeler.pending;
     },
+    /** Whether the scatter's frame loop runs (it rests while nothing changes). */
+    get scatterAnimating() {
+      return scatter.animating;
+    },
     get writeRetries() {
       return labeler.retries;
     },

@@ -2,6 +2,38 @@
 // event, and the resynchronisation a `snapshot` triggers after a reconnect or restart.
 import { recordTiming, sameVersion } from "./state.js";
 
+// Batch progress arrives up to 5 times a second; a person reads it at a glance, and every
+// repaint in software rendering takes CPU from the trainer on the same 2 cores. So the
+// progress line repaints at most this often (the latest event wins), at an animation frame.
+export const PROGRESS_PAINT_MS = 500;
+
+/** Calls `paint(latest)` for the latest of the values given, at most once per `everyMs`. */
+export function coalesce(paint, everyMs) {
+  let latest = null;
+  let waiting = false;
+  let lastAt = -Infinity;
+  function flush() {
+    waiting = false;
+    lastAt = performance.now();
+    const value = latest;
+    latest = null;
+    if (value !== null) paint(value);
+  }
+  return {
+    push(value) {
+      latest = value;
+      if (waiting) return;
+      waiting = true;
+      const wait = Math.max(0, lastAt + everyMs - performance.now());
+      setTimeout(() => requestAnimationFrame(flush), wait);
+    },
+    /** Drops a value not painted yet (the state it describes has ended). */
+    cancel() {
+      latest = null;
+    },
+  };
+}
+
 // The server process behind a snapshot: its instance id (older servers: its start time).
 const instanceOf = (status) => status.server?.instance ?? status.server?.started_at ?? null;
 
@@ -29,10 +61,14 @@ export function createSync(parts, hooks) {
     const started = performance.now();
     pointsLoading = (async () => {
       const points = await api.points();
+      const fetched = performance.now();
       state.adoptPoints(points);
+      const adopted = performance.now();
       const drawn = scatter.setColumns(
         { x: state.x, y: state.y, valueA: state.code, valueB: state.valueB },
         { transition, user: state.user });
+      recordTiming(state, "pointsFetch", fetched - started);
+      recordTiming(state, "pointsAdopt", adopted - fetched);
       state.latentVersion = points.version;
       samples.invalidate();
       hooks.pointsShown(points);
@@ -69,6 +105,8 @@ export function createSync(parts, hooks) {
     const body = await api.history();
     charts.setHistory(body.records ?? [], { merge });
   }
+
+  const progress = coalesce((event) => training.progress(event), PROGRESS_PAINT_MS);
 
   const refreshStatus = () => api.status().then(hooks.applyStatus).catch(() => {});
 
@@ -119,13 +157,17 @@ export function createSync(parts, hooks) {
       labeler.applyEvent(event);
       if (event.stats?.version !== undefined) state.labelsVersion = event.stats.version;
     },
-    train_started: (event) => training.started(event),
-    train_progress: (event) => training.progress(event),
+    train_started(event) {
+      progress.cancel();
+      training.started(event);
+    },
+    train_progress: (event) => progress.push(event),
     train_epoch(record) {
       training.epoch(record);
       charts.add(record);
     },
     train_ended(result) {
+      progress.cancel();
       const problem = training.ended(result);
       if (problem) toasts.error(problem);
       else toasts.note(`Training ${result.status.replace("_", " ")} after ${result.epochs_run} epochs.`);
