@@ -14,7 +14,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import EventRecorder, Result, ServerProcess, machine_load, percentile
+from common import (
+    EventRecorder,
+    Result,
+    ServerProcess,
+    machine_load,
+    percentile,
+    speed_ratio_row,
+)
 
 BATCH_SIZE = 128
 
@@ -127,15 +134,10 @@ def measure_page_cost(
             trainer.close()
     ratio = percentile(without, 50) / percentile(with_page, 50) * 100
     spread = (max(with_page + without) - min(with_page + without)) / percentile(without, 50)
-    return Result(
+    return speed_ratio_row(
         "training speed with the page open vs no page",
-        "≥ 95 %",
-        "%",
-        95,
-        [ratio],
-        judge="p50",
-        higher_is_better=True,
-        note=f"no-page s/epoch ÷ page-open s/epoch, medians over all epochs: "
+        ratio,
+        f"no-page s/epoch ÷ page-open s/epoch, medians over all epochs: "
         f"{percentile(without, 50):.2f} s ÷ {percentile(with_page, 50):.2f} s; "
         f"{rounds} × (page open, no page) = {' '.join(order)}, {epochs} epochs each, batch "
         f"{BATCH_SIZE}, one server and checkpoint; Chromium used "
