@@ -2,6 +2,7 @@
 // (x, y, category code, certainty), serialises draw calls (the library rejects a draw while
 // another one runs) and keeps a DOM ring on the selected point.
 import createScatterplot, { createRegl, createRenderer } from "../vendor/regl-scatterplot.js";
+import { createLevelOfDetail } from "./detail.js";
 import { createDemandFrames } from "./frames.js";
 import { BACKGROUND, buildModeSettings } from "./palette.js";
 
@@ -148,6 +149,13 @@ export function createScatter({ canvas, ring, count, onSelect, onHover }) {
     container.addEventListener(type, () => frames.wake(), { capture: true, passive: true });
   }
   plot.subscribe("draw", () => frames.wake());
+  // A drag or the wheel moves the view: very large scatters draw a sample meanwhile.
+  const detail = createLevelOfDetail(plot, () => selected, () => frames.wake());
+  const options = { capture: true, passive: true };
+  container.addEventListener("pointermove", (event) => {
+    if (event.buttons & 1) detail.moving();
+  }, options);
+  container.addEventListener("wheel", () => detail.moving(), options);
 
   // A click selects inside the library (which redraws by itself); remember it so that the
   // app's echo through select() does not cost another frame.
@@ -201,6 +209,7 @@ export function createScatter({ canvas, ring, count, onSelect, onHover }) {
     setColumns(next, { transition = false, user = null } = {}) {
       const sameSize = columns !== null && columns.x.length === next.x.length;
       columns = next;
+      detail.setCount(next.x.length);
       if (!sameSize) {
         selected = null;
         labeledDrawnLast = "";
@@ -237,11 +246,13 @@ export function createScatter({ canvas, ring, count, onSelect, onHover }) {
       if (pos && pos[0] > margin && pos[1] > margin && pos[0] < rect.width - margin
         && pos[1] < rect.height - margin) return;
       frames.wake();
+      detail.moving();
       plot.zoomToLocation([columns.x[index], columns.y[index]], plot.get("cameraDistance"),
         { transition: true, transitionDuration: 300 });
     },
     resetView() {
       frames.wake();
+      detail.moving();
       plot.zoomToOrigin({ transition: true, transitionDuration: 300 });
     },
     /** Resolves at the next frame the library draws (after a mode switch, say). */
@@ -251,6 +262,10 @@ export function createScatter({ canvas, ring, count, onSelect, onHover }) {
     },
     get busy() {
       return busy;
+    },
+    /** True while a moving view draws only a sample of the points. */
+    get reduced() {
+      return detail.reduced;
     },
     /** True while the frame loop runs (it rests when nothing changes). */
     get animating() {
