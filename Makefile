@@ -8,7 +8,7 @@ DATASET ?= auto
 PORT ?= 8050
 APT := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 
-.PHONY: setup python-deps js-deps data browser serve test bench lint clean-env
+.PHONY: setup python-deps js-deps data browser serve test test-js bench lint clean-env
 
 setup: python-deps js-deps
 
@@ -37,8 +37,12 @@ browser:
 serve: setup data
 	$(BIN)/alctl serve --workspace $(WORKSPACE) --dataset $(DATASET) --port $(PORT)
 
-test: setup data browser
+test: setup data browser test-js
 	$(BIN)/python -m pytest
+
+# The page's pure modules, with Node's built-in test runner (no extra dependency).
+test-js:
+	node --test tests/js/
 
 bench: setup data browser
 	$(BIN)/python benchmarks/run_all.py

@@ -1,4 +1,11 @@
-"""Turn the errors a user can fix into one line on stderr and exit status 1 (no traceback)."""
+"""How `alctl` ends: exit codes, and one line on stderr for the errors a user can fix.
+
+Only errors raised on purpose for bad input or a bad environment become one line and exit
+status 1: our own (CliError, ServerError, StartupError), the library's (LabelError,
+CheckpointError, DataError, IDXError, HyperparameterError, DownloadError) and OSErrors
+that name a file (permission, missing directory, full disk). Anything else is a bug: one
+line saying so, how to see the traceback, and exit status 70. ALCTL_DEBUG=1 re-raises.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +13,38 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import typer
 
-EXIT_ERROR = 1
-EXIT_FAILED = 3
-EXIT_STOPPED = 4
-EXIT_INTERRUPTED = 130
+EXIT_OK = 0
+EXIT_ERROR = 1  # a problem the message says how to fix (also: a session already running)
+EXIT_USAGE = 2  # options typer refuses before anything runs
+EXIT_FAILED = 3  # a training session failed (e.g. the loss became NaN)
+EXIT_STOPPED = 4  # a training session was stopped
+EXIT_BUG = 70  # an unexpected error inside alctl (BSD's EX_SOFTWARE)
+EXIT_INTERRUPTED = 130  # Ctrl+C
 
-# The library's error types, looked up only if their module is already imported: an error
-# from a module can only exist once it is loaded, and importing it here would pull in torch.
-_LIBRARY_ERRORS = (
+# Exit status of `alctl train` for a session's end status.
+EXIT_BY_STATUS = {
+    "completed": EXIT_OK,
+    "early_stopped": EXIT_OK,
+    "failed": EXIT_FAILED,
+    "stopped": EXIT_STOPPED,
+}
+
+# Error types raised on purpose, looked up only if their module is already imported: an
+# error from a module can only exist once it is loaded, and importing it here would pull
+# in torch or starlette.
+_USER_ERRORS = (
+    ("alctl.cli.server_client", "ServerError"),
+    ("alctl.server.run", "StartupError"),
     ("ssvae.labels", "LabelError"),
     ("ssvae.checkpoint", "CheckpointError"),
-    ("ssvae.data", "DataNotFoundError"),
+    ("ssvae.data", "DataError"),
+    ("ssvae.download", "DownloadError"),
     ("ssvae.idx", "IDXError"),
+    ("ssvae.hparams", "HyperparameterError"),
 )
 
 
@@ -32,16 +56,23 @@ class UsageError(CliError):
     """Options that do not go together."""
 
 
-def _known_errors() -> tuple[type[BaseException], ...]:
-    from alctl.cli.server_client import ServerError
+def exit_code(result: dict[str, Any]) -> int:
+    """`alctl train`'s exit status for a TrainResult dict."""
+    return EXIT_BY_STATUS.get(str(result.get("status")), EXIT_ERROR)
 
-    known: list[type[BaseException]] = [CliError, ServerError, ValueError, OSError]
-    for module_name, class_name in _LIBRARY_ERRORS:
+
+def is_user_error(exc: BaseException) -> bool:
+    """True for errors raised on purpose for bad input (see the module docstring)."""
+    if isinstance(exc, CliError):
+        return True
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return True
+    for module_name, class_name in _USER_ERRORS:
         module = sys.modules.get(module_name)
         error = getattr(module, class_name, None) if module is not None else None
-        if isinstance(error, type):
-            known.append(error)
-    return tuple(known)
+        if isinstance(error, type) and isinstance(exc, error):
+            return True
+    return False
 
 
 def error_line(exc: BaseException) -> str:
@@ -52,10 +83,9 @@ def error_line(exc: BaseException) -> str:
 
 @contextmanager
 def fail_cleanly() -> Iterator[None]:
-    """Print known errors as one line and exit 1; Ctrl+C exits 130 quietly.
+    """User errors: one line, exit 1. Bugs: a line and a traceback hint, exit 70.
 
-    Unexpected errors are reported the same way unless ALCTL_DEBUG is set, which re-raises
-    them with their traceback.
+    Ctrl+C exits 130 quietly; ALCTL_DEBUG set re-raises everything with its traceback.
     """
     try:
         yield
@@ -67,12 +97,13 @@ def fail_cleanly() -> Iterator[None]:
     except Exception as exc:
         if os.environ.get("ALCTL_DEBUG"):
             raise
-        if isinstance(exc, _known_errors()):
+        if is_user_error(exc):
             typer.echo(error_line(exc), err=True)
-        else:
-            typer.echo(
-                f"{error_line(exc)} (unexpected {type(exc).__name__}; "
-                "ALCTL_DEBUG=1 shows the traceback)",
-                err=True,
-            )
-        raise typer.Exit(EXIT_ERROR) from None
+            raise typer.Exit(EXIT_ERROR) from None
+        typer.echo(
+            f"{error_line(exc)}\n"
+            f"This is a bug in alctl (unexpected {type(exc).__name__}). Run again with "
+            "ALCTL_DEBUG=1 to see the traceback, and report it with that.",
+            err=True,
+        )
+        raise typer.Exit(EXIT_BUG) from None

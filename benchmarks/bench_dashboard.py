@@ -1,4 +1,4 @@
-"""Dashboard budgets of DESIGN.md §2, measured with a real `alctl serve` and real Chromium.
+"""Dashboard budgets, measured with a real `alctl serve` and real Chromium.
 
     python benchmarks/bench_dashboard.py            # Fashion-MNIST 60k (a few minutes)
     python benchmarks/bench_dashboard.py --quick    # tiny generated data (about a minute)
@@ -702,7 +702,7 @@ def _epoch_display(
 
 
 def measure_live(browser: Any, root: Path, s: Settings, console: list[str]) -> list[Result]:
-    """Rows 2-8: one warm server with one page open, in the order DESIGN.md §2 lists them."""
+    """Rows 2-8: one warm server with one page open, in the order of the budget table."""
     with ServerProcess(root / "ws", s.dataset, s.data_dir) as server:
         server.wait_port()
         page = open_page(browser, server.url, console)
@@ -777,7 +777,7 @@ def run(args: argparse.Namespace) -> int:
         notes.append("--quick: tiny generated data, few repetitions: not the budgets' verdicts")
     if console:
         notes.append(f"page errors ({len(console)}): {'; '.join(console[:3])}")
-    title = f"Dashboard budgets (DESIGN.md §2), {s.dataset}, real server + headless Chromium"
+    title = f"Dashboard budgets, {s.dataset}, real server + headless Chromium"
     print_results(title, results, notes)
     return 0 if all(r.verdict != "NOT MEASURED" for r in results) else 1
 

@@ -22,15 +22,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = (
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -336,7 +327,11 @@ class EventRecorder:
 
 
 def launch_chromium(playwright: Any) -> Any:
-    """Headless Chromium from /usr/bin/chromium with the project's flags (software WebGL)."""
+    """Headless Chromium with the launch settings the browser tests own (tests/browser.py)."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+
     if not CHROMIUM.exists():
         raise SystemExit(f"{CHROMIUM} is missing: install it with `apt-get install chromium`")
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))

@@ -13,10 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-try:
-    import ssvae  # noqa: F401
-except ImportError:  # run from a checkout: make the repo root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+_CHECKOUT = Path(__file__).resolve().parent.parent
+if (_CHECKOUT / "ssvae" / "__init__.py").is_file():  # run from a checkout: use its own library
+    sys.path.insert(0, str(_CHECKOUT))
 
 from ssvae.checkpoint import CheckpointError
 from ssvae.data import DATASETS, DataError, load_dataset

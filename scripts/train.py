@@ -17,37 +17,27 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-try:
-    import ssvae  # noqa: F401
-except ImportError:  # run from a checkout: make the repo root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+_CHECKOUT = Path(__file__).resolve().parent.parent
+if (_CHECKOUT / "ssvae" / "__init__.py").is_file():  # run from a checkout: use its own library
+    sys.path.insert(0, str(_CHECKOUT))
 
 from ssvae.callbacks import EpochPrinter
 from ssvae.checkpoint import CheckpointError
+from ssvae.config import PARAMS
 from ssvae.data import DATASETS, DataError, load_dataset
+from ssvae.hparams import HyperparameterError, Param
 from ssvae.labels import LabelError
 from ssvae.runner import TrainRun, train_from_files
 from ssvae.workspace import Workspace, sidecar_paths
 
-# flag -> (config field, type); None defaults mean "not given: keep the checkpoint's value"
-CONFIG_FLAGS = {
-    "encoder_type": str,
-    "decoder_type": str,
-    "latent_dim": int,
-    "batch_size": int,
-    "max_epochs": int,
-    "patience": int,
-    "learning_rate": float,
-    "recon_weight": float,
-    "kl_weight": float,
-    "label_weight": float,
-    "weight_decay": float,
-    "dropout_rate": float,
-    "seed": int,
-}
+# Every scalar config field is an option (--kl-weight, ...), parsed and range-checked by the
+# hyperparameter schema; left out, it keeps the checkpoint's value (or the default).
+CONFIG_FLAGS = tuple(name for name, p in PARAMS.items() if p.kind != "int_list")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,12 +53,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--labels", type=Path, help="labels CSV (default: workspace's)")
     parser.add_argument("--weights", type=Path, help="checkpoint file (default: workspace's)")
     parser.add_argument("--device", default=None, help="auto (default), cpu or cuda[:N]")
-    parser.add_argument("--encoder-type", choices=("dense", "conv"))
-    parser.add_argument("--decoder-type", choices=("dense", "conv"))
-    for flag, kind in CONFIG_FLAGS.items():
-        if flag not in ("encoder_type", "decoder_type"):
-            parser.add_argument("--" + flag.replace("_", "-"), type=kind)
+    for name in CONFIG_FLAGS:
+        param = PARAMS[name]
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            type=_schema_type(param),
+            metavar=param.kind.upper() if param.kind != "choice" else "|".join(param.choices),
+            help=f"{param.help} ({param.describe()}; default {param.default!r})",
+        )
     return parser
+
+
+def _schema_type(param: Param) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return param.parse(text)
+        except HyperparameterError as exc:  # argparse prints this message and exits 2
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = param.kind
+    return convert
 
 
 def main(argv: list[str] | None = None) -> int:

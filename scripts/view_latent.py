@@ -17,10 +17,9 @@ from typing import Any
 
 import numpy as np
 
-try:
-    import ssvae  # noqa: F401
-except ImportError:  # run from a checkout: make the repo root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+_CHECKOUT = Path(__file__).resolve().parent.parent
+if (_CHECKOUT / "ssvae" / "__init__.py").is_file():  # run from a checkout: use its own library
+    sys.path.insert(0, str(_CHECKOUT))
 
 from ssvae.data import CLASS_NAMES, DATASETS
 from ssvae.labels import LabelError, LabelStore

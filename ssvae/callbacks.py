@@ -6,10 +6,11 @@ Everything here is plain data (no torch) so listeners never hold tensors.
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
 from dataclasses import dataclass
 from typing import Any, Literal, TextIO
+
+from ssvae.formats import fixed
 
 METRIC_KEYS = ("loss", "reconstruction_loss", "kl_loss", "classification_loss", "accuracy")
 Status = Literal["completed", "stopped", "early_stopped", "failed"]
@@ -28,6 +29,7 @@ class TrainStart(_Event):
     batches_per_epoch: int
     config: dict[str, Any]
     n_labeled: int  # labeled images used for training (outside the validation split)
+    started_at: str = ""  # ISO 8601 UTC wall clock
 
 
 @dataclass
@@ -111,16 +113,12 @@ def format_epoch(record: EpochRecord) -> str:
 
     def part(metrics: dict[str, float]) -> str:
         return (
-            f"loss {_num(metrics['loss'])} rec {_num(metrics['reconstruction_loss'])} "
-            f"kl {_num(metrics['kl_loss'])} cls {_num(metrics['classification_loss'], 3)} "
-            f"acc {_num(metrics['accuracy'], 3)}"
+            f"loss {fixed(metrics['loss'])} rec {fixed(metrics['reconstruction_loss'])} "
+            f"kl {fixed(metrics['kl_loss'])} cls {fixed(metrics['classification_loss'], 3)} "
+            f"acc {fixed(metrics['accuracy'], 3)}"
         )
 
     return (
         f"epoch {record.epoch} (global {record.global_epoch})  train {part(record.train)} | "
         f"val {part(record.val)} | {record.seconds:.1f} s"
     )
-
-
-def _num(value: float, digits: int = 2) -> str:
-    return "-" if value is None or math.isnan(value) else f"{value:.{digits}f}"

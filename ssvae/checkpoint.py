@@ -1,7 +1,8 @@
 """Checkpoints: one `torch.save` file holding a plain dict, written atomically.
 
 Keys: kind, format_version, model_state, optimizer_state, config (dict), epochs_trained,
-dataset, history (epoch record dicts), test_accuracy, saved_at. Loading uses
+dataset, history (epoch record dicts), sessions (ssvae.sessions entries; absent in older
+files), test_accuracy, saved_at. Loading uses
 `weights_only=True`, so a checkpoint cannot run code. A missing file means "fresh
 model" (load returns None); a corrupt, truncated or incompatible file raises
 CheckpointError naming the file and what is wrong, and is never overwritten here.
@@ -54,6 +55,7 @@ class Checkpoint:
     test_accuracy: float | None
     saved_at: str
     path: Path | None = field(default=None)
+    sessions: list[dict[str, Any]] = field(default_factory=list)  # [] in older files
 
 
 def save_checkpoint(
@@ -66,6 +68,7 @@ def save_checkpoint(
     dataset: str,
     history: list[dict[str, Any]],
     test_accuracy: float | None = None,
+    sessions: list[dict[str, Any]] | None = None,
 ) -> None:
     """Write the checkpoint atomically (temp file in the same directory, fsync, replace)."""
     import torch
@@ -82,6 +85,7 @@ def save_checkpoint(
         "epochs_trained": int(epochs_trained),
         "dataset": dataset,
         "history": [dict(r) for r in history],
+        "sessions": [dict(s) for s in sessions or []],
         "test_accuracy": None if test_accuracy is None else float(test_accuracy),
         "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -222,6 +226,7 @@ def _from_payload(path: Path, payload: Any, dataset: str | None) -> Checkpoint:
         test_accuracy=payload.get("test_accuracy"),
         saved_at=str(payload.get("saved_at", "")),
         path=path,
+        sessions=list(payload.get("sessions") or []),
     )
 
 

@@ -6,67 +6,98 @@ Importing this module must stay cheap (no torch): `alctl status` reads configs.
 from __future__ import annotations
 
 import dataclasses
-import math
+import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from typing import Any
 
+from ssvae.hparams import Param, epochs_param, hparam, params_of
+
 ENCODER_TYPES = ("dense", "conv")
+MAX_WEIGHT = 1e38  # a loss weight beyond this overflows float32 at once
+LOSS_WEIGHT = {"kind": "float", "low": 0.0, "high": MAX_WEIGHT, "per_session": True}
 
 
 @dataclass(frozen=True)
 class SSVAEConfig:
-    """Hyper-parameters of the semi-supervised VAE; frozen, so change it with `replace()`."""
+    """Hyper-parameters of the semi-supervised VAE; frozen, so change it with `replace()`.
 
-    latent_dim: int = 2  # 2 so the latent space can be drawn as it is
-    hidden_dims: tuple[int, ...] = field(default=(256, 128, 64))  # dense layer widths
-    encoder_type: str = "dense"  # "dense" | "conv"
-    decoder_type: str = "dense"  # "dense" | "conv"
-    dropout_rate: float = 0.0  # dropout after each hidden layer
-    recon_weight: float = 1.0  # × reconstruction loss (BCE summed over pixels)
-    kl_weight: float = 1.0  # × KL(q(z|x) || N(0, I)); the beta of a beta-VAE
-    label_weight: float = 10.0  # × cross-entropy on labeled rows (alpha in Kingma et al. 2014)
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0  # decoupled (AdamW); 0 makes it plain Adam
-    batch_size: int = 128
-    labeled_batch_size: int = 32  # labeled rows drawn with replacement into every batch; 0 = off
-    max_epochs: int = 20  # epochs per run when the caller does not say
-    patience: int = 5  # epochs without validation improvement before stopping; 0 = never
-    val_split: float = 0.1  # share of the training images held out (fixed by the seed)
-    seed: int = 0  # shuffling, validation split and weight initialisation
-    grad_clip: float = 5.0  # max global gradient norm; 0 = off
+    Each field is one schema entry (`hparam`: type, range, help); see ssvae.hparams.
+    """
+
+    latent_dim: int = hparam(
+        2, "int", low=1, high=1024, architecture=True,
+        help="Latent dimensions; 2 so the latent space can be drawn as it is.",
+    )  # fmt: skip
+    hidden_dims: tuple[int, ...] = hparam(
+        (256, 128, 64), "int_list", low=1, high=65536, architecture=True,
+        help="Dense layer widths.",
+    )  # fmt: skip
+    encoder_type: str = hparam(
+        "dense", "choice", choices=ENCODER_TYPES, architecture=True, help="Encoder network."
+    )
+    decoder_type: str = hparam(
+        "dense", "choice", choices=ENCODER_TYPES, architecture=True, help="Decoder network."
+    )
+    dropout_rate: float = hparam(
+        0.0, "float", low=0.0, high=0.95, architecture=True,
+        help="Dropout after each hidden layer.",
+    )  # fmt: skip
+    recon_weight: float = hparam(
+        1.0, **LOSS_WEIGHT, label="recon weight",
+        help="Weight of the reconstruction loss (BCE summed over pixels).",
+    )  # fmt: skip
+    kl_weight: float = hparam(
+        1.0, **LOSS_WEIGHT, label="KL weight",
+        help="Weight of KL(q(z|x) || N(0, I)); the beta of a beta-VAE.",
+    )  # fmt: skip
+    label_weight: float = hparam(
+        10.0, **LOSS_WEIGHT, label="label weight",
+        help="Weight of the cross-entropy on labeled rows (alpha in Kingma et al. 2014).",
+    )  # fmt: skip
+    learning_rate: float = hparam(
+        1e-3, "float", low=0.0, high=10.0, low_open=True, per_session=True,
+        label="learning rate", help="AdamW learning rate.",
+    )  # fmt: skip
+    weight_decay: float = hparam(
+        0.0, "float", low=0.0, high=10.0,
+        help="Decoupled weight decay (AdamW) on weights, never on biases; 0 = plain Adam.",
+    )  # fmt: skip
+    batch_size: int = hparam(
+        128, "int", low=1, high=8192, per_session=True, label="batch size", help="Batch size."
+    )
+    labeled_batch_size: int = hparam(
+        32, "int", low=0, high=8192,
+        help="Labeled rows drawn with replacement into every batch; 0 = off.",
+    )  # fmt: skip
+    max_epochs: int = hparam(
+        20, "int", low=1, high=1000, help="Epochs per run when the caller does not say."
+    )
+    patience: int = hparam(
+        5, "int", low=0, high=1000,
+        help="Epochs without validation improvement before stopping; 0 = never.",
+    )  # fmt: skip
+    val_split: float = hparam(
+        0.1, "float", low=0.0, high=0.9,
+        help="Share of the training images held out (fixed by the seed).",
+    )  # fmt: skip
+    seed: int = hparam(
+        0, "int", low=0, high=2**63 - 1,
+        help="Seed of shuffling, validation split and weight initialisation.",
+    )  # fmt: skip
+    grad_clip: float = hparam(
+        5.0, "float", low=0.0, high=1e6, help="Max global gradient norm; 0 = off."
+    )
 
     def __post_init__(self) -> None:
         # JSON and argparse hand us lists and ints where we keep tuples and floats.
-        if isinstance(self.hidden_dims, (list, tuple)):
-            object.__setattr__(self, "hidden_dims", tuple(self.hidden_dims))
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.type == "float" and _is_int(value):
-                object.__setattr__(self, f.name, float(value))
-        self.validate()
+        for name, param in PARAMS_OF_CLASS(type(self)).items():
+            object.__setattr__(self, name, param.check(getattr(self, name)))
 
     def validate(self) -> None:
-        """Raise ValueError naming the first field that is out of range."""
-        _check_int(self, "latent_dim", 1, 1024)
-        dims = self.hidden_dims
-        if not isinstance(dims, tuple) or not dims or not all(_is_int(d) and d >= 1 for d in dims):
-            raise ValueError(
-                f"hidden_dims must be a non-empty list of positive integers, got {dims!r}"
-            )
-        for name in ("encoder_type", "decoder_type"):
-            if getattr(self, name) not in ENCODER_TYPES:
-                raise ValueError(f"{name} must be 'dense' or 'conv', got {getattr(self, name)!r}")
-        _check_float(self, "dropout_rate", 0.0, 0.95)
-        for name in ("recon_weight", "kl_weight", "label_weight", "weight_decay", "grad_clip"):
-            _check_float(self, name, 0.0, 1e38)
-        _check_float(self, "learning_rate", 1e-12, 10.0)
-        _check_float(self, "val_split", 0.0, 0.9)
-        _check_int(self, "batch_size", 1, 1_000_000)
-        _check_int(self, "labeled_batch_size", 0, 1_000_000)
-        _check_int(self, "max_epochs", 1, 100_000)
-        _check_int(self, "patience", 0, 100_000)
-        _check_int(self, "seed", 0, 2**63 - 1)
+        """Raise ValueError (HyperparameterError) naming the first field out of range."""
+        for name, param in PARAMS_OF_CLASS(type(self)).items():
+            param.check(getattr(self, name))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (hidden_dims as a list)."""
@@ -94,28 +125,15 @@ class SSVAEConfig:
         return {name: getattr(self, name) for name in ARCHITECTURE_FIELDS}
 
 
-FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(SSVAEConfig))
-ARCHITECTURE_FIELDS: tuple[str, ...] = (
-    "latent_dim",
-    "hidden_dims",
-    "encoder_type",
-    "decoder_type",
-    "dropout_rate",
-)
+PARAMS_OF_CLASS = functools.cache(params_of)
+PARAMS: dict[str, Param] = params_of(SSVAEConfig)  # the one hyperparameter schema
+FIELD_NAMES: tuple[str, ...] = tuple(PARAMS)
+ARCHITECTURE_FIELDS: tuple[str, ...] = tuple(n for n, p in PARAMS.items() if p.architecture)
 TRAINING_FIELDS: tuple[str, ...] = tuple(n for n in FIELD_NAMES if n not in ARCHITECTURE_FIELDS)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_int(cfg: SSVAEConfig, name: str, low: int, high: int) -> None:
-    value = getattr(cfg, name)
-    if not _is_int(value) or not low <= value <= high:
-        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
-
-
-def _check_float(cfg: SSVAEConfig, name: str, low: float, high: float) -> None:
-    value = getattr(cfg, name)
-    if not (isinstance(value, float) and math.isfinite(value) and low <= value <= high):
-        raise ValueError(f"{name} must be a finite number in [{low:g}, {high:g}], got {value!r}")
+# What may change from one session to the next: the page's inputs, POST /api/train and the
+# options of `alctl train` (`epochs` is the session's length, ranged like max_epochs).
+SESSION_FIELDS: tuple[str, ...] = tuple(n for n, p in PARAMS.items() if p.per_session)
+SESSION_PARAMS: dict[str, Param] = {
+    "epochs": epochs_param(PARAMS["max_epochs"]),
+    **{n: PARAMS[n] for n in SESSION_FIELDS},
+}

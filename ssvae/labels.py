@@ -11,6 +11,7 @@ Imports only the standard library (numpy inside `as_array`), so CLI commands sta
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import io
@@ -20,16 +21,16 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ssvae.atomic import atomic_write
+from ssvae.atomic import atomic_write_text
 from ssvae.workspace import lock_path_for
 
 if TYPE_CHECKING:
     import numpy as np
 
 HEADER = "Serial,label"
-N_CLASSES = 10
+N_CLASSES = 10  # labels are 0-9 in both datasets; the model's classifier has this many outputs
 
 
 class LabelError(ValueError):
@@ -128,16 +129,24 @@ class LabelStore:
         return self._cache
 
     def _write_unlocked(self, labels: dict[int, int]) -> None:
-        text = HEADER + "\n" + "".join(f"{s},{labels[s]}\n" for s in sorted(labels))
-        atomic_write_text(self.path, text)
+        atomic_write_text(self.path, labels_csv_text(labels))
         st = self.path.stat()
         self._cache_key, self._cache = (st.st_ino, st.st_mtime_ns, st.st_size), labels
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` so that readers see the old or the new file, never a mix."""
-    with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
+def labels_csv_text(labels: Mapping[int, int]) -> str:
+    """The clean CSV every writer produces: header `Serial,label`, rows sorted by Serial."""
+    return HEADER + "\n" + "".join(f"{s},{labels[s]}\n" for s in sorted(labels))
+
+
+def label_stats(labels: Mapping[int, int], n_samples: int) -> dict[str, Any]:
+    """`{labeled, coverage, per_class}`: the API's `stats` (coverage as a fraction)."""
+    counts = collections.Counter(labels.values())
+    return {
+        "labeled": len(labels),
+        "coverage": len(labels) / n_samples if n_samples else 0.0,
+        "per_class": [counts.get(c, 0) for c in range(N_CLASSES)],
+    }
 
 
 def parse_labels_csv(

@@ -15,6 +15,7 @@ total = recon_weight × reconstruction + kl_weight × KL + label_weight × class
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -51,9 +52,17 @@ def ssvae_loss(
     else:
         classification = out.class_logits.new_zeros(())
         accuracy = out.class_logits.new_full((), float("nan"))
-    total = (
+    total = weighted_total(config, reconstruction, kl, classification)
+    return LossTerms(total, reconstruction, kl, classification, accuracy, n_labeled)
+
+
+def weighted_total(config: SSVAEConfig, reconstruction: Any, kl: Any, classification: Any) -> Any:
+    """The objective from its terms (tensors or floats): the one place the weights apply.
+
+    Validation calls this on terms averaged over the whole split.
+    """
+    return (
         config.recon_weight * reconstruction
         + config.kl_weight * kl
         + config.label_weight * classification
     )
-    return LossTerms(total, reconstruction, kl, classification, accuracy, n_labeled)

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from ssvae.config import SSVAEConfig
+from ssvae.labels import N_CLASSES
 
-N_CLASSES = 10
 _PIXELS = 28 * 28
 
 

@@ -86,5 +86,24 @@ def save_cache(path: Path, predictions: Predictions2D, meta: dict[str, Any]) -> 
         )
 
 
+def cache_meta(
+    dataset: str, checkpoint: Path, trainer: Any, test_accuracy: float | None
+) -> dict[str, Any] | None:
+    """What a cache records of the checkpoint file and the trainer that wrote it (duck-typed:
+    an InteractiveTrainer, without importing torch here); None when there is no file yet."""
+    stamp = checkpoint_stamp(checkpoint)
+    if stamp is None:
+        return None
+    return {
+        "dataset": dataset,
+        "checkpoint": stamp,
+        "epochs_trained": trainer.epochs_trained,
+        "test_accuracy": test_accuracy,
+        "config": trainer.config.to_dict(),
+        "history": [dict(r) for r in trainer.history],
+        "sessions": [dict(s) for s in trainer.sessions],
+    }
+
+
 def cache_path_for(checkpoint: Path) -> Path:
     return Path(checkpoint).parent / CACHE_NAME

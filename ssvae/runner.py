@@ -23,7 +23,7 @@ from ssvae.history import record_session
 from ssvae.labels import LabelStore
 from ssvae.model import predict, view_2d
 from ssvae.npz import write_predictions_npz
-from ssvae.points_cache import Predictions2D, cache_path_for, checkpoint_stamp, save_cache
+from ssvae.points_cache import Predictions2D, cache_meta, cache_path_for, save_cache
 from ssvae.training import InteractiveTrainer
 
 
@@ -85,7 +85,9 @@ def train_from_files(
     test = trainer.predict(ds.test_images, reconstruct=False)
     test_accuracy = float((test.pred_class == ds.test_targets).mean())
     save_checkpoint(run.weights, **trainer.checkpoint_payload(ds.name, test_accuracy=test_accuracy))
-    record_session(run.history_csv, run.loss_plot, trainer.history[before:], trainer.history)
+    record_session(
+        run.history_csv, run.loss_plot, trainer.history[before:], trainer.history, trainer.sessions
+    )
     _refresh_points_cache(run, trainer, test_accuracy)
     return TrainOutcome(result, test_accuracy, int((labels >= 0).sum()), continued_from, True)
 
@@ -93,14 +95,9 @@ def train_from_files(
 def _refresh_points_cache(run: TrainRun, trainer: InteractiveTrainer, accuracy: float) -> None:
     """So that the next `alctl serve` starts warm (about 0.4 s of encoding for 60k images)."""
     out = trainer.predict(run.dataset.train_images, reconstruct=False)
-    meta = {
-        "dataset": run.dataset.name,
-        "checkpoint": checkpoint_stamp(run.weights),
-        "epochs_trained": trainer.epochs_trained,
-        "test_accuracy": accuracy,
-        "config": trainer.config.to_dict(),
-        "history": [dict(r) for r in trainer.history],
-    }
+    meta = cache_meta(run.dataset.name, run.weights, trainer, accuracy)
+    if meta is None:
+        return
     with contextlib.suppress(OSError):  # only a cache: the server recomputes what it can't read
         save_cache(
             cache_path_for(run.weights),

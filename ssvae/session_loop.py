@@ -1,4 +1,9 @@
-"""The epoch/batch loop of one training session (used by ssvae.training.Trainer)."""
+"""The epoch/batch loop of one training session (run by ssvae.training.InteractiveTrainer).
+
+This is the one place a session's steps happen: a batch's loss and update, validation,
+the early-stopping and stop checks, and the callbacks. New loss terms belong in
+ssvae.losses; new per-epoch checks belong in `run()`.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,9 @@ import torch
 from ssvae.batches import TrainingData
 from ssvae.callbacks import BatchProgress, EpochRecord, TrainingCallback, TrainResult, TrainStart
 from ssvae.config import SSVAEConfig
-from ssvae.losses import ssvae_loss
+from ssvae.losses import ssvae_loss, weighted_total
 from ssvae.model import SSVAE, SSVAEOutput
+from ssvae.sessions import now_iso
 
 _NAN = float("nan")
 
@@ -54,6 +60,7 @@ class SessionLoop:
                     self.batches,
                     self.config.to_dict(),
                     int(self.data.labeled_idx.numel()),
+                    now_iso(),
                 ),
             )
             generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + start_epoch)
@@ -186,9 +193,7 @@ class SessionLoop:
         finally:
             model.train()
         rec, kl = rec_sum / rows, kl_sum / rows
-        total = cfg.recon_weight * rec + cfg.kl_weight * kl
-        if labeled:
-            total += cfg.label_weight * cls_sum / labeled
+        total = weighted_total(cfg, rec, kl, cls_sum / labeled if labeled else 0.0)
         return _metrics(total, rec, kl, cls_sum, correct, labeled)
 
     def _emit(self, hook: str, event: Any) -> None:

@@ -1,4 +1,5 @@
-"""Training: `Trainer` runs one session; `InteractiveTrainer` keeps model and optimizer across them.
+"""Training: `InteractiveTrainer` keeps model and optimizer across sessions; a session's
+epoch/batch loop is `ssvae.session_loop.SessionLoop` (the only other layer).
 
 A session trains `epochs` epochs with a fixed validation split, gradient clipping,
 AdamW, seeded shuffling, early stopping on the validation loss (patience; the last
@@ -19,54 +20,15 @@ import numpy as np
 import torch
 
 from ssvae.batches import TrainingData, check_inputs
-from ssvae.callbacks import EpochRecord, TrainingCallback
-from ssvae.config import TRAINING_FIELDS, SSVAEConfig
+from ssvae.callbacks import EpochRecord, TrainingCallback, TrainResult, TrainStart
+from ssvae.config import SESSION_PARAMS, TRAINING_FIELDS, SSVAEConfig
 from ssvae.device import pick_device
 from ssvae.model import SSVAE, Predictions, predict
 from ssvae.session_loop import SessionLoop
+from ssvae.sessions import close_session, from_records, last_number, open_session
 
 if TYPE_CHECKING:
-    from ssvae.callbacks import TrainResult
     from ssvae.checkpoint import Checkpoint
-
-
-class Trainer:
-    """One session of training over fixed data; InteractiveTrainer delegates here."""
-
-    def __init__(
-        self,
-        model: SSVAE,
-        optimizer: torch.optim.Optimizer,
-        config: SSVAEConfig,
-        device: torch.device,
-    ) -> None:
-        self.model, self.optimizer, self.config, self.device = model, optimizer, config, device
-
-    def run(
-        self,
-        images: np.ndarray | torch.Tensor,
-        labels: np.ndarray | torch.Tensor,
-        *,
-        epochs: int,
-        session: int = 1,
-        start_epoch: int = 0,
-        callbacks: Iterable[TrainingCallback] = (),
-        stop_event: threading.Event | None = None,
-    ) -> TrainResult:
-        """Train `epochs` epochs (fewer on stop, early stop or failure) and report how it ended."""
-        data = TrainingData.build(
-            images,
-            labels,
-            val_split=self.config.val_split,
-            seed=self.config.seed,
-            device=self.device,
-        )
-        loop = SessionLoop(self.model, self.optimizer, self.config, data, list(callbacks))
-        devices = [self.device] if self.device.type == "cuda" else []
-        # Own RNG stream per session: reproducible runs, and the caller's RNG is left alone.
-        with torch.random.fork_rng(devices=devices, device_type=self.device.type):
-            torch.manual_seed(self.config.seed * 100_003 + start_epoch)
-            return loop.run(epochs, session, start_epoch, stop_event)
 
 
 class InteractiveTrainer:
@@ -84,6 +46,7 @@ class InteractiveTrainer:
         optimizer_state: dict[str, Any] | None = None,
         epochs_trained: int = 0,
         history: Sequence[dict[str, Any]] = (),
+        sessions: Sequence[dict[str, Any]] | None = None,
     ) -> None:
         self.config = config
         self.device = pick_device(device)
@@ -96,11 +59,15 @@ class InteractiveTrainer:
         self.model = model.to(self.device)
         self.optimizer = make_optimizer(self.model, config)
         if optimizer_state is not None:
-            self.optimizer.load_state_dict(optimizer_state)
+            self.optimizer.load_state_dict(_two_groups(optimizer_state, self.optimizer, self.model))
         self._apply_hparams()
         self.epochs_trained = int(epochs_trained)
         self.history: list[dict[str, Any]] = [dict(r) for r in history]
-        self.session = max((int(r.get("session", 0)) for r in self.history), default=0)
+        # One entry per session (settings, start time, labels, status); see ssvae.sessions.
+        self.sessions: list[dict[str, Any]] = (
+            [dict(s) for s in sessions] if sessions else from_records(self.history)
+        )
+        self.session = last_number(self.sessions, self.history)  # the one session counter
         self.last_result: TrainResult | None = None
         self._lock = threading.Lock()  # one session at a time; predict() waits for it
 
@@ -117,7 +84,13 @@ class InteractiveTrainer:
         model, config = build_model(ckpt, config)
         try:
             return cls(
-                config, device, model, ckpt.optimizer_state, ckpt.epochs_trained, ckpt.history
+                config,
+                device,
+                model,
+                ckpt.optimizer_state,
+                ckpt.epochs_trained,
+                ckpt.history,
+                ckpt.sessions,
             )
         except (ValueError, KeyError, RuntimeError) as exc:
             from ssvae.checkpoint import CheckpointError
@@ -152,8 +125,7 @@ class InteractiveTrainer:
                 f"cannot change {', '.join(bad)} between sessions (not a training field)"
             )
         config = self.config.replace(**overrides)
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 100_000:
-            raise ValueError(f"epochs must be an integer in [1, 100000], got {epochs!r}")
+        epochs = SESSION_PARAMS["epochs"].check(epochs)
         check_inputs(torch.as_tensor(images), torch.as_tensor(labels))
         if not self._lock.acquire(blocking=False):
             raise RuntimeError("a training session is already running")
@@ -161,16 +133,17 @@ class InteractiveTrainer:
             self.config = config
             self._apply_hparams()
             self.session += 1
-            trainer = Trainer(self.model, self.optimizer, config, self.device)
-            result = trainer.run(
-                images,
-                labels,
-                epochs=epochs,
-                session=self.session,
-                start_epoch=self.epochs_trained,
-                callbacks=[_Bookkeeper(self), *callbacks],
-                stop_event=stop_event,
+            data = TrainingData.build(
+                images, labels, val_split=config.val_split, seed=config.seed, device=self.device
             )
+            hooks = [_Bookkeeper(self), *callbacks]
+            loop = SessionLoop(self.model, self.optimizer, config, data, hooks)
+            start = self.epochs_trained
+            devices = [self.device] if self.device.type == "cuda" else []
+            # Own RNG stream per session: reproducible runs, and the caller's RNG is left alone.
+            with torch.random.fork_rng(devices=devices, device_type=self.device.type):
+                torch.manual_seed(config.seed * 100_003 + start)
+                result = loop.run(epochs, self.session, start, stop_event)
             self.last_result = result
             return result
         finally:
@@ -195,35 +168,70 @@ class InteractiveTrainer:
             "epochs_trained": self.epochs_trained,
             "dataset": dataset,
             "history": list(self.history if history is None else history),
+            "sessions": [dict(s) for s in self.sessions],
             "test_accuracy": test_accuracy,
         }
 
     def _apply_hparams(self) -> None:
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.learning_rate
-            group["weight_decay"] = self.config.weight_decay
+            group["weight_decay"] = self.config.weight_decay if group["decay"] else 0.0
 
 
 class _Bookkeeper(TrainingCallback):
-    """Counts epochs and keeps history as they finish, before any user callback sees them."""
+    """Counts epochs, keeps history and session entries, before any user callback sees them."""
 
     def __init__(self, owner: InteractiveTrainer) -> None:
         self.owner = owner
+
+    def on_train_start(self, event: TrainStart) -> None:
+        self.owner.sessions.append(open_session(event))
 
     def on_epoch_end(self, event: EpochRecord) -> None:
         self.owner.epochs_trained = event.global_epoch
         self.owner.history.append(event.to_dict())
 
+    def on_train_end(self, event: TrainResult) -> None:
+        close_session(self.owner.sessions[-1], event)
+
 
 def make_optimizer(model: torch.nn.Module, config: SSVAEConfig) -> torch.optim.AdamW:
     """AdamW (Adam when weight_decay is 0), fused where torch supports it.
 
-    The fused kernel makes a step of this small model ~6x cheaper on CPU, which is
-    about a third of the time of a whole batch.
+    Two parameter groups: weight matrices and kernels decay, biases and norm scales
+    (1-D tensors) never do; a `decay` flag in each group says which is which. The fused
+    kernel makes a step of this small model ~6x cheaper on CPU, about a third of a batch.
     """
-    params = list(model.parameters())
-    kwargs = {"lr": config.learning_rate, "weight_decay": config.weight_decay}
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    keep = [p for p in model.parameters() if p.ndim < 2]
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay, "decay": True},
+        {"params": keep, "weight_decay": 0.0, "decay": False},
+    ]
     try:
-        return torch.optim.AdamW(params, fused=True, **kwargs)
+        return torch.optim.AdamW(groups, lr=config.learning_rate, fused=True)
     except (RuntimeError, ValueError):  # device or dtype without a fused kernel
-        return torch.optim.AdamW(params, **kwargs)
+        return torch.optim.AdamW(groups, lr=config.learning_rate)
+
+
+def _two_groups(
+    state: dict[str, Any], optimizer: torch.optim.Optimizer, model: torch.nn.Module
+) -> dict[str, Any]:
+    """An optimizer state saved with one parameter group (older checkpoints) split like ours.
+
+    The saved state is keyed by parameter index in `model.parameters()` order; our groups
+    list the same parameters, so only the groups' index lists change.
+    """
+    saved = state.get("param_groups", [])
+    if len(saved) != 1 or len(optimizer.param_groups) != 2:
+        return state
+    index = {id(p): i for i, p in enumerate(model.parameters())}
+    ids = saved[0]["params"]
+    if len(ids) != len(index):
+        return state  # load_state_dict names the mismatch
+    groups = [
+        {**saved[0], "params": [ids[index[id(p)]] for p in g["params"]], "decay": g["decay"]}
+        for g in optimizer.param_groups
+    ]
+    groups[1]["weight_decay"] = 0.0
+    return {**state, "param_groups": groups}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 import math
 
-from alctl.cli.progress import TrainProgress, format_duration, format_epoch_line
+from alctl.cli.progress import TrainProgress, format_epoch_line
 from alctl.cli.server_client import SSEEvent, parse_sse
+from ssvae.formats import duration as format_duration
 
 RECORD = {
     "session": 2,

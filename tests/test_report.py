@@ -103,3 +103,33 @@ def test_report_in_chromium_makes_no_requests(report_html: Path) -> None:
     assert len(widths) == 52 and min(widths) > 0
     assert widths[:3] == [660, 660, 660]
     assert "mnist" in heading
+
+
+def test_the_session_table_joins_epochs_and_session_entries() -> None:
+    from alctl.report.build import _sessions
+
+    nan = float("nan")
+
+    def epoch(session: int, epoch: int, g: int, val_acc: float) -> dict:
+        metrics = {"loss": 100.0 - g, "accuracy": val_acc}
+        return {"session": session, "epoch": epoch, "global_epoch": g, "seconds": 2.0,
+                "learning_rate": 1e-3, "train": metrics, "val": metrics}  # fmt: skip
+
+    records = [epoch(1, 1, 1, 0.5), epoch(1, 2, 2, nan), epoch(2, 1, 3, 0.75)]
+    entries = [
+        {"session": 1, "started_at": "2026-01-01T00:00:00+00:00", "n_labeled": 20,
+         "status": "completed", "hparams": {"epochs": 2, "kl_weight": 0.5}},
+        {"session": 2, "started_at": None, "n_labeled": 30, "status": "stopped",
+         "hparams": {"epochs": 5, "kl_weight": 1.0}},
+    ]  # fmt: skip
+    rows = _sessions(records, entries)
+    assert [(r["session"], r["epochs"], r["first"], r["last"]) for r in rows] == [
+        (1, 2, 1, 2),
+        (2, 1, 3, 3),
+    ]
+    assert rows[0]["seconds"] == 4.0 and rows[0]["val_loss"] == 98.0
+    assert rows[0]["val_accuracy"] is None  # the last epoch's value, even when it is NaN
+    assert rows[0]["settings"] == "epochs 2, kl_weight 0.5" and rows[1]["status"] == "stopped"
+    assert rows[1]["n_labeled"] == 30
+    older = _sessions(records, [])  # a checkpoint without session entries
+    assert [r["status"] for r in older] == ["completed", "completed"]

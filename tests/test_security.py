@@ -1,4 +1,4 @@
-"""Host, Origin and token checks (DESIGN §5) against a real server, plus the middleware alone."""
+"""Host, Origin and token checks against a real server, plus the middleware alone."""
 
 from __future__ import annotations
 

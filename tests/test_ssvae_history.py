@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from ssvae.callbacks import EpochRecord, format_epoch
-from ssvae.history import COLUMNS, append_history_csv, plot_history, read_history_csv
+from ssvae.history import (
+    COLUMNS,
+    EPOCH_COLUMNS,
+    append_history_csv,
+    flatten_record,
+    plot_history,
+    read_history_csv,
+    read_sessions_csv,
+)
 
 NAN = float("nan")
 
@@ -62,3 +70,43 @@ def test_format_epoch_is_one_readable_line() -> None:
     line = format_epoch(record(2, 3, 13, acc=0.8125))
     assert line.startswith("epoch 3 (global 13)") and "acc 0.812" in line and "\n" not in line
     assert "cls -" in format_epoch(record(1, 1, 1))
+
+
+SESSION_1 = {
+    "session": 1,
+    "start_global_epoch": 0,
+    "started_at": "2026-01-02T03:04:05+00:00",
+    "hparams": {
+        "epochs": 2,
+        "recon_weight": 1.0,
+        "kl_weight": 0.5,
+        "label_weight": 10.0,
+        "learning_rate": 0.001,
+        "batch_size": 64,
+    },
+    "n_labeled": 12,
+    "status": "completed",
+    "epochs_run": 2,
+    "error": None,
+}
+
+
+def test_each_row_carries_its_session(tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    append_history_csv(path, [record(1, 1, 1), record(1, 2, 2)], [SESSION_1])
+    assert read_sessions_csv(path) == [SESSION_1]
+    assert [r["global_epoch"] for r in read_history_csv(path)] == [1, 2]
+
+
+def test_an_older_file_is_read_and_upgraded_on_append(tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    old_row = {k: v for k, v in flatten_record(record(1, 1, 1)).items() if k in EPOCH_COLUMNS}
+    path.write_text(",".join(EPOCH_COLUMNS) + "\n" + ",".join(map(str, old_row.values())) + "\n")
+    assert read_history_csv(path)[0]["global_epoch"] == 1
+    assert read_sessions_csv(path)[0]["hparams"] == {"learning_rate": 1e-3}  # what it tells
+    session_2 = {**SESSION_1, "session": 2, "start_global_epoch": 1, "epochs_run": 1}
+    append_history_csv(path, [record(2, 1, 2)], [session_2])
+    assert path.read_text().splitlines()[0] == ",".join(COLUMNS)
+    sessions = read_sessions_csv(path)
+    assert [s["session"] for s in sessions] == [1, 2]
+    assert sessions[0]["started_at"] is None and sessions[1] == session_2

@@ -260,3 +260,31 @@ def test_training_on_synthetic_digits_beats_chance() -> None:
     after = evaluate_accuracy(trainer.model, test_images, test_targets)
     assert result.status == "completed"
     assert after >= 0.6 and after > before + 0.3, f"accuracy {before:.2f} -> {after:.2f}"
+
+
+def test_weight_decay_spares_biases(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    images, _ = digits
+    trainer = InteractiveTrainer(SMALL.replace(weight_decay=0.5, learning_rate=1e-4))
+    groups = trainer.optimizer.param_groups
+    assert [g["weight_decay"] for g in groups] == [0.5, 0.0]
+    assert all(p.ndim >= 2 for p in groups[0]["params"])
+    assert all(p.ndim < 2 for p in groups[1]["params"]) and groups[1]["params"]
+    trainer.train(images, np.full(len(images), -1), epochs=1, weight_decay=0.25)
+    assert [g["weight_decay"] for g in trainer.optimizer.param_groups] == [0.25, 0.0]
+
+
+def test_a_one_group_optimizer_state_still_loads(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    """Checkpoints written before the parameter groups hold one group; they continue."""
+    images, _ = digits
+    old = InteractiveTrainer(SMALL)
+    params = list(old.model.parameters())
+    one_group = torch.optim.AdamW(params, lr=SMALL.learning_rate)
+    one_group.zero_grad()
+    sum(p.sum() for p in params).backward()
+    one_group.step()
+    state = one_group.state_dict()
+    trainer = InteractiveTrainer(SMALL, model=old.model, optimizer_state=state)
+    by_param = {id(p): trainer.optimizer.state[p] for p in params}
+    for i, p in enumerate(params):  # each parameter kept its own Adam moments
+        assert torch.equal(by_param[id(p)]["exp_avg"], state["state"][i]["exp_avg"])
+    assert trainer.train(images, np.full(len(images), -1), epochs=1).status == "completed"

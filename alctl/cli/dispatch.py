@@ -68,9 +68,10 @@ def _check(serial: int, label: int | None, n_samples: int) -> None:
 
 
 def stats_line(stats: dict[str, Any]) -> str:
-    coverage = stats.get("coverage")
-    share = f" ({coverage * 100:.3g}%)" if isinstance(coverage, (int, float)) else ""
-    return f"{stats.get('labeled', '?')} labeled{share}"
+    from ssvae.formats import percent_short
+
+    share = percent_short(stats.get("coverage"), missing="")
+    return f"{stats.get('labeled', '?')} labeled" + (f" ({share})" if share else "")
 
 
 def set_label(target: Target, serial: int, label: int | None) -> None:
@@ -135,11 +136,22 @@ def list_labels(target: Target, out: Path | None) -> None:
     if out is None:
         sys.stdout.write(text)
         return
-    from ssvae.labels import atomic_write_text
+    from ssvae.atomic import atomic_write_text
 
     atomic_write_text(out.expanduser(), text)
     count = max(0, len(text.strip().splitlines()) - 1)
     note(f"wrote {count} labels to {out}")
+
+
+def parse_hparams(given: dict[str, Any]) -> dict[str, Any]:
+    """The `alctl train` options given, checked (text: parsed) by the hyperparameter schema."""
+    from ssvae.config import SESSION_PARAMS
+
+    def one(name: str, value: Any) -> Any:
+        param = SESSION_PARAMS[name]
+        return param.parse(value) if isinstance(value, str) else param.check(value)
+
+    return {k: one(k, v) for k, v in given.items() if v is not None}
 
 
 def train(target: Target, epochs: int | None, hparams: dict[str, Any], *, detach: bool) -> int:

@@ -8,9 +8,11 @@ server answers.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -156,15 +158,6 @@ def labels(
 
 
 def train(
-    epochs: Annotated[
-        int | None,
-        typer.Option(min=1, max=1000, help="Epochs in this session [default: as last time, 20]."),
-    ] = None,
-    recon_weight: Annotated[float | None, typer.Option(help="Reconstruction weight.")] = None,
-    kl_weight: Annotated[float | None, typer.Option(help="KL weight.")] = None,
-    label_weight: Annotated[float | None, typer.Option(help="Classification weight.")] = None,
-    learning_rate: Annotated[float | None, typer.Option(help="Adam learning rate.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Batch size.")] = None,
     detach: Annotated[
         bool, typer.Option("--detach", help="Return once the server accepted the start.")
     ] = False,
@@ -172,6 +165,7 @@ def train(
     dataset: DatasetOpt = DatasetName.auto,
     data_dir: DataDirOpt = None,
     no_server: NoServerOpt = False,
+    **hparams: Any,
 ) -> None:
     """Train one session, continuing from the checkpoint (omitted settings stay as they were).
 
@@ -189,17 +183,52 @@ def train(
       alctl train --epochs 10 --kl-weight 0.5 --learning-rate 3e-4
       alctl train --epochs 50 --detach
     """
-    hparams = {
-        "recon_weight": recon_weight,
-        "kl_weight": kl_weight,
-        "label_weight": label_weight,
-        "learning_rate": learning_rate,
-        "batch_size": batch_size,
-    }
     with fail_cleanly():
+        values = dispatch.parse_hparams(hparams)
+        epochs = values.pop("epochs", None)
         target = dispatch.resolve(workspace, dataset.value, data_dir, no_server)
-        code = dispatch.train(target, epochs, hparams, detach=detach)
+        code = dispatch.train(target, epochs, values, detach=detach)
     raise typer.Exit(code)
+
+
+def _with_session_options(command: Any) -> Any:
+    """`command` with one option per session hyperparameter of the schema (--epochs, ...).
+
+    The values arrive as text and are parsed by the schema itself, so `alctl train`, the
+    API, the page and scripts/train.py accept and refuse exactly the same values.
+    """
+    from ssvae.config import SESSION_PARAMS
+
+    signature = inspect.signature(command, eval_str=True)
+    fixed = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    options = []
+    for name, param in SESSION_PARAMS.items():
+        kind = {"int": int, "float": float}.get(param.kind, str)
+        # Whole numbers get typer's own range check and message (exit 2); typer cannot say
+        # "above 0" or refuse NaN, so numbers are left to the schema (one line, exit 1),
+        # which checks every value again before anything runs.
+        bounds = {"min": param.low, "max": param.high} if kind is int else {}
+        info = typer.Option(
+            "--" + name.replace("_", "-"),
+            help=f"{param.help} [{param.describe()}; default: as last time]",
+            show_default=False,
+            **bounds,
+        )
+        annotation = Annotated[kind | None, info]  # type: ignore[valid-type]
+        options.append(
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
+            )
+        )
+    fixed = [p.replace(kind=p.KEYWORD_ONLY) for p in fixed]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        return command(**kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=[*options, *fixed])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in [*options, *fixed]}
+    return wrapper
 
 
 def status(
@@ -256,7 +285,7 @@ def create_cli() -> typer.Typer:
     app.command()(serve)
     app.command()(label)
     app.command()(labels)
-    app.command()(train)
+    app.command(name="train")(_with_session_options(train))
     app.command()(status)
     app.command()(report)
     return app

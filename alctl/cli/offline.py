@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ssvae.labels import label_stats, labels_csv_text
 from ssvae.workspace import Workspace
 
 if TYPE_CHECKING:
     from ssvae.labels import LabelStore
-
-N_CLASSES = 10
 
 
 @dataclass(frozen=True)
@@ -47,18 +46,6 @@ def open_files(root: Path, dataset: str, data_dir: Path | None) -> Files:
     return Files(Path(root), name, n_samples)
 
 
-def label_stats(labels: Mapping[int, int], n_samples: int) -> dict[str, Any]:
-    """`{labeled, coverage, per_class}` like the API's `stats` (coverage as a fraction)."""
-    per_class = [0] * N_CLASSES
-    for value in labels.values():
-        per_class[value] += 1
-    return {
-        "labeled": len(labels),
-        "coverage": len(labels) / n_samples if n_samples else 0.0,
-        "per_class": per_class,
-    }
-
-
 def set_label(files: Files, serial: int, label: int | None) -> dict[str, Any]:
     """Set (or with None delete) one label; `{serial, label, previous, stats}`."""
     store = files.store()
@@ -81,10 +68,7 @@ def import_labels(files: Files, changes: Mapping[int, int | None]) -> dict[str, 
 
 def labels_csv(files: Files) -> str:
     """The labels as the clean CSV the store writes (`Serial,label`, sorted)."""
-    from ssvae.labels import HEADER
-
-    labels = files.store().read()
-    return HEADER + "\n" + "".join(f"{s},{labels[s]}\n" for s in sorted(labels))
+    return labels_csv_text(files.store().read())
 
 
 def last_history_row(path: Path) -> dict[str, str] | None:

@@ -18,8 +18,7 @@ from typing import Any
 
 from alctl.cli.offline import Files
 from alctl.cli.progress import TrainProgress
-from alctl.cli.server_train import exit_code
-from alctl.errors import CliError
+from alctl.errors import CliError, exit_code
 from ssvae.callbacks import BatchProgress, EpochRecord, TrainingCallback, TrainStart
 
 
@@ -30,9 +29,9 @@ class ProgressCallback(TrainingCallback):
         self.progress = progress
 
     def on_train_start(self, event: TrainStart) -> None:
-        from alctl.server.training_thread import HPARAMS
+        from ssvae.sessions import session_hparams
 
-        hparams = {k: event.config.get(k) for k in HPARAMS}
+        hparams = session_hparams(event.epochs, event.config)  # as the server's train_started
         self.progress.started(
             {
                 "session": event.session,

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
+from ssvae import formats
+
 _LOSS_KEYS = (
     ("loss", "loss"),
     ("reconstruction_loss", "rec"),
@@ -21,45 +23,19 @@ _LOSS_KEYS = (
 )
 
 
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def format_duration(seconds: Any) -> str:
-    """`83` -> `1:23`, `3723` -> `1:02:03`; unknown -> `?`."""
-    value = _number(seconds)
-    if value is None or value < 0:
-        return "?"
-    total = round(value)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def _fmt(value: Any, digits: int = 4) -> str:
-    number = _number(value)
-    return "–" if number is None else f"{number:.{digits}g}"
-
-
 def format_epoch_line(record: Mapping[str, Any], epochs: int | None) -> str:
     """One line of losses for an `EpochRecord` dict (NaN or null shown as `–`)."""
     train, val = record.get("train") or {}, record.get("val") or {}
     of = f"/{epochs}" if epochs else ""
     parts = [f"epoch {record.get('epoch', '?')}{of} (#{record.get('global_epoch', '?')})"]
     for key, short in _LOSS_KEYS:
-        parts.append(f"{short} {_fmt(train.get(key))}/{_fmt(val.get(key))}")
-    accuracy = _number(val.get("accuracy"))
+        parts.append(f"{short} {formats.number(train.get(key))}/{formats.number(val.get(key))}")
+    accuracy = formats.finite(val.get("accuracy"))
     if accuracy is None:
-        accuracy = _number(train.get("accuracy"))
+        accuracy = formats.finite(train.get("accuracy"))
     if accuracy is not None:
         parts.append(f"acc {accuracy:.1%}")
-    parts.append(f"{_number(record.get('seconds')) or 0:.1f}s")
+    parts.append(f"{formats.finite(record.get('seconds')) or 0:.1f}s")
     return "  ".join(parts)
 
 
@@ -111,8 +87,8 @@ class TrainProgress:
         epochs = data.get("epochs") or self._epochs
         self._epochs = epochs
         epoch, batch, batches = data.get("epoch", 0), data.get("batch", 0), data.get("batches", 0)
-        eta = format_duration(data.get("eta_s"))
-        loss = _fmt(data.get("loss"))
+        eta = formats.duration(data.get("eta_s"))
+        loss = formats.number(data.get("loss"))
         if self.tty:
             self._draw_bar(epoch, epochs, batch, batches, eta, loss)
             return
@@ -128,7 +104,7 @@ class TrainProgress:
         status = data.get("status", "?")
         line = (
             f"training {status.replace('_', ' ')}: {data.get('epochs_run', '?')} epochs "
-            f"in {format_duration(data.get('seconds'))} "
+            f"in {formats.duration(data.get('seconds'))} "
             f"(model at epoch #{data.get('global_epoch', '?')})"
         )
         if data.get("error"):

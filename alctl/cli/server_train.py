@@ -13,19 +13,9 @@ from typing import Any
 
 from alctl.cli.progress import TrainProgress
 from alctl.cli.server_client import ApiClient, ServerError, SSEEvent, StreamClosed
-from alctl.errors import EXIT_ERROR, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_STOPPED
+from alctl.errors import EXIT_INTERRUPTED, exit_code
 
 SAVE_WAIT_S = 120.0
-EXIT_BY_STATUS = {
-    "completed": 0,
-    "early_stopped": 0,
-    "failed": EXIT_FAILED,
-    "stopped": EXIT_STOPPED,
-}
-
-
-def exit_code(result: dict[str, Any]) -> int:
-    return EXIT_BY_STATUS.get(str(result.get("status")), EXIT_ERROR)
 
 
 def ask_stop_or_detach() -> str:

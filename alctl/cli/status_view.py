@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alctl.cli.progress import format_duration
 from alctl.cli.server_client import ApiClient, LiveServer, ServerError
+from ssvae import formats
 
 
 def _last_losses(client: ApiClient) -> dict[str, Any]:
@@ -63,14 +63,6 @@ def server_status(workspace: Path, server: LiveServer) -> dict[str, Any]:
     }
 
 
-def _percent(value: Any) -> str:
-    return f"{value * 100:.3g}%" if isinstance(value, (int, float)) else "?"
-
-
-def _num(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, (int, float)) else "–"
-
-
 def _checkpoint_line(c: dict[str, Any]) -> str:
     if not c.get("exists"):
         return f"none yet ({c.get('path')}); train with `alctl train`"
@@ -78,9 +70,10 @@ def _checkpoint_line(c: dict[str, Any]) -> str:
     if c.get("epochs_trained") is not None:
         parts.append(f"{c['epochs_trained']} epochs trained")
     if c.get("train_loss") is not None or c.get("val_loss") is not None:
-        parts.append(f"loss {_num(c.get('train_loss'))} train / {_num(c.get('val_loss'))} val")
+        train, val = formats.number(c.get("train_loss")), formats.number(c.get("val_loss"))
+        parts.append(f"loss {train} train / {val} val")
     if c.get("test_accuracy") is not None:
-        parts.append(f"test accuracy {_percent(c['test_accuracy'])}")
+        parts.append(f"test accuracy {formats.percent_short(c['test_accuracy'])}")
     if c.get("error"):
         parts.append(f"unreadable: {c['error']}")
     return ", ".join(parts)
@@ -96,7 +89,7 @@ def _server_line(s: dict[str, Any] | None) -> str:
     progress = (
         f"epoch {s.get('epoch')}/{s.get('epochs')}, batch {s.get('batch')}/{s.get('batches')}"
     )
-    eta = format_duration(s.get("eta_s"))
+    eta = formats.duration(s.get("eta_s"))
     return f"{head}: {state} session {s.get('session')}, {progress}, ETA {eta}"
 
 
@@ -109,7 +102,8 @@ def render_status(facts: dict[str, Any]) -> str:
         label_lines = [f"labels      unreadable: {lab['error']}"]
     else:
         label_lines = [
-            f"labels      {lab.get('labeled')} labeled ({_percent(lab.get('coverage'))})"
+            f"labels      {lab.get('labeled')} labeled "
+            f"({formats.percent_short(lab.get('coverage'))})"
             f" in {lab.get('path')}",
             "  per class " + "  ".join(f"{i}:{n}" for i, n in enumerate(per_class)),
         ]

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from alctl.errors import CliError
+from ssvae import formats
+from ssvae.labels import N_CLASSES
 
 if TYPE_CHECKING:
     from ssvae.checkpoint import Checkpoint
@@ -33,18 +35,6 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _pct(value: Any, digits: int = 1) -> str:
-    if not isinstance(value, (int, float)) or value != value:
-        return "–"
-    return f"{value:.{digits}%}"
-
-
-def _num(value: Any, digits: int = 4) -> str:
-    if not isinstance(value, (int, float)) or value != value:
-        return "–"
-    return f"{value:.{digits}g}"
-
-
 def _history(ckpt: Checkpoint, history_csv: Path) -> list[dict[str, Any]]:
     """Epoch records (nested dicts): the checkpoint's own, else the CSV beside it."""
     if ckpt.history:
@@ -57,22 +47,47 @@ def _history(ckpt: Checkpoint, history_csv: Path) -> list[dict[str, Any]]:
         return []  # the report says "no history"; status and the page name the bad file
 
 
-def _sessions(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    sessions: dict[Any, dict[str, Any]] = {}
-    for r in records:
-        s = sessions.setdefault(r.get("session"), {"session": r.get("session"), "epochs": 0})
-        s["epochs"] += 1
-        s.setdefault("first", r.get("global_epoch"))
-        s["last"] = r.get("global_epoch")
-        s["seconds"] = s.get("seconds", 0.0) + float(r.get("seconds") or 0.0)
-        train, val = r.get("train") or {}, r.get("val") or {}
-        s["train_loss"], s["val_loss"] = train.get("loss"), val.get("loss")
-        s["val_accuracy"] = val.get("accuracy")
-    return list(sessions.values())
+def _sessions(
+    records: Sequence[Mapping[str, Any]], entries: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """One row per session: its epochs summed up from the records, joined with its entry
+    (start time, labels, status, settings). pandas does the group-by and the join; it is
+    imported here only, off every command's fast path."""
+    import pandas as pd
+
+    from ssvae.sessions import from_records
+
+    if not records:
+        return []
+    epochs = pd.json_normalize([dict(r) for r in records], sep="_")
+    last = ("train_loss", "val_loss", "val_accuracy")  # as of the session's last epoch
+    table = epochs.groupby("session").agg(
+        epochs=("global_epoch", "size"),
+        first=("global_epoch", "min"),
+        last=("global_epoch", "max"),
+        seconds=("seconds", "sum"),
+        **{name: (name, lambda column: column.iloc[-1]) for name in last},
+    )
+    known = pd.DataFrame([dict(e) for e in (entries or from_records(records))])
+    known["settings"] = known["hparams"].map(_settings)
+    columns = ["session", "started_at", "n_labeled", "status", "settings"]
+    table = table.join(known[columns].set_index("session"), how="left").reset_index()
+    table = table.astype(object).where(table.notna(), None)
+    return table.to_dict("records")
+
+
+def _settings(hparams: Any) -> str:
+    if not isinstance(hparams, Mapping):
+        return ""
+    return ", ".join(
+        f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+        for k, v in hparams.items()
+        if v is not None
+    )
 
 
 def _confusion(truth: np.ndarray, pred: np.ndarray) -> list[list[dict[str, Any]]]:
-    counts = np.zeros((10, 10), dtype=np.int64)
+    counts = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
     np.add.at(counts, (truth, pred), 1)
     totals = np.maximum(counts.sum(axis=1, keepdims=True), 1)
     share = counts / totals
@@ -83,9 +98,9 @@ def _confusion(truth: np.ndarray, pred: np.ndarray) -> list[list[dict[str, Any]]
                 "alpha": round(float(share[t, p]) * 0.85, 3),
                 "diagonal": t == p,
             }
-            for p in range(10)
+            for p in range(N_CLASSES)
         ]
-        for t in range(10)
+        for t in range(N_CLASSES)
     ]
 
 
@@ -143,11 +158,12 @@ def report_context(root: Path, dataset: str, data_dir: Path | None = None) -> di
     xy = view_2d(train.latent)
     labeled = labels >= 0
     history = _history(ckpt, ws.history_csv)
-    truth_counts = np.bincount(data.train_targets, minlength=10)
-    test_truth_counts = np.maximum(np.bincount(data.test_targets, minlength=10), 1)
-    test_hits = np.bincount(data.test_targets[test.pred_class == data.test_targets], minlength=10)
-    n_label = np.bincount(labels[labeled], minlength=10)
-    n_pred = np.bincount(train.pred_class, minlength=10)
+    truth_counts = np.bincount(data.train_targets, minlength=N_CLASSES)
+    test_truth_counts = np.maximum(np.bincount(data.test_targets, minlength=N_CLASSES), 1)
+    hits = data.test_targets[test.pred_class == data.test_targets]
+    test_hits = np.bincount(hits, minlength=N_CLASSES)
+    n_label = np.bincount(labels[labeled], minlength=N_CLASSES)
+    n_pred = np.bincount(train.pred_class, minlength=N_CLASSES)
     mtime = store.mtime_ns()
     stat = ws.checkpoint.stat()
     return {
@@ -201,7 +217,7 @@ def report_context(root: Path, dataset: str, data_dir: Path | None = None) -> di
         "loss_png": _b64(figs.loss_curves_png(history)) if history else None,
         "history": history,
         "history_path": str(ws.history_csv),
-        "sessions": _sessions(history),
+        "sessions": _sessions(history, ckpt.sessions),
         "per_class": [
             {
                 "name": data.class_names[c],
@@ -210,12 +226,12 @@ def report_context(root: Path, dataset: str, data_dir: Path | None = None) -> di
                 "truth": int(truth_counts[c]),
                 "recall": float(test_hits[c] / test_truth_counts[c]),
             }
-            for c in range(10)
+            for c in range(N_CLASSES)
         ],
         "confusion": _confusion(data.test_targets, test.pred_class),
         "uncertain": _uncertain(data.train_images, data.train_targets, train, labels),
-        "colors": figs.CLASS_COLORS,
-        "unlabeled_color": figs.UNLABELED_COLOR,
+        "colors": figs.palette()["classes"],
+        "unlabeled_color": figs.palette()["unlabeled"],
         "made": {
             "at": _when(time.time()),
             "version": _version(),
@@ -249,13 +265,13 @@ def build_report(root: Path, dataset: str, *, data_dir: Path | None = None) -> s
     env = Environment(
         loader=FileSystemLoader(templates_dir()), autoescape=select_autoescape(["html"])
     )
-    env.globals.update(pct=_pct, num=_num)
+    env.globals.update(pct=formats.percent, num=formats.number)
     return env.get_template("report.html").render(**report_context(root, dataset, data_dir))
 
 
 def write_report(root: Path, dataset: str, out: Path, *, data_dir: Path | None = None) -> Path:
     """Build the report and write it atomically to `out`; returns the path written."""
-    from ssvae.labels import atomic_write_text
+    from ssvae.atomic import atomic_write_text
 
     html = build_report(root, dataset, data_dir=data_dir)
     out = out.absolute()

@@ -6,6 +6,7 @@ Scatters are rasterised images rather than SVG so 60k points stay a few hundred 
 from __future__ import annotations
 
 import io
+import json
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,20 +14,12 @@ from typing import Any
 
 import numpy as np
 
-# The dashboard's class colours (static/js/palette.js), so report and page read alike.
-CLASS_COLORS = (
-    "#5b8ff9",
-    "#f6bd16",
-    "#e8684a",
-    "#5ad8a6",
-    "#9270ca",
-    "#ff9d4d",
-    "#6dc8ec",
-    "#ff99c3",
-    "#269a99",
-    "#c2e04a",
-)
-UNLABELED_COLOR = "#9ca3af"
+from alctl.resources import static_dir
+
+
+def palette() -> dict[str, Any]:
+    """The page's colours (static/palette.json): `classes`, `unlabeled`, `background`."""
+    return json.loads((static_dir() / "palette.json").read_text(encoding="utf-8"))
 
 
 def _figure(width_in: float, height_in: float) -> Any:
@@ -56,15 +49,17 @@ def scatter_png(xy: np.ndarray, classes: np.ndarray, title: str) -> bytes:
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_aspect("equal", adjustable="datalim")
+    colours = palette()
     none = classes < 0
     if none.any():
-        ax.scatter(xy[none, 0], xy[none, 1], s=1.5, c=UNLABELED_COLOR, alpha=0.5, linewidths=0)
+        grey = colours["unlabeled"]
+        ax.scatter(xy[none, 0], xy[none, 1], s=1.5, c=grey, alpha=0.5, linewidths=0)
     marked = np.flatnonzero(~none)
     size = 14.0 if 0 < marked.size < 2000 else 1.5
     if marked.size:
         # Shuffled so no class is always painted over the others.
         order = np.random.default_rng(0).permutation(marked)
-        colors = np.array(CLASS_COLORS)[classes[order]]
+        colors = np.array(colours["classes"])[classes[order]]
         ax.scatter(xy[order, 0], xy[order, 1], s=size, c=colors, linewidths=0)
     if not len(xy):
         ax.text(0.5, 0.5, "no points", ha="center", transform=ax.transAxes)

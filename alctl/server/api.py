@@ -7,7 +7,6 @@ only ever does dictionary work here.
 from __future__ import annotations
 
 import json
-import math
 import time
 from typing import Any
 
@@ -22,15 +21,11 @@ from alctl.server.session import SessionError, WorkspaceSession
 from alctl.server.training_thread import NotTraining, TrainingBusy
 from alctl.server.write_order import HEADER as WRITE_HEADER
 from alctl.server.write_order import SupersededWrite, WriteTicketError, parse_ticket
+from ssvae.config import SESSION_PARAMS
+from ssvae.hparams import HyperparameterError, check_values
 
 SOURCE_HEADER = "x-alctl-source"
 SOURCES = ("page", "cli", "import")
-# What POST /api/train accepts, and the ranges that are sane for this model.
-WEIGHTS = ("recon_weight", "kl_weight", "label_weight")
-MAX_EPOCHS = 1000
-MAX_BATCH = 8192
-MAX_WEIGHT = 1e38  # SSVAEConfig's own bound; larger would overflow float32 losses anyway
-MAX_LEARNING_RATE = 10.0
 
 
 class ApiError(Exception):
@@ -94,43 +89,17 @@ async def _json_object(request: Request) -> dict[str, Any]:
     return data
 
 
-def parse_train_request(body: dict[str, Any], default_epochs: int) -> tuple[int, dict[str, Any]]:
-    """(epochs, hyperparameter overrides) from a POST /api/train body, or ApiError."""
-    unknown = sorted(set(body) - {"epochs", "batch_size", "learning_rate", *WEIGHTS})
-    if unknown:
-        raise ApiError(
-            f"unknown training field(s) {', '.join(unknown)}; allowed: epochs, recon_weight, "
-            "kl_weight, label_weight, learning_rate, batch_size"
-        )
-    epochs = body.get("epochs", default_epochs)
-    overrides: dict[str, Any] = {}
-    _check_int("epochs", epochs, 1, MAX_EPOCHS)
-    if "batch_size" in body:
-        overrides["batch_size"] = _check_int("batch_size", body["batch_size"], 1, MAX_BATCH)
-    if "learning_rate" in body:
-        lr = _check_float("learning_rate", body["learning_rate"], 0.0, MAX_LEARNING_RATE)
-        if lr <= 0:
-            raise ApiError(f"learning_rate must be greater than 0, got {lr:g}")
-        overrides["learning_rate"] = lr
-    for name in WEIGHTS:
-        if name in body:
-            overrides[name] = _check_float(name, body[name], 0.0, MAX_WEIGHT)
-    return epochs, overrides
+def parse_train_request(body: dict[str, Any]) -> tuple[int | None, dict[str, Any]]:
+    """(epochs or None, hyperparameter overrides) from a POST /api/train body, or ApiError.
 
-
-def _check_int(name: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ApiError(f"{name} must be an integer from {low} to {high}, got {json.dumps(value)}")
-    return value
-
-
-def _check_float(name: str, value: Any, low: float, high: float) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value) or not low <= value <= high:
-        raise ApiError(
-            f"{name} must be a finite number from {low:g} to {high:g}, got {json.dumps(value)}"
-        )
-    return float(value)
+    The fields and their ranges are the schema's (ssvae.config.SESSION_PARAMS).
+    """
+    try:
+        values = check_values(SESSION_PARAMS, body)
+    except HyperparameterError as exc:
+        raise ApiError(str(exc)) from None
+    epochs = values.pop("epochs", None)
+    return epochs, values
 
 
 async def status(request: Request) -> Response:
@@ -167,10 +136,10 @@ async def labels(request: Request) -> Response:
     session = _session(request)
     fmt = request.query_params.get("format", "json")
     if fmt == "csv":
-        return PlainTextResponse(session.labels.as_csv(), media_type="text/csv")
+        return PlainTextResponse(session.labels_csv(), media_type="text/csv")
     if fmt != "json":
         raise ApiError(f"format must be json or csv, got {fmt!r}")
-    return SafeJSONResponse(session.labels.as_json())
+    return SafeJSONResponse(session.labels_json())
 
 
 async def put_label(request: Request) -> Response:
@@ -221,23 +190,22 @@ async def post_labels(request: Request) -> Response:
 async def train(request: Request) -> Response:
     session = _session(request)
     body = await _json_object(request)
-    epochs, overrides = parse_train_request(body, session.training.default_epochs())
+    epochs, overrides = parse_train_request(body)
     result = await run_in_threadpool(session.start_training, epochs, overrides)
     return SafeJSONResponse(result, status_code=202)
 
 
 async def train_stop(request: Request) -> Response:
-    return SafeJSONResponse(_session(request).training.stop(), status_code=202)
+    return SafeJSONResponse(_session(request).stop_training(), status_code=202)
 
 
 async def history(request: Request) -> Response:
-    return SafeJSONResponse(_session(request).training.history())
+    return SafeJSONResponse(_session(request).history())
 
 
 async def events(request: Request) -> Response:
-    session = _session(request)
     return EventSourceResponse(
-        session.bus.stream(session.status),
+        _session(request).event_stream(),
         ping=request.app.state.ping_s,
         headers={"Cache-Control": "no-store"},
     )

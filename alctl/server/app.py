@@ -26,6 +26,8 @@ from alctl.resources import static_dir, templates_dir
 from alctl.server import api
 from alctl.server.security import SecurityMiddleware
 from alctl.server.session import WorkspaceSession
+from ssvae.config import SESSION_PARAMS
+from ssvae.hparams import schema_json
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 TICK_S = 0.1
@@ -50,6 +52,7 @@ def create_app(
             "class_names": list(session.dataset.class_names),
             "n_samples": session.n_samples,
             "static_url": _static_url,
+            "train_params": schema_json(SESSION_PARAMS.values()),  # the page's inputs
         }
         response = templates.TemplateResponse(request, "index.html", context)
         response.headers["Cache-Control"] = "no-store"  # it embeds this server's token

@@ -16,9 +16,7 @@ import numpy as np
 
 from alctl.server.events import EventBus
 from alctl.server.write_order import WriteOrder
-from ssvae.labels import HEADER, LabelError, LabelStore
-
-N_CLASSES = 10
+from ssvae.labels import LabelError, LabelStore, label_stats, labels_csv_text
 
 
 class LabelState:
@@ -54,14 +52,7 @@ class LabelState:
             return self._stats_unlocked()
 
     def _stats_unlocked(self) -> dict[str, Any]:
-        labeled = len(self._labels)
-        counts = np.bincount(self._array[self._array >= 0], minlength=N_CLASSES)
-        return {
-            "labeled": labeled,
-            "coverage": labeled / self.store.n_samples,
-            "per_class": [int(c) for c in counts[:N_CLASSES]],
-            "version": self._version,
-        }
+        return {**label_stats(self._labels, self.store.n_samples), "version": self._version}
 
     def as_json(self) -> dict[str, Any]:
         with self._io:
@@ -72,8 +63,7 @@ class LabelState:
 
     def as_csv(self) -> str:
         with self._io:
-            rows = "".join(f"{s},{v}\n" for s, v in sorted(self._labels.items()))
-        return HEADER + "\n" + rows
+            return labels_csv_text(self._labels)
 
     def update(
         self,

@@ -12,25 +12,24 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from alctl.images import b64_pixels, png_bytes
 from alctl.server.events import EventBus
 from alctl.server.label_state import LabelState
 from alctl.server.points import LatentPoints
-from alctl.server.train_status import now_iso
 from alctl.server.training_thread import TrainingRunner
 from ssvae.config import SSVAEConfig
 from ssvae.data import Dataset
 from ssvae.labels import LabelStore
-from ssvae.points_cache import CACHE_NAME, checkpoint_stamp, load_cache, save_cache
+from ssvae.points_cache import CACHE_NAME, cache_meta, checkpoint_stamp, load_cache, save_cache
+from ssvae.sessions import now_iso
 from ssvae.workspace import Workspace
 
 if TYPE_CHECKING:
     from alctl.server.model_state import ModelState
-    from ssvae.callbacks import TrainResult
+    from ssvae.callbacks import TrainingCallback, TrainResult
 
 MODEL_WAIT_S = 5.0  # how long a sample request waits for a model still loading
 
@@ -54,7 +53,7 @@ class WorkspaceSession:
         # session numbers belong to a server that is gone.
         self.instance = secrets.token_hex(8)
         self.labels = LabelState(LabelStore(workspace.labels_csv, self.n_samples), bus)
-        self.training = TrainingRunner(bus, dataset.train_images, self)
+        self.training = TrainingRunner(bus)
         self.cache_path = workspace.artifacts_dir / CACHE_NAME
         self.model_wait_s = MODEL_WAIT_S
         self.points = LatentPoints(dataset.train_targets)
@@ -97,7 +96,8 @@ class WorkspaceSession:
 
         model, ckpt = ModelState.open(self.workspace.checkpoint, self.dataset.name)
         if seed:
-            self.training.seed(model.trainer.config, model.trainer.history, None)
+            trainer = model.trainer
+            self.training.seed(trainer.config, trainer.history, trainer.sessions)
             with self._lock:
                 self._checkpoint = {
                     "epochs_trained": model.trainer.epochs_trained,
@@ -196,37 +196,73 @@ class WorkspaceSession:
         out = self.labels.update(changes, source, ticket)
         return {"changed": len(out["changes"]), "stats": out["stats"]}
 
-    def start_training(self, epochs: int, overrides: dict[str, Any]) -> dict[str, Any]:
+    def labels_csv(self) -> str:
+        return self.labels.as_csv()
+
+    def labels_json(self) -> dict[str, Any]:
+        return self.labels.as_json()
+
+    def history(self) -> dict[str, Any]:
+        """`/api/history`: epoch records and session entries."""
+        return self.training.history()
+
+    def event_stream(self) -> AsyncIterator[dict[str, str]]:
+        """A new SSE subscription; its first event is the status snapshot."""
+        return self.bus.stream(self.status)
+
+    def start_training(self, epochs: int | None, overrides: dict[str, Any]) -> dict[str, Any]:
+        """Start a session (`epochs` None: as many as last time); 409 while one runs."""
+        if epochs is None:
+            epochs = self.training.default_epochs()
         if self._model_error:
             raise SessionError(
                 f"training is unavailable: the model could not be loaded ({self._model_error})", 503
             )
         try:
-            return self.training.start(epochs, overrides)  # TrainingBusy: 409
+            return self.training.start(epochs, overrides, self._train)  # TrainingBusy: 409
         except ValueError as exc:
             raise SessionError(str(exc), 400) from exc
+
+    def stop_training(self) -> dict[str, Any]:
+        return self.training.stop()  # NotTraining: 409
 
     def shutdown(self, timeout: float = 60.0) -> None:
         """Stop training cooperatively and wait until its results are saved."""
         self.training.shutdown(timeout)
 
-    # -- TrainingHost: called from the training thread -----------------------------------
+    # -- the training job: runs in the runner's thread ------------------------------------
 
-    def wait_model(self, stop: threading.Event) -> ModelState | str:
+    def _train(
+        self,
+        epochs: int,
+        overrides: dict[str, Any],
+        stop: threading.Event,
+        listener: TrainingCallback,
+    ) -> None:
+        """Train one session with `listener` hearing the trainer, then save what it made.
+
+        Raises when the session cannot start (no model, unreadable labels); the runner
+        reports that as a failed session.
+        """
         while not self._model_ready.wait(0.2):
             if stop.is_set():
-                return "stopped before the model finished loading"
-        if self._model is None:
-            return f"the model could not be loaded: {self._model_error}"
-        return self._model
-
-    def training_labels(self) -> np.ndarray:
-        return self.labels.store.as_array()
-
-    def after_session(self, model: ModelState, result: TrainResult) -> None:
-        """Save, record and show what a session produced; problems become `error` events."""
-        what = f"after training session {result.session}"
-        self._report(what, "refresh the predictions", lambda: self._after(model, result, what))
+                raise SessionError("stopped before the model finished loading")
+        model = self._model
+        if model is None:
+            raise SessionError(f"the model could not be loaded: {self._model_error}", 503)
+        labels = self.labels.store.as_array()
+        result = model.trainer.train(
+            self.dataset.train_images,
+            labels,
+            epochs=epochs,
+            callbacks=[listener],
+            stop_event=stop,
+            **overrides,
+        )
+        # A stopped session has changed weights even without a complete epoch.
+        if result.status != "failed" or result.epochs_run > 0:
+            what = f"after training session {result.session}"
+            self._report(what, "refresh the predictions", lambda: self._after(model, result, what))
 
     def _after(self, model: ModelState, result: TrainResult, what: str) -> None:
         view = model.snapshot_view()
@@ -234,7 +270,8 @@ class WorkspaceSession:
         saved = self._report(
             what, "save the checkpoint", lambda: self._save_checkpoint(model, accuracy)
         )
-        records = [r for r in model.trainer.history if r.get("session") == result.session]
+        trainer = model.trainer
+        records = [r for r in trainer.history if r.get("session") == result.session]
         if records and saved:
             from ssvae.history import record_session
 
@@ -245,7 +282,8 @@ class WorkspaceSession:
                     self.workspace.history_csv,
                     self.workspace.loss_plot,
                     records,
-                    model.trainer.history,
+                    trainer.history,
+                    trainer.sessions,
                 ),
             )
         points = model.predict_points(self.dataset.train_images, view)
@@ -283,23 +321,18 @@ class WorkspaceSession:
             self.bus.publish("error", {"message": message})
 
     def _write_cache(self) -> None:
-        stamp = checkpoint_stamp(self.workspace.checkpoint)
         model = self._model
         points = self.points.predictions
         with self._lock:
             facts = dict(self._checkpoint)
-        if stamp is None or points is None or model is None:
-            return  # a fresh, unsaved model: nothing to tie a cache to
-        history = self.training.history()
-        meta = {
-            "dataset": self.dataset.name,
-            "checkpoint": stamp,
-            **facts,
-            "config": model.trainer.config.to_dict(),
-            "history": history["records"],
-            "sessions": history["sessions"],
-        }
-        save_cache(self.cache_path, points, meta)
+        if points is None or model is None:
+            return
+        # The history as the trainer kept it (and the checkpoint holds).
+        meta = cache_meta(
+            self.dataset.name, self.workspace.checkpoint, model.trainer, facts["test_accuracy"]
+        )
+        if meta is not None:  # None: a fresh, unsaved model, nothing to tie a cache to
+            save_cache(self.cache_path, points, {**meta, **facts})
 
     def _report(self, what: str, action: str, work: Any) -> bool:
         try:

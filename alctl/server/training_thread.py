@@ -10,22 +10,32 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
-
-import numpy as np
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from alctl.server.events import EventBus
-from alctl.server.train_status import idle_status, now_iso, session_entry, sessions_from_records
 from ssvae.callbacks import BatchProgress, EpochRecord, TrainingCallback, TrainResult, TrainStart
-from ssvae.config import SSVAEConfig
+from ssvae.config import SESSION_FIELDS, SSVAEConfig
+from ssvae.sessions import close_session, from_records, last_number, open_session
 
-if TYPE_CHECKING:
-    from alctl.server.model_state import ModelState
-
-HPARAMS = ("recon_weight", "kl_weight", "label_weight", "learning_rate", "batch_size")
+# The owner's training job: (epochs, overrides, stop event, the runner as callback).
+Job = Callable[[int, dict[str, Any], threading.Event, TrainingCallback], None]
 PROGRESS_MIN_GAP_S = 0.25  # at most 4 progress events a second from batches
 PROGRESS_MAX_GAP_S = 0.4  # tick() repeats the last one after this long (>= 2/s)
+
+
+def idle_status(last_result: dict[str, Any] | None) -> dict[str, Any]:
+    """`/api/status`'s `training` block when no session runs."""
+    return {
+        "state": "idle",
+        "session": None,
+        "epoch": 0,
+        "epochs": 0,
+        "batch": 0,
+        "batches": 0,
+        "eta_s": None,
+        "last_result": last_result,
+    }
 
 
 class TrainingBusy(Exception):
@@ -40,31 +50,23 @@ class NotTraining(Exception):
     status = 409
 
 
-class TrainingHost(Protocol):
-    """What the runner needs from the session that owns it."""
-
-    def wait_model(self, stop: threading.Event) -> ModelState | str: ...
-
-    def training_labels(self) -> np.ndarray: ...
-
-    def after_session(self, model: ModelState, result: TrainResult) -> None: ...
-
-
 class TrainingRunner(TrainingCallback):
     """Owns training status, history and the worker thread; `_lock` guards all of it.
 
-    It is also the trainer's callback: one session runs at a time, so the hooks know
-    which session they belong to from the status.
+    It only listens: `start()` runs the owner's job in the worker thread, the job hands this
+    runner to the trainer as its callback, and status, history and events follow what the
+    trainer reports. The session number is the trainer's (the next after the last one
+    seen); nothing here counts sessions of its own.
     """
 
-    def __init__(self, bus: EventBus, images: np.ndarray, host: TrainingHost) -> None:
-        self.bus, self.images, self.host = bus, images, host
+    def __init__(self, bus: EventBus) -> None:
+        self.bus = bus
         self._lock = threading.Lock()
         self._config = SSVAEConfig()
         self._epochs = self._config.max_epochs
         self._records: list[dict[str, Any]] = []
         self._sessions: list[dict[str, Any]] = []
-        self._next_session = 1
+        self._last_session = 0
         self._status = idle_status(None)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -75,26 +77,22 @@ class TrainingRunner(TrainingCallback):
     def seed(
         self, config: SSVAEConfig, records: list[dict[str, Any]], sessions: list[dict] | None
     ) -> None:
-        """Start from a checkpoint's config and history (sessions rebuilt when not given)."""
+        """Start from a checkpoint's config, history and sessions (rebuilt when not given)."""
         with self._lock:
             self._config = config
             self._epochs = config.max_epochs
             self._records = [dict(r) for r in records]
-            self._sessions = (
-                [dict(s) for s in sessions] if sessions else sessions_from_records(records)
-            )
+            self._sessions = [dict(s) for s in sessions] if sessions else from_records(records)
             asked = [s["hparams"].get("epochs") for s in self._sessions if s.get("hparams")]
             self._epochs = next((e for e in reversed(asked) if e), self._epochs)
-            numbers = [int(r.get("session", 0)) for r in self._records]
-            numbers += [int(s.get("session", 0)) for s in self._sessions]
-            self._next_session = max(numbers, default=0) + 1
+            self._last_session = last_number(self._sessions, self._records)
 
     def hparams(self) -> dict[str, Any]:
         with self._lock:
             return self._hparams_unlocked()
 
     def _hparams_unlocked(self) -> dict[str, Any]:
-        return {"epochs": self._epochs, **{k: getattr(self._config, k) for k in HPARAMS}}
+        return {"epochs": self._epochs, **{k: getattr(self._config, k) for k in SESSION_FIELDS}}
 
     def default_epochs(self) -> int:
         return self._epochs
@@ -107,8 +105,12 @@ class TrainingRunner(TrainingCallback):
         with self._lock:
             return {"records": list(self._records), "sessions": [dict(s) for s in self._sessions]}
 
-    def start(self, epochs: int, overrides: Mapping[str, Any]) -> dict[str, Any]:
-        """Start a session in the background; ValueError for bad values, TrainingBusy if running."""
+    def start(self, epochs: int, overrides: Mapping[str, Any], job: Job) -> dict[str, Any]:
+        """Run `job` in the background; ValueError for bad values, TrainingBusy if running.
+
+        `job(epochs, overrides, stop, listener)` trains with `listener` (this runner) as the
+        trainer's callback; an exception from it ends the session as "failed".
+        """
         with self._lock:
             if self._status["state"] != "idle":
                 raise TrainingBusy(
@@ -116,10 +118,9 @@ class TrainingRunner(TrainingCallback):
                     "wait for it or stop it (POST /api/train/stop) first"
                 )
             config = self._config.replace(**overrides)  # ValueError names the field
-            number = self._next_session
+            number = self._last_session + 1  # what the trainer will call it
             self._config, self._epochs = config, epochs
             hparams = self._hparams_unlocked()
-            self._sessions.append(session_entry(number, None, now_iso(), hparams, "running"))
             self._status = {
                 **idle_status(None),
                 "state": "running",
@@ -131,7 +132,7 @@ class TrainingRunner(TrainingCallback):
             previous = self._thread
             self._thread = threading.Thread(
                 target=self._work,
-                args=(number, epochs, dict(overrides), self._stop, previous),
+                args=(job, number, epochs, dict(overrides), self._stop, previous),
                 name=f"alctl-train-{number}",
                 daemon=True,
             )
@@ -176,6 +177,7 @@ class TrainingRunner(TrainingCallback):
 
     def _work(
         self,
+        job: Job,
         number: int,
         epochs: int,
         overrides: dict[str, Any],
@@ -185,69 +187,34 @@ class TrainingRunner(TrainingCallback):
         if previous is not None:
             previous.join()  # the previous session may still be saving its results
         started = time.perf_counter()
-        model = self.host.wait_model(stop)
-        if isinstance(model, str):
-            status = "stopped" if stop.is_set() else "failed"
-            self._finish(TrainResult(number, status, 0, 0, model, 0.0), number)
-            return
-        # The trainer numbers sessions too (its numbers go into the checkpoint's history);
-        # ours also count sessions that ended before any epoch, so ours may be ahead.
-        model.trainer.session = max(model.trainer.session, number - 1)
-        number = self._renumber(number, model.trainer.session + 1)
         try:
-            labels = self.host.training_labels()
-            result = model.trainer.train(
-                self.images,
-                labels,
-                epochs=epochs,
-                callbacks=[self],
-                stop_event=stop,
-                **overrides,
-            )
-        except Exception as exc:  # e.g. an unreadable label file: the session fails, we live on
-            seconds = time.perf_counter() - started
-            epochs_done = model.trainer.epochs_trained
-            result = TrainResult(
-                number, "failed", 0, epochs_done, f"{type(exc).__name__}: {exc}", seconds
-            )
-        self._finish(result, number)
-        # A stopped session has changed weights even without a complete epoch.
-        if result.status != "failed" or result.epochs_run > 0:
-            self.host.after_session(model, result)
-
-    def _renumber(self, planned: int, actual: int) -> int:
-        if planned != actual:
+            job(epochs, overrides, stop, self)
+        except Exception as exc:  # e.g. no model, unreadable labels: the session fails, we live on
             with self._lock:
-                self._entry(planned)["session"] = actual
-                self._status["session"] = actual
-        return actual
-
-    def _entry(self, number: int) -> dict[str, Any]:
-        return next(s for s in reversed(self._sessions) if s["session"] == number)
-
-    def _finish(self, result: TrainResult, number: int) -> None:
-        data = {**result.to_dict(), "session": number}
-        with self._lock:
-            entry = self._entry(number)
-            entry.update(status=result.status, epochs_run=result.epochs_run, error=result.error)
-            self._status = idle_status(data)
-            self._last_progress = None
-            self._next_session = max(self._next_session, number + 1)
-            self.bus.publish("train_ended", data)
+                running = self._status["state"] != "idle"
+            if running:  # the trainer never reported an end: report it for it
+                status = "stopped" if stop.is_set() else "failed"
+                message = " ".join(str(exc).split()) or type(exc).__name__
+                seconds = time.perf_counter() - started
+                self.on_train_end(TrainResult(number, status, 0, 0, message, seconds))
+            else:
+                self.bus.publish("error", {"message": f"after training session: {exc}"})
 
     # -- TrainingCallback: called by the trainer in the worker thread ---------------------
 
     def on_train_start(self, event: TrainStart) -> None:
         with self._lock:
-            number = self._status["session"]
-            self._status.update(batches=event.batches_per_epoch, epoch=0, batch=0)
-            self._entry(number)["start_global_epoch"] = event.start_epoch
-            hparams = {"epochs": event.epochs, **{k: event.config.get(k) for k in HPARAMS}}
+            entry = open_session(event)
+            self._sessions.append(entry)
+            self._last_session = max(self._last_session, event.session)
+            self._status.update(
+                session=event.session, batches=event.batches_per_epoch, epoch=0, batch=0
+            )
             data = {
-                "session": number,
+                "session": event.session,
                 "epochs": event.epochs,
                 "start_epoch": event.start_epoch,
-                "hparams": hparams,
+                "hparams": entry["hparams"],
                 "batches": event.batches_per_epoch,
                 "n_labeled": event.n_labeled,
             }
@@ -269,7 +236,17 @@ class TrainingRunner(TrainingCallback):
 
     def on_epoch_end(self, event: EpochRecord) -> None:
         with self._lock:
-            # `time` (unix seconds) lets a client measure how late the event reached it.
-            record = {**event.to_dict(), "session": self._status["session"], "time": time.time()}
+            record = event.to_dict()
             self._records.append(record)
-            self.bus.publish("train_epoch", record)
+            # `time` (unix seconds) lets a client measure how late the event reached it.
+            self.bus.publish("train_epoch", {**record, "time": time.time()})
+
+    def on_train_end(self, event: TrainResult) -> None:
+        with self._lock:
+            entry = next((s for s in self._sessions if s["session"] == event.session), None)
+            if entry is not None:
+                close_session(entry, event)
+            data = event.to_dict()
+            self._status = idle_status(data)
+            self._last_progress = None
+            self.bus.publish("train_ended", data)

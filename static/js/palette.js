@@ -3,12 +3,12 @@
 // and its rescaled certainty in valueB, so switching modes only swaps the colour lookup
 // table on the GPU: positions and values are never uploaded again.
 
-export const CLASS_COLORS = [
-  "#5b8ff9", "#f6bd16", "#e8684a", "#5ad8a6", "#9270ca",
-  "#ff9d4d", "#6dc8ec", "#ff99c3", "#269a99", "#c2e04a",
-];
-export const UNLABELED_COLOR = "#6b7280";
-export const BACKGROUND = "#111318";
+// The colours live in static/palette.json, which the static report reads too.
+import palette from "../palette.json" with { type: "json" };
+
+export const CLASS_COLORS = Object.freeze([...palette.classes]);
+export const UNLABELED_COLOR = palette.unlabeled;
+export const BACKGROUND = palette.background;
 export const CODE_COUNT = 1100;
 
 // Uncertain points are the interesting ones for labeling, so they get the bright end.

@@ -1,31 +1,14 @@
-// The training panel: hyperparameter inputs (checked here first, server errors shown as
-// they come), Start/Stop, and live progress from train_* events.
+// The training panel: hyperparameter inputs (checked here first against the schema the
+// page embeds, server errors shown as they come), Start/Stop, and live progress.
 
-const FIELDS = {
-  epochs: { kind: "int", min: 1, max: 1000, text: "a whole number from 1 to 1000" },
-  batch_size: { kind: "int", min: 1, max: 8192, text: "a whole number from 1 to 8192" },
-  recon_weight: { kind: "float", min: 0, max: 1e6, text: "a number ≥ 0" },
-  kl_weight: { kind: "float", min: 0, max: 1e6, text: "a number ≥ 0" },
-  label_weight: { kind: "float", min: 0, max: 1e6, text: "a number ≥ 0" },
-  learning_rate: { kind: "float", min: 0, max: 10, text: "a number above 0 and at most 10",
-    exclusiveMin: true },
-};
+import { checkParams } from "./params.js";
 
-/** Returns [params, errors] for the form's inputs. */
+/** Returns [params, errors] for the form's inputs; the schema is the form's data-params. */
 export function readParams(form) {
-  const params = {};
-  const errors = [];
-  for (const [name, rule] of Object.entries(FIELDS)) {
-    const input = form.elements[name];
-    const raw = input.value.trim();
-    const value = Number(raw);
-    const bad = raw === "" || !Number.isFinite(value)
-      || (rule.kind === "int" && !Number.isInteger(value))
-      || value < rule.min || value > rule.max || (rule.exclusiveMin === true && value <= rule.min);
-    input.classList.toggle("invalid", Boolean(bad));
-    if (bad) errors.push(`${input.parentElement.firstChild.textContent.trim()} must be ${rule.text}.`);
-    else params[name] = value;
-  }
+  const schema = JSON.parse(form.dataset.params);
+  const raw = Object.fromEntries(schema.map((p) => [p.name, form.elements[p.name].value]));
+  const [params, errors, bad] = checkParams(schema, raw);
+  for (const param of schema) form.elements[param.name].classList.toggle("invalid", bad.includes(param.name));
   return [params, errors];
 }
 
@@ -48,7 +31,8 @@ export function createTrainingPanel({ api, els }) {
   let runningSession = null; // the session this panel shows as running
   const edited = new Set(); // inputs the person changed: server values no longer overwrite them
 
-  for (const name of Object.keys(FIELDS)) {
+  const names = JSON.parse(els.form.dataset.params).map((p) => p.name);
+  for (const name of names) {
     els.form.elements[name].addEventListener("input", () => edited.add(name));
   }
 
@@ -124,7 +108,7 @@ export function createTrainingPanel({ api, els }) {
     },
     /** Values from status.hparams, except the ones the person is editing. */
     setHparams(hparams) {
-      for (const name of Object.keys(FIELDS)) {
+      for (const name of names) {
         const input = els.form.elements[name];
         if (hparams?.[name] === undefined || edited.has(name) || document.activeElement === input) continue;
         input.value = String(hparams[name]);

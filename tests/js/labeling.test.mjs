@@ -1,0 +1,130 @@
+// The ordered label queue of static/js/labeling.js: optimistic on the page, written one at a
+// time in key-press order, rolled back when a write fails. The server is replaced by an
+// object whose answers the test releases one by one.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { createLabeler } from "../../static/js/labeling.js";
+import { encode } from "../../static/js/palette.js";
+
+function heldServer() {
+  const calls = [];
+  const call = (kind, args) => new Promise((resolve, reject) => {
+    calls.push({ kind, args, resolve, reject });
+  });
+  return {
+    calls,
+    api: {
+      putLabel: (serial, label) => call("put", [serial, label]),
+      deleteLabel: (serial) => call("delete", [serial]),
+      postLabels: (labels) => call("post", [labels]),
+    },
+  };
+}
+
+function setup(n = 5) {
+  const server = heldServer();
+  const state = {
+    user: new Int8Array(n).fill(-1),
+    confirmed: new Int8Array(n).fill(-1),
+    code: new Uint16Array(n).map(() => encode(-1, 0, 0)),
+    classNames: Array.from({ length: 10 }, (_, i) => `class ${i}`),
+  };
+  const changes = [];
+  const errors = [];
+  const labeler = createLabeler({
+    api: server.api,
+    state,
+    onChange: (serials) => changes.push(serials),
+    onStats: () => {},
+    onError: (message) => errors.push(message),
+  });
+  return { server, state, labeler, changes, errors };
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+test("labels show at once and reach the server one at a time, in order", async () => {
+  const { server, state, labeler } = setup();
+  const first = labeler.apply([1], 3);
+  const second = labeler.apply([2], 4);
+  const third = labeler.apply([1], null);
+  assert.equal(state.user[1], -1, "the last key wins on the page at once");
+  assert.equal(state.user[2], 4);
+  assert.equal(labeler.pending, 2);
+  await tick();
+  assert.deepEqual(server.calls.map((c) => c.kind), ["put"], "one write in flight");
+  server.calls[0].resolve({ stats: { version: 1 } });
+  await tick();
+  assert.deepEqual(server.calls.map((c) => [c.kind, ...c.args]), [["put", 1, 3], ["put", 2, 4]]);
+  server.calls[1].resolve({ stats: { version: 2 } });
+  await tick();
+  server.calls[2].resolve({ stats: { version: 3 } });
+  assert.deepEqual(server.calls.map((c) => [c.kind, ...c.args]),
+    [["put", 1, 3], ["put", 2, 4], ["delete", 1]]);
+  const results = await Promise.all([first, second, third]);
+  assert.ok(results.every((r) => r.ok));
+  assert.equal(results[0].previous.get(1), null);
+  assert.equal(results[2].previous.get(1), 3);
+  assert.equal(labeler.pending, 0);
+  assert.deepEqual([state.user[1], state.confirmed[1], state.user[2]], [-1, -1, 4]);
+});
+
+test("a failed write rolls back to the saved label and the queue goes on", async () => {
+  const { server, state, labeler, errors } = setup();
+  const failing = labeler.apply([0], 5);
+  const next = labeler.apply([3], 1);
+  assert.equal(state.user[0], 5);
+  await tick();
+  server.calls[0].reject(new Error("Disk full."));
+  const result = await failing;
+  assert.equal(result.ok, false);
+  assert.equal(state.user[0], -1, "rolled back");
+  assert.match(errors[0], /Could not save label 5 \(class 5\) for sample #0: Disk full\./);
+  await tick();
+  server.calls[1].resolve({ stats: { version: 1 } });
+  assert.equal((await next).ok, true);
+  assert.equal(state.confirmed[3], 1);
+});
+
+test("several serials go as one batch write", async () => {
+  const { server, labeler } = setup();
+  const done = labeler.apply([1, 2, 4], 7);
+  await tick();
+  assert.deepEqual(server.calls[0].args[0], { 1: 7, 2: 7, 4: 7 });
+  server.calls[0].resolve({ stats: { version: 1 } });
+  assert.equal((await done).ok, true);
+});
+
+const timedOut = () => Object.assign(new Error("No answer within 3 s."), { timedOut: true });
+
+test("a write with no answer is sent again before the next one, then the queue goes on", async () => {
+  const { server, state, labeler, errors } = setup();
+  const hung = labeler.apply([1], 2);
+  const next = labeler.apply([1], 6);
+  await tick();
+  server.calls[0].reject(timedOut()); // the api aborted it at its deadline
+  await tick();
+  const sent = () => server.calls.map((c) => [c.kind, ...c.args]);
+  assert.deepEqual(sent(), [["put", 1, 2], ["put", 1, 2]], "the same write again, first");
+  server.calls[1].resolve({ stats: { version: 1 } });
+  await tick();
+  assert.deepEqual(sent(), [["put", 1, 2], ["put", 1, 2], ["put", 1, 6]]);
+  server.calls[2].resolve({ stats: { version: 2 } });
+  assert.ok((await hung).ok && (await next).ok);
+  assert.equal(labeler.retries, 1);
+  assert.deepEqual([state.user[1], state.confirmed[1], errors.length], [6, 6, 0]);
+});
+
+test("a write that never answers is given up after its attempts and rolled back", async () => {
+  const { server, state, labeler, errors } = setup();
+  const hung = labeler.apply([2], 3);
+  for (let attempt = 0; attempt < 4; attempt++) {
+    await tick();
+    server.calls[attempt].reject(timedOut());
+  }
+  const result = await hung;
+  assert.equal(result.ok, false);
+  assert.equal(server.calls.length, 4);
+  assert.deepEqual([state.user[2], errors.length], [-1, 1]);
+});
