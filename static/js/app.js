@@ -115,7 +115,7 @@ function boot(config) {
       },
       reload(fresh) {
         // Another dataset behind the same address: nothing on the page applies any more.
-        if (fresh.dataset === config.dataset && fresh.n_samples === state.n) return false;
+        if (fresh.dataset === config.dataset && fresh.n_samples === config.n_samples) return false;
         window.location.reload();
         return true;
       },
