@@ -115,7 +115,7 @@ export function createApi(initialToken, { writer = randomId() } = {}) {
 
   const json = async (method, path, body, options) =>
     (await request(method, path, body, options)).json();
-  const write = { deadlineMs: WRITE_DEADLINE_MS, ordered: true };
+  const write = (deadlineMs = WRITE_DEADLINE_MS) => ({ deadlineMs, ordered: true });
 
   return {
     renewToken,
@@ -123,9 +123,13 @@ export function createApi(initialToken, { writer = randomId() } = {}) {
     sample: (serial) => json("GET", `/api/samples/${serial}`),
     labels: () => json("GET", "/api/labels"),
     history: () => json("GET", "/api/history"),
-    putLabel: (serial, label) => json("PUT", `/api/labels/${serial}`, { label }, write),
-    deleteLabel: (serial) => json("DELETE", `/api/labels/${serial}`, undefined, write),
-    postLabels: (labels) => json("POST", "/api/labels", { labels }, write),
+    // `deadlineMs` overrides the write deadline (the labeler lengthens it on each retry).
+    putLabel: (serial, label, deadlineMs) =>
+      json("PUT", `/api/labels/${serial}`, { label }, write(deadlineMs)),
+    deleteLabel: (serial, deadlineMs) =>
+      json("DELETE", `/api/labels/${serial}`, undefined, write(deadlineMs)),
+    postLabels: (labels, deadlineMs) =>
+      json("POST", "/api/labels", { labels }, write(deadlineMs)),
     startTraining: (params) => json("POST", "/api/train", params),
     stopTraining: () => json("POST", "/api/train/stop"),
     thumbnailUrl: (serial) => `/api/samples/${serial}/original.png`,

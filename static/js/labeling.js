@@ -5,9 +5,10 @@
 // abandoned attempt should it still arrive (the api numbers every attempt).
 // `apply(serials, label)` is the one entry point; an uncertainty queue, lasso batches and undo
 // can all be built on it (it returns the previous labels).
+import { WRITE_DEADLINE_MS as FIRST_DEADLINE_MS } from "./api.js";
 import { withUser } from "./palette.js";
 
-const ATTEMPTS = 4;
+const ATTEMPTS = 4; // deadlines 3, 6, 12, 24 s: 45 s in all before a write is rolled back
 
 // Versions order server facts; anything not a number is treated as "newer".
 function isStale(version, seen) {
@@ -67,17 +68,22 @@ export function createLabeler({ api, state, onChange, onStats, onError }) {
     return `Could not save label ${label} (${name}) for ${what}`;
   }
 
-  function sendOnce(serials, label) {
+  function sendOnce(serials, label, deadlineMs) {
     if (serials.length === 1) {
-      return label === null ? api.deleteLabel(serials[0]) : api.putLabel(serials[0], label);
+      return label === null
+        ? api.deleteLabel(serials[0], deadlineMs)
+        : api.putLabel(serials[0], label, deadlineMs);
     }
-    return api.postLabels(Object.fromEntries(serials.map((serial) => [serial, label])));
+    const labels = Object.fromEntries(serials.map((serial) => [serial, label]));
+    return api.postLabels(labels, deadlineMs);
   }
 
   async function send(serials, label) {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await sendOnce(serials, label);
+        // A request Chromium never sent gets a fresh one after the first deadline; a server
+        // that is merely slow (busy machine, model loading) gets longer each time.
+        return await sendOnce(serials, label, FIRST_DEADLINE_MS * 2 ** (attempt - 1));
       } catch (error) {
         if (!error.timedOut || attempt >= ATTEMPTS) throw error;
         retries++;
