@@ -751,8 +751,8 @@ def run(args: argparse.Namespace) -> int:
                         root / "ws",
                         s.dataset,
                         s.data_dir,
-                        rounds=s.cost_rounds,
-                        epochs=s.cost_epochs,
+                        rounds=args.cost_rounds or s.cost_rounds,
+                        epochs=args.cost_epochs or s.cost_epochs,
                         viewport=VIEWPORT,
                     )
                 )
@@ -797,6 +797,8 @@ def main() -> int:
     parser.add_argument(
         "--points", type=int, default=1_000_000, help="synthetic points of the scale rows"
     )
+    parser.add_argument("--cost-rounds", type=int, help="page-cost rounds (page open, no page)")
+    parser.add_argument("--cost-epochs", type=int, help="epochs per page-cost session")
     return run(parser.parse_args())
 
 
