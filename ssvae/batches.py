@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ssvae.augment import jitter
 from ssvae.model import to_input
 
 
@@ -32,7 +33,7 @@ class TrainingData:
     labels: torch.Tensor  # int64 [N], -1 = unlabeled
     train_idx: torch.Tensor  # int64
     val_idx: torch.Tensor  # int64
-    labeled_idx: torch.Tensor  # int64, labeled rows inside train_idx
+    labeled_idx: torch.Tensor  # int64, every labeled row (validation ones too)
 
     @classmethod
     def build(
@@ -49,7 +50,9 @@ class TrainingData:
         check_inputs(images_t, labels_t)
         train_idx, val_idx = validation_split(images_t.shape[0], val_split, seed)
         labels_np = labels_t.numpy() if labels_t.device.type == "cpu" else labels_t.cpu().numpy()
-        labeled = train_idx[labels_np[train_idx] >= 0]
+        # Every label trains, also one on an image of the validation split: with ~100 labels
+        # none can be spared. Validation keeps its images for the unsupervised terms.
+        labeled = np.flatnonzero(labels_np >= 0)
 
         def dev(a: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)).to(device)
@@ -66,10 +69,15 @@ class TrainingData:
         return -(-int(self.train_idx.numel()) // batch_size)
 
     def train_batches(
-        self, batch_size: int, labeled_batch_size: int, generator: torch.Generator
+        self,
+        batch_size: int,
+        labeled_batch_size: int,
+        generator: torch.Generator,
+        augment: str = "none",
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Shuffled (x, targets) batches; each gets `labeled_batch_size` labeled rows drawn
-        with replacement, so even 10 labels shape every step."""
+        with replacement, so even 10 labels shape every step. `augment` ("none", "shift",
+        "shift_mirror") jitters those labeled rows (ssvae.augment)."""
         n = int(self.train_idx.numel())
         order = self.train_idx[torch.randperm(n, generator=generator).to(self.train_idx.device)]
         n_labeled = int(self.labeled_idx.numel())
@@ -77,13 +85,25 @@ class TrainingData:
             idx = order[start : start + batch_size]
             if n_labeled and labeled_batch_size:
                 pick = torch.randint(n_labeled, (labeled_batch_size,), generator=generator)
-                idx = torch.cat([idx, self.labeled_idx[pick.to(idx.device)]])
+                extra = self.labeled_idx[pick.to(idx.device)]
+                if augment != "none":
+                    images = torch.cat(
+                        [
+                            self.images[idx],
+                            jitter(self.images[extra], generator, mirror=augment == "shift_mirror"),
+                        ]
+                    )
+                    yield to_input(images), torch.cat([self.labels[idx], self.labels[extra]])
+                    continue
+                idx = torch.cat([idx, extra])
             yield to_input(self.images[idx]), self.labels[idx]
 
     def val_batches(self, batch_size: int = 2048) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Validation images without their labels: those train (classification is measured
+        on the test split)."""
         for start in range(0, int(self.val_idx.numel()), batch_size):
             idx = self.val_idx[start : start + batch_size]
-            yield to_input(self.images[idx]), self.labels[idx]
+            yield to_input(self.images[idx]), torch.full_like(self.labels[idx], -1)
 
 
 def check_inputs(images: torch.Tensor, labels: torch.Tensor) -> None:

@@ -2,10 +2,12 @@
 
 Keys: kind, format_version, model_state, optimizer_state, config (dict), epochs_trained,
 dataset, history (epoch record dicts), sessions (ssvae.sessions entries; absent in older
-files), test_accuracy, saved_at. Loading uses
-`weights_only=True`, so a checkpoint cannot run code. A missing file means "fresh
-model" (load returns None); a corrupt, truncated or incompatible file raises
-CheckpointError naming the file and what is wrong, and is never overwritten here.
+files), test_accuracy, saved_at, temperature (the softmax temperature of the shown
+certainty; files without it mean 1), trained_labels (the serials the weights were trained
+on, so later labels can calibrate them honestly; may be absent). Loading uses
+`weights_only=True`, so a checkpoint cannot run code. A missing file means "fresh model"
+(load returns None); a corrupt, truncated or incompatible file raises CheckpointError
+naming the file and what is wrong, and is never overwritten here.
 
 torch is imported inside the functions that need it, so `checkpoint_summary` (for
 `alctl status`) and CheckpointError stay cheap to import.
@@ -56,6 +58,8 @@ class Checkpoint:
     saved_at: str
     path: Path | None = field(default=None)
     sessions: list[dict[str, Any]] = field(default_factory=list)  # [] in older files
+    temperature: float = 1.0
+    trained_labels: list[int] | None = None
 
 
 def save_checkpoint(
@@ -69,6 +73,8 @@ def save_checkpoint(
     history: list[dict[str, Any]],
     test_accuracy: float | None = None,
     sessions: list[dict[str, Any]] | None = None,
+    temperature: float = 1.0,
+    trained_labels: list[int] | None = None,
 ) -> None:
     """Write the checkpoint atomically (temp file in the same directory, fsync, replace)."""
     import torch
@@ -87,6 +93,8 @@ def save_checkpoint(
         "history": [dict(r) for r in history],
         "sessions": [dict(s) for s in sessions or []],
         "test_accuracy": None if test_accuracy is None else float(test_accuracy),
+        "temperature": float(temperature),
+        "trained_labels": None if trained_labels is None else [int(s) for s in trained_labels],
         "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     with atomic_write(path) as handle:
@@ -152,6 +160,7 @@ def build_model(ckpt: Checkpoint, config: SSVAEConfig | None = None) -> tuple[SS
         raise CheckpointError(
             ckpt.path, f"weights do not fit the architecture ({_first_line(exc)})"
         ) from exc
+    model.temperature = ckpt.temperature
     return model, config
 
 
@@ -227,7 +236,19 @@ def _from_payload(path: Path, payload: Any, dataset: str | None) -> Checkpoint:
         saved_at=str(payload.get("saved_at", "")),
         path=path,
         sessions=list(payload.get("sessions") or []),
+        temperature=_temperature(path, payload.get("temperature", 1.0)),
+        trained_labels=payload.get("trained_labels"),
     )
+
+
+def _temperature(path: Path, value: Any) -> float:
+    try:
+        temperature = float(value)
+    except (TypeError, ValueError):
+        temperature = float("nan")
+    if not 0.0 < temperature < float("inf"):
+        raise CheckpointError(path, f"invalid temperature {value!r} (must be a positive number)")
+    return temperature
 
 
 def _to_cpu(obj: Any) -> Any:

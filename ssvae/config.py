@@ -16,6 +16,8 @@ from ssvae.hparams import Param, epochs_param, hparam, params_of
 ENCODER_TYPES = ("dense", "conv")
 MAX_WEIGHT = 1e38  # a loss weight beyond this overflows float32 at once
 LOSS_WEIGHT = {"kind": "float", "low": 0.0, "high": MAX_WEIGHT, "per_session": True}
+CLASSIFIER_INPUTS = ("mean", "hidden")
+AUGMENTATIONS = ("none", "shift", "shift_mirror")
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,25 @@ class SSVAEConfig:
     grad_clip: float = hparam(
         5.0, "float", low=0.0, high=1e6, help="Max global gradient norm; 0 = off."
     )
+    classifier_input: str = hparam(
+        "mean", "choice", choices=CLASSIFIER_INPUTS, architecture=True,
+        help="What the classifier reads: 'mean' = the latent mean only (checkpoints before this"
+        " field); 'hidden' = the encoder's last hidden layer and the mean, so the class is not"
+        " squeezed through the 2-D picture.",
+    )  # fmt: skip
+    label_smoothing: float = hparam(
+        0.0, "float", low=0.0, high=0.5,
+        help="Cross-entropy label smoothing; keeps a few labels from being learnt to zero loss.",
+    )  # fmt: skip
+    unlabeled_weight: float = hparam(
+        0.0, "float", low=0.0, high=MAX_WEIGHT,
+        help="Weight of the mean classifier entropy on unlabeled rows (entropy minimisation).",
+    )  # fmt: skip
+    augment_labeled: str = hparam(
+        "none", "choice", choices=AUGMENTATIONS,
+        help="Jitter of the labeled rows in each batch: 'shift' (±2 px), 'shift_mirror' (also"
+        " left-right; right for clothes, wrong for digits), 'none'.",
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         # JSON and argparse hand us lists and ints where we keep tuples and floats.
@@ -107,11 +128,15 @@ class SSVAEConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SSVAEConfig:
-        """Build a config from `to_dict()` output; unknown keys are an error (typos must fail)."""
+        """Build a config from `to_dict()` output; unknown keys are an error (typos must fail).
+
+        Fields missing from `data` take their LEGACY_DEFAULTS value when they have one (a
+        config saved before the field existed meant that), else the current default.
+        """
         unknown = sorted(set(data) - set(FIELD_NAMES))
         if unknown:
             raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
-        return cls(**dict(data))
+        return cls(**{**LEGACY_DEFAULTS, **dict(data)})
 
     def replace(self, **changes: Any) -> SSVAEConfig:
         """Return a validated copy with `changes` applied."""
@@ -130,6 +155,13 @@ PARAMS: dict[str, Param] = params_of(SSVAEConfig)  # the one hyperparameter sche
 FIELD_NAMES: tuple[str, ...] = tuple(PARAMS)
 ARCHITECTURE_FIELDS: tuple[str, ...] = tuple(n for n, p in PARAMS.items() if p.architecture)
 TRAINING_FIELDS: tuple[str, ...] = tuple(n for n in FIELD_NAMES if n not in ARCHITECTURE_FIELDS)
+# What a stored config without the field meant: the behaviour before the field existed.
+LEGACY_DEFAULTS: dict[str, Any] = {
+    "classifier_input": "mean",
+    "label_smoothing": 0.0,
+    "unlabeled_weight": 0.0,
+    "augment_labeled": "none",
+}
 # What may change from one session to the next: the page's inputs, POST /api/train and the
 # options of `alctl train` (`epochs` is the session's length, ranged like max_epochs).
 SESSION_FIELDS: tuple[str, ...] = tuple(n for n, p in PARAMS.items() if p.per_session)

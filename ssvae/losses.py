@@ -47,12 +47,14 @@ def ssvae_loss(
     n_labeled = int(labeled.sum())
     if n_labeled:
         logits, wanted = out.class_logits[labeled], targets[labeled]
-        classification = F.cross_entropy(logits, wanted)
+        classification = F.cross_entropy(logits, wanted, label_smoothing=config.label_smoothing)
         accuracy = (logits.argmax(dim=1) == wanted).float().mean().detach()
     else:
         classification = out.class_logits.new_zeros(())
         accuracy = out.class_logits.new_full((), float("nan"))
     total = weighted_total(config, reconstruction, kl, classification)
+    if config.unlabeled_weight > 0 and n_labeled < batch:
+        total = total + config.unlabeled_weight * mean_entropy(out.class_logits[~labeled])
     return LossTerms(total, reconstruction, kl, classification, accuracy, n_labeled)
 
 
@@ -66,3 +68,10 @@ def weighted_total(config: SSVAEConfig, reconstruction: Any, kl: Any, classifica
         + config.kl_weight * kl
         + config.label_weight * classification
     )
+
+
+def mean_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """Mean entropy of softmax(logits): entropy minimisation (Grandvalet & Bengio 2004)
+    pushes unlabeled images away from the class boundaries."""
+    log_p = F.log_softmax(logits, dim=1)
+    return -(log_p.exp() * log_p).sum(dim=1).mean()

@@ -29,6 +29,7 @@ class SSVAEOutput:
     logvar: torch.Tensor  # [B, d]
     z: torch.Tensor  # [B, d]; a sample in training, mu in eval mode
     class_logits: torch.Tensor  # [B, 10]
+    features: torch.Tensor | None = None  # [B, h], the encoder's last hidden layer
 
 
 @dataclass
@@ -36,7 +37,8 @@ class Predictions:
     latent: np.ndarray  # float32 [N, d], the posterior means
     recon: np.ndarray | None  # uint8 [N, 28, 28], or None when not asked for
     pred_class: np.ndarray  # int64 [N]
-    certainty: np.ndarray  # float32 [N], max softmax probability
+    certainty: np.ndarray  # float32 [N], max of the calibrated probabilities
+    probs: np.ndarray | None = None  # float32 [N, 10], softmax(logits / model.temperature)
 
 
 def _mlp(sizes: list[int], dropout: float) -> nn.Sequential:
@@ -100,30 +102,45 @@ class SSVAE(nn.Module):
         else:
             self.decoder = _conv_decoder(d, dims[0], p)
         width = dims[-1]
+        reads = d + features if config.classifier_input == "hidden" else d
         self.classifier = nn.Sequential(
-            nn.Linear(d, width),
+            nn.Linear(reads, width),
             nn.ReLU(),
             nn.Linear(width, width),
             nn.ReLU(),
             nn.Linear(width, N_CLASSES),
         )
 
+        # Softmax temperature of the shown certainty (ssvae.calibration); not a weight, so
+        # it lives beside the state dict in the checkpoint and checkpoints without it mean 1.
+        self.temperature = 1.0
+
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar, _ = self.encode_features(x)
+        return mu, logvar
+
+    def encode_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(mu, logvar, h) with h the encoder's last hidden layer."""
         h = self.encoder(x)
         # Clamp so exp(logvar) can neither overflow nor vanish on a bad step.
-        return self.mu_head(h), self.logvar_head(h).clamp(-20.0, 10.0)
+        return self.mu_head(h), self.logvar_head(h).clamp(-20.0, 10.0), h
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)
 
-    def classify(self, mu: torch.Tensor) -> torch.Tensor:
+    def classify(self, mu: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        """Class logits (uncalibrated) from the latent mean, plus `features` when it reads them."""
+        if self.config.classifier_input == "hidden":
+            if features is None:
+                raise ValueError("this classifier reads the encoder's hidden layer too")
+            return self.classifier(torch.cat([mu, features], dim=1))
         return self.classifier(mu)
 
     def forward(self, x: torch.Tensor) -> SSVAEOutput:
-        mu, logvar = self.encode(x)
+        mu, logvar, h = self.encode_features(x)
         # Reparameterisation trick (Kingma & Welling 2014, §2.4) in training; the mean otherwise.
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
-        return SSVAEOutput(self.decode(z), mu, logvar, z, self.classify(mu))
+        return SSVAEOutput(self.decode(z), mu, logvar, z, self.classify(mu, h), h)
 
 
 def to_input(images_uint8: torch.Tensor) -> torch.Tensor:
@@ -153,6 +170,7 @@ def predict(
     latent = np.empty((n, d), np.float32)
     pred = np.empty(n, np.int64)
     certainty = np.empty(n, np.float32)
+    all_probs = np.empty((n, N_CLASSES), np.float32)
     recon = np.empty((n, 28, 28), np.uint8) if reconstruct else None
     was_training = model.training
     model.eval()
@@ -160,9 +178,10 @@ def predict(
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             x = to_input(images[start:stop].to(device, non_blocking=True))
-            mu, _ = model.encode(x)
-            probs = torch.softmax(model.classify(mu), dim=1)
+            mu, _, h = model.encode_features(x)
+            probs = torch.softmax(model.classify(mu, h) / model.temperature, dim=1)
             top, cls = probs.max(dim=1)
+            all_probs[start:stop] = probs.float().cpu().numpy()
             latent[start:stop] = mu.float().cpu().numpy()
             certainty[start:stop] = top.float().cpu().numpy()
             pred[start:stop] = cls.cpu().numpy()
@@ -171,7 +190,27 @@ def predict(
                 recon[start:stop] = pixels.squeeze(1).cpu().numpy()
     finally:
         model.train(was_training)
-    return Predictions(latent, recon, pred, certainty)
+    return Predictions(latent, recon, pred, certainty, all_probs)
+
+
+@torch.no_grad()
+def class_logits(
+    model: SSVAE, images_uint8: np.ndarray | torch.Tensor, *, batch_size: int = 4096
+) -> np.ndarray:
+    """float32 [N, 10] uncalibrated classifier logits (what a temperature is fitted on)."""
+    images = torch.as_tensor(images_uint8)
+    device = next(model.parameters()).device
+    out = np.empty((images.shape[0], N_CLASSES), np.float32)
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, images.shape[0], batch_size):
+            x = to_input(images[start : start + batch_size].to(device))
+            mu, _, h = model.encode_features(x)
+            out[start : start + x.shape[0]] = model.classify(mu, h).float().cpu().numpy()
+    finally:
+        model.train(was_training)
+    return out
 
 
 def evaluate_accuracy(

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ssvae.calibration import held_out_temperature
 from ssvae.callbacks import TrainingCallback, TrainResult
 from ssvae.checkpoint import CheckpointError, build_model, load_checkpoint, save_checkpoint
 from ssvae.config import SSVAEConfig
@@ -71,6 +72,10 @@ def train_from_files(
             raise CheckpointError(run.weights, str(exc)) from exc
         trainer = InteractiveTrainer.from_checkpoint(ckpt, run.device, config=config)
     labels = LabelStore(run.labels_csv, ds.n_train).as_array()
+    # Labels given since the checkpoint was trained are held out from its weights: the one
+    # honest set to fit the certainty's temperature on (see ssvae.calibration).
+    trained = None if ckpt is None else ckpt.trained_labels
+    fitted = held_out_temperature(trainer.model, ds.train_images, labels, trained)
     before = len(trainer.history)
     continued_from = trainer.epochs_trained
     result = trainer.train(
@@ -82,9 +87,15 @@ def train_from_files(
     )
     if result.epochs_run == 0:
         return TrainOutcome(result, None, int((labels >= 0).sum()), continued_from, False)
+    if fitted is not None:  # the newest honest estimate, carried to the new weights
+        trainer.model.temperature = fitted
     test = trainer.predict(ds.test_images, reconstruct=False)
     test_accuracy = float((test.pred_class == ds.test_targets).mean())
-    save_checkpoint(run.weights, **trainer.checkpoint_payload(ds.name, test_accuracy=test_accuracy))
+    save_checkpoint(
+        run.weights,
+        **trainer.checkpoint_payload(ds.name, test_accuracy=test_accuracy),
+        trained_labels=np.flatnonzero(labels >= 0).tolist(),
+    )
     record_session(
         run.history_csv, run.loss_plot, trainer.history[before:], trainer.history, trainer.sessions
     )

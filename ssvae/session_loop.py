@@ -125,7 +125,9 @@ class SessionLoop:
         rows = labeled = 0
         total_sum = rec_sum = kl_sum = cls_sum = correct = 0.0
         model.train()
-        batches = self.data.train_batches(cfg.batch_size, cfg.labeled_batch_size, generator)
+        batches = self.data.train_batches(
+            cfg.batch_size, cfg.labeled_batch_size, generator, cfg.augment_labeled
+        )
         for batch, (x, y) in enumerate(batches, start=1):
             if stop_event is not None and stop_event.is_set():
                 return None
@@ -177,10 +179,10 @@ class SessionLoop:
         rec_sum = kl_sum = cls_sum = correct = 0.0
         try:
             for x, y in self.data.val_batches():
-                mu, logvar = model.encode(x)
+                mu, logvar, h = model.encode_features(x)
                 eps = torch.randn(mu.shape, generator=noise, device=device, dtype=mu.dtype)
                 z = mu + eps * torch.exp(0.5 * logvar)
-                out = SSVAEOutput(model.decode(z), mu, logvar, z, model.classify(mu))
+                out = SSVAEOutput(model.decode(z), mu, logvar, z, model.classify(mu, h), h)
                 terms = ssvae_loss(out, x, y, cfg)
                 rec, kl, cls, acc = torch.stack(
                     [terms.reconstruction, terms.kl, terms.classification, terms.accuracy]

@@ -170,6 +170,7 @@ class InteractiveTrainer:
             "history": list(self.history if history is None else history),
             "sessions": [dict(s) for s in self.sessions],
             "test_accuracy": test_accuracy,
+            "temperature": self.model.temperature,
         }
 
     def _apply_hparams(self) -> None:

@@ -1,16 +1,14 @@
 """Small, learnable IDX datasets that tests generate instead of downloading MNIST.
 
-Class c is a bright 6x6 square at a position set by c, plus noise, so a model can
-learn it in an epoch or two and tests can check that training actually helps.
+The images come from ssvae.synthetic (class c is a bright square at a position set by c).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from ssvae.idx import write_idx
+from ssvae.synthetic import synthetic_digits
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -18,17 +16,6 @@ FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-
-
-def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    labels = (np.arange(n) % 10).astype(np.uint8)
-    rng.shuffle(labels)
-    images = rng.integers(0, 40, size=(n, 28, 28), dtype=np.uint8)
-    for c in range(10):
-        row, col = 3 + 5 * (c // 5) * 2, 2 + 5 * (c % 5)
-        images[labels == c, row : row + 6, col : col + 6] = 230
-    return images, labels
 
 
 def write_synthetic_idx(

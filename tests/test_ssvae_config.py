@@ -82,6 +82,7 @@ def test_fields_split_into_architecture_and_training() -> None:
         "encoder_type",
         "decoder_type",
         "dropout_rate",
+        "classifier_input",
     }
     assert set(ARCHITECTURE_FIELDS) | set(TRAINING_FIELDS) == set(FIELD_NAMES)
     assert not set(ARCHITECTURE_FIELDS) & set(TRAINING_FIELDS)

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from alctl.cli import dispatch
+from alctl.cli.simulate import simulate
 from alctl.errors import fail_cleanly
 
 
@@ -288,6 +289,7 @@ def create_cli() -> typer.Typer:
     app.command(name="train")(_with_session_options(train))
     app.command()(status)
     app.command()(report)
+    app.command()(simulate)
     return app
 
 

@@ -1,0 +1,119 @@
+"""Which unlabeled samples to label next: plain functions over the model's predictions.
+
+Shared by the page's queue, `alctl suggest` and `alctl simulate`, so all three rank the
+same way. Every strategy scores the samples (higher = more worth labeling) and `rank`
+returns the top `n` unlabeled ones.
+
+Ties are broken by the smaller sample index (a stable sort on the negated score), so a
+ranking is a pure function of its inputs. `random` and the diversity-aware `diverse`
+are deterministic for a given seed.
+
+Strategies (probabilities `p` of one sample, sorted descending `p1 >= p2 >= ...`):
+- least_confidence: 1 - p1;
+- margin: -(p1 - p2), i.e. a small gap between the top two classes ranks first;
+- entropy: -sum p log p (natural log);
+- random: a seeded permutation (the baseline every strategy must beat);
+- diverse: greedy k-center over the latent among the `DIVERSE_POOL` × n least confident
+  samples (Sener & Savarese 2018, "Active Learning for CNNs: a Core-Set Approach",
+  restricted to an uncertain pool), so a batch is not n near-duplicates from one ridge.
+  The first pick is the least confident sample; each next pick is the candidate farthest
+  (Euclidean, in the latent) from the picks so far and from the labeled samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+STRATEGIES = ("least_confidence", "margin", "entropy", "random", "diverse")
+DEFAULT_STRATEGY = "least_confidence"
+DIVERSE_POOL = 10  # candidates per pick for "diverse": uncertain enough, varied enough
+
+
+@dataclass
+class Ranking:
+    indices: np.ndarray  # int64 [k], best first, k = min(n, unlabeled)
+    scores: np.ndarray  # float64 [k], the strategy's score of each (higher = ask first)
+    strategy: str
+
+
+def uncertainty_scores(strategy: str, probs: np.ndarray) -> np.ndarray:
+    """float64 [N] scores of an uncertainty strategy; higher = more uncertain."""
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] < 2:
+        raise ValueError(f"probs must be [N, classes] with at least 2 classes, got {p.shape}")
+    if strategy in ("least_confidence", "diverse"):
+        return 1.0 - p.max(axis=1)
+    if strategy == "margin":
+        top2 = -np.partition(-p, 1, axis=1)[:, :2]
+        return -(top2[:, 0] - top2[:, 1])
+    if strategy == "entropy":
+        return -np.sum(p * np.log(np.clip(p, 1e-300, None)), axis=1)
+    raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+
+
+def rank(
+    strategy: str,
+    probs: np.ndarray,
+    latent: np.ndarray | None,
+    labeled_mask: np.ndarray,
+    n: int,
+    seed: int = 0,
+) -> Ranking:
+    """The `n` unlabeled samples to ask about first, best first, with their scores.
+
+    `probs` is [N, classes] (calibrated), `latent` [N, d] (needed by "diverse" only),
+    `labeled_mask` bool [N] (True = already labeled, never returned).
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    probs = np.asarray(probs)
+    labeled = np.asarray(labeled_mask, dtype=bool)
+    if probs.ndim != 2 or labeled.shape != (probs.shape[0],):
+        raise ValueError(
+            f"labeled_mask must be [N] for probs [N, C], got {labeled.shape} vs {probs.shape}"
+        )
+    pool = np.flatnonzero(~labeled)
+    if strategy == "random":
+        order = np.random.default_rng(seed).permutation(pool)[:n]
+        return Ranking(order.astype(np.int64), np.zeros(len(order)), strategy)
+    scores = uncertainty_scores(strategy, probs)
+    by_score = pool[np.argsort(-scores[pool], kind="stable")]
+    if strategy != "diverse":
+        top = by_score[:n].astype(np.int64)
+        return Ranking(top, scores[top], strategy)
+    if latent is None:
+        raise ValueError("strategy 'diverse' needs the latent")
+    points = np.asarray(latent, dtype=np.float64)
+    if points.ndim != 2 or points.shape[0] != probs.shape[0]:
+        raise ValueError(f"latent must be [N, d] for probs [N, C], got {points.shape}")
+    picks = k_center(points, by_score[: DIVERSE_POOL * n], np.flatnonzero(labeled), n)
+    return Ranking(picks, scores[picks], strategy)
+
+
+def k_center(points: np.ndarray, candidates: np.ndarray, anchors: np.ndarray, n: int) -> np.ndarray:
+    """Greedy k-center: `n` of `candidates` (in priority order), each farthest from the rest.
+
+    The first pick is candidates[0] (the most uncertain); the distances of every candidate
+    to the picks and to the `anchors` (labeled samples) are kept up to date, and the next
+    pick is the farthest candidate, the earlier one in priority order on a tie.
+    """
+    candidates = np.asarray(candidates, dtype=np.int64)
+    n = min(n, len(candidates))
+    if n == 0:
+        return np.empty(0, np.int64)
+    cand = points[candidates]
+    nearest = np.full(len(candidates), np.inf)
+    for start in range(0, len(anchors), 4096):  # bounded memory for 60k labels
+        block = points[anchors[start : start + 4096]]
+        dist = np.sqrt(((cand[:, None, :] - block[None, :, :]) ** 2).sum(-1)).min(axis=1)
+        nearest = np.minimum(nearest, dist)
+    chosen = [0]
+    for _ in range(n - 1):
+        nearest = np.minimum(nearest, np.sqrt(((cand - cand[chosen[-1]]) ** 2).sum(-1)))
+        nearest[chosen] = -np.inf
+        chosen.append(int(np.argmax(nearest)))  # argmax keeps the first of equal maxima
+    return candidates[chosen]

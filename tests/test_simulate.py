@@ -1,0 +1,109 @@
+"""`alctl simulate` and ssvae.simulate: end to end on generated data, oracle, resume."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ssvae.simulate import Oracle, Plan, read_results, run_simulation, summarize
+from ssvae.synthetic import synthetic_dataset
+from tests.cli_support import invoke, one_error_line
+
+PLAN_ARGS = ("--start", 50, "--step", 50, "--rounds", 2, "--epochs-per-round", 5)
+
+
+def _snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
+    return {
+        str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file() and "simulations" not in p.parts
+    }
+
+
+def test_simulate_end_to_end_leaves_user_files_alone(
+    tiny_data_dir: Path, workspace: Path, torch_one_thread: None
+) -> None:
+    user = workspace / "artifacts" / "mnist"
+    user.mkdir(parents=True)
+    (workspace / "labels.csv").write_text("serial,label\n1,3\n")
+    (user / "ssvae.ckpt").write_bytes(b"not touched")
+    before = _snapshot(workspace)
+
+    out = invoke(
+        "simulate", "--strategy", "margin,random", *PLAN_ARGS, "--set", "batch_size=32",
+        "--dataset", "mnist", "--data-dir", tiny_data_dir, "--workspace", workspace,
+        "--name", "ci",
+    )  # fmt: skip
+
+    assert out.code == 0, out.stderr
+    run = workspace / "artifacts" / "mnist" / "simulations" / "ci"
+    rows = read_results(run / "results.csv")
+    assert sorted((r["strategy"], r["n_labels"]) for r in rows) == [
+        ("margin", 50), ("margin", 100), ("random", 50), ("random", 100),
+    ]  # fmt: skip
+    assert all(0.0 <= r["test_accuracy"] <= 1.0 and r["temperature"] > 0 for r in rows)
+    # The generated squares are easy: training must have learned something.
+    assert max(r["test_accuracy"] for r in rows) > 0.3
+    assert (run / "accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with (run / "summary.csv").open() as handle:
+        assert len(list(csv.DictReader(handle))) == 4
+    assert "margin" in out.stdout and "random" in out.stdout and " ± " in out.stdout
+    assert _snapshot(workspace) == before
+
+
+def test_rerun_resumes_without_retraining_finished_rounds(tmp_path: Path) -> None:
+    data = synthetic_dataset(300, 100)
+    plan = Plan(["random"], start=10, step=10, rounds=2, epochs_per_round=1,
+                overrides={"batch_size": 64})  # fmt: skip
+    first = run_simulation(data, plan, tmp_path)
+    seen: list[int] = []
+    again = run_simulation(data, plan, tmp_path, on_progress=lambda p: seen.append(p.done))
+    assert again == first and seen == [2]  # nothing new ran
+    more = Plan(["random"], start=10, step=10, rounds=2, epochs_per_round=1, seeds=2,
+                overrides={"batch_size": 64})  # fmt: skip
+    rows = run_simulation(data, more, tmp_path)
+    assert len(rows) == 4 and {r["seed"] for r in rows} == {0, 1}
+    assert [s["seeds"] for s in summarize(rows)] == [2, 2]
+
+
+def test_oracle_reveals_only_the_chosen_samples() -> None:
+    truth = np.arange(50) % 10
+    oracle = Oracle(truth)
+    assert (oracle.labels() == -1).all()
+    assert oracle.reveal([3, 17]).tolist() == [3, 7]
+    labels = oracle.labels()
+    assert np.flatnonzero(labels >= 0).tolist() == [3, 17]
+    labels[:] = 0  # a copy: the caller cannot reach the truth through it
+    assert np.flatnonzero(oracle.labels() >= 0).tolist() == [3, 17]
+
+
+def test_each_round_trains_on_exactly_start_plus_picks(tmp_path: Path) -> None:
+    data = synthetic_dataset(300, 100)
+    plan = Plan(["least_confidence", "diverse"], start=10, step=5, rounds=3,
+                epochs_per_round=1, overrides={"batch_size": 64})  # fmt: skip
+    rows = run_simulation(data, plan, tmp_path)
+    assert sorted({r["n_labels"] for r in rows}) == [10, 15, 20]
+
+
+def test_bad_plans_fail_before_training(tiny_data_dir: Path, workspace: Path) -> None:
+    common = ("--dataset", "mnist", "--data-dir", tiny_data_dir, "--workspace", workspace)
+    assert "unknown strategy" in one_error_line(invoke("simulate", "--strategy", "best", *common))
+    line = one_error_line(invoke("simulate", "--start", 500, "--step", 100, *common))
+    assert "needs 1000 labels" in line
+    line = one_error_line(invoke("simulate", "--set", "label_weight=-1", *common))
+    assert "label_weight" in line
+    assert "KEY=VALUE" in one_error_line(invoke("simulate", "--set", "oops", *common))
+    assert not (workspace / "artifacts").exists() or not any(
+        (workspace / "artifacts").rglob("results.csv")
+    )
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b"])
+def test_run_names_stay_inside_the_workspace(
+    tiny_data_dir: Path, workspace: Path, name: str
+) -> None:
+    common = ("--dataset", "mnist", "--data-dir", tiny_data_dir, "--workspace", workspace)
+    assert "name" in one_error_line(invoke("simulate", "--name", name, *common))

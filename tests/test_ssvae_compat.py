@@ -1,0 +1,82 @@
+"""Checkpoints written before the few-label options and the temperature still load as they were."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ssvae.checkpoint import KIND, build_model, load_checkpoint, save_checkpoint
+from ssvae.config import LEGACY_DEFAULTS, SSVAEConfig
+from ssvae.model import SSVAE, predict
+from ssvae.synthetic import synthetic_digits
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+SMALL = {"hidden_dims": (32, 16), "batch_size": 32}
+
+
+def _old_checkpoint(path: Path) -> SSVAE:
+    """A file as the alctl before these fields wrote it: no new config keys, no temperature."""
+    config = SSVAEConfig(**SMALL, classifier_input="mean")
+    torch.manual_seed(0)
+    model = SSVAE(config)
+    old_config = {k: v for k, v in config.to_dict().items() if k not in LEGACY_DEFAULTS}
+    payload = {
+        "kind": KIND,
+        "format_version": 1,
+        "model_state": model.state_dict(),
+        "optimizer_state": None,
+        "config": old_config,
+        "epochs_trained": 3,
+        "dataset": "mnist",
+        "history": [],
+        "test_accuracy": None,
+        "saved_at": "2026-01-01T00:00:00+00:00",
+    }
+    torch.save(payload, path)
+    return model
+
+
+def test_old_checkpoint_loads_with_old_architecture_and_temperature_one(tmp_path: Path) -> None:
+    old = _old_checkpoint(tmp_path / "old.ckpt")
+    ckpt = load_checkpoint(tmp_path / "old.ckpt")
+    assert ckpt is not None and ckpt.temperature == 1.0 and ckpt.trained_labels is None
+    assert ckpt.config.classifier_input == "mean"
+    assert ckpt.config.unlabeled_weight == 0.0 and ckpt.config.label_smoothing == 0.0
+    model, _ = build_model(ckpt)
+    images, _ = synthetic_digits(40, seed=2)
+    a, b = predict(old, images, reconstruct=False), predict(model, images, reconstruct=False)
+    assert np.array_equal(a.pred_class, b.pred_class) and np.allclose(a.certainty, b.certainty)
+
+
+def test_temperature_round_trips_and_softens_the_shown_certainty(tmp_path: Path) -> None:
+    config = SSVAEConfig(**SMALL)
+    torch.manual_seed(0)
+    model = SSVAE(config)
+    images, _ = synthetic_digits(40, seed=2)
+    sharp = predict(model, images, reconstruct=False)
+    model.temperature = 4.0
+    path = tmp_path / "new.ckpt"
+    save_checkpoint(path, model=model, optimizer=None, config=config, epochs_trained=0,
+                    dataset="mnist", history=[], temperature=4.0,
+                    trained_labels=[1, 5])  # fmt: skip
+    ckpt = load_checkpoint(path)
+    assert ckpt is not None and ckpt.temperature == 4.0 and ckpt.trained_labels == [1, 5]
+    loaded, _ = build_model(ckpt)
+    soft = predict(loaded, images, reconstruct=False)
+    assert np.array_equal(soft.pred_class, sharp.pred_class)  # the class never changes
+    assert (soft.certainty <= sharp.certainty + 1e-6).all() and soft.certainty.mean() < (
+        sharp.certainty.mean()
+    )
+    assert soft.probs is not None and np.allclose(soft.probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_hidden_classifier_is_a_different_architecture() -> None:
+    hidden = SSVAEConfig(**SMALL, classifier_input="hidden")
+    assert "classifier_input" in hidden.architecture()
+    model = SSVAE(hidden)
+    assert model.classifier[0].in_features == 2 + 16
+    with pytest.raises(ValueError, match="classifier_input"):
+        SSVAEConfig(classifier_input="pixels")
