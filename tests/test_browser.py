@@ -411,7 +411,10 @@ def test_page_carries_on_after_a_server_restart(
         # The page works against the new server: a label and a training session.
         board.select(52)
         page.keyboard.press("5")
-        wait_for(lambda: read_labels_csv(board.labels_csv).get(52) == 5, what="the new label")
+        try:
+            wait_for(lambda: read_labels_csv(board.labels_csv).get(52) == 5, what="the new label")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the page: {page_diagnosis(board)}") from None
         train_one_epoch(page)
         assert page.text_content("#train-error") == ""
         history = httpx.get(second.url + "api/history").json()
@@ -428,6 +431,16 @@ def test_page_carries_on_after_a_server_restart(
         assert read_labels_csv(board.labels_csv) == page_labels(board)
         page.close()
     board.guard.check()
+
+
+def page_diagnosis(board: Dashboard) -> dict[str, Any]:
+    """What the page knows about its writes and its server, for a failure message."""
+    return board.js(
+        """({pending: window.alctl.pendingWrites, retries: window.alctl.writeRetries,
+        instance: window.alctl.serverInstance, user52: window.alctl.state.user[52],
+        selected: window.alctl.state.selected, conn: document.querySelector('#conn').dataset.state,
+        toasts: [...document.querySelectorAll('.toast')].map((t) => t.textContent)})"""
+    )
 
 
 def page_labels(board: Dashboard) -> dict[int, int]:
