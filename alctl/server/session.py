@@ -151,7 +151,12 @@ class WorkspaceSession:
             "latent": self.points.info(),
             "device": model.device if model is not None else state,
             "model": {"state": state, "error": self._model_error},
-            "server": {"pid": self.pid, "started_at": self.started_at, "instance": self.instance},
+            "server": {
+                "pid": self.pid,
+                "started_at": self.started_at,
+                "workspace": str(self.workspace.root),
+                "instance": self.instance,
+            },
         }
 
     def points_payload(self) -> tuple[bytes, int]:
@@ -225,6 +230,10 @@ class WorkspaceSession:
 
     def stop_training(self) -> dict[str, Any]:
         return self.training.stop()  # NotTraining: 409
+
+    def checkpoint_written(self) -> None:
+        """The checkpoint file was replaced on purpose (a rollback): not an outside edit."""
+        self._stamp = checkpoint_stamp(self.workspace.checkpoint)
 
     def shutdown(self, timeout: float = 60.0) -> None:
         """Stop training cooperatively and wait until its results are saved."""
