@@ -17,7 +17,7 @@ from pathlib import Path
 
 from common import REPO, bench_env, machine_load
 
-BENCHMARKS = ("bench_library.py", "bench_cli.py", "bench_dashboard.py")
+BENCHMARKS = ("bench_library.py", "bench_cli.py", "bench_dashboard.py", "bench_memory.py")
 
 
 def supports(script: Path, flag: str) -> bool:

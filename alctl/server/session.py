@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from alctl.images import b64_pixels, png_bytes
 from alctl.server.events import EventBus
 from alctl.server.label_state import LabelState
+from alctl.server.memory import release_free_memory
 from alctl.server.points import LatentPoints
 from alctl.server.training_thread import TrainingRunner
 from ssvae.config import SSVAEConfig
@@ -106,6 +107,7 @@ class WorkspaceSession:
         with self._lock:
             self._model = model
         self._model_ready.set()
+        release_free_memory()
 
     def load_model_in_background(self) -> threading.Thread:
         """Load the model while the page is already served from the cache."""
@@ -306,6 +308,7 @@ class WorkspaceSession:
         if saved:
             self._report(what, "write the prediction cache", self._write_cache)
         self.bus.publish("latent_refreshed", latent)
+        release_free_memory()
 
     # -- internals -----------------------------------------------------------------------
 
