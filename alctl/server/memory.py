@@ -37,3 +37,14 @@ def release_free_memory() -> bool:
     gc.collect()  # first free what only the cycle collector frees (matplotlib figures)
     libc.malloc_trim(0)
     return True
+
+
+def keep_triton_out() -> None:
+    """Make `import triton` fail in this process, before torch first looks for it.
+
+    Creating a torch optimizer imports torch._dynamo, which imports triton when it is installed
+    (it is, with the CUDA build of torch): about 100 MB of resident libraries for a compiler
+    the server never uses (nothing here calls torch.compile). torch treats the ImportError as
+    "no triton". Set before the first training session.
+    """
+    sys.modules.setdefault("triton", None)  # type: ignore[arg-type]

@@ -120,6 +120,7 @@ def _open_session(
 ) -> tuple[Any, bool]:
     """The session, ready to serve; True when the model is still to be loaded."""
     # Imported here: numpy and the session modules are not needed to report a busy port.
+    from alctl.server.memory import keep_triton_out
     from alctl.server.session import WorkspaceSession
     from ssvae.checkpoint import CheckpointError
     from ssvae.data import DataError, load_dataset
@@ -137,6 +138,7 @@ def _open_session(
     root.mkdir(parents=True, exist_ok=True)
     # Importing torch takes seconds; begin now so that it overlaps reading the dataset
     # (zlib releases the GIL) instead of following it, or stalling the loop once serving.
+    keep_triton_out()  # before any thread can create an optimizer
     threading.Thread(target=_preload_model_code, name="preload-torch", daemon=True).start()
     with _step(echo, "dataset") as line:
         try:
