@@ -51,7 +51,7 @@ def wait_model_loaded(server: ServerProcess, timeout: float = 300.0) -> None:
 def measure(dataset: str, data_dir: Path | None, batch: int, root: Path) -> list[Result]:
     import httpx
 
-    with ServerProcess(root / "ws", dataset, data_dir).start() as server:
+    with ServerProcess(root / "ws", dataset, data_dir) as server:
         server.wait_port(timeout=300)
         token = server.token(timeout=300)
         wait_model_loaded(server)
