@@ -1,11 +1,12 @@
 """The prediction cache next to a checkpoint: the page's points without importing torch.
 
-`<checkpoint dir>/points_cache.npz` holds the 2-D view, certainty and predicted class of
-every training image plus the facts of the checkpoint it was computed from (size, mtime_ns,
-epochs, config, history). `alctl serve` uses it only while those facts still match the
-checkpoint on disk, so it can show the page before torch has loaded. Whoever writes a
-checkpoint (the server, `scripts/train.py`, `alctl train --no-server`) refreshes it.
-numpy only.
+`<checkpoint dir>/points_cache.npz` holds the 2-D view, certainty, predicted class and
+calibrated class probabilities (what the labeling queue ranks by) of every training image
+plus the facts of the checkpoint it was computed from (size, mtime_ns, epochs, config,
+history). `alctl serve` uses it only while those facts still match the checkpoint on disk,
+so it can show the page before torch has loaded. Whoever writes a checkpoint (the server,
+`scripts/train.py`, `alctl train --no-server`) refreshes it. A cache written before the
+probabilities were stored still loads (`probs` None). numpy only.
 """
 
 from __future__ import annotations
@@ -30,11 +31,15 @@ class Predictions2D:
     xy: np.ndarray  # float32 [N, 2], the model's 2-D view of the latent space
     certainty: np.ndarray  # float32 [N], max softmax
     pred: np.ndarray  # int8 [N]
+    # float32 [N, classes], calibrated; None from a cache written before the queue existed
+    probs: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.xy = np.ascontiguousarray(self.xy, dtype=np.float32).reshape(-1, 2)
         self.certainty = np.ascontiguousarray(self.certainty, dtype=np.float32)
         self.pred = np.ascontiguousarray(self.pred, dtype=np.int8)
+        if self.probs is not None:
+            self.probs = np.ascontiguousarray(self.probs, dtype=np.float32)
 
 
 @dataclass
@@ -62,7 +67,8 @@ def load_cache(
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
-            predictions = Predictions2D(data["xy"], data["certainty"], data["pred"])
+            probs = data["probs"] if "probs" in data.files else None
+            predictions = Predictions2D(data["xy"], data["certainty"], data["pred"], probs)
     except (OSError, ValueError, KeyError):
         return None  # missing or unreadable: recompute, it is only a cache
     matches = (
@@ -70,12 +76,14 @@ def load_cache(
         and meta.get("dataset") == dataset
         and meta.get("checkpoint") == stamp
         and len(predictions.pred) == n_samples == len(predictions.xy)
+        and (predictions.probs is None or len(predictions.probs) == n_samples)
     )
     return CachedPoints(predictions, meta) if matches else None
 
 
 def save_cache(path: Path, predictions: Predictions2D, meta: dict[str, Any]) -> None:
     """Write atomically (temp + fsync + replace); `meta` must hold dataset and checkpoint."""
+    extra = {} if predictions.probs is None else {"probs": predictions.probs}
     with atomic_write(path, perms=0o644) as handle:
         np.savez(
             handle,
@@ -83,6 +91,7 @@ def save_cache(path: Path, predictions: Predictions2D, meta: dict[str, Any]) -> 
             certainty=predictions.certainty,
             pred=predictions.pred,
             meta=np.array(json.dumps({"format": CACHE_FORMAT, **meta})),
+            **extra,
         )
 
 

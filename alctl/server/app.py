@@ -62,6 +62,7 @@ def create_app(
         Route("/", index),
         Route("/api/status", api.status),
         Route("/api/points", api.points),
+        Route("/api/queue", api.queue),
         Route("/api/samples/{serial}", api.sample),
         Route("/api/samples/{serial}/{kind}.png", api.sample_png),
         Route("/api/labels", api.labels, methods=["GET"]),

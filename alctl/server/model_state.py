@@ -55,7 +55,7 @@ class ModelState:
 
     def predict_points(self, images: np.ndarray, view: SSVAE | None = None) -> Predictions2D:
         out = predict(view if view is not None else self.view, images, reconstruct=False)
-        return Predictions2D(view_2d(out.latent), out.certainty, out.pred_class)
+        return Predictions2D(view_2d(out.latent), out.certainty, out.pred_class, out.probs)
 
     def test_accuracy(
         self, images: np.ndarray, targets: np.ndarray, view: SSVAE | None = None

@@ -109,6 +109,7 @@ class WorkspaceSession:
         def load() -> None:
             try:
                 self.load_model(seed=False)
+                self._complete_cached_points()
             except Exception as exc:
                 self._model_error = " ".join(str(exc).split()) or type(exc).__name__
                 self.bus.publish(
@@ -120,6 +121,13 @@ class WorkspaceSession:
         thread = threading.Thread(target=load, name="alctl-model-load", daemon=True)
         thread.start()
         return thread
+
+    def _complete_cached_points(self) -> None:
+        """A cache written before the queue existed has no probabilities: rank from the model."""
+        cached = self.points.predictions
+        if cached is not None and cached.probs is None:
+            self.compute_points()
+            self.bus.publish("latent_refreshed", self.points.info())
 
     def compute_points(self) -> None:
         """Predict every training image with the loaded model and cache the result."""
@@ -153,6 +161,20 @@ class WorkspaceSession:
     def points_payload(self) -> tuple[bytes, int]:
         """The `/api/points` body and the latent version it shows."""
         return self.points.payload(self.labels.array())
+
+    def queue(self, strategy: str, n: int) -> dict[str, Any]:
+        """`/api/queue`: the next `n` unlabeled samples to label, by `strategy` (ssvae.queue)."""
+        from ssvae.queue import QueueHead, queue_head
+
+        with self._lock:
+            trained = int(self._checkpoint.get("epochs_trained") or 0) > 0
+        points = self.points.predictions
+        labels = self.labels.array()
+        if points is None:
+            head = QueueHead("random", strategy, False, "the points are still loading", 0)
+        else:
+            head = queue_head(points, labels, strategy, n, trained=trained)
+        return {**head.to_dict(), "latent_version": self.points.info()["version"]}
 
     def sample(self, serial: int) -> dict[str, Any]:
         """Everything the sample panel shows; blocks up to MODEL_WAIT_S while the model loads."""
