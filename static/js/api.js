@@ -58,6 +58,7 @@ export function createApi(token) {
     sample: (serial) => json("GET", `/api/samples/${serial}`),
     labels: () => json("GET", "/api/labels"),
     history: () => json("GET", "/api/history"),
+    queue: (strategy, n) => json("GET", `/api/queue?strategy=${encodeURIComponent(strategy)}&n=${n}`),
     putLabel: (serial, label) => json("PUT", `/api/labels/${serial}`, { label }),
     deleteLabel: (serial) => json("DELETE", `/api/labels/${serial}`),
     postLabels: (labels) => json("POST", "/api/labels", { labels }),

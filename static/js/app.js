@@ -8,8 +8,10 @@ import { CLASS_COLORS, MODES, UNLABELED_COLOR, pointColor } from "./palette.js";
 import {
   createDatasetPanel, createTooltip, datasetTitle, renderCheckpoint, renderLegend,
 } from "./panels.js";
+import { createQueue } from "./queue.js";
 import { createSamplePanel } from "./samples.js";
 import { createScatter } from "./scatter.js";
+import { watchBackgroundClicks } from "./selection.js";
 import { createState, recordTiming } from "./state.js";
 import { createSync } from "./sync.js";
 import { createToasts } from "./toasts.js";
@@ -35,12 +37,18 @@ function boot(config) {
     canvas: $("scatter"),
     ring: $("selection-ring"),
     count: state.n,
-    onSelect: (index) => select(index),
+    onSelect: (index) => {
+      if (index !== null) background.picked();
+      select(index);
+    },
     onHover: (index) => {
       tooltip.show(index);
       clearTimeout(prefetchTimer);
       if (index !== null) prefetchTimer = setTimeout(() => samples.prefetch(index), PREFETCH_REST_MS);
     },
+  });
+  const background = watchBackgroundClicks($("scatter"), () => {
+    if (state.selected !== null) select(null);
   });
   const tooltip = createTooltip($("tooltip"), $("scatter-wrap"), state, api.thumbnailUrl);
   const samples = createSamplePanel({
@@ -78,6 +86,7 @@ function boot(config) {
       labelsDrawn = scatter.valuesChanged(state.user);
       samples.refreshFacts();
       refreshLabelButtons();
+      queue.labelsChanged();
     },
     onStats: (stats) => applyStats(stats),
     onError: (message) => toasts.error(message),
@@ -113,21 +122,37 @@ function boot(config) {
         $("scatter-info").textContent =
           `${state.n.toLocaleString()} points · latent v${points.version ?? "?"}`;
         refreshLabelButtons();
+        queue.refresh(); // new predictions: the whole pool is ranked again
       },
     },
   );
+
+  const queue = createQueue({
+    fetchHead: api.queue,
+    state,
+    els: { next: $("queue-next"), strategy: $("queue-strategy"), auto: $("queue-auto"),
+      line: $("queue-line"), note: $("queue-note"), thumbs: $("queue-thumbs") },
+    thumbnailUrl: api.thumbnailUrl,
+    pick: (serial, startedAt) => select(serial, { reveal: true, startedAt, timing: "queueNext" }),
+    prefetch: (serial) => samples.prefetch(serial),
+    onError: (message) => toasts.error(message),
+  });
 
   /**
    * Selects a sample (null clears). `reveal` pans to it when off-screen (the jump box).
    * Software WebGL blocks the page for a whole frame, so when the images are not in memory
    * yet they are painted first and the scatter highlights the point right after.
    */
-  function select(index, { reveal = false } = {}) {
-    const startedAt = performance.now();
+  function select(index, { reveal = false, startedAt = performance.now(), timing = null } = {}) {
     state.selected = index;
     refreshLabelButtons();
+    queue.selectionChanged();
     const inMemory = index === null || samples.has(index);
-    const shown = samples.show(index, startedAt).catch((error) => {
+    const shown = samples.show(index, startedAt).then(() => {
+      if (timing && state.selected === index) {
+        recordTiming(state, timing, performance.now() - startedAt);
+      }
+    }).catch((error) => {
       toasts.error(`Could not load sample #${index}: ${error.message}`);
     });
     const highlight = () => {
@@ -161,10 +186,13 @@ function boot(config) {
     }
     const started = performance.now();
     const before = labelsDrawn;
-    const result = labeler.apply([state.selected], label);
+    const serial = state.selected;
+    const result = labeler.apply([serial], label);
     if (labelsDrawn !== before) {
       labelsDrawn.then(() => recordTiming(state, "labelRecolor", performance.now() - started));
     }
+    // Labeling from the queue is one key per sample: the next one comes up by itself.
+    if (label !== null && queue.shouldAdvance(serial)) queue.next(started);
     return result;
   }
 
@@ -215,6 +243,7 @@ function boot(config) {
       mode: setMode,
       resetView: () => scatter.resetView(),
       focusJump: () => $("jump-input").focus(),
+      next: () => queue.next(),
     });
   }
 
@@ -250,6 +279,9 @@ function boot(config) {
     pointColor: (i) => pointColor(state.mode, state.code[i], state.valueB[i]),
     get pendingWrites() {
       return labeler.pending;
+    },
+    get queue() {
+      return queue.head;
     },
   });
   start().catch((error) => console.warn("alctl start-up failed:", error.message));
