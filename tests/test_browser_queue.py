@@ -72,6 +72,9 @@ class Page:
     def labels(self) -> dict[int, int]:
         return read_labels_csv(self.csv)
 
+    def settled(self) -> None:
+        wait_for(lambda: self.js("window.alctl.pendingWrites") == 0, what="writes answered")
+
 
 @pytest.fixture()
 def board(browser: Any, server: LiveServer) -> Iterator[Page]:
@@ -154,3 +157,127 @@ def test_a_background_click_deselects_and_a_digit_then_changes_nothing(board: Pa
     board.page.wait_for_selector(".toast-note:has-text('Select a sample first')")
     assert board.csv.read_bytes() == before
     assert board.js("window.alctl.state.user[300]") == -1
+
+
+def _screen(board: Page, serials: list[int]) -> list[list[float]]:
+    return board.js(
+        f"""(() => {{
+        const box = document.getElementById('scatter').getBoundingClientRect();
+        return {serials}.map((i) => {{
+          const p = window.alctl.scatter.getScreenPosition(i);
+          return [box.left + p[0], box.top + p[1]];
+        }});
+      }})()"""
+    )
+
+
+def _on_screen_unlabeled(board: Page, count: int) -> list[int]:
+    """Unlabeled points that are visible and clickable (no other point within 16 px)."""
+    return board.js(
+        f"""(() => {{
+        const s = window.alctl.state, plot = window.alctl.scatter;
+        const canvas = document.getElementById('scatter'), box = canvas.getBoundingClientRect();
+        const xy = [];
+        for (let i = 0; i < s.n; i++) xy.push(plot.getScreenPosition(i));
+        const out = [];
+        for (let i = 0; i < s.n && out.length < {count}; i++) {{
+          const [x, y] = xy[i];
+          if (s.user[i] >= 0 || x < 40 || y < 60) continue;
+          if (x > box.width - 40 || y > box.height - 60) continue;
+          if (document.elementFromPoint(box.left + x, box.top + y) !== canvas) continue;
+          if (xy.some((p, j) => j !== i && Math.hypot(p[0] - x, p[1] - y) < 16)) continue;
+          out.push(i);
+        }}
+        return out;
+      }})()"""
+    )
+
+
+def _shift_click(board: Page, spot: list[float]) -> None:
+    board.page.keyboard.down("Shift")
+    board.page.mouse.click(*spot)
+    board.page.keyboard.up("Shift")
+
+
+def test_shift_click_batch_label_is_one_write_and_undo_restores_the_csv(board: Page) -> None:
+    picks = _on_screen_unlabeled(board, 4)
+    assert len(picks) == 4, picks
+    before = board.csv.read_bytes()
+    writes: list[str] = []
+    board.page.on(
+        "request",
+        lambda r: (
+            writes.append(f"{r.method} {r.url}")
+            if "/api/labels" in r.url and r.method != "GET"
+            else None
+        ),
+    )
+    spots = _screen(board, picks)
+    board.page.mouse.click(*spots[0])
+    wait_for(lambda: board.selected() == picks[0], what="the first pick")
+    for spot in spots[1:]:
+        _shift_click(board, spot)
+    wait_for(lambda: board.js("window.alctl.batch") == picks, what="the batch")
+    _shift_click(board, spots[2])  # Shift+click again: out
+    wait_for(
+        lambda: board.js("window.alctl.batch") == [picks[0], picks[1], picks[3]], what="untick"
+    )
+    assert board.page.text_content("#batch-count") == "3 selected"
+    assert board.js("window.alctl.scatter.get('opacityInactiveScale')") < 1  # others dimmed
+    board.page.click(f".batch-thumb[data-serial='{picks[1]}']")  # unticked in the grid
+    wait_for(lambda: board.js("window.alctl.batch") == [picks[0], picks[3]], what="grid untick")
+
+    board.page.keyboard.press("6")
+    chosen = {picks[0]: 6, picks[3]: 6}
+    wait_for(lambda: chosen.items() <= board.labels().items(), what="the batch in the CSV")
+    assert [w.split()[0] for w in writes] == ["POST"]  # one write for the batch
+    assert board.js("window.alctl.batch") == [] and board.page.is_hidden("#batch-panel")
+    assert board.page.text_content("#history-list li") == "2 samples → 6 6"
+
+    # Each step once the previous write is answered: a fetch issued right behind another can
+    # hang in headless Chromium (the known label-queue stall of issue 3), not what this tests.
+    for keys, want in [
+        ("Control+z", "undo"),
+        ("Control+Shift+KeyZ", "redo"),
+        ("Control+z", "undo"),
+    ]:
+        board.settled()
+        board.page.keyboard.press(keys)
+        if want == "undo":
+            wait_for(lambda: board.csv.read_bytes() == before, what="undo to restore the CSV")
+            assert board.js(f"window.alctl.state.user[{picks[0]}]") == -1
+        else:
+            wait_for(lambda: chosen.items() <= board.labels().items(), what="redo")
+    board.page.wait_for_selector("#history-list li.undone")
+
+
+def test_a_lasso_selects_the_points_inside_it(board: Page) -> None:
+    box = board.js(
+        "(() => { const b = document.getElementById('scatter').getBoundingClientRect();"
+        " return [b.left, b.top, b.width, b.height]; })()"
+    )
+    left, top, width, height = box
+    cx, cy, r = left + width / 2, top + height / 2, min(width, height) / 4
+    board.page.keyboard.down("Shift")
+    board.page.mouse.move(cx - r, cy - r)
+    board.page.mouse.down()
+    for x, y in [(cx + r, cy - r), (cx + r, cy + r), (cx - r, cy + r), (cx - r, cy - r)]:
+        board.page.mouse.move(x, y, steps=8)
+    board.page.mouse.up()
+    board.page.keyboard.up("Shift")
+    caught = wait_for(lambda: board.js("window.alctl.batch"), what="the lasso's batch")
+    inside = board.js(
+        f"""(() => {{
+        const plot = window.alctl.scatter, out = [];
+        const b = document.getElementById('scatter').getBoundingClientRect();
+        for (let i = 0; i < window.alctl.state.n; i++) {{
+          const [x, y] = plot.getScreenPosition(i);
+          const dx = Math.abs(b.left + x - {cx}), dy = Math.abs(b.top + y - {cy});
+          if (dx < {r} - 3 && dy < {r} - 3) out.push(i);
+        }}
+        return out;
+      }})()"""
+    )
+    assert len(caught) > 1 and set(inside) <= set(caught)
+    board.page.keyboard.press("Escape")
+    wait_for(lambda: board.js("window.alctl.batch") == [], what="Escape clears the batch")

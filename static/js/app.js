@@ -1,5 +1,6 @@
 // Wiring: builds the page's parts, loads the initial data, then follows the event stream.
 import { createApi } from "./api.js";
+import { createBatch, merged, toggled } from "./batch.js";
 import { createCharts } from "./charts.js";
 import { connectEvents } from "./events.js";
 import { bindKeys } from "./keys.js";
@@ -12,6 +13,7 @@ import { createQueue } from "./queue.js";
 import { createSamplePanel } from "./samples.js";
 import { createScatter } from "./scatter.js";
 import { watchBackgroundClicks } from "./selection.js";
+import { createHistory, describeAction } from "./undo.js";
 import { createState, recordTiming } from "./state.js";
 import { createSync } from "./sync.js";
 import { createToasts } from "./toasts.js";
@@ -37,9 +39,17 @@ function boot(config) {
     canvas: $("scatter"),
     ring: $("selection-ring"),
     count: state.n,
-    onSelect: (index) => {
+    onSelect: (index, points = []) => {
       if (index !== null) background.picked();
-      select(index);
+      // Shift+click and lasso build a batch, starting from what is selected now.
+      const base = batch.serials.length ? batch.serials
+        : (state.selected !== null ? [state.selected] : []);
+      if (points.length > 1) batch.set(merged(base, points));
+      else if (index !== null && background.shift) batch.set(toggled(base, index));
+      else if (index !== null || !background.shift) {
+        batch.reset();
+        select(index);
+      }
     },
     onHover: (index) => {
       tooltip.show(index);
@@ -48,7 +58,25 @@ function boot(config) {
     },
   });
   const background = watchBackgroundClicks($("scatter"), () => {
-    if (state.selected !== null) select(null);
+    if (batch.serials.length) batch.set([]);
+    else if (state.selected !== null) select(null);
+  });
+  const batch = createBatch({
+    els: { panel: $("batch-panel"), count: $("batch-count"), grid: $("batch-grid"),
+      clear: $("batch-clear") },
+    thumbnailUrl: api.thumbnailUrl,
+    onChange(serials) {
+      scatter.selectMany([]); // back to one highlighted point, nothing dimmed
+      if (serials.length > 1) {
+        scatter.selectMany(serials);
+        state.selected = serials[serials.length - 1];
+        refreshLabelButtons();
+        queue.selectionChanged();
+        samples.show(state.selected).catch(() => {});
+      } else {
+        select(serials.length ? serials[0] : null);
+      }
+    },
   });
   const tooltip = createTooltip($("tooltip"), $("scatter-wrap"), state, api.thumbnailUrl);
   const samples = createSamplePanel({
@@ -91,6 +119,32 @@ function boot(config) {
     onStats: (stats) => applyStats(stats),
     onError: (message) => toasts.error(message),
   });
+
+  const history = createHistory({
+    apply: (serials, label) => labeler.apply(serials, label),
+    onChange: renderHistory,
+  });
+
+  function renderHistory() {
+    $("undo").disabled = !history.canUndo;
+    $("redo").disabled = !history.canRedo;
+    $("history-list").replaceChildren(...history.recent().map(({ action, undone }) => {
+      const item = document.createElement("li");
+      item.textContent = describeAction(action, state.classNames);
+      item.classList.toggle("undone", undone);
+      return item;
+    }));
+  }
+
+  /** The one label action of the page: writes, and remembers it for undo. */
+  function labelSamples(serials, label) {
+    const previous = new Map(serials.map((s) => [s, state.user[s] < 0 ? null : state.user[s]]));
+    const result = labeler.apply(serials, label);
+    if (serials.some((s) => previous.get(s) !== label)) {
+      history.record(serials, label, previous, result);
+    }
+    return result;
+  }
 
   function applyStats(stats) {
     const seen = state.stats?.version;
@@ -180,6 +234,11 @@ function boot(config) {
 
   /** Labels (or with null, unlabels) the selected sample; the queue and undo can reuse apply. */
   function labelSelected(label) {
+    if (batch.active) {
+      const result = labelSamples(batch.serials, label); // one write for the whole batch
+      batch.set([]);
+      return result;
+    }
     if (state.selected === null) {
       toasts.note("Select a sample first: click a point or type its index in “Go to index”.");
       return null;
@@ -187,7 +246,7 @@ function boot(config) {
     const started = performance.now();
     const before = labelsDrawn;
     const serial = state.selected;
-    const result = labeler.apply([serial], label);
+    const result = labelSamples([serial], label);
     if (labelsDrawn !== before) {
       labelsDrawn.then(() => recordTiming(state, "labelRecolor", performance.now() - started));
     }
@@ -239,12 +298,16 @@ function boot(config) {
     bindKeys({
       label: (n) => labelSelected(n),
       unlabel: () => labelSelected(null),
-      deselect: () => select(null),
+      deselect: () => (batch.serials.length ? batch.set([]) : select(null)),
       mode: setMode,
       resetView: () => scatter.resetView(),
       focusJump: () => $("jump-input").focus(),
       next: () => queue.next(),
+      undo: () => history.undo(),
+      redo: () => history.redo(),
     });
+    $("undo").addEventListener("click", () => history.undo());
+    $("redo").addEventListener("click", () => history.redo());
   }
 
   async function start() {
@@ -282,6 +345,14 @@ function boot(config) {
     },
     get queue() {
       return queue.head;
+    },
+    get batch() {
+      return [...batch.serials];
+    },
+    /** The visible label history, newest first: ["#12 → 3 Dress", ...] ("undone" marked). */
+    get history() {
+      return history.recent().map(({ action, undone }) =>
+        `${describeAction(action, state.classNames)}${undone ? " (undone)" : ""}`);
     },
   });
   start().catch((error) => console.warn("alctl start-up failed:", error.message));

@@ -8,14 +8,17 @@ const CLICK_SLOP_PX = 3; // a pointer that moved further was panning, not clicki
  * @param {HTMLCanvasElement} canvas  the scatter canvas; call after the scatter is created
  *   so this listener runs after the library's own click handler
  * @param {() => void} onBackground  a click that hit no point
- * @returns {{picked(): void}}  call picked() when the library selected a point
+ * @returns {{picked(): void, shift: boolean}}  call picked() when the library selected a
+ *   point; `shift`: whether Shift was held when the current pointer gesture began
  */
 export function watchBackgroundClicks(canvas, onBackground) {
   let down = null;
   let picked = false;
+  let shift = false;
   canvas.addEventListener("pointerdown", (event) => {
     down = [event.clientX, event.clientY];
     picked = false;
+    shift = event.shiftKey;
   });
   canvas.addEventListener("click", (event) => {
     const moved = down !== null
@@ -26,6 +29,9 @@ export function watchBackgroundClicks(canvas, onBackground) {
   return {
     picked() {
       picked = true;
+    },
+    get shift() {
+      return shift;
     },
   };
 }
