@@ -6,6 +6,7 @@ is for a state of the page (window.alctl, the DOM) or of the CSV, never a fixed 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -281,3 +282,22 @@ def test_a_lasso_selects_the_points_inside_it(board: Page) -> None:
     assert len(caught) > 1 and set(inside) <= set(caught)
     board.page.keyboard.press("Escape")
     wait_for(lambda: board.js("window.alctl.batch") == [], what="Escape clears the batch")
+
+
+def test_after_a_session_the_page_says_whether_it_got_better(board: Page) -> None:
+    """Last in the module: it trains the shared server's model once more."""
+    labeled = len(board.labels())
+    assert board.server.api("POST", "/api/train", {"epochs": 1}).status == 202
+    board.page.wait_for_selector("#eval-line:not([hidden])", timeout=180_000)
+    line = board.page.text_content("#eval-line")
+    assert re.fullmatch(
+        rf"session 2: test \d+\.\d % \([+−]\d+\.\d\) · your labels \d+\.\d % · "
+        rf"trained on {labeled} labels",
+        line,
+    ), line
+    assert board.page.text_content("#eval-curve").startswith(
+        f"test accuracy by labels: {labeled} →"
+    )
+    board.page.reload()
+    board.page.wait_for_selector("#eval-line:not([hidden])", timeout=READY_TIMEOUT_MS)
+    assert board.page.text_content("#eval-line") == line  # a reload keeps the summary

@@ -117,3 +117,34 @@ def test_page_and_shell_list_the_same_queue_and_follow_cli_labels(
 
         bad = server.api("GET", "/api/queue?strategy=nope")
         assert bad.status == 400 and "choose from" in bad.json()["error"]
+
+
+def test_each_session_reports_whether_it_got_better(tiny_data_dir: Path, workspace: Path) -> None:
+    from tests.test_session import Recorder
+    from tests.thread_server import make_session
+
+    labels = workspace / "data" / "mnist" / "labels.csv"
+    labels.parent.mkdir(parents=True)
+    labels.write_text("Serial,label\n" + "".join(f"{i},{i % 10}\n" for i in range(25)))
+    session = make_session(workspace, tiny_data_dir)
+    try:
+        assert session.status()["evaluations"] == []
+        recorder = Recorder(session.bus)
+        session.start_training(1, {})
+        recorder.wait_for("latent_refreshed", timeout=120)
+        first = session.status()["evaluations"][-1]
+        before = session.queue("least_confidence", 5)
+        session.set_label(before["items"][0]["serial"], 1, "cli")
+        recorder.events.clear()
+        session.start_training(1, {})
+        recorder.wait_for("latent_refreshed", timeout=120)
+        evaluations = session.status()["evaluations"]
+    finally:
+        session.shutdown()
+    assert first["session"] == 1 and first["n_labeled"] == 25
+    assert first["previous_test_accuracy"] is None and 0 <= first["test_accuracy"] <= 1
+    assert 0 <= first["labeled_accuracy"] <= 1
+    second = evaluations[-1]
+    assert [e["session"] for e in evaluations] == [1, 2] and second["n_labeled"] == 26
+    assert second["previous_test_accuracy"] == first["test_accuracy"]
+    assert before["meaningful"]

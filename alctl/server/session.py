@@ -29,6 +29,7 @@ from ssvae.workspace import Workspace
 if TYPE_CHECKING:
     from alctl.server.model_state import ModelState
     from ssvae.callbacks import TrainingCallback, TrainResult
+    from ssvae.points_cache import Predictions2D
 
 MODEL_WAIT_S = 5.0  # how long a sample request waits for a model still loading
 
@@ -58,6 +59,7 @@ class WorkspaceSession:
         self._model_ready = threading.Event()
         self._model_error: str | None = None
         self._checkpoint: dict[str, Any] = {"epochs_trained": 0, "test_accuracy": None}
+        self._evaluations: list[dict[str, Any]] = []  # one per session this server trained
         self._stamp = checkpoint_stamp(workspace.checkpoint)  # the file as we last saw it
 
     # -- start-up ------------------------------------------------------------------------
@@ -153,6 +155,7 @@ class WorkspaceSession:
             "training": self.training.status(),
             "hparams": self.training.hparams(),
             "latent": self.points.info(),
+            "evaluations": [dict(e) for e in self._evaluations],
             "device": model.device if model is not None else state,
             "model": {"state": state, "error": self._model_error},
             "server": {"pid": self.pid, "started_at": self.started_at},
@@ -302,6 +305,10 @@ class WorkspaceSession:
             )
         points = model.predict_points(self.dataset.train_images, view)
         with self._lock:
+            previous = self._checkpoint.get("test_accuracy")
+        evaluation = self._evaluate(points, accuracy, previous, result, trainer.sessions)
+        with self._lock:
+            self._evaluations.append(evaluation)
             model.view = view
             self._checkpoint = {
                 "epochs_trained": model.trainer.epochs_trained,
@@ -311,6 +318,28 @@ class WorkspaceSession:
         if saved:
             self._report(what, "write the prediction cache", self._write_cache)
         self.bus.publish("latent_refreshed", latent)
+
+    def _evaluate(
+        self,
+        points: Predictions2D,
+        accuracy: float | None,
+        previous: float | None,
+        result: TrainResult,
+        sessions: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Did it get better: test accuracy (and before), accuracy on the user's labels."""
+        labels = self.labels.array()
+        labeled = labels >= 0
+        agree = points.pred[labeled] == labels[labeled]
+        entry = next((e for e in sessions if e.get("session") == result.session), {})
+        return {
+            "session": result.session,
+            "status": result.status,
+            "test_accuracy": accuracy,
+            "previous_test_accuracy": previous,
+            "labeled_accuracy": float(agree.mean()) if labeled.any() else None,
+            "n_labeled": entry.get("n_labeled"),
+        }
 
     # -- internals -----------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 import { createApi } from "./api.js";
 import { createBatch, merged, toggled } from "./batch.js";
 import { createCharts } from "./charts.js";
+import { createEvaluation } from "./evaluation.js";
 import { connectEvents } from "./events.js";
 import { bindKeys } from "./keys.js";
 import { createLabeler } from "./labeling.js";
@@ -12,7 +13,7 @@ import {
 import { createQueue } from "./queue.js";
 import { createSamplePanel } from "./samples.js";
 import { createScatter } from "./scatter.js";
-import { watchBackgroundClicks } from "./selection.js";
+import { watchClicks } from "./selection.js";
 import { createHistory, describeAction } from "./undo.js";
 import { createState, recordTiming } from "./state.js";
 import { createSync } from "./sync.js";
@@ -40,27 +41,35 @@ function boot(config) {
     ring: $("selection-ring"),
     count: state.n,
     onSelect: (index, points = []) => {
-      if (index !== null) background.picked();
-      // Shift+click and lasso build a batch, starting from what is selected now.
-      const base = batch.serials.length ? batch.serials
-        : (state.selected !== null ? [state.selected] : []);
-      if (points.length > 1) batch.set(merged(base, points));
-      else if (index !== null && background.shift) batch.set(toggled(base, index));
-      else if (index !== null || !background.shift) {
-        batch.reset();
-        select(index);
+      if (index !== null) clicks.picked();
+      if (clicks.shift) {
+        // A lasso adds what it caught; a Shift+click is handled by clicks.shiftClick.
+        if (clicks.moved && points.length) batch.set(merged(batchBase(), points));
+        return;
       }
+      batch.reset();
+      select(index);
     },
     onHover: (index) => {
+      hovered = index;
       tooltip.show(index);
       clearTimeout(prefetchTimer);
       if (index !== null) prefetchTimer = setTimeout(() => samples.prefetch(index), PREFETCH_REST_MS);
     },
   });
-  const background = watchBackgroundClicks($("scatter"), () => {
-    if (batch.serials.length) batch.set([]);
-    else if (state.selected !== null) select(null);
+  let hovered = null;
+  const clicks = watchClicks($("scatter"), {
+    background() {
+      if (batch.serials.length) batch.set([]);
+      else if (state.selected !== null) select(null);
+    },
+    shiftClick() {
+      if (hovered !== null) batch.set(toggled(batchBase(), hovered));
+    },
   });
+  /** The batch to extend: the batch, else the one selected sample, else nothing. */
+  const batchBase = () => (batch.serials.length ? batch.serials
+    : (state.selected !== null ? [state.selected] : []));
   const batch = createBatch({
     els: { panel: $("batch-panel"), count: $("batch-count"), grid: $("batch-grid"),
       clear: $("batch-clear") },
@@ -96,6 +105,7 @@ function boot(config) {
       losses: $("latest-losses"), result: $("train-result") },
   });
   const charts = createCharts($("charts"));
+  const evaluation = createEvaluation({ line: $("eval-line"), curve: $("eval-curve") });
   const labelButtons = [...document.querySelectorAll(".label-btn")];
 
   function refreshLabelButtons() {
@@ -158,6 +168,7 @@ function boot(config) {
     renderCheckpoint($("checkpoint"), status.checkpoint, status.device);
     training.setHparams(status.hparams);
     if (status.training) training.sync(status.training);
+    evaluation.show(status.evaluations);
     if (status.labels) applyStats(status.labels);
     if (status.dataset_source) $("dataset-source").textContent = status.dataset_source;
     const problem = status.model?.state === "failed" ? status.model.error : null;
