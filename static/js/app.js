@@ -43,28 +43,31 @@ function boot(config) {
     onSelect: (index, points = []) => {
       if (index !== null) clicks.picked();
       if (clicks.shift) {
-        // A lasso adds what it caught; a Shift+click is handled by clicks.shiftClick.
+        // A lasso adds what it caught; the point of a Shift+click is toggled by
+        // clicks.shiftClick once the click is over (the library also ends an empty lasso).
         if (clicks.moved && points.length) batch.set(merged(batchBase(), points));
+        else if (!clicks.moved && index !== null) shiftPick = index;
         return;
       }
       batch.reset();
       select(index);
     },
     onHover: (index) => {
-      hovered = index;
       tooltip.show(index);
       clearTimeout(prefetchTimer);
       if (index !== null) prefetchTimer = setTimeout(() => samples.prefetch(index), PREFETCH_REST_MS);
     },
   });
-  let hovered = null;
+  let shiftPick = null; // the point the library found under a Shift+click
   const clicks = watchClicks($("scatter"), {
     background() {
       if (batch.serials.length) batch.set([]);
       else if (state.selected !== null) select(null);
     },
     shiftClick() {
-      if (hovered !== null) batch.set(toggled(batchBase(), hovered));
+      const serial = shiftPick;
+      shiftPick = null;
+      if (serial !== null) batch.set(toggled(batchBase(), serial));
     },
   });
   /** The batch to extend: the batch, else the one selected sample, else nothing. */
