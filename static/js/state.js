@@ -31,7 +31,8 @@ export function createState(config) {
     stats: null,
     connection: "connecting",
     // Recent interaction times in ms (bounded), read by benchmarks through window.alctl.
-    timings: { modeSwitch: [], samplePaint: [], labelRecolor: [], pointsLoad: [] },
+    timings: { modeSwitch: [], samplePaint: [], labelRecolor: [], pointsLoad: [],
+      decodePreview: [], manifoldServer: [], manifoldPaint: [] },
   };
 
   /** Takes a decoded /api/points payload; labels already on the page are kept. */

@@ -1,0 +1,126 @@
+// The decoder view (key m): moving over any place of the plot, empty or not, shows what the
+// decoder draws at that latent point, beside the cursor, with the classifier's reading there.
+// Requests go out on every move (no frame wait: software WebGL frames are slow); at most
+// two are in flight, the newest move waits for a free slot, and an answer older than the
+// one on screen is dropped, so a stale image never replaces a newer one.
+import { decodeImage } from "./api.js";
+import { CLASS_COLORS } from "./palette.js";
+import { plotViewport } from "./viewport.js";
+
+const IN_FLIGHT = 2;
+const OFFSET_PX = 18; // the preview sits this far right/below the cursor
+
+/** Paints 28×28 grey pixels into a canvas of that size. */
+export function paintGrey(canvas, pixels) {
+  const ctx = canvas.getContext("2d");
+  const image = ctx.createImageData(28, 28);
+  for (let i = 0; i < 784; i++) {
+    const v = pixels[i];
+    image.data[4 * i] = v;
+    image.data[4 * i + 1] = v;
+    image.data[4 * i + 2] = v;
+    image.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(image, 0, 0);
+}
+
+/** "other components at the mean" text for a latent of more than 2 dimensions, else "". */
+export function viewNote(answer) {
+  if (!answer || !(answer.latent_dim > 2)) return "";
+  return `The plot shows the first two principal components of a ${answer.latent_dim}-D latent; `
+    + "decoded with every other component at the data's mean.";
+}
+
+/**
+ * @param {object} deps
+ * @param {object} deps.api          createApi(): decodePoint(x, y)
+ * @param {() => object} deps.plot   the regl-scatterplot instance
+ * @param {HTMLCanvasElement} deps.canvas  the scatter's canvas (cursor coordinates)
+ * @param {object} deps.els          {preview, image, caption, note, button}
+ * @param {string[]} deps.classNames
+ * @param {(ms: number) => void} deps.onPainted  move-to-painted time
+ * @param {(message: string) => void} deps.onError
+ */
+export function createDecoderView({ api, plot, canvas, els, classNames, onPainted, onError }) {
+  let on = false;
+  let sent = 0; // sequence number of the last request sent
+  let shown = 0; // sequence number of the answer on screen
+  let inFlight = 0;
+  let waiting = null; // the newest move that found no free slot
+  let lastError = "";
+
+  function caption(answer) {
+    if (answer.pred === null) return "no prediction off the data";
+    const cls = answer.pred[0];
+    const pct = Math.round(answer.certainty[0] * 100);
+    return `<span class="swatch" style="background:${CLASS_COLORS[cls]}"></span>`
+      + `${cls} · ${classNames[cls] ?? ""} <span class="muted">${pct}%</span>`;
+  }
+
+  async function send(move) {
+    const seq = ++sent;
+    inFlight++;
+    try {
+      const answer = await api.decodePoint(move.x, move.y);
+      if (!on || seq < shown) return; // a newer answer is already on screen
+      shown = seq;
+      paintGrey(els.image, decodeImage(answer.images));
+      els.caption.innerHTML = caption(answer);
+      els.note.textContent = viewNote(answer);
+      els.preview.dataset.seq = String(seq);
+      onPainted(performance.now() - move.t);
+      lastError = "";
+    } catch (error) {
+      if (on && error.message !== lastError) onError(`Could not decode here: ${error.message}`);
+      lastError = error.message;
+    } finally {
+      inFlight--;
+      if (waiting && inFlight < IN_FLIGHT) {
+        const next = waiting;
+        waiting = null;
+        send(next);
+      }
+    }
+  }
+
+  function onMove(event) {
+    if (!on) return;
+    const rect = canvas.getBoundingClientRect();
+    const sx = event.clientX - rect.left;
+    const sy = event.clientY - rect.top;
+    if (sx < 0 || sy < 0 || sx > rect.width || sy > rect.height) return;
+    const [x, y] = plotViewport(plot(), canvas).toPage(sx, sy);
+    // Beside the cursor, flipped to the other side near the right/bottom edges.
+    const w = els.preview.offsetWidth || 120;
+    const h = els.preview.offsetHeight || 140;
+    const left = sx + OFFSET_PX + w > rect.width ? sx - OFFSET_PX - w : sx + OFFSET_PX;
+    const top = sy + OFFSET_PX + h > rect.height ? sy - OFFSET_PX - h : sy + OFFSET_PX;
+    els.preview.style.transform = `translate(${left}px, ${top}px)`;
+    els.preview.hidden = false;
+    const move = { x, y, t: event.timeStamp || performance.now() };
+    if (inFlight < IN_FLIGHT) send(move);
+    else waiting = move;
+  }
+
+  canvas.addEventListener("pointermove", onMove);
+  canvas.addEventListener("pointerleave", () => {
+    els.preview.hidden = true;
+  });
+
+  function set(next) {
+    on = next;
+    els.button.setAttribute("aria-pressed", String(on));
+    document.body.classList.toggle("decoder-on", on);
+    if (!on) {
+      els.preview.hidden = true;
+      waiting = null;
+    }
+  }
+
+  return {
+    get on() {
+      return on;
+    },
+    toggle: () => set(!on),
+  };
+}
