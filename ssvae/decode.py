@@ -1,19 +1,21 @@
 """Decoding points of the latent space: images, and the classifier's reading where it can.
 
 Every call is one forward pass over all the points given (the page's 400-tile manifold is
-one batch, not 400). The classifier is read off the latent only when it reads the latent
-alone (`classifier_input == "mean"`); one that also reads the encoder's features has nothing
-to read at a point where no image lies.
+one batch, not 400). torch is imported by `decode_latent` only: the grid helpers serve the
+CLI's server path, which never loads torch. The classifier is read off the latent only
+when it reads the latent alone (`classifier_input == "mean"`); one that also reads the
+encoder's features has nothing to read at a point where no image lies.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from ssvae.model import SSVAE
+if TYPE_CHECKING:
+    from ssvae.model import SSVAE
 
 IMAGE_SIDE = 28
 NO_PREDICTION = (
@@ -35,9 +37,10 @@ def reads_latent(model: SSVAE) -> bool:
     return getattr(model.config, "classifier_input", "mean") == "mean"
 
 
-@torch.no_grad()
 def decode_latent(model: SSVAE, latent: np.ndarray) -> Decoded:
     """uint8 images (sigmoid of the decoder's logits) for float latent points [N, d]."""
+    import torch
+
     z_np = np.asarray(latent, dtype=np.float32)
     d = model.config.latent_dim
     if z_np.ndim != 2 or z_np.shape[1] != d:
@@ -48,14 +51,15 @@ def decode_latent(model: SSVAE, latent: np.ndarray) -> Decoded:
     z = torch.from_numpy(np.ascontiguousarray(z_np)).to(device)
     was_training = model.training
     model.eval()
+    pred = certainty = None
     try:
-        pixels = torch.sigmoid(model.decode(z)).mul_(255.0).round_().to(torch.uint8)
-        images = pixels.reshape(-1, IMAGE_SIDE, IMAGE_SIDE).cpu().numpy()
-        pred = certainty = None
-        if reads_latent(model):
-            probs = torch.softmax(model.classify(z) / model.temperature, dim=1)
-            top, cls = probs.max(dim=1)
-            pred, certainty = cls.cpu().numpy(), top.float().cpu().numpy()
+        with torch.no_grad():
+            pixels = torch.sigmoid(model.decode(z)).mul_(255.0).round_().to(torch.uint8)
+            images = pixels.reshape(-1, IMAGE_SIDE, IMAGE_SIDE).cpu().numpy()
+            if reads_latent(model):
+                probs = torch.softmax(model.classify(z) / model.temperature, dim=1)
+                top, cls = probs.max(dim=1)
+                pred, certainty = cls.cpu().numpy(), top.float().cpu().numpy()
     finally:
         model.train(was_training)
     return Decoded(images, pred, certainty, None if pred is not None else NO_PREDICTION)
@@ -70,6 +74,15 @@ def grid_points(x0: float, x1: float, y0: float, y1: float, n: int) -> np.ndarra
     ys = y1 - (np.arange(n) + 0.5) * (y1 - y0) / n
     gx, gy = np.meshgrid(xs, ys)
     return np.stack([gx.ravel(), gy.ravel()], axis=1)
+
+
+def square_extent(bounds: list[float]) -> list[float]:
+    """[x0, x1, y0, y1]: the square around a [xmin, xmax, ymin, ymax] box (its longer side),
+    the extent an equal-aspect scatter of those points shows."""
+    xmin, xmax, ymin, ymax = bounds
+    half = max(xmax - xmin, ymax - ymin) / 2 or 1.0
+    cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2
+    return [cx - half, cx + half, cy - half, cy + half]
 
 
 def tile(images: np.ndarray, n: int) -> np.ndarray:

@@ -2,14 +2,16 @@
 
 X Y are coordinates of the model's 2-D view: the latent itself when latent_dim is 2, else
 the first two principal components (every other component at the data's mean) — the axes
-of the report's scatters, not the page's [-1, 1] coordinates. A grid spans the extent of the
-training points in that view. With a server the server decodes (`POST /api/decode`,
-`"space": "view"`, on the model its page shows); without one the checkpoint is loaded here.
+of the report's scatters, not the page's [-1, 1] coordinates. A grid spans the square around
+the training points in that view (the report's manifold figure is the same grid). With a
+server, the server decodes (`POST /api/decode`, `"space": "view"`, on the model its page
+shows); without one the checkpoint is loaded here.
 """
 
 from __future__ import annotations
 
 import base64
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from alctl.cli.dispatch import Target
 
 SHADES = " .:-=+*#%@"
+MODEL_WAIT_S = 120.0  # a server that just started loads torch and its model in the background
 
 
 @dataclass
@@ -33,7 +36,7 @@ class DecodedPoints:
     view: np.ndarray  # [N, 2], the points decoded, in view coordinates
     latent: list[list[float]] | None
     class_names: list[str]
-    bounds: list[float] | None = None  # the view's extent [xmin, xmax, ymin, ymax], grids only
+    bounds: list[float] | None = None  # a grid's [x0, x1, y0, y1] in the view, grids only
 
 
 def ascii_image(image: np.ndarray) -> str:
@@ -52,11 +55,27 @@ def _body(xy: tuple[float, float] | None, grid: int | None, bounds: list[float] 
     return {"points": [list(xy)], "space": "view"}
 
 
+def _ask(client: Any, body: dict, wait_s: float = MODEL_WAIT_S) -> dict:
+    """POST /api/decode, waiting while a server that just started is still loading its model."""
+    from alctl.cli.server_client import ServerError
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return client.request("POST", "/api/decode", body)
+        except ServerError as exc:
+            if exc.status != 503 or "loading" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.5)
+
+
 def decode_via_server(target: Target, xy: tuple[float, float] | None, grid: int | None) -> Any:
     assert target.server is not None
     status = target.server.status
-    bounds = status["latent"]["bounds"] if grid is not None else None
-    answer = target.server.client.request("POST", "/api/decode", _body(xy, grid, bounds))
+    from ssvae.decode import square_extent
+
+    bounds = square_extent(status["latent"]["bounds"]) if grid is not None else None
+    answer = _ask(target.server.client, _body(xy, grid, bounds))
     raw = np.frombuffer(base64.b64decode(answer["images"]), np.uint8)
     return DecodedPoints(
         raw.reshape(answer["n"], 28, 28),
@@ -75,7 +94,7 @@ def decode_offline(target: Target, xy: tuple[float, float] | None, grid: int | N
     cache when it matches the checkpoint, else from encoding the training set."""
     from ssvae.checkpoint import build_model, load_checkpoint
     from ssvae.data import CLASS_NAMES, load_dataset
-    from ssvae.decode import decode_latent, grid_points
+    from ssvae.decode import decode_latent, grid_points, square_extent
     from ssvae.latent_view import LatentView
     from ssvae.points_cache import cache_path_for, load_cache
 
@@ -105,7 +124,7 @@ def decode_offline(target: Target, xy: tuple[float, float] | None, grid: int | N
     bounds = None
     if grid is not None:
         lo, hi = predictions.xy.min(axis=0), predictions.xy.max(axis=0)
-        bounds = [float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])]
+        bounds = square_extent([float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])])
         points = grid_points(*bounds, grid)
     else:
         assert xy is not None
@@ -141,7 +160,7 @@ def decode(
         image = tile(result.images, grid)
         lines.append(
             f"{grid}×{grid} manifold over x {x0:.3g}..{x1:.3g}, y {y0:.3g}..{y1:.3g} "
-            "(the training points' extent in the 2-D view; top row = largest y)"
+            "(the square around the training points in the 2-D view; top row = largest y)"
         )
     else:
         image = result.images[0]

@@ -279,7 +279,10 @@ def decode(
     grid: Annotated[
         int | None,
         typer.Option(
-            "--grid", min=1, max=32, help="An N×N manifold over the training points' extent."
+            "--grid",
+            min=1,
+            max=32,
+            help="An N×N manifold around the training points.",
         ),
     ] = None,
     out: Annotated[
