@@ -181,3 +181,39 @@ def test_decode_post_goes_through_the_security_checks(server: ThreadServer) -> N
     foreign = {"Origin": "http://evil.example"}
     assert server.api("POST", "/api/decode", body, headers=foreign).status == 403
     assert server.api("GET", "/api/decode?x=0&y=0", token=None).status == 200
+
+
+def test_a_wider_latent_is_decoded_from_its_principal_plane(
+    tiny_data_dir: Path, tmp_path: Path
+) -> None:
+    """latent_dim 4: a page point is the sample's projection, the rest at the data's mean."""
+    from ssvae.checkpoint import save_checkpoint
+    from ssvae.config import SSVAEConfig
+    from ssvae.training import InteractiveTrainer
+    from ssvae.workspace import Workspace
+
+    trainer = InteractiveTrainer(SSVAEConfig(latent_dim=4, hidden_dims=(32, 16)))
+    save_checkpoint(Workspace(tmp_path, "mnist").checkpoint, **trainer.checkpoint_payload("mnist"))
+    session = make_session(tmp_path, tiny_data_dir)
+    with thread_server(session) as server:
+        n = 600
+        xy = np.frombuffer(server.api("GET", "/api/points").body[: 8 * n], "<f4").reshape(n, 2)
+        transform = server.api("GET", "/api/status").json()["latent"]["transform"]
+        t = transform["view_to_latent"]
+        view = LatentView.from_arrays(np.array(t["mean"]), np.array(t["components"]))
+        assert view.latent_dim == 4
+        sample = server.api("GET", "/api/samples/17").json()
+        x, y = (float(v) for v in xy[17])
+        answer = server.api("GET", f"/api/decode?x={x!r}&y={y!r}").json()
+        assert answer["latent_dim"] == 4 and answer["other_components"] == "at the mean"
+        # the page point is the sample's latent mean projected on the principal plane
+        assert np.allclose(
+            answer["view"][0], view.project(np.array(sample["latent"]))[0], atol=1e-4
+        )
+        assert np.allclose(
+            view.project(np.array(answer["latent"]))[0], answer["view"][0], atol=1e-5
+        )
+        centre = np.array(transform["page_to_view"]["centre"])
+        page = (np.zeros(2) - centre) / transform["page_to_view"]["half"]
+        origin = server.api("POST", "/api/decode", {"points": [page.tolist()]}).json()
+        assert np.allclose(origin["latent"][0], t["mean"], atol=1e-5)  # view (0, 0) = the mean
