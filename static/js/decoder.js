@@ -2,12 +2,11 @@
 // decoder draws at that latent point, beside the cursor, with the classifier's reading there.
 // Requests go out on every move (no frame wait: software WebGL frames are slow); at most
 // two are in flight, the newest move waits for a free slot, and an answer older than the
-// one on screen is dropped, so a stale image never replaces a newer one.
+// one on screen is dropped, so a stale image never replaces a newer one (createLatestOnly).
 import { decodeImage } from "./api.js";
 import { CLASS_COLORS } from "./palette.js";
 import { plotViewport } from "./viewport.js";
 
-const IN_FLIGHT = 2;
 const OFFSET_PX = 18; // the preview sits this far right/below the cursor
 
 /** Paints 28×28 grey pixels into a canvas of that size. */
@@ -32,6 +31,52 @@ export function viewNote(answer) {
 }
 
 /**
+ * Newest-wins requests: `push(item)` sends at once while fewer than `maxInFlight` are out,
+ * else keeps only the newest waiting item for the next free slot. `onAnswer` runs only for
+ * an answer newer than the last one shown; `clear()` drops the waiting item and every answer
+ * still out.
+ */
+export function createLatestOnly({ request, onAnswer, onError, maxInFlight = 2 }) {
+  let sent = 0; // sequence number of the last request sent
+  let shown = 0; // sequence number of the answer on screen
+  let floor = 0; // answers at or below this were cleared
+  let inFlight = 0;
+  let waiting = null;
+
+  async function send(item) {
+    const seq = ++sent;
+    inFlight++;
+    try {
+      const answer = await request(item);
+      if (seq > shown && seq > floor) {
+        shown = seq;
+        onAnswer(answer, item, seq);
+      }
+    } catch (error) {
+      if (seq > floor) onError(error, item);
+    } finally {
+      inFlight--;
+      if (waiting && inFlight < maxInFlight) {
+        const next = waiting;
+        waiting = null;
+        send(next);
+      }
+    }
+  }
+
+  return {
+    push(item) {
+      if (inFlight < maxInFlight) send(item);
+      else waiting = item;
+    },
+    clear() {
+      waiting = null;
+      floor = sent;
+    },
+  };
+}
+
+/**
  * @param {object} deps
  * @param {object} deps.api          createApi(): decodePoint(x, y)
  * @param {() => object} deps.plot   the regl-scatterplot instance
@@ -43,10 +88,6 @@ export function viewNote(answer) {
  */
 export function createDecoderView({ api, plot, canvas, els, classNames, onPainted, onError }) {
   let on = false;
-  let sent = 0; // sequence number of the last request sent
-  let shown = 0; // sequence number of the answer on screen
-  let inFlight = 0;
-  let waiting = null; // the newest move that found no free slot
   let lastError = "";
 
   function caption(answer) {
@@ -57,31 +98,21 @@ export function createDecoderView({ api, plot, canvas, els, classNames, onPainte
       + `${cls} · ${classNames[cls] ?? ""} <span class="muted">${pct}%</span>`;
   }
 
-  async function send(move) {
-    const seq = ++sent;
-    inFlight++;
-    try {
-      const answer = await api.decodePoint(move.x, move.y);
-      if (!on || seq < shown) return; // a newer answer is already on screen
-      shown = seq;
+  const requests = createLatestOnly({
+    request: (move) => api.decodePoint(move.x, move.y),
+    onAnswer(answer, move, seq) {
       paintGrey(els.image, decodeImage(answer.images));
       els.caption.innerHTML = caption(answer);
       els.note.textContent = viewNote(answer);
       els.preview.dataset.seq = String(seq);
       onPainted(performance.now() - move.t);
       lastError = "";
-    } catch (error) {
-      if (on && error.message !== lastError) onError(`Could not decode here: ${error.message}`);
+    },
+    onError(error) {
+      if (error.message !== lastError) onError(`Could not decode here: ${error.message}`);
       lastError = error.message;
-    } finally {
-      inFlight--;
-      if (waiting && inFlight < IN_FLIGHT) {
-        const next = waiting;
-        waiting = null;
-        send(next);
-      }
-    }
-  }
+    },
+  });
 
   function onMove(event) {
     if (!on) return;
@@ -97,9 +128,7 @@ export function createDecoderView({ api, plot, canvas, els, classNames, onPainte
     const top = sy + OFFSET_PX + h > rect.height ? sy - OFFSET_PX - h : sy + OFFSET_PX;
     els.preview.style.transform = `translate(${left}px, ${top}px)`;
     els.preview.hidden = false;
-    const move = { x, y, t: event.timeStamp || performance.now() };
-    if (inFlight < IN_FLIGHT) send(move);
-    else waiting = move;
+    requests.push({ x, y, t: event.timeStamp || performance.now() });
   }
 
   canvas.addEventListener("pointermove", onMove);
@@ -113,7 +142,7 @@ export function createDecoderView({ api, plot, canvas, els, classNames, onPainte
     document.body.classList.toggle("decoder-on", on);
     if (!on) {
       els.preview.hidden = true;
-      waiting = null;
+      requests.clear();
     }
   }
 

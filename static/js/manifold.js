@@ -3,7 +3,7 @@
 // on the server); recomputed once a pan or zoom has settled. Between answers the last grid
 // is moved with the camera, so it stays over the points it belongs to.
 import { decodeImage } from "./api.js";
-import { viewNote } from "./decoder.js";
+import { createLatestOnly, viewNote } from "./decoder.js";
 import { plotViewport } from "./viewport.js";
 
 export const GRID = 20; // 400 tiles
@@ -43,8 +43,6 @@ export function tileBitmap(pixels, n) {
  */
 export function createManifold({ api, plot, scatterCanvas, canvas, els, onTiming, onError }) {
   let on = false;
-  let seq = 0;
-  let shown = 0;
   let grid = null; // {box: [x0, x1, y0, y1], bitmap: canvas}
   let timer = null;
   let subscribed = false;
@@ -70,16 +68,14 @@ export function createManifold({ api, plot, scatterCanvas, canvas, els, onTiming
       (bottom - top) * ratio);
   }
 
-  async function recompute() {
-    if (!on) return;
-    const started = performance.now();
-    const box = plotViewport(plot(), scatterCanvas).visible();
-    const mine = ++seq;
-    try {
+  // One grid request at a time; a view that changes meanwhile is asked for next, once.
+  const requests = createLatestOnly({
+    maxInFlight: 1,
+    request: ({ box }) => {
       const [x0, x1, y0, y1] = box;
-      const answer = await api.decodeGrid({ x0, x1, y0, y1, n: GRID });
-      if (!on || mine < shown) return;
-      shown = mine;
+      return api.decodeGrid({ x0, x1, y0, y1, n: GRID });
+    },
+    onAnswer(answer, { box, started }, seq) {
       onTiming("manifoldServer", answer.decode_ms);
       const bitmap = document.createElement("canvas");
       bitmap.width = bitmap.height = GRID * TILE;
@@ -87,12 +83,16 @@ export function createManifold({ api, plot, scatterCanvas, canvas, els, onTiming
       grid = { box, bitmap };
       draw();
       els.note.textContent = viewNote(answer);
-      canvas.dataset.seq = String(mine);
+      canvas.dataset.seq = String(seq);
       canvas.dataset.box = box.map((v) => v.toFixed(4)).join(",");
       onTiming("manifoldPaint", performance.now() - started);
-    } catch (error) {
-      if (on) onError(`Could not draw the manifold: ${error.message}`);
-    }
+    },
+    onError: (error) => onError(`Could not draw the manifold: ${error.message}`),
+  });
+
+  function recompute() {
+    if (!on) return;
+    requests.push({ box: plotViewport(plot(), scatterCanvas).visible(), started: performance.now() });
   }
 
   function viewChanged() {
@@ -113,6 +113,7 @@ export function createManifold({ api, plot, scatterCanvas, canvas, els, onTiming
     if (on) recompute();
     else {
       clearTimeout(timer);
+      requests.clear();
       grid = null;
       els.note.textContent = "";
       draw();
