@@ -65,13 +65,17 @@ def decode_latent(model: SSVAE, latent: np.ndarray) -> Decoded:
     return Decoded(images, pred, certainty, None if pred is not None else NO_PREDICTION)
 
 
-def grid_points(x0: float, x1: float, y0: float, y1: float, n: int) -> np.ndarray:
-    """float64 [n*n, 2] cell centres of an n×n grid over [x0, x1] × [y0, y1], row-major with
-    the first row at y1 (the top of a plot), so the decoded images tile like the plot."""
-    if n < 1:
-        raise ValueError(f"a grid needs n >= 1, got {n}")
+def grid_points(
+    x0: float, x1: float, y0: float, y1: float, n: int, ny: int | None = None
+) -> np.ndarray:
+    """float64 [ny*n, 2] cell centres of an n (columns) × ny (rows, default n) grid over
+    [x0, x1] × [y0, y1], row-major with the first row at y1 (the top of a plot), so the
+    decoded images tile like the plot."""
+    ny = n if ny is None else ny
+    if n < 1 or ny < 1:
+        raise ValueError(f"a grid needs at least one column and row, got {n}×{ny}")
     xs = x0 + (np.arange(n) + 0.5) * (x1 - x0) / n
-    ys = y1 - (np.arange(n) + 0.5) * (y1 - y0) / n
+    ys = y1 - (np.arange(ny) + 0.5) * (y1 - y0) / ny
     gx, gy = np.meshgrid(xs, ys)
     return np.stack([gx.ravel(), gy.ravel()], axis=1)
 

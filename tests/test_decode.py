@@ -126,7 +126,7 @@ def test_decoding_a_samples_page_point_gives_its_reconstruction(server: ThreadSe
 def test_a_grid_is_one_batch_row_major_from_the_top(server: ThreadServer) -> None:
     grid = {"x0": -1, "x1": 1, "y0": -0.5, "y1": 0.5, "n": 20}
     answer = server.api("POST", "/api/decode", {"grid": grid}).json()
-    assert answer["n"] == 400 and answer["grid"] == 20 and len(answer["pred"]) == 400
+    assert answer["n"] == 400 and answer["grid"] == [20, 20] and len(answer["pred"]) == 400
     assert _images(answer).shape == (400, 28, 28)
     page_map = server.api("GET", "/api/status").json()["latent"]["transform"]["page_to_view"]
     top_left = np.array(page_map["centre"]) + page_map["half"] * np.array([-0.95, 0.475])
@@ -135,6 +135,14 @@ def test_a_grid_is_one_batch_row_major_from_the_top(server: ThreadServer) -> Non
     assert np.array_equal(_images(one)[0], _images(answer)[0])
     in_view = server.api("POST", "/api/decode", {"points": [top_left.tolist()], "space": "view"})
     assert np.array_equal(_images(in_view.json())[0], _images(answer)[0])
+    # a wide view asks for more columns than rows: the tiles stay square
+    wide = {"x0": -1.25, "x1": 1.25, "y0": -0.8, "y1": 0.8, "n": [25, 16]}
+    answer = server.api("POST", "/api/decode", {"grid": wide}).json()
+    assert answer["n"] == 400 and answer["grid"] == [25, 16]
+    assert np.allclose(
+        answer["view"][24], answer["view"][0] + np.array([2.4 * page_map["half"], 0])
+    )
+    assert np.allclose(answer["view"][25][1], answer["view"][0][1] - 0.1 * page_map["half"])
 
 
 @pytest.mark.parametrize(
@@ -142,6 +150,9 @@ def test_a_grid_is_one_batch_row_major_from_the_top(server: ThreadServer) -> Non
     [
         ({"grid": {"x0": -1, "x1": 1, "y0": -1, "y1": 1, "n": 33}}, "1..32"),
         ({"grid": {"x0": -1, "x1": 1, "y0": -1, "y1": 1, "n": 0}}, "1..32"),
+        ({"grid": {"x0": -1, "x1": 1, "y0": -1, "y1": 1, "n": [4, 40]}}, "1..32"),
+        ({"grid": {"x0": -1, "x1": 1, "y0": -1, "y1": 1, "n": [4]}}, "[columns, rows]"),
+        ({"grid": {"x0": -1, "x1": 1, "y0": -1, "y1": 1, "n": True}}, "1..32"),
         ({"grid": {"x0": -1, "x1": 1, "y0": -1, "n": 4}}, '"grid"'),
         ({"grid": {"x0": "a", "x1": 1, "y0": -1, "y1": 1, "n": 4}}, "must be a number"),
         ({"points": [[0, 1e300]]}, "beyond"),

@@ -32,7 +32,7 @@ class DecodeRequestError(ValueError):
 class DecodeRequest:
     points: np.ndarray  # float64 [N, 2] in `space`
     space: str
-    grid: int | None  # cells per side when the points are a grid
+    grid: list[int] | None  # [columns, rows] when the points are a grid
 
 
 def _number(value: Any, where: str) -> float:
@@ -46,14 +46,23 @@ def _number(value: Any, where: str) -> float:
     return number
 
 
-def _grid(spec: Any) -> tuple[np.ndarray, int]:
+def _cells(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and 1 <= value <= MAX_GRID
+
+
+def _grid(spec: Any) -> tuple[np.ndarray, list[int]]:
     if not isinstance(spec, dict) or set(spec) != {"x0", "x1", "y0", "y1", "n"}:
-        raise DecodeRequestError('send "grid": {"x0", "x1", "y0", "y1", "n"} (n cells per side)')
+        raise DecodeRequestError(
+            'send "grid": {"x0", "x1", "y0", "y1", "n"} (n cells per side, or [columns, rows])'
+        )
     n = spec["n"]
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_GRID:
-        raise DecodeRequestError(f"grid n must be a whole number 1..{MAX_GRID}, got {n!r}")
+    shape = n if isinstance(n, list) else [n, n]
+    if len(shape) != 2 or not all(_cells(v) for v in shape):
+        raise DecodeRequestError(
+            f"grid n must be a whole number 1..{MAX_GRID} or [columns, rows] of them, got {n!r}"
+        )
     x0, x1, y0, y1 = (_number(spec[k], f"grid {k}") for k in ("x0", "x1", "y0", "y1"))
-    return grid_points(x0, x1, y0, y1, n), n
+    return grid_points(x0, x1, y0, y1, shape[0], shape[1]), shape
 
 
 def _points(raw: Any) -> np.ndarray:
@@ -80,8 +89,8 @@ def parse_body(body: dict[str, Any]) -> DecodeRequest:
     if ("points" in body) == ("grid" in body):
         raise DecodeRequestError('send either "points": [[x, y], ...] or "grid": {...}')
     if "grid" in body:
-        points, n = _grid(body["grid"])
-        return DecodeRequest(points, space, n)
+        points, shape = _grid(body["grid"])
+        return DecodeRequest(points, space, shape)
     return DecodeRequest(_points(body["points"]), space, None)
 
 

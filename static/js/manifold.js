@@ -1,26 +1,36 @@
-// The manifold overlay (key o): a grid of decoded images tiled semi-transparently over the
-// part of the latent plane on screen. One POST /api/decode grid per view (one forward pass
+// The manifold overlay (key o): a grid of about 400 decoded images (columns × rows follow the
+// view's shape, so each tile is square) tiled semi-transparently over the part of the latent
+// plane on screen. One POST /api/decode grid per view (one forward pass
 // on the server); recomputed once a pan or zoom has settled. Between answers the last grid
 // is moved with the camera, so it stays over the points it belongs to.
 import { decodeImage } from "./api.js";
 import { createLatestOnly, viewNote } from "./decoder.js";
 import { plotViewport } from "./viewport.js";
 
-export const GRID = 20; // 400 tiles
+export const TILES = 400; // about; columns × rows follow the view's shape (tiles stay square)
 const SETTLE_MS = 150;
 const TILE = 28;
 
-/** The decoded grid as one RGBA bitmap: bright strokes opaque, the dark ground faint. */
-export function tileBitmap(pixels, n) {
-  const side = n * TILE;
-  const rgba = new Uint8ClampedArray(side * side * 4);
-  for (let k = 0; k < n * n; k++) {
-    const ox = (k % n) * TILE;
-    const oy = Math.floor(k / n) * TILE;
+/** [columns, rows] of about `tiles` square cells over a box of this width and height. */
+export function gridShape(width, height, tiles = TILES, max = 32) {
+  const aspect = width > 0 && height > 0 ? width / height : 1;
+  const columns = Math.min(max, Math.max(1, Math.round(Math.sqrt(tiles * aspect))));
+  const rows = Math.min(max, Math.max(1, Math.round(tiles / columns)));
+  return [columns, rows];
+}
+
+/** The decoded grid (row-major, columns × rows) as one RGBA bitmap: bright strokes opaque,
+ * the dark ground faint. */
+export function tileBitmap(pixels, columns, rows) {
+  const width = columns * TILE;
+  const rgba = new Uint8ClampedArray(width * rows * TILE * 4);
+  for (let k = 0; k < columns * rows; k++) {
+    const ox = (k % columns) * TILE;
+    const oy = Math.floor(k / columns) * TILE;
     for (let r = 0; r < TILE; r++) {
       for (let c = 0; c < TILE; c++) {
         const v = pixels[k * 784 + r * TILE + c];
-        const o = ((oy + r) * side + ox + c) * 4;
+        const o = ((oy + r) * width + ox + c) * 4;
         rgba[o] = v;
         rgba[o + 1] = v;
         rgba[o + 2] = v;
@@ -28,7 +38,7 @@ export function tileBitmap(pixels, n) {
       }
     }
   }
-  return new ImageData(rgba, side, side);
+  return new ImageData(rgba, width, rows * TILE);
 }
 
 /**
@@ -71,15 +81,18 @@ export function createManifold({ api, plot, scatterCanvas, canvas, els, onTiming
   // One grid request at a time; a view that changes meanwhile is asked for next, once.
   const requests = createLatestOnly({
     maxInFlight: 1,
-    request: ({ box }) => {
+    request: ({ box, shape }) => {
       const [x0, x1, y0, y1] = box;
-      return api.decodeGrid({ x0, x1, y0, y1, n: GRID });
+      return api.decodeGrid({ x0, x1, y0, y1, n: shape });
     },
-    onAnswer(answer, { box, started }, seq) {
+    onAnswer(answer, { box, shape, started }, seq) {
       onTiming("manifoldServer", answer.decode_ms);
+      const [columns, rows] = shape;
       const bitmap = document.createElement("canvas");
-      bitmap.width = bitmap.height = GRID * TILE;
-      bitmap.getContext("2d").putImageData(tileBitmap(decodeImage(answer.images), GRID), 0, 0);
+      bitmap.width = columns * TILE;
+      bitmap.height = rows * TILE;
+      const pixels = decodeImage(answer.images);
+      bitmap.getContext("2d").putImageData(tileBitmap(pixels, columns, rows), 0, 0);
       grid = { box, bitmap };
       draw();
       els.note.textContent = viewNote(answer);
@@ -92,7 +105,9 @@ export function createManifold({ api, plot, scatterCanvas, canvas, els, onTiming
 
   function recompute() {
     if (!on) return;
-    requests.push({ box: plotViewport(plot(), scatterCanvas).visible(), started: performance.now() });
+    const box = plotViewport(plot(), scatterCanvas).visible();
+    const shape = gridShape(box[1] - box[0], box[3] - box[2]);
+    requests.push({ box, shape, started: performance.now() });
   }
 
   function viewChanged() {

@@ -65,3 +65,10 @@ test("the page says when the plot is a principal-component plane", () => {
   assert.match(viewNote({ latent_dim: 8 }), /first two principal components of a 8-D latent/);
   assert.match(viewNote({ latent_dim: 8 }), /other component at the data's mean/);
 });
+
+test("the manifold's grid has about 400 square cells in the view's shape", async () => {
+  const { gridShape } = await import("../../static/js/manifold.js");
+  assert.deepEqual(gridShape(2, 2), [20, 20]);
+  assert.deepEqual(gridShape(2.5, 1.6), [25, 16]);
+  assert.deepEqual(gridShape(100, 1), [32, 13]); // capped at the server's 32 per side
+});
