@@ -88,6 +88,7 @@ export function createLatestOnly({ request, onAnswer, onError, maxInFlight = 2 }
  */
 export function createDecoderView({ api, plot, canvas, els, classNames, onPainted, onError }) {
   let on = false;
+  let painted = false; // the preview holds an image from this decoder session
   let lastError = "";
 
   function caption(answer) {
@@ -105,6 +106,8 @@ export function createDecoderView({ api, plot, canvas, els, classNames, onPainte
       els.caption.innerHTML = caption(answer);
       els.note.textContent = viewNote(answer);
       els.preview.dataset.seq = String(seq);
+      painted = true;
+      els.preview.hidden = false;
       onPainted(performance.now() - move.t);
       lastError = "";
     },
@@ -127,7 +130,7 @@ export function createDecoderView({ api, plot, canvas, els, classNames, onPainte
     const left = sx + OFFSET_PX + w > rect.width ? sx - OFFSET_PX - w : sx + OFFSET_PX;
     const top = sy + OFFSET_PX + h > rect.height ? sy - OFFSET_PX - h : sy + OFFSET_PX;
     els.preview.style.transform = `translate(${left}px, ${top}px)`;
-    els.preview.hidden = false;
+    els.preview.hidden = !painted; // no empty frame before the first image
     requests.push({ x, y, t: event.timeStamp || performance.now() });
   }
 
@@ -142,6 +145,7 @@ export function createDecoderView({ api, plot, canvas, els, classNames, onPainte
     document.body.classList.toggle("decoder-on", on);
     if (!on) {
       els.preview.hidden = true;
+      painted = false;
       requests.clear();
     }
   }
