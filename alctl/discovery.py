@@ -94,9 +94,22 @@ def server_answers(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+def same_workspace(recorded: str, workspace: Path) -> bool:
+    """True when `recorded` (a server's workspace path) is the directory `workspace`.
+
+    A copied workspace (`cp -rp ws ws-copy`) carries the original's server.json; that
+    server serves the original's files, never the copy's.
+    """
+    try:
+        return os.path.samefile(recorded, workspace)
+    except OSError:  # one of them is gone: compare the names
+        return Path(recorded).resolve() == Path(workspace).resolve()
+
+
 def find_live_server(workspace: Path, timeout: float = 1.0) -> ServerInfo | None:
-    """The server recorded for `workspace` if its pid is alive and it answers, else None."""
+    """The server recorded for `workspace` if it is this workspace's, its pid is alive and
+    it answers; else None."""
     info = read_discovery(workspace)
-    if info is None or not pid_alive(info.pid):
+    if info is None or not same_workspace(info.workspace, workspace) or not pid_alive(info.pid):
         return None
     return info if server_answers(info.url, timeout) else None

@@ -25,6 +25,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ssvae.atomic import atomic_write
+from ssvae.checkpoint_integrity import (
+    CHECKSUM_KEY,
+    damaged_member,
+    keep_previous,
+    non_finite_tensors,
+    payload_checksum,
+)
 from ssvae.config import ARCHITECTURE_FIELDS, SSVAEConfig
 
 if TYPE_CHECKING:
@@ -76,7 +83,10 @@ def save_checkpoint(
     temperature: float = 1.0,
     trained_labels: list[int] | None = None,
 ) -> None:
-    """Write the checkpoint atomically (temp file in the same directory, fsync, replace)."""
+    """Write the checkpoint atomically (temp file in the same directory, fsync, replace).
+
+    The file it replaces stays next to it as `ssvae.prev.ckpt` (see checkpoint_integrity).
+    """
     import torch
 
     def state(obj: Any) -> Any:
@@ -97,6 +107,8 @@ def save_checkpoint(
         "trained_labels": None if trained_labels is None else [int(s) for s in trained_labels],
         "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    payload[CHECKSUM_KEY] = payload_checksum(payload)
+    keep_previous(Path(path))
     with atomic_write(path) as handle:
         torch.save(payload, handle)
 
@@ -118,6 +130,12 @@ def load_checkpoint(
     if not zipfile.is_zipfile(path):  # torch.save has written zip archives since torch 1.6
         raise CheckpointError(path, "corrupt or truncated file (not a torch zip archive)")
     try:
+        damaged = damaged_member(path)
+    except Exception as exc:
+        raise CheckpointError(path, f"corrupt or truncated file ({_first_line(exc)})") from exc
+    if damaged is not None:
+        raise CheckpointError(path, f"damaged file: {damaged} fails its CRC check")
+    try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         # weights_only refuses arbitrary Python objects; torch's own message is a page long.
@@ -126,7 +144,9 @@ def load_checkpoint(
         ) from exc
     except Exception as exc:  # torch reports truncation/corruption as assorted errors
         raise CheckpointError(path, f"corrupt or truncated file ({_first_line(exc)})") from exc
-    return _from_payload(path, payload, dataset)
+    ckpt = _from_payload(path, payload, dataset)
+    _check_weights(path, payload)
+    return ckpt
 
 
 def check_architecture(ckpt: Checkpoint, config: SSVAEConfig) -> None:
@@ -202,6 +222,17 @@ def checkpoint_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
     return facts
 
 
+def checkpoint_history(path: str | os.PathLike[str]) -> list[dict[str, Any]] | None:
+    """The epoch records inside a checkpoint without torch; None when there is no usable file."""
+    try:
+        payload = _read_metadata(Path(path))
+    except Exception:  # missing or unreadable: nothing to take a history from
+        return None
+    if not isinstance(payload, dict) or payload.get("kind") != KIND:
+        return None
+    return [dict(r) for r in payload.get("history") or [] if isinstance(r, dict)]
+
+
 def _from_payload(path: Path, payload: Any, dataset: str | None) -> Checkpoint:
     if not isinstance(payload, dict) or payload.get("kind") != KIND:
         raise CheckpointError(path, "not an alctl checkpoint (no alctl header in it)")
@@ -239,6 +270,21 @@ def _from_payload(path: Path, payload: Any, dataset: str | None) -> Checkpoint:
         temperature=_temperature(path, payload.get("temperature", 1.0)),
         trained_labels=payload.get("trained_labels"),
     )
+
+
+def _check_weights(path: Path, payload: dict[str, Any]) -> None:
+    expected = payload.get(CHECKSUM_KEY)  # files from before checksums have none
+    if expected is not None and payload_checksum(payload) != expected:
+        raise CheckpointError(
+            path, "damaged file: the weights do not match the checksum saved with them"
+        )
+    bad = non_finite_tensors(payload["model_state"])
+    if bad:
+        raise CheckpointError(
+            path,
+            f"the weights hold NaN or infinite values ({', '.join(bad[:3])}); "
+            "restore ssvae.prev.ckpt (alctl rollback) or train a fresh checkpoint",
+        )
 
 
 def _temperature(path: Path, value: Any) -> float:

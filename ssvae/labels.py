@@ -18,12 +18,14 @@ import io
 import math
 import operator
 import os
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ssvae.atomic import atomic_write_text
+from ssvae.strict_input import clip
 from ssvae.workspace import lock_path_for
 
 if TYPE_CHECKING:
@@ -150,13 +152,16 @@ def label_stats(labels: Mapping[int, int], n_samples: int) -> dict[str, Any]:
 
 
 def parse_labels_csv(
-    path_or_text: str | os.PathLike[str] | bytes, n_samples: int
+    path_or_text: str | os.PathLike[str] | bytes, n_samples: int, *, strict: bool = False
 ) -> dict[int, int]:
-    """Parse a labels CSV leniently into {serial: label}.
+    """Parse a labels CSV into {serial: label}: leniently, or `strict`ly for imports.
 
     A Path (or a one-line str naming an existing file) is read from disk; any other
     str/bytes is the CSV text itself. The header may hold extra columns (e.g. a
-    pandas index); a file without a header is read as `serial,label` pairs.
+    pandas index); a file without a header is read as `serial,label` pairs. Strict: every
+    non-blank row holds a serial and a label written with the digits 0-9 (`7.0` allowed) or
+    an explicit NaN word; anything else (an empty cell, `+5`, `٣`) is a LabelError naming
+    the line.
     """
     source, text = _source_and_text(path_or_text)
     rows = csv.reader(io.StringIO(text))
@@ -165,20 +170,28 @@ def parse_labels_csv(
     if first is not None and not _looks_numeric(first):
         names = [cell.strip().lower() for cell in first]
         if "serial" not in names or "label" not in names:
-            raise LabelError(f"{source}: header must name columns Serial and label, got {first}")
+            raise LabelError(
+                f"{source}: header must name columns Serial and label, got {clip(repr(first))}"
+            )
         serial_col, label_col, header_line = names.index("serial"), names.index("label"), 1
     labels: dict[int, int] = {}
     all_rows = rows if header_line else _chain_first(first, rows)
     for line_no, row in enumerate(all_rows, start=header_line + 1):
-        try:  # fast path: clean integer cells, as we write them
-            serial, label = int(row[serial_col]), int(row[label_col])
-        except (ValueError, IndexError):
-            if not row or all(not cell.strip() for cell in row):
+        if strict:
+            if not row:
+                continue  # a blank line
+            parsed = _strict_row(row, (serial_col, label_col), source, line_no)
+            if parsed is None:
                 continue
-            serial = _number(row, serial_col, source, line_no)
-            label = _number(row, label_col, source, line_no)
-            if serial is None or label is None:
-                continue  # a NaN row from the older tool: nothing labeled there
+            serial, label = parsed
+        else:
+            try:  # fast path, inline (60k rows): clean integer cells, as we write them
+                serial, label = int(row[serial_col]), int(row[label_col])
+            except (ValueError, IndexError):
+                parsed = _lenient_row(row, (serial_col, label_col), source, line_no)
+                if parsed is None:
+                    continue  # a NaN row from the older tool: nothing labeled there
+                serial, label = parsed
         if not 0 <= serial < n_samples:
             raise LabelError(f"{source} line {line_no}: serial {serial} outside 0..{n_samples - 1}")
         if not 0 <= label < N_CLASSES:
@@ -186,6 +199,41 @@ def parse_labels_csv(
         labels.pop(serial, None)  # re-insert so the last duplicate also decides the order
         labels[serial] = label
     return labels
+
+
+def _lenient_row(
+    row: list[str], cols: tuple[int, int], source: str, line_no: int
+) -> tuple[int, int] | None:
+    if not row or all(not cell.strip() for cell in row):
+        return None
+    serial = _number(row, cols[0], source, line_no)
+    label = _number(row, cols[1], source, line_no)
+    return None if serial is None or label is None else (serial, label)
+
+
+_WHOLE = re.compile(r"[0-9]+(?:\.0*)?")  # what an import accepts: 42144, or 42144.0 (pandas)
+_NAN_WORDS = ("nan", "none", "null", "na")
+
+
+def _strict_row(
+    row: list[str], cols: tuple[int, int], source: str, line_no: int
+) -> tuple[int, int] | None:
+    """An import row: digits (a `.0` tail allowed), or an explicit NaN row; else LabelError."""
+    if len(row) <= max(cols):
+        raise LabelError(
+            f"{source} line {line_no}: expected a serial and a label, "
+            f"got {clip(repr(','.join(row)))}"
+        )
+    cells = [row[cols[0]], row[cols[1]]]
+    if any(cell.lower() in _NAN_WORDS for cell in cells):
+        return None  # the older tool's way of saying "unlabeled"
+    for what, cell in zip(("serial", "label"), cells, strict=True):
+        if not _WHOLE.fullmatch(cell):
+            raise LabelError(
+                f"{source} line {line_no}: {what} must be written with the digits 0-9 only, "
+                f"got {clip(repr(cell))}"
+            )
+    return int(float(cells[0])), int(float(cells[1]))
 
 
 def _source_and_text(path_or_text: str | os.PathLike[str] | bytes) -> tuple[str, str]:

@@ -18,6 +18,7 @@ import torch
 from ssvae.batches import TrainingData
 from ssvae.callbacks import BatchProgress, EpochRecord, TrainingCallback, TrainResult, TrainStart
 from ssvae.config import SSVAEConfig
+from ssvae.divergence import Diverged, DivergenceGuard
 from ssvae.losses import ssvae_loss, weighted_total
 from ssvae.model import SSVAE, SSVAEOutput
 from ssvae.sessions import now_iso
@@ -43,6 +44,7 @@ class SessionLoop:
         self.model, self.optimizer, self.config = model, optimizer, config
         self.data, self.callbacks = data, callbacks
         self.batches = data.batches_per_epoch(config.batch_size)
+        self.guard = DivergenceGuard(None)  # replaced with the session's start in run()
 
     def run(
         self, epochs: int, session: int, start_epoch: int, stop_event: threading.Event | None
@@ -64,6 +66,8 @@ class SessionLoop:
                 ),
             )
             generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + start_epoch)
+            start_val = self._validate()["loss"] if self.data.val_idx.numel() else None
+            self.guard = DivergenceGuard(start_val)
             best, stale = math.inf, 0
             for epoch in range(1, epochs + 1):
                 epoch_started = time.perf_counter()
@@ -73,6 +77,7 @@ class SessionLoop:
                     status = "stopped"
                     break
                 val = self._validate()
+                self.guard.check_epoch(train["loss"], val["loss"], epoch)  # before `good` moves
                 epochs_run += 1
                 record = EpochRecord(
                     session,
@@ -145,6 +150,7 @@ class SessionLoop:
                     f"{what} became {total if what == 'loss' else norm_value} at epoch {epoch}, "
                     f"batch {batch}; lower the learning rate or the loss weights"
                 )
+            self.guard.check_batch(total, epoch, batch)
             self.optimizer.step()
             size, n_lab = x.shape[0], terms.n_labeled
             rows, labeled = rows + size, labeled + n_lab
@@ -218,7 +224,7 @@ def _metrics(
 def _describe(exc: Exception, global_epoch: int) -> str:
     if isinstance(exc, torch.cuda.OutOfMemoryError):
         text = "out of GPU memory; lower batch_size"
-    elif isinstance(exc, NonFiniteLoss):
+    elif isinstance(exc, (NonFiniteLoss, Diverged)):
         text = str(exc)
     else:
         text = f"{type(exc).__name__}: {exc}"

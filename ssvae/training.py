@@ -129,6 +129,7 @@ class InteractiveTrainer:
         check_inputs(torch.as_tensor(images), torch.as_tensor(labels))
         if not self._lock.acquire(blocking=False):
             raise RuntimeError("a training session is already running")
+        clean, result = self.config, None
         try:
             self.config = config
             self._apply_hparams()
@@ -147,6 +148,10 @@ class InteractiveTrainer:
             self.last_result = result
             return result
         finally:
+            if result is None or result.status == "failed":
+                # A failed session's settings must not become the next session's defaults.
+                self.config = clean
+                self._apply_hparams()
             self._lock.release()
 
     def predict(self, images: np.ndarray | torch.Tensor, **kwargs: Any) -> Predictions:

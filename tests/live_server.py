@@ -206,10 +206,14 @@ class SSEReader:
         assert self.response.status == 200, self.response.read()
         self.comments: list[str] = []
 
-    def next(self) -> Event:
+    def next(self, deadline: float | None = None) -> Event:
         """The next event; EOFError when the server ends the stream."""
         name, data, event_id = "message", [], None
         while True:
+            if deadline is not None and time.monotonic() > deadline:
+                raise AssertionError(
+                    f"no event before the deadline; comments: {self.comments[-3:]}"
+                )
             raw = self.response.fp.readline()
             if not raw:
                 raise EOFError("the server closed the event stream")
@@ -231,11 +235,17 @@ class SSEReader:
             elif key == "id":
                 event_id = value
 
-    def until(self, name: str, limit: int = 10_000) -> list[Event]:
-        """Events up to and including the first one called `name`."""
-        seen = []
+    def until(self, name: str, limit: int = 10_000, deadline_s: float = 300.0) -> list[Event]:
+        """Events up to and including the first one called `name`.
+
+        Heartbeat comments keep the connection busy, so the socket timeout alone never ends a
+        wait for an event that will not come; `deadline_s` does (checked as events arrive and
+        at least every heartbeat).
+        """
+        seen: list[Event] = []
+        deadline = time.monotonic() + deadline_s
         for _ in range(limit):
-            seen.append(self.next())
+            seen.append(self.next(deadline))
             if seen[-1].event == name:
                 return seen
         raise AssertionError(f"no {name!r} event among {len(seen)}")

@@ -38,7 +38,7 @@ def test_status_has_every_documented_field(server: ThreadServer) -> None:
     assert status["dataset"] == "mnist" and status["n_samples"] == 600
     assert status["class_names"] == [str(d) for d in range(10)]
     assert "IDX files" in status["dataset_source"]
-    assert set(status["labels"]) == {"labeled", "coverage", "per_class", "version"}
+    assert set(status["labels"]) == {"labeled", "coverage", "per_class", "version", "file_error"}
     assert set(status["checkpoint"]) == {"path", "exists", "epochs_trained", "test_accuracy"}
     assert set(status["training"]) == {
         "state", "session", "epoch", "epochs", "batch", "batches", "eta_s", "last_result"
@@ -49,7 +49,7 @@ def test_status_has_every_documented_field(server: ThreadServer) -> None:
     }  # fmt: skip
     assert len(status["latent"]["bounds"]) == 4 and status["latent"]["version"] >= 1
     assert status["device"].startswith("cpu")
-    assert set(status["server"]) == {"pid", "started_at"}
+    assert set(status["server"]) == {"pid", "started_at", "workspace"}
 
 
 def test_points_binary_layout(server: ThreadServer) -> None:
@@ -98,7 +98,7 @@ def test_sample_json_and_thumbnails(server: ThreadServer) -> None:
         ("/api/samples/abc", 400),
         ("/api/samples/3/thumb.png", 404),
         ("/api/nothing", 404),
-        ("/api/train", 404),
+        ("/api/train", 405),  # the route exists, for POST
     ],
 )
 def test_bad_get_requests_answer_json_errors(server: ThreadServer, path: str, status: int) -> None:

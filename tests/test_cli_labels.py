@@ -76,11 +76,19 @@ def test_import_is_all_or_nothing(workspace: Path, ws: list[str], tmp_path: Path
     for text, words in [
         ("Serial,label\n30,1\n31,12\n", "label 12 outside 0..9"),
         ("Serial,label\n30,1\n9999,1\n", "serial 9999 outside 0..599"),
-        ("Serial,label\n30,1\n31,seven\n", "'seven' is not a number"),
+        ("Serial,label\n30,1\n31,seven\n", "line 3: label must be written with the digits 0-9"),
+        ("Serial,label\n30,1\n11,\n", "line 3: label must be written with the digits 0-9"),
+        ("Serial,label\n30,1\n12\n", "line 3: expected a serial and a label, got '12'"),
+        ("Serial,label\n\u0663,1\n", "line 2: serial must be written with the digits 0-9"),
+        ("Serial,label\n\uff15,1\n", "line 2: serial must be written with the digits 0-9"),
+        ("Serial,label\n+5,1\n", "line 2: serial must be written with the digits 0-9"),
+        ("Serial,label\n1_0,1\n", "line 2: serial must be written with the digits 0-9"),
+        ("Serial,label\n 5,1\n", "line 2: serial must be written with the digits 0-9"),
+        ("Serial,label\n-0,1\n", "line 2: serial must be written with the digits 0-9"),
         ("id,class\n1,2\n", "header must name columns Serial and label"),
     ]:
         bad = tmp_path / "bad.csv"
-        bad.write_text(text)
+        bad.write_text(text, encoding="utf-8")
         assert words in one_error_line(invoke("label", "--import", bad, *ws))
         assert labels_file(workspace).read_bytes() == before
     assert "cannot read" in one_error_line(invoke("label", "--import", tmp_path / "none.csv", *ws))

@@ -64,7 +64,10 @@ def test_every_command_has_help_with_examples() -> None:
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["label", "abc", "1"], "'SERIAL': 'abc' is not a valid int."),
+        (
+            ["label", "abc", "1"],
+            "'SERIAL': 'abc' is not a whole number written with the digits 0-9.",
+        ),
         (["train", "--epochs", "0"], "'--epochs': 0 is not in the range 1<=x<=1000."),
         (["train", "--kl-weight", "much"], "'--kl-weight': 'much' is not a valid float."),
         (["status", "-d", "cifar"], "'cifar' is not one of 'auto', 'mnist', 'fashion-mnist'."),

@@ -73,3 +73,10 @@ def make_session(workspace: Path, data_dir: Path, dataset: str = "mnist") -> Any
     session.load_model()
     session.compute_points()
     return session
+
+
+@contextlib.contextmanager
+def served_workspace(workspace: Path, data_dir: Path) -> Iterator[ThreadServer]:
+    """make_session + thread_server: a ready server over a fresh workspace."""
+    with thread_server(make_session(workspace, data_dir)) as running:
+        yield running

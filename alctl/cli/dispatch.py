@@ -58,6 +58,19 @@ def resolve(workspace: Path, dataset: str, data_dir: Path | None, no_server: boo
     return Target(root, server.dataset, data_dir, server)
 
 
+def decimal(text: str, what: str) -> int:
+    """A SERIAL or LABEL argument: ASCII digits only (`int()` would take '٣', '+5', '1_0')."""
+    from ssvae.strict_input import clip, parse_decimal
+
+    try:
+        return parse_decimal(text, what)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{clip(repr(text))} is not a whole number written with the digits 0-9.",
+            param_hint=f"'{what}'",
+        ) from None
+
+
 def _check(serial: int, label: int | None, n_samples: int) -> None:
     # The server checks too; checking here gives the same words as LabelStore in both modes
     # (a negative serial would otherwise be a routing 404).
@@ -104,14 +117,14 @@ def import_labels(target: Target, path: Path) -> None:
     from ssvae.labels import parse_labels_csv
 
     if target.server is not None:
-        changes = parse_labels_csv(Path(path), int(target.server.status["n_samples"]))
+        changes = parse_labels_csv(Path(path), int(target.server.status["n_samples"]), strict=True)
         if changes:
             answer = target.server.client.update_labels(changes, source="import")
     else:
         from alctl.cli.offline import import_labels as direct_import
 
         files = target.files()
-        changes = parse_labels_csv(Path(path), files.n_samples)
+        changes = parse_labels_csv(Path(path), files.n_samples, strict=True)
         if changes:
             answer = direct_import(files, changes)
     if not changes:
@@ -182,6 +195,22 @@ def status(target: Target, as_json: bool) -> None:
         typer.echo(json.dumps(facts, indent=2, default=str))
     else:
         typer.echo(render_status(facts))
+
+
+def rollback(target: Target) -> None:
+    """`alctl rollback`: the previous checkpoint (ssvae.prev.ckpt) becomes current again."""
+    if target.server is not None:
+        answer = target.server.client.rollback()
+    else:
+        from ssvae.rollback import rollback_checkpoint
+
+        ws = target.files().workspace
+        ckpt = rollback_checkpoint(ws.checkpoint, ws.dataset, ws.history_csv, ws.loss_plot)
+        answer = {"checkpoint": str(ws.checkpoint), "epochs_trained": ckpt.epochs_trained}
+    typer.echo(
+        f"restored the previous checkpoint ({answer.get('epochs_trained')} epochs) as "
+        f"{answer.get('checkpoint')}; run `alctl rollback` again to undo"
+    )
 
 
 def report(workspace: Path, dataset: str, data_dir: Path | None, out: Path) -> None:

@@ -91,9 +91,9 @@ def serve(
 
 def label(
     serial: Annotated[
-        int | None, typer.Argument(metavar="SERIAL", help="Row of the training split.")
+        str | None, typer.Argument(metavar="SERIAL", help="Row of the training split.")
     ] = None,
-    value: Annotated[int | None, typer.Argument(metavar="LABEL", help="Class 0-9.")] = None,
+    value: Annotated[str | None, typer.Argument(metavar="LABEL", help="Class 0-9.")] = None,
     delete: Annotated[bool, typer.Option("--delete", help="Remove SERIAL's label.")] = False,
     import_file: Annotated[
         Path | None,
@@ -118,6 +118,10 @@ def label(
       alctl label --list --out labels_backup.csv
     """
     modes = [value is not None, delete, import_file is not None, list_]
+    # Refused like typer refuses a non-number (exit 2), but only ASCII digits: int() takes
+    # '٣', '+5', '1_0' and ' 5'.
+    number = None if serial is None else dispatch.decimal(serial, "SERIAL")
+    label = None if value is None else dispatch.decimal(value, "LABEL")
     with fail_cleanly():
         if (
             sum(modes) != 1
@@ -134,10 +138,10 @@ def label(
             dispatch.list_labels(target, out)
         elif import_file is not None:
             dispatch.import_labels(target, import_file)
-        elif serial is None:
+        elif number is None:
             raise dispatch.UsageError("give the SERIAL to label, e.g. `alctl label 1234 7`")
         else:
-            dispatch.set_label(target, serial, None if delete else value)
+            dispatch.set_label(target, number, None if delete else label)
 
 
 def labels(
@@ -250,6 +254,24 @@ def status(
         dispatch.status(dispatch.resolve(workspace, dataset.value, data_dir, no_server), as_json)
 
 
+def rollback(
+    workspace: WorkspaceOpt = Path("."),
+    dataset: DatasetOpt = DatasetName.auto,
+    data_dir: DataDirOpt = None,
+    no_server: NoServerOpt = False,
+) -> None:
+    """Go back to the previous checkpoint (kept as ssvae.prev.ckpt at every save).
+
+    The two files swap places, so running it again undoes it.
+
+    \b
+    Examples:
+      alctl rollback
+    """
+    with fail_cleanly():
+        dispatch.rollback(dispatch.resolve(workspace, dataset.value, data_dir, no_server))
+
+
 def report(
     out: Annotated[
         Path, typer.Option("--out", "-o", dir_okay=False, help="The HTML file to write.")
@@ -336,6 +358,7 @@ def create_cli() -> typer.Typer:
     app.command(name="train")(_with_session_options(train))
     app.command()(status)
     app.command()(report)
+    app.command()(rollback)
     # Unknown "-1.5" tokens are the arguments X Y, not options.
     app.command(context_settings={"ignore_unknown_options": True})(decode)
     app.command()(simulate)

@@ -6,6 +6,7 @@ stay fast: no torch, numpy, starlette or httpx on this path.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import math
@@ -86,7 +87,7 @@ class EventStream:
         try:
             yield from parse_sse(self._lines())
         except (OSError, http.client.HTTPException) as exc:
-            raise ServerError(f"lost the connection to the server ({exc})") from exc
+            raise ServerError(connection_problem(None, exc)) from exc
 
     def close(self) -> None:
         self._conn.close()
@@ -154,7 +155,7 @@ class ApiClient:
             response = conn.getresponse()
             data = response.read()
         except (OSError, http.client.HTTPException) as exc:
-            raise ServerError(f"cannot reach the server at {self.url} ({exc})") from exc
+            raise ServerError(connection_problem(self.url, exc)) from exc
         finally:
             conn.close()
         if response.status >= 400:
@@ -197,6 +198,9 @@ class ApiClient:
     def stop_training(self) -> dict[str, Any]:
         return self.request("POST", "/api/train/stop")
 
+    def rollback(self) -> dict[str, Any]:
+        return self.request("POST", "/api/checkpoint/rollback", timeout=max(self.timeout, 120.0))
+
     def events(self, timeout: float = 60.0) -> EventStream:
         """Open `/api/events`; `timeout` bounds the silence between heartbeats (15 s)."""
         conn = self._connect(timeout)
@@ -213,6 +217,28 @@ class ApiClient:
             conn.close()
             raise ServerError(message, response.status)
         return EventStream(conn, response)
+
+
+def connection_problem(url: str | None, exc: BaseException) -> str:
+    """Plain words for a failed exchange (never a raw `IncompleteRead(0 bytes read)`)."""
+    where = f"the server at {url}" if url else "the server"
+    lost = (
+        http.client.IncompleteRead,
+        http.client.RemoteDisconnected,
+        ConnectionResetError,
+        BrokenPipeError,
+    )
+    if isinstance(exc, lost):
+        return (
+            f"{where} closed the connection before answering (it stopped or crashed?); "
+            "check it and run the command again"
+        )
+    if isinstance(exc, TimeoutError):
+        return f"{where} did not answer in time; it may be busy or stuck"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"nothing answers at {url or 'the server address'}; is `alctl serve` running?"
+    reason = getattr(exc, "strerror", None) or type(exc).__name__
+    return f"cannot reach {where} ({reason})"
 
 
 def _error_message(status: int, data: bytes) -> str:
@@ -242,13 +268,21 @@ def find_server(workspace: Path, note: Callable[[str], None]) -> LiveServer | No
     within 1 s), done with this module's client so the status answer is kept for reuse and
     urllib.request stays off the fast path.
     """
-    from alctl.discovery import discovery_path, pid_alive, read_discovery, remove_discovery
+    from alctl.discovery import (
+        discovery_path,
+        pid_alive,
+        read_discovery,
+        remove_discovery,
+        same_workspace,
+    )
 
     info = read_discovery(workspace)
     if info is None:
         if discovery_path(workspace).exists():
             note(f"note: ignoring unreadable {discovery_path(workspace)}; using the files")
         return None
+    if not same_workspace(info.workspace, workspace):
+        return _not_ours(workspace, info.workspace, note)
     if not pid_alive(info.pid):
         # The server was killed without cleaning up; nobody else will remove it.
         remove_discovery(workspace, pid=info.pid)
@@ -264,4 +298,21 @@ def find_server(workspace: Path, note: Callable[[str], None]) -> LiveServer | No
             f"at {info.url}; using the files"
         )
         return None
+    served = (status.get("server") or {}).get("workspace")
+    if served is not None and not same_workspace(str(served), workspace):
+        return _not_ours(workspace, str(served), note)
     return LiveServer(client, str(status.get("dataset") or info.dataset), status)
+
+
+def _not_ours(workspace: Path, theirs: str, note: Callable[[str], None]) -> None:
+    """A server.json copied along with a workspace: that server serves another directory."""
+    from alctl.discovery import discovery_path
+
+    path = discovery_path(workspace)
+    with contextlib.suppress(OSError):
+        path.unlink()
+    note(
+        f"note: removed {path}: it names the server of {theirs} (a copied workspace?); "
+        "using the files"
+    )
+    return None

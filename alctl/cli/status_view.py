@@ -49,7 +49,9 @@ def server_status(workspace: Path, server: LiveServer) -> dict[str, Any]:
             "coverage": labels.get("coverage"),
             "per_class": labels.get("per_class"),
             "path": str(Workspace(workspace, str(s.get("dataset"))).labels_csv),
+            "file_error": labels.get("file_error"),
         },
+        "model": s.get("model"),
         "checkpoint": checkpoint,
         "server": {
             "url": server.client.url,
@@ -107,11 +109,23 @@ def render_status(facts: dict[str, Any]) -> str:
             f" in {lab.get('path')}",
             "  per class " + "  ".join(f"{i}:{n}" for i, n in enumerate(per_class)),
         ]
+    if lab.get("file_error"):
+        label_lines.append(
+            f"  warning   the file cannot be read (the server keeps the labels above in memory "
+            f"and refuses new ones until it is fixed): {lab['file_error']}"
+        )
+    model = facts.get("model") or {}
+    model_lines = (
+        [f"model       failed to load: {model.get('error')}"]
+        if model.get("state") == "failed"
+        else []
+    )
     lines = [
         f"workspace   {facts.get('workspace')}",
         f"dataset     {d.get('name')}, {d.get('n_samples')} training images{source}",
         *label_lines,
         f"checkpoint  {_checkpoint_line(facts.get('checkpoint') or {})}",
+        *model_lines,
         f"server      {_server_line(facts.get('server'))}",
     ]
     return "\n".join(lines)

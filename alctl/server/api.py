@@ -14,17 +14,28 @@ from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
 
 from alctl.server import decoding
 from alctl.server.events import dumps
 from alctl.server.label_state import LabelFileError
+from alctl.server.limits import (
+    MAX_LABELS_PER_POST,
+    BadJson,
+    RequestTooLarge,
+    parse_json,
+    read_body,
+)
+from alctl.server.rollback import RollbackRefused, rollback_session
 from alctl.server.session import SessionError, WorkspaceSession
 from alctl.server.training_thread import NotTraining, TrainingBusy
 from ssvae.config import SESSION_PARAMS
 from ssvae.hparams import HyperparameterError, check_values
+from ssvae.strict_input import clip, is_decimal
 
 SOURCE_HEADER = "x-alctl-source"
 SOURCES = ("page", "cli", "import")
+MESSAGE_LIMIT = 600  # characters of an error message
 
 
 class ApiError(Exception):
@@ -40,8 +51,13 @@ class SafeJSONResponse(JSONResponse):
         return dumps(content).encode("utf-8")
 
 
-def error_response(message: str, status: int) -> SafeJSONResponse:
-    return SafeJSONResponse({"error": message}, status_code=status)
+def error_response(
+    message: str, status: int, headers: dict[str, str] | None = None
+) -> SafeJSONResponse:
+    # Every refusal passes here: whatever a message quotes from the request, it stays short.
+    return SafeJSONResponse(
+        {"error": clip(message, MESSAGE_LIMIT)}, status_code=status, headers=headers
+    )
 
 
 def _session(request: Request) -> WorkspaceSession:
@@ -56,29 +72,30 @@ def _source(request: Request) -> str:
 def _serial(request: Request) -> int:
     text = request.path_params["serial"]
     n = _session(request).n_samples
-    try:
-        serial = int(text)
-    except ValueError:
-        raise ApiError(f"serial must be an integer 0..{n - 1}, got {text!r}") from None
+    if text.startswith("-") and is_decimal(text[1:]):
+        raise ApiError(f"serial {clip(text)} is outside the dataset (0..{n - 1})", 404)
+    if not is_decimal(text):
+        raise ApiError(
+            f"serial must be an integer 0..{n - 1} written with the digits 0-9, "
+            f"got {clip(repr(text))}"
+        )
+    serial = int(text)
     if not 0 <= serial < n:
-        raise ApiError(f"serial {serial} is outside the dataset (0..{n - 1})", 404)
+        raise ApiError(f"serial {clip(text)} is outside the dataset (0..{n - 1})", 404)
     return serial
 
 
 def _label(value: Any, where: str = "label") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
-        raise ApiError(f"{where} must be an integer 0-9, got {json.dumps(value)}")
+        raise ApiError(f"{where} must be an integer 0-9, got {clip(json.dumps(value))}")
     return value
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
-    body = await request.body()
+    body = await read_body(request)
     if not body.strip():
         return {}
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise ApiError(f"request body is not valid JSON ({exc}); send a JSON object") from None
+    data = parse_json(body)
     if not isinstance(data, dict):
         raise ApiError(f"request body must be a JSON object, got {type(data).__name__}")
     return data
@@ -120,7 +137,7 @@ async def sample(request: Request) -> Response:
 async def sample_png(request: Request) -> Response:
     kind = request.path_params["kind"]
     if kind not in ("original", "recon"):
-        raise ApiError(f"unknown image {kind!r}; use original.png or recon.png", 404)
+        raise ApiError(f"unknown image {clip(repr(kind))}; use original.png or recon.png", 404)
     data = await run_in_threadpool(_session(request).sample_png, _serial(request), kind)
     # An original never changes while the server runs; a reconstruction does after training.
     cache = "private, max-age=3600" if kind == "original" else "no-store"
@@ -144,15 +161,17 @@ async def labels(request: Request) -> Response:
     if fmt == "csv":
         return PlainTextResponse(session.labels_csv(), media_type="text/csv")
     if fmt != "json":
-        raise ApiError(f"format must be json or csv, got {fmt!r}")
+        raise ApiError(f"format must be json or csv, got {clip(repr(fmt))}")
     return SafeJSONResponse(session.labels_json())
 
 
 async def put_label(request: Request) -> Response:
     serial = _serial(request)
     body = await _json_object(request)
-    if "label" not in body:
-        raise ApiError('send {"label": 0-9} (use DELETE to remove a label)')
+    if "label" not in body or len(body) != 1:
+        unknown = sorted(set(body) - {"label"})
+        extra = f"; unknown field(s) {clip(', '.join(unknown))}" if unknown else ""
+        raise ApiError('send {"label": 0-9} (use DELETE to remove a label)' + extra)
     label = _label(body["label"])
     return await _timed_label_write(request, serial, label)
 
@@ -175,12 +194,21 @@ async def post_labels(request: Request) -> Response:
     raw = body.get("labels")
     if not isinstance(raw, dict) or set(body) != {"labels"}:
         raise ApiError('send {"labels": {"<serial>": 0-9 or null, ...}}')
+    if len(raw) > MAX_LABELS_PER_POST:
+        raise RequestTooLarge(
+            f"{len(raw):,} labels in one request; send at most {MAX_LABELS_PER_POST:,} per request"
+        )
     changes: dict[int, int | None] = {}
     for key, value in raw.items():
-        try:
-            serial = int(key)
-        except ValueError:
-            raise ApiError(f"serial {key!r} is not an integer") from None
+        if key.startswith("-") and is_decimal(key[1:]):
+            raise ApiError(
+                f"serial {clip(key)} is outside the dataset (0..{session.n_samples - 1})"
+            )
+        if not is_decimal(key):
+            raise ApiError(
+                f"serial {clip(repr(key))} is not an integer written with the digits 0-9"
+            )
+        serial = int(key)
         if not 0 <= serial < session.n_samples:
             raise ApiError(f"serial {serial} is outside the dataset (0..{session.n_samples - 1})")
         changes[serial] = None if value is None else _label(value, f"label for serial {serial}")
@@ -200,6 +228,13 @@ async def train_stop(request: Request) -> Response:
     return SafeJSONResponse(_session(request).stop_training(), status_code=202)
 
 
+async def checkpoint_rollback(request: Request) -> Response:
+    body = await _json_object(request)
+    if body:
+        raise ApiError("send no body (or {}) to go back to the previous checkpoint")
+    return SafeJSONResponse(await run_in_threadpool(rollback_session, _session(request)))
+
+
 async def history(request: Request) -> Response:
     return SafeJSONResponse(_session(request).history())
 
@@ -213,9 +248,32 @@ async def events(request: Request) -> Response:
 
 
 async def not_found(request: Request) -> Response:
+    allowed = _methods_for(request)
+    if allowed:
+        return error_response(
+            f"{request.method} is not allowed on {clip(request.url.path)}; "
+            f"use {' or '.join(allowed)}",
+            405,
+            headers={"Allow": ", ".join(allowed)},
+        )
     raise ApiError(
-        f"no API route {request.method} {request.url.path}; see docs/ARCHITECTURE.md", 404
+        f"no API route {request.method} {clip(request.url.path)}; see docs/ARCHITECTURE.md", 404
     )
+
+
+def _methods_for(request: Request) -> list[str]:
+    """Methods the app's other routes answer on this path (the catch-all excluded)."""
+    path = request.url.path
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if (
+            isinstance(route, Route)
+            and route.endpoint is not not_found
+            and route.methods
+            and route.path_regex.match(path)
+        ):
+            methods |= route.methods - {"HEAD"}
+    return sorted(methods)
 
 
 # Refusals that carry their HTTP status; their message says what to do.
@@ -226,6 +284,9 @@ REFUSALS = (
     TrainingBusy,
     NotTraining,
     LabelFileError,
+    RollbackRefused,
+    RequestTooLarge,
+    BadJson,
 )
 
 

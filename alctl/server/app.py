@@ -71,6 +71,7 @@ def create_app(
         Route("/api/labels/{serial}", api.delete_label, methods=["DELETE"]),
         Route("/api/train", api.train, methods=["POST"]),
         Route("/api/train/stop", api.train_stop, methods=["POST"]),
+        Route("/api/checkpoint/rollback", api.checkpoint_rollback, methods=["POST"]),
         Route("/api/history", api.history),
         Route("/api/events", api.events),
         Route("/api/{rest:path}", api.not_found, methods=ALL_METHODS),

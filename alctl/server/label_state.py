@@ -32,6 +32,7 @@ class LabelState:
         self._version = 1
         self._seen_mtime = store.mtime_ns()
         self._reported_error_mtime: int | None = None
+        self._file_error: str | None = None  # why the CSV on disk cannot be read, if it cannot
 
     @property
     def version(self) -> int:
@@ -50,7 +51,11 @@ class LabelState:
             return self._stats_unlocked()
 
     def _stats_unlocked(self) -> dict[str, Any]:
-        return {**label_stats(self._labels, self.store.n_samples), "version": self._version}
+        return {
+            **label_stats(self._labels, self.store.n_samples),
+            "version": self._version,
+            "file_error": self._file_error,
+        }
 
     def as_json(self) -> dict[str, Any]:
         with self._io:
@@ -72,7 +77,13 @@ class LabelState:
             try:
                 previous = self.store.update(changes)
             except LabelError as exc:
+                self._file_error = str(exc)
                 raise LabelFileError(f"{exc}; fix or move the labels file, then retry") from exc
+            except OSError as exc:  # a full disk, a read-only mount: the old file stays whole
+                raise LabelWriteError(
+                    f"cannot write {self.store.path} ({exc.strerror or exc}); nothing was "
+                    "changed: free some space or make it writable, then retry"
+                ) from exc
             diff = [
                 {"serial": s, "label": v, "previous": previous[s]}
                 for s, v in changes.items()
@@ -95,12 +106,14 @@ class LabelState:
             try:
                 current = self.store.read()
             except LabelError as exc:
+                self._file_error = str(exc)
                 if self._reported_error_mtime != mtime:
                     self._reported_error_mtime = mtime
                     message = f"the labels file cannot be read, keeping the labels in memory: {exc}"
                     self.bus.publish("error", {"message": message})
                 return False
             self._seen_mtime = mtime
+            self._file_error = None
             changes: dict[int, int | None] = {
                 s: v for s, v in current.items() if self._labels.get(s) != v
             }
@@ -131,3 +144,9 @@ class LabelFileError(Exception):
     """The CSV on disk cannot be parsed, so no write is made; the message names the line."""
 
     status = 409
+
+
+class LabelWriteError(LabelFileError):
+    """The disk refused the write (full, read-only); the file on disk is unchanged."""
+
+    status = 507

@@ -146,6 +146,7 @@ def _open_session(
         sizes = f"{data.n_train:,} train / {len(data.test_targets):,} test images"
         line.append(f"{data.name}: {sizes}, {data.source}")
     ws = Workspace(root, data.name)
+    _tidy_after_a_crash(ws, echo)
     with _step(echo, "labels") as line:
         try:
             session = WorkspaceSession(ws, data, EventBus())
@@ -181,6 +182,22 @@ def _open_session(
     return session, False
 
 
+def _tidy_after_a_crash(ws: Any, echo: Callable[[str], None]) -> None:
+    from ssvae.housekeeping import (
+        remove_orphan_temp_files,
+        repair_history_csv,
+        workspace_temp_dirs,
+    )
+
+    for path in remove_orphan_temp_files(workspace_temp_dirs(ws)):
+        echo(f"  {'tidy':<12}removed {path}, left by an interrupted write")
+    try:
+        if repair_history_csv(ws):
+            echo(f"  {'tidy':<12}rewrote {ws.history_csv} from the checkpoint's own history")
+    except OSError as exc:
+        echo(f"warning: cannot repair {ws.history_csv} ({exc})")
+
+
 def _preload_model_code() -> None:
     import ssvae.model  # noqa: F401  (imports torch)
 
@@ -206,6 +223,7 @@ def _serve(
     echo: Callable[[str], None],
 ) -> int:
     from alctl.server.app import create_app
+    from alctl.server.protocol import HeaderDeadlineProtocol
 
     token = new_token()
     app = create_app(session, token, bind_host=host)
@@ -215,6 +233,7 @@ def _serve(
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         lifespan="on",
+        http=HeaderDeadlineProtocol,
     )
     server = _Server(config, on_exit=session.bus.close)
     url = _url(host, sock.getsockname()[1])

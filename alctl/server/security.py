@@ -10,11 +10,14 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ssvae.strict_input import clip
 
 TOKEN_HEADER = "x-alctl-token"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -35,12 +38,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def host_name(host_header: str) -> str:
-    """`[::1]:8050` -> `::1`, `localhost:8050` -> `localhost` (lower case)."""
-    value = host_header.strip().lower()
-    if value.startswith("["):
-        return value[1 : value.find("]")] if "]" in value else value
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+_HOST = re.compile(r"(?:\[(?P<v6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9.-]+))(?::[0-9]{1,5})?")
+
+
+def host_name(host_header: str) -> str | None:
+    """`[::1]:8050` -> `::1`, `localhost:8050` -> `localhost` (lower case); None when the
+    header is not a plain `name[:port]` (`127.0.0.1:8201@evil`, `localhost:80.evil.example`)."""
+    match = _HOST.fullmatch(host_header.strip().lower())
+    if match is None:
+        return None
+    return match.group("v6") or match.group("name")
 
 
 class SecurityMiddleware:
@@ -69,14 +76,14 @@ class SecurityMiddleware:
         if self.check_host and host_name(host) not in LOOPBACK_HOSTS:
             return (
                 f"this server only answers requests addressed to 127.0.0.1 or localhost "
-                f"(Host was {host!r}); open it by that address"
+                f"(Host was {clip(repr(host))}); open it by that address"
             )
         if scope["method"] in SAFE_METHODS:
             return None
         origin = headers.get("origin")
         if origin is not None and origin != f"http://{host}":
             return (
-                f"cross-origin request from {origin!r} refused; "
+                f"cross-origin request from {clip(repr(origin))} refused; "
                 "state-changing calls must come from this server's own page or the CLI"
             )
         given = headers.get(TOKEN_HEADER, "")

@@ -150,7 +150,11 @@ class WorkspaceSession:
             "latent": self.points.info(),
             "device": model.device if model is not None else state,
             "model": {"state": state, "error": self._model_error},
-            "server": {"pid": self.pid, "started_at": self.started_at},
+            "server": {
+                "pid": self.pid,
+                "started_at": self.started_at,
+                "workspace": str(self.workspace.root),
+            },
         }
 
     def points_payload(self) -> tuple[bytes, int]:
@@ -249,6 +253,10 @@ class WorkspaceSession:
 
     def stop_training(self) -> dict[str, Any]:
         return self.training.stop()  # NotTraining: 409
+
+    def checkpoint_written(self) -> None:
+        """The checkpoint file was replaced on purpose (a rollback): not an outside edit."""
+        self._stamp = checkpoint_stamp(self.workspace.checkpoint)
 
     def shutdown(self, timeout: float = 60.0) -> None:
         """Stop training cooperatively and wait until its results are saved."""

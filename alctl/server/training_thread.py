@@ -64,6 +64,7 @@ class TrainingRunner(TrainingCallback):
         self._lock = threading.Lock()
         self._config = SSVAEConfig()
         self._epochs = self._config.max_epochs
+        self._clean = (self._config, self._epochs)
         self._records: list[dict[str, Any]] = []
         self._sessions: list[dict[str, Any]] = []
         self._last_session = 0
@@ -83,7 +84,11 @@ class TrainingRunner(TrainingCallback):
             self._epochs = config.max_epochs
             self._records = [dict(r) for r in records]
             self._sessions = [dict(s) for s in sessions] if sessions else from_records(records)
-            asked = [s["hparams"].get("epochs") for s in self._sessions if s.get("hparams")]
+            asked = [  # only clean sessions' settings carry over
+                s["hparams"].get("epochs")
+                for s in self._sessions
+                if s.get("hparams") and s.get("status") != "failed"
+            ]
             self._epochs = next((e for e in reversed(asked) if e), self._epochs)
             self._last_session = last_number(self._sessions, self._records)
 
@@ -119,6 +124,7 @@ class TrainingRunner(TrainingCallback):
                 )
             config = self._config.replace(**overrides)  # ValueError names the field
             number = self._last_session + 1  # what the trainer will call it
+            self._clean = (self._config, self._epochs)  # restored if this session fails
             self._config, self._epochs = config, epochs
             hparams = self._hparams_unlocked()
             self._status = {
@@ -246,6 +252,8 @@ class TrainingRunner(TrainingCallback):
             entry = next((s for s in self._sessions if s["session"] == event.session), None)
             if entry is not None:
                 close_session(entry, event)
+            if event.status == "failed":  # only clean sessions' settings carry over
+                self._config, self._epochs = self._clean
             data = event.to_dict()
             self._status = idle_status(data)
             self._last_progress = None
