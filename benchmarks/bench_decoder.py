@@ -1,18 +1,32 @@
 """The decoder rows of bench_dashboard.py: cursor preview, the manifold grid, and training
 throughput with the overlay on screen (A B A B against no page at all).
 
-Called by bench_dashboard.run() with its page helpers; not a script of its own.
+bench_dashboard.py runs them with every other row; alone (minutes, not an hour):
+
+    python benchmarks/bench_decoder.py [--quick] [--workspace DIR]   # DIR: has a checkpoint
+    python benchmarks/bench_decoder.py --throughput-quick   # the A B A B row on generated data
 """
 
 from __future__ import annotations
 
+import argparse
 import math
+import shutil
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import Result, ServerProcess, percentile
+from common import (
+    Result,
+    ServerProcess,
+    launch_chromium,
+    machine_load,
+    percentile,
+    print_results,
+)
 
 GRID = {"x0": -1.0, "x1": 1.0, "y0": -1.0, "y1": 1.0, "n": 20}  # 400 tiles, page space
 # From a pointermove to the frame after the preview canvas was painted.
@@ -192,3 +206,67 @@ def measure_decoder(d: Any) -> list[Result]:
         measure_grid_server(d.server, 10 if d.s.quick else 40),
         measure_grid_painted(d.page, 5 if d.s.quick else 20),
     ]
+
+
+def main() -> int:
+    """The decoder rows alone, on a workspace with a checkpoint (or a fresh 1-epoch one)."""
+    import bench_dashboard as bd
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny generated data, few repeats")
+    parser.add_argument("--dataset", default="fashion-mnist")
+    parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--workspace", type=Path, help="use this workspace's checkpoint")
+    parser.add_argument(
+        "--throughput-quick", action="store_true", help="the throughput row on generated data"
+    )
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="alctl-bench-decoder-"))
+    console: list[str] = []
+    load_start = machine_load()
+    try:
+        s = bd.make_settings(args, root)
+        workspace = root / "ws"
+        if args.workspace is not None:
+            shutil.copytree(args.workspace, workspace, ignore=shutil.ignore_patterns(".alctl"))
+        else:
+            bd.make_checkpoint(workspace, s)
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            with ServerProcess(workspace, s.dataset, s.data_dir) as server:
+                server.wait_port()
+                page = bd.open_page(browser, server.url, console)
+                bd.wait_ready(page)
+                dash = bd.Dashboard(server, page, s)
+                try:
+                    results = measure_decoder(dash)
+                finally:
+                    dash.close()
+            quick = root / "quick"
+            if args.throughput_quick:
+                s = bd.make_settings(argparse.Namespace(**{**vars(args), "quick": True}), quick)
+                s.rounds, s.epochs = 3, 2
+                bd.make_checkpoint(quick / "ws", s)
+                workspace = quick / "ws"
+            results.append(
+                measure_throughput_overlay(
+                    browser, workspace, s, console, bd.open_page, bd.wait_ready
+                )
+            )
+            browser.close()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    notes = [f"machine: {load_start} at start, {machine_load()} at the end (shared: noisy)"]
+    if args.throughput_quick:
+        notes.append("the throughput row ran on generated data (3,000 images), 3 rounds")
+    if console:
+        notes.append(f"page errors ({len(console)}): {'; '.join(console[:3])}")
+    print_results(
+        f"Decoder budgets, {args.dataset}, real server + headless Chromium", results, notes
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
