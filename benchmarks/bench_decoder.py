@@ -245,7 +245,8 @@ def main() -> int:
                     dash.close()
             quick = root / "quick"
             if args.throughput_quick:
-                s = bd.make_settings(argparse.Namespace(**{**vars(args), "quick": True}), quick)
+                generated = {**vars(args), "quick": True, "data_dir": None, "dataset": "mnist"}
+                s = bd.make_settings(argparse.Namespace(**generated), quick)
                 s.rounds, s.epochs = 3, 2
                 bd.make_checkpoint(quick / "ws", s)
                 workspace = quick / "ws"
