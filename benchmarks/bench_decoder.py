@@ -221,6 +221,7 @@ def main() -> int:
     parser.add_argument(
         "--throughput-quick", action="store_true", help="the throughput row on generated data"
     )
+    parser.add_argument("--no-throughput", action="store_true", help="the page rows only")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="alctl-bench-decoder-"))
     console: list[str] = []
@@ -244,17 +245,18 @@ def main() -> int:
                 finally:
                     dash.close()
             quick = root / "quick"
-            if args.throughput_quick:
+            if args.throughput_quick and not args.no_throughput:
                 generated = {**vars(args), "quick": True, "data_dir": None, "dataset": "mnist"}
                 s = bd.make_settings(argparse.Namespace(**generated), quick)
                 s.rounds, s.epochs = 3, 2
                 bd.make_checkpoint(quick / "ws", s)
                 workspace = quick / "ws"
-            results.append(
-                measure_throughput_overlay(
-                    browser, workspace, s, console, bd.open_page, bd.wait_ready
+            if not args.no_throughput:
+                results.append(
+                    measure_throughput_overlay(
+                        browser, workspace, s, console, bd.open_page, bd.wait_ready
+                    )
                 )
-            )
             browser.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -135,6 +135,12 @@ export function createDecoderView({ api, plot, canvas, els, classNames, onPainte
   }
 
   canvas.addEventListener("pointermove", onMove);
+  // In the decoder view the preview replaces the scatter's hover: a hover highlight redraws
+  // every point (~100 ms a frame in software WebGL) and would hold up the preview's paint.
+  // Only button-less moves over the plot are kept from the scatter, so dragging still pans.
+  window.addEventListener("mousemove", (event) => {
+    if (on && event.buttons === 0 && event.target === canvas) event.stopImmediatePropagation();
+  }, true);
   canvas.addEventListener("pointerleave", () => {
     els.preview.hidden = true;
   });
