@@ -2,6 +2,8 @@
 
     python benchmarks/bench_dashboard.py            # Fashion-MNIST 60k (a few minutes)
     python benchmarks/bench_dashboard.py --quick    # tiny generated data (about a minute)
+    python benchmarks/bench_dashboard.py --only page-cost   # page open vs no page, A B A B
+    python benchmarks/bench_dashboard.py --only scale        # the page at 1M synthetic points
 
 Page-side latencies run on the page's own clock, from the input event's timeStamp to the
 first animation frame after the change was drawn (the probe below); benchmarks/README.md
@@ -35,7 +37,10 @@ from common import (
     percentile,
     print_results,
     run_checked,
+    speed_ratio_row,
 )
+from page_cost import measure_page_cost
+from page_scale import measure_scale
 
 VIEWPORT = {"width": 1440, "height": 900}
 HOVER_S = 0.15  # a person rests on a point briefly before clicking it
@@ -183,6 +188,8 @@ class Settings:
     hammer: int  # API requests while training
     epochs: int  # epochs per throughput session
     rounds: int  # throughput rounds (script, then server)
+    cost_rounds: int = 3  # page-cost rounds (page open, then no page)
+    cost_epochs: int = 3  # epochs per page-cost session
 
 
 def make_settings(args: argparse.Namespace, root: Path) -> Settings:
@@ -193,7 +200,7 @@ def make_settings(args: argparse.Namespace, root: Path) -> Settings:
 
         dataset, data_dir = "mnist", write_synthetic_idx(root / "idx", 3000, 500)
     if args.quick:
-        return Settings(True, dataset, data_dir, 1, 10, 5, 2, 60, 1, 1)
+        return Settings(True, dataset, data_dir, 1, 10, 5, 2, 60, 1, 1, 2, 5)
     return Settings(False, dataset, data_dir, 3, 50, 20, 10, 300, 2, 2)
 
 
@@ -630,15 +637,10 @@ def measure_throughput(d: Dashboard, root: Path, start_ms: list[float | None]) -
             note=f"train_progress events seen by the page within an epoch; "
             f"{rate:.1f} updates/s overall; max gap {max(gaps, default=math.nan):.0f} ms",
         ),
-        Result(
+        speed_ratio_row(
             "training throughput inside the server vs scripts/train.py",
-            "≥ 95 %",
-            "%",
-            95,
-            [ratio],
-            judge="p50",
-            higher_is_better=True,
-            note=f"script s/epoch ÷ server s/epoch, medians: {percentile(script_s, 50):.2f} s ÷ "
+            ratio,
+            f"script s/epoch ÷ server s/epoch, medians: {percentile(script_s, 50):.2f} s ÷ "
             f"{percentile(server_s, 50):.2f} s (page open, SSE connected); fastest epochs: "
             f"{best:.0f} %; {d.s.rounds} round(s) of {d.s.epochs} epoch(s), alternating which "
             f"goes first; per epoch: {epochs}",
@@ -739,12 +741,38 @@ def run(args: argparse.Namespace) -> int:
         make_checkpoint(root / "ws", s)
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)
-            results = measure_startup(browser, root / "ws", s, console)
-            print("start-up measured", flush=True)
-            results += measure_live(browser, root, s, console)
-            results.append(
-                measure_throughput_overlay(browser, root / "ws", s, console, open_page, wait_ready)
-            )
+            results: list[Result] = []
+            if args.only == "all":
+                results += measure_startup(browser, root / "ws", s, console)
+                print("start-up measured", flush=True)
+                results += measure_live(browser, root, s, console)
+                results.append(
+                    measure_throughput_overlay(
+                        browser, root / "ws", s, console, open_page, wait_ready
+                    )
+                )
+            if args.only in ("all", "page-cost"):
+                results.append(
+                    measure_page_cost(
+                        browser,
+                        root / "ws",
+                        s.dataset,
+                        s.data_dir,
+                        rounds=args.cost_rounds or s.cost_rounds,
+                        epochs=args.cost_epochs or s.cost_epochs,
+                        viewport=VIEWPORT,
+                    )
+                )
+            if args.only in ("all", "scale"):
+                results += measure_scale(
+                    browser,
+                    root / "ws",
+                    s.dataset,
+                    s.data_dir,
+                    viewport=VIEWPORT,
+                    loads=1 if s.quick else 2,
+                    n=args.points,
+                )
             browser.close()
     finally:
         if args.keep:
@@ -767,6 +795,17 @@ def main() -> int:
     parser.add_argument("--dataset", default="fashion-mnist", help="default: fashion-mnist")
     parser.add_argument("--data-dir", type=Path, help="directory holding the 4 IDX files")
     parser.add_argument("--keep", action="store_true", help="keep the temporary workspace")
+    parser.add_argument(
+        "--only",
+        choices=("all", "page-cost", "scale"),
+        default="all",
+        help="run one group of rows",
+    )
+    parser.add_argument(
+        "--points", type=int, default=1_000_000, help="synthetic points of the scale rows"
+    )
+    parser.add_argument("--cost-rounds", type=int, help="page-cost rounds (page open, no page)")
+    parser.add_argument("--cost-epochs", type=int, help="epochs per page-cost session")
     return run(parser.parse_args())
 
 

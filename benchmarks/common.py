@@ -79,6 +79,20 @@ class Result:
         ]
 
 
+def speed_ratio_row(interaction: str, ratio_percent: float, note: str) -> Result:
+    """A "≥ 95 %" speed-ratio row, judged on its one value."""
+    return Result(
+        interaction,
+        "≥ 95 %",
+        "%",
+        95,
+        [ratio_percent],
+        judge="p50",
+        higher_is_better=True,
+        note=note,
+    )
+
+
 def format_value(value: float, unit: str) -> str:
     if math.isnan(value):
         return "–"

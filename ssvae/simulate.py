@@ -21,6 +21,7 @@ never read or written.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -84,6 +85,7 @@ class Plan:
     epochs_per_round: int = 5
     seeds: int = 1  # seeds 0 .. seeds-1
     pretrain_epochs: int = 0  # unsupervised warm start before the first labels
+    pool: int = 0  # train on a fixed random subset of this many training images; 0 = all
     overrides: dict[str, Any] = field(default_factory=dict)  # SSVAEConfig fields
 
     def validate(self, n_train: int) -> None:
@@ -97,6 +99,10 @@ class Plan:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
         if not isinstance(self.seeds, int) or not 1 <= self.seeds <= 100:
             raise ValueError(f"seeds must be an integer in [1, 100], got {self.seeds!r}")
+        if isinstance(self.pool, bool) or not isinstance(self.pool, int) or self.pool < 0:
+            raise ValueError(f"pool must be an integer >= 0, got {self.pool!r}")
+        if self.pool:
+            n_train = min(n_train, self.pool)
         if self.pretrain_epochs < 0:
             raise ValueError(f"pretrain_epochs must be >= 0, got {self.pretrain_epochs!r}")
         needed = self.start + self.step * self.rounds
@@ -132,6 +138,7 @@ def run_simulation(
     Stops early and cleanly when `stop_event` is set; rows written so far stay.
     """
     plan.validate(dataset.n_train)
+    dataset = pool_subset(dataset, plan.pool)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = out_dir / "results.csv"
     done = {(r["strategy"], r["seed"], r["round"]) for r in read_results(results)}
@@ -152,6 +159,22 @@ def run_simulation(
                     if on_progress:
                         on_progress(Progress(len(done), total, row))
     return read_results(results)  # as stored, so a resumed run returns the same numbers
+
+
+def pool_subset(dataset: Dataset, pool: int) -> Dataset:
+    """The dataset with its training split cut to a fixed random `pool` images (0: as is).
+
+    For quick comparisons on a small machine; the test split stays whole.
+    """
+    if not pool or pool >= dataset.n_train:
+        return dataset
+    keep = np.sort(np.random.default_rng(12345).permutation(dataset.n_train)[:pool])
+    return dataclasses.replace(
+        dataset,
+        train_images=dataset.train_images[keep],
+        train_targets=dataset.train_targets[keep],
+        source=f"{dataset.source}, a fixed pool of {pool} training images",
+    )
 
 
 def _run_one(

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from tests.live_server import (
     REPO,
     START_TIMEOUT_S,
+    STOP_TIMEOUT_S,
     LiveServer,
     fetch,
     serve_command,
@@ -99,7 +100,9 @@ def read_labels_csv(path: Path) -> dict[int, int]:
 
 
 @contextlib.contextmanager
-def server_on_port(workspace: Path, data_dir: Path, port: int) -> Iterator[LiveServer]:
+def server_on_port(
+    workspace: Path, data_dir: Path, port: int, stop_timeout: float = STOP_TIMEOUT_S
+) -> Iterator[LiveServer]:
     """`alctl serve` on a chosen port (a restart must come back where the page looks)."""
     log = Path(tempfile.mkstemp(prefix="alctl-serve-", suffix=".log")[1])
     with log.open("wb") as sink:
@@ -127,4 +130,4 @@ def server_on_port(workspace: Path, data_dir: Path, port: int) -> Iterator[LiveS
         token = json.loads(server_file.read_text())["token"]
         yield LiveServer(url, token, process, workspace, log)
     finally:
-        stop_server(process, log)
+        stop_server(process, log, stop_timeout)

@@ -7,6 +7,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -49,7 +50,8 @@ def test_status_has_every_documented_field(server: ThreadServer) -> None:
     }  # fmt: skip
     assert len(status["latent"]["bounds"]) == 4 and status["latent"]["version"] >= 1
     assert status["device"].startswith("cpu")
-    assert set(status["server"]) == {"pid", "started_at", "workspace"}
+    assert set(status["server"]) == {"pid", "started_at", "workspace", "instance"}
+    assert len(status["server"]["instance"]) == 16
 
 
 def test_points_binary_layout(server: ThreadServer) -> None:
@@ -131,6 +133,31 @@ def test_label_put_delete_and_listing(server: ThreadServer) -> None:
     gone = server.api("DELETE", "/api/labels/5").json()
     assert (gone["label"], gone["previous"], gone["stats"]["labeled"]) == (None, 4, 0)
     assert csv_path.read_text() == "Serial,label\n"
+
+
+def test_an_abandoned_write_arriving_late_is_refused(server: ThreadServer) -> None:
+    """The page retries a write that got no answer; its first attempt must not win later."""
+
+    def write(method: str, ticket: str, label: int | None = None) -> Any:
+        body = None if label is None else {"label": label}
+        return server.api(method, "/api/labels/7", body, headers={"X-Alctl-Write": ticket})
+
+    assert write("PUT", "page-a/2", 3).status == 200  # the retry of attempt 1
+    assert write("DELETE", "page-a/3").status == 200  # the next write
+    late = write("PUT", "page-a/1", 3)  # attempt 1 turns up
+    assert late.status == 409 and "not applied" in late.json()["error"]
+    assert write("PUT", "page-a/3", 4).status == 409  # a repeated number, too
+    csv = server.session.workspace.labels_csv
+    assert csv.read_text() == "Serial,label\n"
+    assert write("PUT", "page-b/1", 2).status == 200  # another page counts on its own
+    for bad in ("page-a", "page-a/x", "a b/1", "page-a/-1"):
+        answer = write("PUT", bad, 5)
+        assert answer.status == 400 and "X-Alctl-Write" in answer.json()["error"]
+    assert csv.read_text() == "Serial,label\n7,2\n"
+    bulk = server.api(
+        "POST", "/api/labels", {"labels": {"7": 1}}, headers={"X-Alctl-Write": "page-b/1"}
+    )
+    assert bulk.status == 409 and csv.read_text() == "Serial,label\n7,2\n"
 
 
 def test_bulk_labels_are_all_validated_before_any_write(server: ThreadServer) -> None:

@@ -7,7 +7,9 @@ leave 127.0.0.1, and checks what a person would see: the DOM, the label CSV on d
 
 from __future__ import annotations
 
+import random
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,12 +27,7 @@ from tests.browser import (
 )
 from tests.live_server import LiveServer, free_port, running_server
 
-# Known open bug: now and then (about one run in four here) a label fetch that the page
-# issues right after another write never leaves headless Chromium (no request reaches the
-# server, the fetch never settles) and that page's label queue stalls. A rerun gets a fresh
-# page; see the closing note of issue 3 for what was ruled out.
 pytestmark = [
-    pytest.mark.flaky(reruns=2),
     pytest.mark.browser,
     pytest.mark.skipif(
         not CHROMIUM.exists(),
@@ -167,6 +164,26 @@ def test_select_label_and_delete(dashboard: Dashboard) -> None:
     assert dashboard.page.text_content("#sample-index") == "none selected"
 
 
+def test_the_scatter_draws_only_when_something_changes(dashboard: Dashboard) -> None:
+    """No frame loop while nothing moves (it costs the trainer CPU); input wakes it."""
+    page = dashboard.page
+    animating = "window.alctl.scatterAnimating"
+    wait_for(lambda: dashboard.js(animating) is False, timeout=10, what="the loop to rest")
+    dashboard.js(
+        "window.__draws = 0; window.alctl.scatter.subscribe('draw', () => window.__draws++)"
+    )
+    page.wait_for_timeout(300)
+    assert dashboard.js("window.__draws") == 0
+    box = page.locator("#scatter").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -400)
+    wait_for(lambda: dashboard.js("window.__draws") > 0, timeout=10, what="the zoom drawn")
+    wait_for(lambda: dashboard.js(animating) is False, timeout=10, what="the loop to rest again")
+    dashboard.page.keyboard.press("p")  # a colour switch is drawn, then the loop rests
+    wait_for(lambda: dashboard.js(animating) is False, timeout=10, what="rest after a switch")
+    assert dashboard.js("window.alctl.scatter.get('colorBy')") == "valueZ"
+
+
 def test_keys_are_ignored_while_typing(dashboard: Dashboard) -> None:
     dashboard.select(6)
     dashboard.page.focus("#jump-input")
@@ -238,12 +255,61 @@ def test_failed_write_is_rolled_back_and_shown(dashboard: Dashboard) -> None:
             csv.write_bytes(original)
 
 
-def test_training_refreshes_the_latent_in_place(dashboard: Dashboard) -> None:
+def test_a_label_request_that_never_settles_is_retried_in_order(dashboard: Dashboard) -> None:
+    """Headless Chromium now and then parks a write that follows another one for good (no
+    request reaches the server). Hold the first DELETE the same way: the page aborts it at
+    its deadline, sends it again, and only then the label after it."""
     page = dashboard.page
-    serial = 3
+    held: list[Any] = []
+
+    def hang_first_delete(route: Any) -> None:
+        if route.request.method == "DELETE" and not held:
+            held.append(route)  # never answered, never passed on
+            return
+        route.fallback()
+
+    page.route("**/api/labels/*", hang_first_delete)
+    serial = 41
     dashboard.select(serial)
-    version = dashboard.js("window.alctl.state.latentVersion")
-    view = dashboard.js("Array.from(window.alctl.scatter.get('cameraView'))")
+    for key in ("2", "Delete", "6"):
+        page.keyboard.press(key)
+    assert dashboard.user(serial) == 6  # optimistic
+    # (Playwright runs route handlers only while this thread is inside a Playwright call.)
+    wait_for(lambda: page.wait_for_timeout(50) or held, what="the DELETE to be held")
+    page.wait_for_timeout(1000)  # the queue waits: the PUT of 6 must not overtake the DELETE
+    assert read_labels_csv(dashboard.labels_csv).get(serial) == 2
+    wait_for(lambda: dashboard.js("window.alctl.pendingWrites") == 0, timeout=30, what="writes")
+    assert dashboard.js("window.alctl.writeRetries") >= 1
+    assert read_labels_csv(dashboard.labels_csv).get(serial) == 6
+    assert dashboard.user(serial) == 6
+    assert dashboard.page.locator(".toast-error").count() == 0
+    assert read_labels_csv(dashboard.labels_csv) == page_labels(dashboard)
+
+
+def test_500_labels_at_key_repeat_speed_leave_csv_equal_to_page(dashboard: Dashboard) -> None:
+    page = dashboard.page
+    rng = random.Random(7)
+    keys = [str(d) for d in range(10)] + ["Delete"]
+    last: dict[int, int | None] = {}
+    for serial in range(100, 105):
+        dashboard.select(serial)
+        next_at = time.monotonic()
+        for _ in range(100):
+            key = rng.choice(keys)
+            page.keyboard.press(key)
+            last[serial] = None if key == "Delete" else int(key)
+            next_at += 0.033  # ~30 keys a second, like a held key
+            time.sleep(max(0.0, next_at - time.monotonic()))
+    wait_for(lambda: dashboard.js("window.alctl.pendingWrites") == 0, timeout=60, what="writes")
+    csv = read_labels_csv(dashboard.labels_csv)
+    for serial, label in last.items():
+        assert csv.get(serial) == label, f"serial {serial}"
+    assert csv == page_labels(dashboard)
+    assert dashboard.page.locator(".toast-error").count() == 0
+
+
+def train_one_epoch(page: Any) -> None:
+    """Start a 1-epoch session from the form and wait until the page says it completed."""
     page.fill("input[name=epochs]", "1")
     page.fill("input[name=batch_size]", "64")
     page.click("#train-start")
@@ -252,6 +318,15 @@ def test_training_refreshes_the_latent_in_place(dashboard: Dashboard) -> None:
         timeout=120,
         what="the session to complete",
     )
+
+
+def test_training_refreshes_the_latent_in_place(dashboard: Dashboard) -> None:
+    page = dashboard.page
+    serial = 3
+    dashboard.select(serial)
+    version = dashboard.js("window.alctl.state.latentVersion")
+    view = dashboard.js("Array.from(window.alctl.scatter.get('cameraView'))")
+    train_one_epoch(page)
     assert re.search(r"epoch 1 / 1", page.text_content("#progress-epoch"))
     assert page.text_content("#train-state") == "idle"
     wait_for(
@@ -279,31 +354,98 @@ def test_training_input_is_checked_before_sending(dashboard: Dashboard) -> None:
 
 
 @pytest.mark.slow
-def test_server_restart_is_shown_and_the_page_resynchronises(
-    browser: Any, tmp_path: Path, tiny_data_dir: Path
+@pytest.mark.parametrize("stop", ["sigint", "sigkill-while-training"])
+def test_page_carries_on_after_a_server_restart(
+    browser: Any, tmp_path: Path, tiny_data_dir: Path, stop: str
 ) -> None:
-    """Lose the event stream for real (stop the server), change the CSV meanwhile, restart."""
+    """Lose the server for real (Ctrl+C, or kill -9 mid-session), change the CSV meanwhile,
+    restart: the page takes the new server's token and state, then labels and trains."""
     workspace, port = tmp_path / "ws", free_port()
     workspace.mkdir()
     with server_on_port(workspace, tiny_data_dir, port) as first:
         board, page = open_dashboard(browser, first)
+        instance = board.js("window.alctl.serverInstance")
         board.select(50)
         page.keyboard.press("8")
         wait_for(lambda: read_labels_csv(board.labels_csv).get(50) == 8, what="the CSV row")
+        if stop == "sigkill-while-training":
+            response = httpx.post(
+                first.url + "api/train",
+                json={"epochs": 1000, "batch_size": 1},
+                headers={"X-Alctl-Token": first.token},
+            )
+            assert response.status_code == 202, response.text
+            wait_for(lambda: "running" in page.text_content("#train-result"), what="'running'")
+            first.process.kill()
+            first.process.wait()
+            board.guard.allow("ERR_INCOMPLETE_CHUNKED_ENCODING")  # the stream cut mid-way
     # Chromium logs the reconnect attempts that find nobody listening.
     board.guard.allow("ERR_CONNECTION_REFUSED")
     wait_for(lambda: page.get_attribute("#conn", "data-state") == "down", what="'down'")
+    if stop == "sigint":  # (while a session runs, Start is disabled)
+        # A Start while no server runs leaves an error under the form.
+        page.fill("input[name=epochs]", "1")
+        page.fill("input[name=batch_size]", "64")
+        page.click("#train-start")
+        wait_for(lambda: "Cannot reach" in page.text_content("#train-error"), what="the error")
     with board.labels_csv.open("a") as csv:
         csv.write("51,1\n")  # an edit while no server runs
-    with server_on_port(workspace, tiny_data_dir, port):
+    # This server has just trained and saved; on a machine with a load of 10 and more its
+    # Ctrl+C exit took over 10 s twice in 3 runs (Ctrl+C promptness has its own tests).
+    with server_on_port(workspace, tiny_data_dir, port, stop_timeout=30) as second:
         wait_for(
             lambda: page.get_attribute("#conn", "data-state") == "live",
             timeout=30,
             what="the reconnect",
         )
+        wait_for(lambda: board.js("window.alctl.serverInstance") != instance, what="new server")
         wait_for(lambda: board.user(51) == 1, what="the label made while the server was down")
         wait_for(lambda: board.drawn_user_label(51) == 1, what="its point recoloured")
         assert board.user(50) == 8
         assert page.locator(".toast", has_text="Reconnected").count() == 1
+        wait_for(lambda: page.text_content("#train-error") == "", what="the stale error cleared")
+        assert page.text_content("#train-state") == "idle"
+        if stop == "sigkill-while-training":
+            assert "interrupted" in page.text_content("#train-result")
+
+        # The page works against the new server: a label and a training session.
+        board.select(52)
+        page.keyboard.press("5")
+        try:
+            wait_for(lambda: read_labels_csv(board.labels_csv).get(52) == 5, what="the new label")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the page: {page_diagnosis(board)}") from None
+        train_one_epoch(page)
+        assert page.text_content("#train-error") == ""
+        history = httpx.get(second.url + "api/history").json()
+        wait_for(
+            lambda: (
+                str(board.js("window.alctl.state.latentVersion"))
+                == str(httpx.get(second.url + "api/status").json()["latent"]["version"])
+            ),
+            what="the page on the new latent version",
+        )
+        assert history["records"], "the new session's epochs are in the history"
+        assert page.locator(".toast-error", has_text="X-Alctl-Token").count() == 0
+        assert board.js("window.alctl.pendingWrites") == 0
+        assert read_labels_csv(board.labels_csv) == page_labels(board)
         page.close()
     board.guard.check()
+
+
+def page_diagnosis(board: Dashboard) -> dict[str, Any]:
+    """What the page knows about its writes and its server, for a failure message."""
+    return board.js(
+        """({pending: window.alctl.pendingWrites, retries: window.alctl.writeRetries,
+        instance: window.alctl.serverInstance, user52: window.alctl.state.user[52],
+        selected: window.alctl.state.selected, conn: document.querySelector('#conn').dataset.state,
+        toasts: [...document.querySelectorAll('.toast')].map((t) => t.textContent)})"""
+    )
+
+
+def page_labels(board: Dashboard) -> dict[int, int]:
+    """Every label the page shows, as {serial: label}."""
+    pairs = board.js(
+        "Array.from(window.alctl.state.user).flatMap((v, i) => v >= 0 ? [[i, v]] : [])"
+    )
+    return {int(s): int(v) for s, v in pairs}

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssvae.simulate import Oracle, Plan, read_results, run_simulation, summarize
+from ssvae.simulate import Oracle, Plan, pool_subset, read_results, run_simulation, summarize
 from ssvae.synthetic import synthetic_dataset
 from tests.cli_support import invoke, one_error_line
 
@@ -107,3 +107,14 @@ def test_run_names_stay_inside_the_workspace(
 ) -> None:
     common = ("--dataset", "mnist", "--data-dir", tiny_data_dir, "--workspace", workspace)
     assert "name" in one_error_line(invoke("simulate", "--name", name, *common))
+
+
+def test_pool_is_a_fixed_subset_and_keeps_the_test_split() -> None:
+    data = synthetic_dataset(300, 100)
+    a, b = pool_subset(data, 120), pool_subset(data, 120)
+    assert a.n_train == 120 and np.array_equal(a.train_images, b.train_images)
+    assert a.test_images is data.test_images and pool_subset(data, 0) is data
+    rows = {bytes(img) for img in data.train_images}
+    assert all(bytes(img) in rows for img in a.train_images)
+    with pytest.raises(ValueError, match="pool"):
+        Plan(["random"], pool=-1).validate(300)

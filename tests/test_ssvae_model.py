@@ -29,7 +29,7 @@ def test_forward_shapes(encoder: str, decoder: str, latent: int) -> None:
     assert out.class_logits.shape == (5, 10)
     assert model.encode(x)[0].shape == (5, latent)
     assert model.decode(out.z).shape == (5, 1, 28, 28)
-    assert model.classify(out.mu).shape == (5, 10)
+    assert model.classify(out.mu, out.features).shape == (5, 10)
 
 
 def test_eval_mode_uses_the_mean() -> None:

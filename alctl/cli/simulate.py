@@ -42,6 +42,9 @@ def simulate(
     pretrain_epochs: Annotated[
         int, typer.Option(help="Unsupervised epochs before the first labels (warm start).")
     ] = 0,
+    pool: Annotated[
+        int, typer.Option(help="Use a fixed random subset of N training images (0 = all).")
+    ] = 0,
     setting: Annotated[
         str | None,
         typer.Option(
@@ -89,6 +92,7 @@ def simulate(
         plan = sim.Plan(
             strategies=[s.strip() for s in strategy.split(",") if s.strip()],
             pretrain_epochs=pretrain_epochs,
+            pool=pool,
             overrides={
                 **(_QUICK_SETTINGS if quick else {}),
                 **parse_settings(setting.split(",") if setting else []),
@@ -144,6 +148,8 @@ def default_name(plan: Any) -> str:
     ]
     if plan.pretrain_epochs:
         parts.append(f"p{plan.pretrain_epochs}")
+    if plan.pool:
+        parts.append(f"pool{plan.pool}")
     parts += [f"{k}={v}" for k, v in sorted(plan.overrides.items())]
     return "_".join(parts).replace("/", "-").replace(" ", "")
 
@@ -157,7 +163,10 @@ def _check_same_plan(out_dir: Path, plan: Any, run_name: str) -> None:
     wanted = {k: v for k, v in asdict(plan).items() if k != "seeds"}
     stored = out_dir / "plan.json"
     if stored.exists():
-        have = {k: v for k, v in json.loads(stored.read_text()).items() if k != "seeds"}
+        # A plan stored before a field existed meant that field's default.
+        defaults = asdict(type(plan)(strategies=[]))
+        have = {**defaults, **json.loads(stored.read_text())}
+        have.pop("seeds")
         if have != wanted:
             raise UsageError(
                 f"simulation {run_name!r} exists with another plan; pass another --name"
@@ -200,17 +209,18 @@ class _Bar:
 
     def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
-        self.started = time.perf_counter()
-        self.first_done: int | None = None
+        self.first: tuple[int, float] | None = None  # (done, time) at the first new round
 
     def __call__(self, progress: Any) -> None:
         from ssvae.formats import duration as format_duration
 
-        if self.first_done is None:
-            self.first_done = progress.done
-        new = progress.done - self.first_done
-        elapsed = time.perf_counter() - self.started
-        eta = elapsed / new * (progress.total - progress.done) if new else None
+        now, eta = time.perf_counter(), None
+        if progress.row is not None and self.first is None:
+            # Rate from the first round on: a warm start before it would skew the ETA.
+            self.first = (progress.done, now)
+        elif self.first is not None and progress.done > self.first[0]:
+            per_round = (now - self.first[1]) / (progress.done - self.first[0])
+            eta = per_round * (progress.total - progress.done)
         filled = int(20 * progress.done / max(progress.total, 1))
         line = f"[{'#' * filled}{'.' * (20 - filled)}] {progress.done}/{progress.total} rounds"
         if progress.row:

@@ -29,6 +29,8 @@ from alctl.server.limits import (
 from alctl.server.rollback import RollbackRefused, rollback_session
 from alctl.server.session import SessionError, WorkspaceSession
 from alctl.server.training_thread import NotTraining, TrainingBusy
+from alctl.server.write_order import HEADER as WRITE_HEADER
+from alctl.server.write_order import SupersededWrite, WriteTicketError, parse_ticket
 from ssvae.config import SESSION_PARAMS
 from ssvae.hparams import HyperparameterError, check_values
 from ssvae.strict_input import clip, is_decimal
@@ -67,6 +69,10 @@ def _session(request: Request) -> WorkspaceSession:
 def _source(request: Request) -> str:
     source = request.headers.get(SOURCE_HEADER, "page").strip().lower()
     return source if source in SOURCES else "page"
+
+
+def _ticket(request: Request) -> tuple[str, int] | None:
+    return parse_ticket(request.headers.get(WRITE_HEADER))
 
 
 def _serial(request: Request) -> int:
@@ -183,7 +189,10 @@ async def delete_label(request: Request) -> Response:
 async def _timed_label_write(request: Request, serial: int, label: int | None) -> Response:
     # Server-Timing lets the page and the benchmarks see the durable-write time alone.
     started = time.perf_counter()
-    result = await run_in_threadpool(_session(request).set_label, serial, label, _source(request))
+    ticket = _ticket(request)
+    result = await run_in_threadpool(
+        _session(request).set_label, serial, label, _source(request), ticket
+    )
     elapsed_ms = (time.perf_counter() - started) * 1000
     return SafeJSONResponse(result, headers={"Server-Timing": f"label;dur={elapsed_ms:.2f}"})
 
@@ -212,7 +221,9 @@ async def post_labels(request: Request) -> Response:
         if not 0 <= serial < session.n_samples:
             raise ApiError(f"serial {serial} is outside the dataset (0..{session.n_samples - 1})")
         changes[serial] = None if value is None else _label(value, f"label for serial {serial}")
-    result = await run_in_threadpool(session.update_labels, changes, _source(request))
+    result = await run_in_threadpool(
+        session.update_labels, changes, _source(request), _ticket(request)
+    )
     return SafeJSONResponse(result)
 
 
@@ -284,6 +295,8 @@ REFUSALS = (
     TrainingBusy,
     NotTraining,
     LabelFileError,
+    SupersededWrite,
+    WriteTicketError,
     RollbackRefused,
     RequestTooLarge,
     BadJson,

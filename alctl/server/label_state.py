@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from alctl.server.events import EventBus
+from alctl.server.write_order import WriteOrder
 from ssvae.labels import LabelError, LabelStore, label_stats, labels_csv_text
 
 
@@ -32,6 +33,7 @@ class LabelState:
         self._version = 1
         self._seen_mtime = store.mtime_ns()
         self._reported_error_mtime: int | None = None
+        self._order = WriteOrder()
         self._file_error: str | None = None  # why the CSV on disk cannot be read, if it cannot
 
     @property
@@ -68,12 +70,19 @@ class LabelState:
         with self._io:
             return labels_csv_text(self._labels)
 
-    def update(self, changes: Mapping[int, int | None], source: str) -> dict[str, Any]:
+    def update(
+        self,
+        changes: Mapping[int, int | None],
+        source: str,
+        ticket: tuple[str, int] | None = None,
+    ) -> dict[str, Any]:
         """Write `changes` durably (None deletes), then publish what changed.
 
-        Returns {"previous": {serial: old}, "changes": [...], "stats": {...}}.
+        `ticket` (writer, attempt number) refuses an attempt older than one already applied
+        (SupersededWrite). Returns {"previous": {serial: old}, "changes": [...], "stats": {...}}.
         """
         with self._io:
+            self._order.admit(ticket)
             try:
                 previous = self.store.update(changes)
             except LabelError as exc:

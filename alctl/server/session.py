@@ -10,6 +10,7 @@ lock, and nothing here runs on the event loop except dictionary work.
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -51,6 +52,9 @@ class WorkspaceSession:
         self.workspace, self.dataset, self.bus = workspace, dataset, bus
         self.n_samples = dataset.n_train
         self.pid, self.started_at = os.getpid(), now_iso()
+        # Unique per server process: a page that sees it change knows its token, versions and
+        # session numbers belong to a server that is gone.
+        self.instance = secrets.token_hex(8)
         self.labels = LabelState(LabelStore(workspace.labels_csv, self.n_samples), bus)
         self.training = TrainingRunner(bus)
         self.cache_path = workspace.artifacts_dir / CACHE_NAME
@@ -154,6 +158,7 @@ class WorkspaceSession:
                 "pid": self.pid,
                 "started_at": self.started_at,
                 "workspace": str(self.workspace.root),
+                "instance": self.instance,
             },
         }
 
@@ -214,14 +219,18 @@ class WorkspaceSession:
             image = self._require_model(self.model_wait_s).sample(image)[1]
         return png_bytes(image)
 
-    def set_label(self, serial: int, label: int | None, source: str) -> dict[str, Any]:
+    def set_label(
+        self, serial: int, label: int | None, source: str, ticket: tuple[str, int] | None = None
+    ) -> dict[str, Any]:
         """Label (or, with None, unlabel) one image; durable when this returns."""
-        out = self.labels.update({serial: label}, source)
+        out = self.labels.update({serial: label}, source, ticket)
         previous = out["previous"][serial]
         return {"serial": serial, "label": label, "previous": previous, "stats": out["stats"]}
 
-    def update_labels(self, changes: dict[int, int | None], source: str) -> dict[str, Any]:
-        out = self.labels.update(changes, source)
+    def update_labels(
+        self, changes: dict[int, int | None], source: str, ticket: tuple[str, int] | None = None
+    ) -> dict[str, Any]:
+        out = self.labels.update(changes, source, ticket)
         return {"changed": len(out["changes"]), "stats": out["stats"]}
 
     def labels_csv(self) -> str:

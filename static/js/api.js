@@ -2,14 +2,18 @@
 // and the binary /api/points decoder.
 
 export class ApiError extends Error {
-  constructor(message, status = 0) {
+  constructor(message, status = 0, { timedOut = false } = {}) {
     super(message);
     this.name = "ApiError";
     this.status = status;
+    this.timedOut = timedOut; // no answer within the deadline: the request was aborted
   }
 }
 
 const UNREACHABLE = "Cannot reach the alctl server. Is `alctl serve` still running?";
+// A label write takes milliseconds; one that has not answered after this never will (Chromium
+// can park a request for good), so it is aborted and the labeler sends it again.
+export const WRITE_DEADLINE_MS = 3000;
 
 /** Server messages are terse ("label must be an integer 0-9"); make them end like sentences. */
 export function sentence(text) {
@@ -32,35 +36,100 @@ async function errorFrom(response) {
     response.status);
 }
 
-/** Creates the API client; every state-changing call carries the page's token. */
-export function createApi(token) {
-  async function request(method, path, body) {
+/** The JSON config the server embeds in its page (token, dataset, n_samples, class names). */
+export function readPageConfig(html) {
+  const node = new DOMParser().parseFromString(html, "text/html").getElementById("alctl-config");
+  if (!node) throw new ApiError("The server's page carries no configuration.");
+  return JSON.parse(node.textContent);
+}
+
+// crypto.randomUUID needs a secure context; a server bound to a LAN address is plain http.
+const randomId = () =>
+  Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0"))
+    .join("");
+
+/**
+ * Creates the API client. Every state-changing call carries the page's token; a server that
+ * restarted has a new one, which `renewToken()` reads from the server's own page (same origin,
+ * so nothing new is exposed). Label writes are numbered (`X-Alctl-Write: <writer>/<n>`, n rising
+ * with every attempt) so the server can refuse an abandoned attempt that arrives late.
+ */
+export function createApi(initialToken, { writer = randomId() } = {}) {
+  let token = initialToken;
+  let renewing = null;
+  let attempts = 0;
+
+  async function renewToken() {
+    renewing ??= (async () => {
+      let response;
+      try {
+        response = await fetch("/", { cache: "no-store" });
+      } catch {
+        throw new ApiError(UNREACHABLE);
+      }
+      if (!response.ok) throw await errorFrom(response);
+      return readPageConfig(await response.text());
+    })().finally(() => {
+      renewing = null;
+    });
+    const config = await renewing;
+    token = config.token;
+    return config;
+  }
+
+  async function send(method, path, body, { deadlineMs = 0, ordered = false }) {
     const init = { method, headers: {} };
     if (method !== "GET") init.headers["X-Alctl-Token"] = token;
+    if (ordered) init.headers["X-Alctl-Write"] = `${writer}/${++attempts}`;
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
-    let response;
+    const controller = deadlineMs > 0 ? new AbortController() : null;
+    const timer = controller && setTimeout(() => controller.abort(), deadlineMs);
+    if (controller) init.signal = controller.signal;
     try {
-      response = await fetch(path, init);
+      return await fetch(path, init);
     } catch {
+      if (controller?.signal.aborted) {
+        throw new ApiError(`The server did not answer within ${deadlineMs / 1000} s.`, 0,
+          { timedOut: true });
+      }
       throw new ApiError(UNREACHABLE);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function request(method, path, body, options = {}) {
+    let response = await send(method, path, body, options);
+    if (response.status === 403 && method !== "GET") {
+      // Refused: perhaps the server restarted with a new token. Retry once if it did.
+      const before = token;
+      await renewToken().catch(() => {});
+      if (token !== before) response = await send(method, path, body, options);
     }
     if (!response.ok) throw await errorFrom(response);
     return response;
   }
 
-  const json = async (method, path, body) => (await request(method, path, body)).json();
+  const json = async (method, path, body, options) =>
+    (await request(method, path, body, options)).json();
+  const write = (deadlineMs = WRITE_DEADLINE_MS) => ({ deadlineMs, ordered: true });
 
   return {
+    renewToken,
     status: () => json("GET", "/api/status"),
     sample: (serial) => json("GET", `/api/samples/${serial}`),
     labels: () => json("GET", "/api/labels"),
     history: () => json("GET", "/api/history"),
-    putLabel: (serial, label) => json("PUT", `/api/labels/${serial}`, { label }),
-    deleteLabel: (serial) => json("DELETE", `/api/labels/${serial}`),
-    postLabels: (labels) => json("POST", "/api/labels", { labels }),
+    // `deadlineMs` overrides the write deadline (the labeler lengthens it on each retry).
+    putLabel: (serial, label, deadlineMs) =>
+      json("PUT", `/api/labels/${serial}`, { label }, write(deadlineMs)),
+    deleteLabel: (serial, deadlineMs) =>
+      json("DELETE", `/api/labels/${serial}`, undefined, write(deadlineMs)),
+    postLabels: (labels, deadlineMs) =>
+      json("POST", "/api/labels", { labels }, write(deadlineMs)),
     startTraining: (params) => json("POST", "/api/train", params),
     stopTraining: () => json("POST", "/api/train/stop"),
     decodePoint: (x, y) => json("GET", `/api/decode?x=${x}&y=${y}`),

@@ -124,6 +124,16 @@ function boot(config) {
     {
       applyStatus,
       animate: () => $("animate").checked,
+      restarted() {
+        training.serverRestarted();
+        toasts.note("The server restarted: the page now follows the new one.");
+      },
+      reload(fresh) {
+        // Another dataset behind the same address: nothing on the page applies any more.
+        if (fresh.dataset === config.dataset && fresh.n_samples === config.n_samples) return false;
+        window.location.reload();
+        return true;
+      },
       pointsShown(points) {
         $("scatter-info").textContent =
           `${state.n.toLocaleString()} points · latent v${points.version ?? "?"}`;
@@ -270,6 +280,17 @@ function boot(config) {
     pointColor: (i) => pointColor(state.mode, state.code[i], state.valueB[i]),
     get pendingWrites() {
       return labeler.pending;
+    },
+    /** Whether the scatter's frame loop runs (it rests while nothing changes). */
+    get scatterAnimating() {
+      return scatter.animating;
+    },
+    get writeRetries() {
+      return labeler.retries;
+    },
+    /** The server instance the page follows (changes when the server restarts). */
+    get serverInstance() {
+      return sync.instance;
     },
   });
   start().catch((error) => console.warn("alctl start-up failed:", error.message));

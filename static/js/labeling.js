@@ -1,8 +1,14 @@
 // Label actions: optimistic on the page, written to the server one at a time (so rapid
 // keypresses reach the CSV in the order they were made), rolled back when a write fails.
+// A write that gets no answer is aborted at its deadline and sent again before the next one
+// goes: it sets a final state, so repeating it is harmless, and the server refuses the
+// abandoned attempt should it still arrive (the api numbers every attempt).
 // `apply(serials, label)` is the one entry point; an uncertainty queue, lasso batches and undo
 // can all be built on it (it returns the previous labels).
+import { WRITE_DEADLINE_MS as FIRST_DEADLINE_MS } from "./api.js";
 import { withUser } from "./palette.js";
+
+const ATTEMPTS = 4; // deadlines 3, 6, 12, 24 s: 45 s in all before a write is rolled back
 
 // Versions order server facts; anything not a number is treated as "newer".
 function isStale(version, seen) {
@@ -21,6 +27,7 @@ export function createLabeler({ api, state, onChange, onStats, onError }) {
   const inFlight = new Map(); // serial -> writes not yet answered
   const factVersion = new Map(); // serial -> labels.version of the last server fact applied
   let queue = Promise.resolve();
+  let retries = 0; // writes sent again after a deadline (read by tests)
 
   function show(serial, value) {
     state.user[serial] = value;
@@ -61,11 +68,27 @@ export function createLabeler({ api, state, onChange, onStats, onError }) {
     return `Could not save label ${label} (${name}) for ${what}`;
   }
 
-  function send(serials, label) {
+  function sendOnce(serials, label, deadlineMs) {
     if (serials.length === 1) {
-      return label === null ? api.deleteLabel(serials[0]) : api.putLabel(serials[0], label);
+      return label === null
+        ? api.deleteLabel(serials[0], deadlineMs)
+        : api.putLabel(serials[0], label, deadlineMs);
     }
-    return api.postLabels(Object.fromEntries(serials.map((serial) => [serial, label])));
+    const labels = Object.fromEntries(serials.map((serial) => [serial, label]));
+    return api.postLabels(labels, deadlineMs);
+  }
+
+  async function send(serials, label) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // A request Chromium never sent gets a fresh one after the first deadline; a server
+        // that is merely slow (busy machine, model loading) gets longer each time.
+        return await sendOnce(serials, label, FIRST_DEADLINE_MS * 2 ** (attempt - 1));
+      } catch (error) {
+        if (!error.timedOut || attempt >= ATTEMPTS) throw error;
+        retries++;
+      }
+    }
   }
 
   return {
@@ -135,6 +158,10 @@ export function createLabeler({ api, state, onChange, onStats, onError }) {
 
     get pending() {
       return inFlight.size;
+    },
+
+    get retries() {
+      return retries;
     },
   };
 }

@@ -1,7 +1,9 @@
 // The latent scatter: a thin wrapper over regl-scatterplot that owns the GPU-side columns
 // (x, y, category code, certainty), serialises draw calls (the library rejects a draw while
 // another one runs) and keeps a DOM ring on the selected point.
-import createScatterplot, { createRenderer } from "../vendor/regl-scatterplot.js";
+import createScatterplot, { createRegl, createRenderer } from "../vendor/regl-scatterplot.js";
+import { createLevelOfDetail } from "./detail.js";
+import { createDemandFrames } from "./frames.js";
 import { BACKGROUND, buildModeSettings } from "./palette.js";
 
 const POINT_SIZE = 3;
@@ -24,7 +26,9 @@ export function createScatter({ canvas, ring, count, onSelect, onHover }) {
   const { width, height } = container.getBoundingClientRect();
   // The library's default renderer is window-sized; in software WebGL every pixel of its
   // float framebuffer costs time each frame, so ours matches the plot area instead.
-  const renderer = createRenderer({ canvas: document.createElement("canvas") });
+  const offscreen = document.createElement("canvas");
+  const frames = createDemandFrames(createRegl(offscreen));
+  const renderer = createRenderer({ canvas: offscreen, regl: frames.regl });
   renderer.resize(Math.max(1, width), Math.max(1, height));
   renderer.refresh();
   const plot = createScatterplot({
@@ -73,7 +77,12 @@ export function createScatter({ canvas, ring, count, onSelect, onHover }) {
         // Applied between draws: during one the library would drop the new order.
         if (orderFrom) setPointOrder(orderFrom);
         orderFrom = null;
-        await plot.draw(columns, options);
+        const release = frames.hold(); // the library finishes a draw in later frames
+        try {
+          await plot.draw(columns, options);
+        } finally {
+          release();
+        }
         if (job.positions) spatialIndex = plot.get("spatialIndex");
       } catch (error) {
         console.error("scatter draw failed", error);
@@ -134,6 +143,20 @@ export function createScatter({ canvas, ring, count, onSelect, onHover }) {
     plot.set({ pointOrder: order });
   }
 
+  // Input on the plot, and every draw (transitions and camera animations draw frame after
+  // frame), keep the frame loop running; otherwise it rests.
+  for (const type of ["pointerdown", "pointermove", "pointerup", "pointerleave", "wheel"]) {
+    container.addEventListener(type, () => frames.wake(), { capture: true, passive: true });
+  }
+  plot.subscribe("draw", () => frames.wake());
+  // A drag or the wheel moves the view: very large scatters draw a sample meanwhile.
+  const detail = createLevelOfDetail(plot, () => selected, () => frames.wake());
+  const options = { capture: true, passive: true };
+  container.addEventListener("pointermove", (event) => {
+    if (event.buttons & 1) detail.moving();
+  }, options);
+  container.addEventListener("wheel", () => detail.moving(), options);
+
   // A click selects inside the library (which redraws by itself); remember it so that the
   // app's echo through select() does not cost another frame.
   plot.subscribe("select", ({ points }) => {
@@ -153,6 +176,7 @@ export function createScatter({ canvas, ring, count, onSelect, onHover }) {
   plot.subscribe("view", placeRing);
   plot.subscribe("draw", placeRing);
   plot.subscribe("transitionStart", () => {
+    frames.wake(TRANSITION_MS);
     transitioning = true;
     placeRing();
   });
@@ -166,6 +190,7 @@ export function createScatter({ canvas, ring, count, onSelect, onHover }) {
     if (rect.width > 0 && rect.height > 0) {
       renderer.resize(rect.width, rect.height);
       renderer.refresh();
+      frames.wake();
       plot.set({ width: rect.width, height: rect.height });
       placeRing();
     }
@@ -184,6 +209,7 @@ export function createScatter({ canvas, ring, count, onSelect, onHover }) {
     setColumns(next, { transition = false, user = null } = {}) {
       const sameSize = columns !== null && columns.x.length === next.x.length;
       columns = next;
+      detail.setCount(next.x.length);
       if (!sameSize) {
         selected = null;
         labeledDrawnLast = "";
@@ -200,11 +226,13 @@ export function createScatter({ canvas, ring, count, onSelect, onHover }) {
     },
     setMode(next) {
       mode = next;
+      frames.wake();
       plot.set(modes[next]);
     },
     select(index) {
       if (index === selected || !columns) return;
       selected = index;
+      frames.wake();
       if (index === null) plot.deselect({ preventEvent: true });
       else plot.select([index], { preventEvent: true });
       placeRing();
@@ -217,18 +245,31 @@ export function createScatter({ canvas, ring, count, onSelect, onHover }) {
       const margin = 24;
       if (pos && pos[0] > margin && pos[1] > margin && pos[0] < rect.width - margin
         && pos[1] < rect.height - margin) return;
+      frames.wake();
+      detail.moving();
       plot.zoomToLocation([columns.x[index], columns.y[index]], plot.get("cameraDistance"),
         { transition: true, transitionDuration: 300 });
     },
     resetView() {
+      frames.wake();
+      detail.moving();
       plot.zoomToOrigin({ transition: true, transitionDuration: 300 });
     },
     /** Resolves at the next frame the library draws (after a mode switch, say). */
     nextFrame() {
+      frames.wake();
       return new Promise((resolve) => plot.subscribe("draw", () => resolve(), 1));
     },
     get busy() {
       return busy;
+    },
+    /** True while a moving view draws only a sample of the points. */
+    get reduced() {
+      return detail.reduced;
+    },
+    /** True while the frame loop runs (it rests when nothing changes). */
+    get animating() {
+      return frames.awake;
     },
   };
 }

@@ -32,6 +32,7 @@ export function createState(config) {
     connection: "connecting",
     // Recent interaction times in ms (bounded), read by benchmarks through window.alctl.
     timings: { modeSwitch: [], samplePaint: [], labelRecolor: [], pointsLoad: [],
+      pointsFetch: [], pointsAdopt: [],
       decodePreview: [], manifoldServer: [], manifoldPaint: [] },
   };
 

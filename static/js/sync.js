@@ -2,13 +2,50 @@
 // event, and the resynchronisation a `snapshot` triggers after a reconnect or restart.
 import { recordTiming, sameVersion } from "./state.js";
 
+// Batch progress arrives up to 5 times a second; a person reads it at a glance, and every
+// repaint in software rendering takes CPU from the trainer on the same 2 cores. So the
+// progress line repaints at most this often (the latest event wins), at an animation frame.
+export const PROGRESS_PAINT_MS = 500;
+
+/** Calls `paint(latest)` for the latest of the values given, at most once per `everyMs`. */
+export function coalesce(paint, everyMs) {
+  let latest = null;
+  let waiting = false;
+  let lastAt = -Infinity;
+  function flush() {
+    waiting = false;
+    lastAt = performance.now();
+    const value = latest;
+    latest = null;
+    if (value !== null) paint(value);
+  }
+  return {
+    push(value) {
+      latest = value;
+      if (waiting) return;
+      waiting = true;
+      const wait = Math.max(0, lastAt + everyMs - performance.now());
+      setTimeout(() => requestAnimationFrame(flush), wait);
+    },
+    /** Drops a value not painted yet (the state it describes has ended). */
+    cancel() {
+      latest = null;
+    },
+  };
+}
+
+// The server process behind a snapshot: its instance id (older servers: its start time).
+const instanceOf = (status) => status.server?.instance ?? status.server?.started_at ?? null;
+
 /**
  * @param {object} parts  {api, state, scatter, samples, labeler, charts, training, toasts}
- * @param {object} hooks  {applyStatus(status), pointsShown(points), animate(): boolean}
+ * @param {object} hooks  {applyStatus(status), pointsShown(points), animate(): boolean,
+ *   restarted(status) (before the new state is applied), reload(config): boolean (true when
+ *   the page must be loaded again: another dataset)}
  */
 export function createSync(parts, hooks) {
   const { api, state, scatter, samples, labeler, charts, training, toasts } = parts;
-  let serverStartedAt = null;
+  let instance = null;
   let pointsLoading = null;
   let pointsStale = false;
   let labelBuffer = null; // labels events that arrive during a full refetch, replayed after it
@@ -24,10 +61,14 @@ export function createSync(parts, hooks) {
     const started = performance.now();
     pointsLoading = (async () => {
       const points = await api.points();
+      const fetched = performance.now();
       state.adoptPoints(points);
+      const adopted = performance.now();
       const drawn = scatter.setColumns(
         { x: state.x, y: state.y, valueA: state.code, valueB: state.valueB },
         { transition, user: state.user });
+      recordTiming(state, "pointsFetch", fetched - started);
+      recordTiming(state, "pointsAdopt", adopted - fetched);
       state.latentVersion = points.version;
       samples.invalidate();
       hooks.pointsShown(points);
@@ -65,37 +106,68 @@ export function createSync(parts, hooks) {
     charts.setHistory(body.records ?? [], { merge });
   }
 
+  const progress = coalesce((event) => training.progress(event), PROGRESS_PAINT_MS);
+
   const refreshStatus = () => api.status().then(hooks.applyStatus).catch(() => {});
+
+  /**
+   * Another server process answers now: its token, versions and session numbers are its own.
+   * Take its token (from its page), then all of its state, as at start-up.
+   */
+  async function adoptNewServer(status) {
+    try {
+      const config = await api.renewToken();
+      if (hooks.reload(config)) return;
+    } catch (error) {
+      toasts.error(`The server restarted, and its new token could not be read: ${error.message}`
+        + " Reload the page.");
+    }
+    state.stats = null;
+    hooks.restarted(status);
+    hooks.applyStatus(status);
+    await Promise.all([
+      refetchLabels().catch(failed("Could not reload the labels")),
+      loadPoints({ transition: hooks.animate() })
+        .catch(failed("Could not reload the latent points")),
+      loadHistory({ merge: false }).catch(failed("Could not reload the loss history")),
+    ]);
+  }
 
   const handlers = {
     snapshot(status) {
-      const started = status.server?.started_at ?? null;
-      const restarted = serverStartedAt !== null && started !== serverStartedAt;
-      serverStartedAt = started;
-      // A restarted server counts its versions from the start again.
-      if (restarted) state.stats = null;
+      const next = instanceOf(status);
+      const restarted = instance !== null && next !== instance;
+      instance = next;
+      if (restarted) {
+        adoptNewServer(status);
+        return;
+      }
       hooks.applyStatus(status);
-      if (restarted || !sameVersion(status.labels?.version, state.labelsVersion)) {
+      if (!sameVersion(status.labels?.version, state.labelsVersion)) {
         refetchLabels().catch(failed("Could not reload the labels"));
       }
-      if (restarted || !sameVersion(status.latent?.version, state.latentVersion)) {
+      if (!sameVersion(status.latent?.version, state.latentVersion)) {
         loadPoints({ transition: hooks.animate() })
           .catch(failed("Could not reload the latent points"));
       }
-      loadHistory({ merge: !restarted }).catch(failed("Could not reload the loss history"));
+      loadHistory({ merge: true }).catch(failed("Could not reload the loss history"));
     },
     labels(event) {
       if (labelBuffer) labelBuffer.push(event);
       labeler.applyEvent(event);
       if (event.stats?.version !== undefined) state.labelsVersion = event.stats.version;
     },
-    train_started: (event) => training.started(event),
-    train_progress: (event) => training.progress(event),
+    train_started(event) {
+      progress.cancel();
+      training.started(event);
+    },
+    train_progress: (event) => progress.push(event),
     train_epoch(record) {
       training.epoch(record);
       charts.add(record);
     },
     train_ended(result) {
+      progress.cancel();
       const problem = training.ended(result);
       if (problem) toasts.error(problem);
       else toasts.note(`Training ${result.status.replace("_", " ")} after ${result.epochs_run} epochs.`);
@@ -111,11 +183,14 @@ export function createSync(parts, hooks) {
 
   return {
     handlers,
+    get instance() {
+      return instance;
+    },
     /** Everything the page needs before it is ready; rejects with the first failure. */
     async initial() {
       const [status, , history] = await Promise.all([
         api.status(), loadPoints({ transition: false }), api.history(), loadLabels()]);
-      serverStartedAt = status.server?.started_at ?? null;
+      instance ??= instanceOf(status);
       hooks.applyStatus(status);
       charts.setHistory(history.records ?? [], { merge: false });
     },

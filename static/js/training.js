@@ -28,6 +28,7 @@ const fmt = (v) => (typeof v === "number" && Number.isFinite(v) ? v.toPrecision(
  */
 export function createTrainingPanel({ api, els }) {
   let state = "idle";
+  let runningSession = null; // the session this panel shows as running
   const edited = new Set(); // inputs the person changed: server values no longer overwrite them
 
   const names = JSON.parse(els.form.dataset.params).map((p) => p.name);
@@ -116,10 +117,12 @@ export function createTrainingPanel({ api, els }) {
     },
     /** The `training` object of /api/status or a snapshot. */
     sync(training) {
+      if (training.state !== "idle" && training.session) runningSession = training.session;
       setState(training.state ?? "idle");
       if (training.state !== "idle" && training.epochs) progress(training);
     },
     started({ session, epochs, batches }) {
+      runningSession = session;
       setState("running");
       showError("");
       els.result.textContent = `session ${session} running: ${epochs} epochs`;
@@ -128,8 +131,20 @@ export function createTrainingPanel({ api, els }) {
     },
     progress,
     epoch: losses,
+    /** A new server process: errors from the old one are void, a running session was lost. */
+    serverRestarted() {
+      showError("");
+      if (state !== "idle" && runningSession !== null) {
+        els.result.textContent = `session ${runningSession} interrupted: the server restarted`
+          + " (epochs of it that were not saved are lost)";
+        els.result.classList.add("failed");
+      }
+      runningSession = null;
+      els.start.disabled = state !== "idle";
+    },
     /** Returns a message for the page when the session did not complete normally. */
     ended(result) {
+      runningSession = null;
       setState("idle");
       const seconds = typeof result.seconds === "number" ? ` in ${clock(result.seconds)}` : "";
       const summary = `session ${result.session} ${result.status.replace("_", " ")}: `

@@ -95,3 +95,36 @@ test("several serials go as one batch write", async () => {
   server.calls[0].resolve({ stats: { version: 1 } });
   assert.equal((await done).ok, true);
 });
+
+const timedOut = () => Object.assign(new Error("No answer within 3 s."), { timedOut: true });
+
+test("a write with no answer is sent again before the next one, then the queue goes on", async () => {
+  const { server, state, labeler, errors } = setup();
+  const hung = labeler.apply([1], 2);
+  const next = labeler.apply([1], 6);
+  await tick();
+  server.calls[0].reject(timedOut()); // the api aborted it at its deadline
+  await tick();
+  const sent = () => server.calls.map((c) => [c.kind, ...c.args]);
+  assert.deepEqual(sent(), [["put", 1, 2], ["put", 1, 2]], "the same write again, first");
+  server.calls[1].resolve({ stats: { version: 1 } });
+  await tick();
+  assert.deepEqual(sent(), [["put", 1, 2], ["put", 1, 2], ["put", 1, 6]]);
+  server.calls[2].resolve({ stats: { version: 2 } });
+  assert.ok((await hung).ok && (await next).ok);
+  assert.equal(labeler.retries, 1);
+  assert.deepEqual([state.user[1], state.confirmed[1], errors.length], [6, 6, 0]);
+});
+
+test("a write that never answers is given up after its attempts and rolled back", async () => {
+  const { server, state, labeler, errors } = setup();
+  const hung = labeler.apply([2], 3);
+  for (let attempt = 0; attempt < 4; attempt++) {
+    await tick();
+    server.calls[attempt].reject(timedOut());
+  }
+  const result = await hung;
+  assert.equal(result.ok, false);
+  assert.equal(server.calls.length, 4);
+  assert.deepEqual([state.user[2], errors.length], [-1, 1]);
+});
