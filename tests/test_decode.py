@@ -57,7 +57,7 @@ def test_decoding_a_latent_mean_gives_the_reconstruction() -> None:
     from ssvae.model import SSVAE, predict
 
     torch.manual_seed(0)
-    model = SSVAE(SSVAEConfig(latent_dim=3, hidden_dims=(32, 16)))
+    model = SSVAE(SSVAEConfig(latent_dim=3, hidden_dims=(32, 16), classifier_input="mean"))
     images = np.random.default_rng(0).integers(0, 256, size=(5, 28, 28), dtype=np.uint8)
     out = predict(model, images)
     decoded = decode_latent(model, out.latent)
@@ -87,7 +87,16 @@ def test_a_classifier_that_reads_features_gives_no_prediction_off_the_data() -> 
 
 @pytest.fixture(scope="module")
 def server(tiny_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
-    session = make_session(tmp_path_factory.mktemp("ws"), tiny_data_dir)
+    """A server whose classifier reads the latent alone, so every point has a prediction."""
+    from ssvae.checkpoint import save_checkpoint
+    from ssvae.config import SSVAEConfig
+    from ssvae.training import InteractiveTrainer
+    from ssvae.workspace import Workspace
+
+    root = tmp_path_factory.mktemp("ws")
+    trainer = InteractiveTrainer(SSVAEConfig(classifier_input="mean"))
+    save_checkpoint(Workspace(root, "mnist").checkpoint, **trainer.checkpoint_payload("mnist"))
+    session = make_session(root, tiny_data_dir)
     with thread_server(session) as running:
         yield running
 
@@ -217,6 +226,9 @@ def test_a_wider_latent_is_decoded_from_its_principal_plane(
         x, y = (float(v) for v in xy[17])
         answer = server.api("GET", f"/api/decode?x={x!r}&y={y!r}").json()
         assert answer["latent_dim"] == 4 and answer["other_components"] == "at the mean"
+        # the default classifier reads encoder features too: nothing to predict off the data
+        assert answer["pred"] is None and answer["certainty"] is None
+        assert "no prediction off the data" in answer["prediction_note"]
         # the page point is the sample's latent mean projected on the principal plane
         assert np.allclose(
             answer["view"][0], view.project(np.array(sample["latent"]))[0], atol=1e-4
