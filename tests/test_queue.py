@@ -20,7 +20,7 @@ def points(n: int = 50, seed: int = 1) -> Predictions2D:
     rng = np.random.default_rng(seed)
     logits = rng.normal(size=(n, 10)) * 3
     probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-    return Predictions2D(rng.normal(size=(n, 2)), probs.max(1), probs.argmax(1), probs)
+    return Predictions2D(rng.normal(size=(n, 2)), probs.max(1), probs.argmax(1), probs=probs)
 
 
 def test_a_trained_queue_is_the_ranking_without_the_labeled() -> None:
@@ -42,7 +42,7 @@ def test_a_trained_queue_is_the_ranking_without_the_labeled() -> None:
 def test_an_untrained_or_flat_model_says_so_and_is_random(trained: bool) -> None:
     p = points()
     if trained:  # trained but every certainty equal: no order to rank by
-        p = Predictions2D(p.xy, np.full(50, 0.1), p.pred, np.full((50, 10), 0.1))
+        p = Predictions2D(p.xy, np.full(50, 0.1), p.pred, probs=np.full((50, 10), 0.1))
     head = queue_head(p, np.full(50, -1), "least_confidence", 5, trained=trained)
     assert not head.meaningful and head.note == UNTRAINED_NOTE
     assert head.strategy == "random" and head.requested == "least_confidence"

@@ -59,18 +59,20 @@ def _points(files: Files, data_dir: Any) -> tuple[Predictions2D, bool]:
         return cached.predictions, int(cached.meta.get("epochs_trained") or 0) > 0
     if not ws.checkpoint.exists():  # nothing trained: the random order, no predictions
         n = files.n_samples
-        flat = Predictions2D(np.zeros((n, 2)), np.zeros(n), np.full(n, -1), np.full((n, 2), 0.5))
+        flat = Predictions2D(
+            np.zeros((n, 2)), np.zeros(n), np.full(n, -1), probs=np.full((n, 2), 0.5)
+        )
         return flat, False
     from ssvae.checkpoint import build_model, load_checkpoint
     from ssvae.data import load_dataset
-    from ssvae.model import predict, view_2d
+    from ssvae.model import predict
 
     ckpt = load_checkpoint(ws.checkpoint, dataset=files.dataset)
     assert ckpt is not None
     model, _ = build_model(ckpt)
     images = load_dataset(files.dataset, data_dir).train_images
     out = predict(model, images, reconstruct=False)
-    points = Predictions2D(view_2d(out.latent), out.certainty, out.pred_class, out.probs)
+    points = Predictions2D.of(out)
     return points, ckpt.epochs_trained > 0
 
 

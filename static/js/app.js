@@ -3,9 +3,11 @@ import { createApi } from "./api.js";
 import { createBatch, merged, toggled } from "./batch.js";
 import { createCharts } from "./charts.js";
 import { createEvaluation } from "./evaluation.js";
+import { createDecoderView } from "./decoder.js";
 import { connectEvents } from "./events.js";
 import { bindKeys } from "./keys.js";
 import { createLabeler } from "./labeling.js";
+import { createManifold } from "./manifold.js";
 import { CLASS_COLORS, MODES, UNLABELED_COLOR, pointColor } from "./palette.js";
 import {
   createDatasetPanel, createTooltip, datasetTitle, renderCheckpoint, renderLegend,
@@ -109,6 +111,19 @@ function boot(config) {
   });
   const charts = createCharts($("charts"));
   const evaluation = createEvaluation({ line: $("eval-line"), curve: $("eval-curve") });
+  const decoder = createDecoderView({
+    api, plot: () => scatter.plot, canvas: $("scatter"), classNames: state.classNames,
+    els: { preview: $("decoder-preview"), image: $("decoder-image"),
+      caption: $("decoder-caption"), note: $("decoder-note"), button: $("decoder-toggle") },
+    onPainted: (ms) => recordTiming(state, "decodePreview", ms),
+    onError: (message) => toasts.error(message),
+  });
+  const manifold = createManifold({
+    api, plot: () => scatter.plot, scatterCanvas: $("scatter"), canvas: $("manifold"),
+    els: { button: $("manifold-toggle"), note: $("decoder-note") },
+    onTiming: (name, ms) => recordTiming(state, name, ms),
+    onError: (message) => toasts.error(message),
+  });
   const labelButtons = [...document.querySelectorAll(".label-btn")];
 
   function refreshLabelButtons() {
@@ -201,6 +216,7 @@ function boot(config) {
           `${state.n.toLocaleString()} points · latent v${points.version ?? "?"}`;
         refreshLabelButtons();
         queue.refresh(); // new predictions: the whole pool is ranked again
+        manifold.refresh();
       },
     },
   );
@@ -313,6 +329,8 @@ function boot(config) {
     }
     $("label-delete").addEventListener("click", () => labelSelected(null));
     $("reset-view").addEventListener("click", () => scatter.resetView());
+    $("decoder-toggle").addEventListener("click", () => decoder.toggle());
+    $("manifold-toggle").addEventListener("click", () => manifold.toggle());
     // Fetch while the person types, so Enter finds the images in memory.
     $("jump-input").addEventListener("input", () => {
       const index = Number($("jump-input").value.trim());
@@ -329,6 +347,8 @@ function boot(config) {
       next: () => queue.next(),
       undo: () => history.undo(),
       redo: () => history.redo(),
+      decoder: () => decoder.toggle(),
+      manifold: () => manifold.toggle(),
     });
     $("undo").addEventListener("click", () => history.undo());
     $("redo").addEventListener("click", () => history.redo());

@@ -11,7 +11,7 @@ const MODE_KEYS = { u: "user", p: "pred", c: "certainty", g: "truth" };
 
 /**
  * @param {object} actions  {label(n), unlabel(), deselect(), mode(name), resetView(), focusJump(),
- *   next(), undo(), redo()}
+ *   next(), undo(), redo(), decoder(), manifold()}
  */
 export function bindKeys(actions) {
   window.addEventListener("keydown", (event) => {
@@ -38,6 +38,8 @@ export function bindKeys(actions) {
     else if (key === "r") actions.resetView();
     else if (key === "/") actions.focusJump();
     else if (key === "n") actions.next();
+    else if (key === "m") actions.decoder();
+    else if (key === "o") actions.manifold();
     else handled = false;
     if (handled) event.preventDefault();
   });

@@ -33,6 +33,7 @@ export function createState(config) {
     // Recent interaction times in ms (bounded), read by benchmarks through window.alctl.
     timings: { modeSwitch: [], samplePaint: [], labelRecolor: [], pointsLoad: [],
       pointsFetch: [], pointsAdopt: [],
+      decodePreview: [], manifoldServer: [], manifoldPaint: [],
       queueNext: [] },
   };
 
