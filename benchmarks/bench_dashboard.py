@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench_decoder import measure_decoder, measure_throughput_overlay
 from common import (
     REPO,
     EventRecorder,
@@ -77,7 +78,7 @@ PROBE_JS = r"""
     B.pending = B.until(() => B.input[type] !== Infinity && test(B.input[type]), timeoutMs)
       .then((t) => (t === null ? null : t - B.input[type]));
   };
-  for (const type of ["pointerup", "keydown"]) {
+  for (const type of ["pointerup", "keydown", "pointermove"]) {
     window.addEventListener(type, (e) => { B.input[type] = e.timeStamp; }, true);
   }
   const proto = CanvasRenderingContext2D.prototype;
@@ -493,6 +494,45 @@ def measure_selection(d: Dashboard) -> list[Result]:
     ]  # fmt: skip
 
 
+def measure_queue(d: Dashboard) -> list[Result]:
+    """Label `clicks` samples from the queue: `n` once, then one digit key per sample."""
+    d.page.keyboard.press("Escape")
+    d.page.wait_for_function("() => (window.alctl.queue?.items ?? []).length > 0")
+    d.page.evaluate(ARM_PAINT_JS, "keydown")
+    d.page.keyboard.press("n")
+    d.pending()
+    keys, per_label = 1, []
+    labeled: dict[int, int] = {}
+    started = time.perf_counter()
+    for step in range(d.s.clicks):
+        serial = int(d.page.evaluate("() => window.alctl.state.selected"))
+        digit = step % 10
+        d.page.evaluate(ARM_PAINT_JS, "keydown")
+        d.page.keyboard.press(str(digit))
+        keys += 1
+        per_label.append(d.pending())
+        labeled[serial] = digit
+    d.page.wait_for_function("() => window.alctl.pendingWrites === 0")
+    wall_s = time.perf_counter() - started
+    durable = _labels_on_disk(d.server.workspace, d.s.dataset)
+    kept = sum(1 for serial, digit in labeled.items() if durable.get(serial) == digit)
+    own = d.page.evaluate("() => window.alctl.state.timings.queueNext")
+    return [
+        _latency(
+            "digit → next queued sample painted", 50, per_label,
+            "queue flow with auto-advance: digit keydown → both images of the next queued "
+            f"sample painted (+1 frame); the page's own queueNext timing {ms_stats(own)}",
+        ),
+        Result(
+            f"label {len(labeled)} from the queue (keys, wall time)", "1 key per label", "keys",
+            1.0, [(keys - 1) / len(labeled)],
+            note=f"digit keys per label, plus one `n` to start ({keys} keys in all); "
+            f"{wall_s:.1f} s from the first digit to the last write answered; "
+            f"{kept}/{len(labeled)} in the CSV",
+        ),
+    ]  # fmt: skip
+
+
 def _latency(name: str, limit_ms: float, samples: list[float | None], note: str) -> Result:
     """A page latency row; measurements that timed out are left out and counted."""
     kept = [s for s in samples if s is not None]
@@ -710,7 +750,9 @@ def measure_live(browser: Any, root: Path, s: Settings, console: list[str]) -> l
         dash = Dashboard(server, page, s)
         try:
             results = measure_selection(dash)
+            results += measure_queue(dash)
             results.append(measure_modes(dash))
+            results += measure_decoder(dash)
             print("page interactions measured", flush=True)
             start_ms: list[float | None] = []
             api_row = measure_api_under_training(dash, start_ms)
@@ -744,6 +786,11 @@ def run(args: argparse.Namespace) -> int:
                 results += measure_startup(browser, root / "ws", s, console)
                 print("start-up measured", flush=True)
                 results += measure_live(browser, root, s, console)
+                results.append(
+                    measure_throughput_overlay(
+                        browser, root / "ws", s, console, open_page, wait_ready
+                    )
+                )
             if args.only in ("all", "page-cost"):
                 results.append(
                     measure_page_cost(

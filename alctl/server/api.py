@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from alctl.server import decoding
 from alctl.server.events import dumps
 from alctl.server.label_state import LabelFileError
 from alctl.server.limits import (
@@ -134,6 +135,17 @@ async def points(request: Request) -> Response:
     return Response(body, media_type="application/octet-stream", headers=headers)
 
 
+async def queue(request: Request) -> Response:
+    from ssvae.queue import check_request
+
+    query = request.query_params
+    try:
+        strategy, n = check_request(query.get("strategy"), query.get("n", "20"))
+    except ValueError as exc:
+        raise ApiError(str(exc)) from None
+    return SafeJSONResponse(await run_in_threadpool(_session(request).queue, strategy, n))
+
+
 async def sample(request: Request) -> Response:
     data = await run_in_threadpool(_session(request).sample, _serial(request))
     return SafeJSONResponse(data)
@@ -147,6 +159,17 @@ async def sample_png(request: Request) -> Response:
     # An original never changes while the server runs; a reconstruction does after training.
     cache = "private, max-age=3600" if kind == "original" else "no-store"
     return Response(data, media_type="image/png", headers={"Cache-Control": cache})
+
+
+async def decode(request: Request) -> Response:
+    """Images at points of the plane: GET ?x=&y= (one point) or POST points / a grid."""
+    if request.method == "GET":
+        parsed = decoding.parse_query(dict(request.query_params))
+    else:
+        parsed = decoding.parse_body(await _json_object(request))
+    data = await run_in_threadpool(_session(request).decode, parsed)
+    headers = {"Server-Timing": f"decode;dur={data['decode_ms']:.2f}", "Cache-Control": "no-store"}
+    return SafeJSONResponse(data, headers=headers)
 
 
 async def labels(request: Request) -> Response:
@@ -278,6 +301,7 @@ def _methods_for(request: Request) -> list[str]:
 # Refusals that carry their HTTP status; their message says what to do.
 REFUSALS = (
     ApiError,
+    decoding.DecodeRequestError,
     SessionError,
     TrainingBusy,
     NotTraining,

@@ -12,18 +12,21 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from alctl.images import b64_pixels, png_bytes
+from alctl.server.decoding import DecodeRequest, answer
 from alctl.server.events import EventBus
 from alctl.server.label_state import LabelState
 from alctl.server.memory import release_free_memory
-from alctl.server.points import LatentPoints
+from alctl.server.points import LatentPoints, Mapping
 from alctl.server.training_thread import TrainingRunner
 from ssvae.config import SSVAEConfig
 from ssvae.data import Dataset
 from ssvae.labels import LabelStore
+from ssvae.latent_view import LatentView
 from ssvae.points_cache import CACHE_NAME, cache_meta, checkpoint_stamp, load_cache, save_cache
 from ssvae.sessions import now_iso
 from ssvae.workspace import Workspace
@@ -31,6 +34,7 @@ from ssvae.workspace import Workspace
 if TYPE_CHECKING:
     from alctl.server.model_state import ModelState
     from ssvae.callbacks import TrainingCallback, TrainResult
+    from ssvae.points_cache import Predictions2D
 
 MODEL_WAIT_S = 5.0  # how long a sample request waits for a model still loading
 
@@ -63,6 +67,7 @@ class WorkspaceSession:
         self._model_ready = threading.Event()
         self._model_error: str | None = None
         self._checkpoint: dict[str, Any] = {"epochs_trained": 0, "test_accuracy": None}
+        self._evaluations: list[dict[str, Any]] = []  # one per session this server trained
         self._stamp = checkpoint_stamp(workspace.checkpoint)  # the file as we last saw it
 
     # -- start-up ------------------------------------------------------------------------
@@ -115,6 +120,7 @@ class WorkspaceSession:
         def load() -> None:
             try:
                 self.load_model(seed=False)
+                self._complete_cached_points()
             except Exception as exc:
                 self._model_error = " ".join(str(exc).split()) or type(exc).__name__
                 self.bus.publish(
@@ -126,6 +132,13 @@ class WorkspaceSession:
         thread = threading.Thread(target=load, name="alctl-model-load", daemon=True)
         thread.start()
         return thread
+
+    def _complete_cached_points(self) -> None:
+        """A cache written before the queue existed has no probabilities: rank from the model."""
+        cached = self.points.predictions
+        if cached is not None and cached.probs is None:
+            self.compute_points()
+            self.bus.publish("latent_refreshed", self.points.info())
 
     def compute_points(self) -> None:
         """Predict every training image with the loaded model and cache the result."""
@@ -151,6 +164,7 @@ class WorkspaceSession:
             "training": self.training.status(),
             "hparams": self.training.hparams(),
             "latent": self.points.info(),
+            "evaluations": [dict(e) for e in self._evaluations],
             "device": model.device if model is not None else state,
             "model": {"state": state, "error": self._model_error},
             "server": {
@@ -164,6 +178,20 @@ class WorkspaceSession:
     def points_payload(self) -> tuple[bytes, int]:
         """The `/api/points` body and the latent version it shows."""
         return self.points.payload(self.labels.array())
+
+    def queue(self, strategy: str, n: int) -> dict[str, Any]:
+        """`/api/queue`: the next `n` unlabeled samples to label, by `strategy` (ssvae.queue)."""
+        from ssvae.queue import QueueHead, queue_head
+
+        with self._lock:
+            trained = int(self._checkpoint.get("epochs_trained") or 0) > 0
+        points = self.points.predictions
+        labels = self.labels.array()
+        if points is None:
+            head = QueueHead("random", strategy, False, "the points are still loading", 0)
+        else:
+            head = queue_head(points, labels, strategy, n, trained=trained)
+        return {**head.to_dict(), "latent_version": self.points.info()["version"]}
 
     def sample(self, serial: int) -> dict[str, Any]:
         """Everything the sample panel shows; blocks up to MODEL_WAIT_S while the model loads."""
@@ -182,6 +210,35 @@ class WorkspaceSession:
             "original": b64_pixels(image),
             "recon": b64_pixels(recon),
         }
+
+    def decode(self, request: DecodeRequest) -> dict[str, Any]:
+        """`/api/decode`: images at points of the plane, from the model the page shows."""
+        model = self._require_model(self.model_wait_s)
+        with self._lock:
+            view_model = model.view
+            mapping = self.points.mapping()
+        if mapping is None:
+            raise SessionError("no points yet: the model's view is still being computed", 503)
+        d = view_model.config.latent_dim
+        view = mapping.view if mapping.view.latent_dim == d else LatentView.axes(d)
+        page_map = mapping.page
+        page = request.space == "page"
+        view_xy = page_map.to_view(request.points) if page else request.points
+        latent = view.unproject(view_xy)
+        started = time.perf_counter()
+        decoded = model.decode(latent, view_model)
+        decode_ms = (time.perf_counter() - started) * 1000
+        extras = {
+            "version": mapping.version,
+            "latent_dim": d,
+            "other_components": "at the mean" if d > 2 else None,
+            "prediction_note": decoded.note,
+            "transform": Mapping(mapping.version, page_map, view).to_json(),
+            "decode_ms": decode_ms,
+        }
+        return answer(
+            decoded.images, decoded.pred, decoded.certainty, request, view_xy, latent, extras
+        )
 
     def sample_png(self, serial: int, kind: str) -> bytes:
         image = self.dataset.train_images[serial]
@@ -299,16 +356,42 @@ class WorkspaceSession:
             )
         points = model.predict_points(self.dataset.train_images, view)
         with self._lock:
+            previous = self._checkpoint.get("test_accuracy")
+        evaluation = self._evaluate(points, accuracy, previous, result, trainer.sessions)
+        with self._lock:  # the decoder reads the view and the points' map together
+            self._evaluations.append(evaluation)
             model.view = view
             self._checkpoint = {
                 "epochs_trained": model.trainer.epochs_trained,
                 "test_accuracy": accuracy,
             }
-        latent = self.points.set(points)
+            latent = self.points.set(points)
         if saved:
             self._report(what, "write the prediction cache", self._write_cache)
         self.bus.publish("latent_refreshed", latent)
         release_free_memory()
+
+    def _evaluate(
+        self,
+        points: Predictions2D,
+        accuracy: float | None,
+        previous: float | None,
+        result: TrainResult,
+        sessions: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Did it get better: test accuracy (and before), accuracy on the user's labels."""
+        labels = self.labels.array()
+        labeled = labels >= 0
+        agree = points.pred[labeled] == labels[labeled]
+        entry = next((e for e in sessions if e.get("session") == result.session), {})
+        return {
+            "session": result.session,
+            "status": result.status,
+            "test_accuracy": accuracy,
+            "previous_test_accuracy": previous,
+            "labeled_accuracy": float(agree.mean()) if labeled.any() else None,
+            "n_labeled": entry.get("n_labeled"),
+        }
 
     # -- internals -----------------------------------------------------------------------
 

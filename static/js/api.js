@@ -123,6 +123,7 @@ export function createApi(initialToken, { writer = randomId() } = {}) {
     sample: (serial) => json("GET", `/api/samples/${serial}`),
     labels: () => json("GET", "/api/labels"),
     history: () => json("GET", "/api/history"),
+    queue: (strategy, n) => json("GET", `/api/queue?strategy=${encodeURIComponent(strategy)}&n=${n}`),
     // `deadlineMs` overrides the write deadline (the labeler lengthens it on each retry).
     putLabel: (serial, label, deadlineMs) =>
       json("PUT", `/api/labels/${serial}`, { label }, write(deadlineMs)),
@@ -132,6 +133,8 @@ export function createApi(initialToken, { writer = randomId() } = {}) {
       json("POST", "/api/labels", { labels }, write(deadlineMs)),
     startTraining: (params) => json("POST", "/api/train", params),
     stopTraining: () => json("POST", "/api/train/stop"),
+    decodePoint: (x, y) => json("GET", `/api/decode?x=${x}&y=${y}`),
+    decodeGrid: (grid) => json("POST", "/api/decode", { grid }),
     thumbnailUrl: (serial) => `/api/samples/${serial}/original.png`,
     async points() {
       const response = await request("GET", "/api/points");
