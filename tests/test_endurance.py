@@ -168,7 +168,10 @@ def test_a_long_session_compressed(tmp_path: Path, tiny_data_dir: Path) -> None:
                 30,
                 f"open files back to {files_warm} (+{FD_MARGIN}): {open_files(pid)}",
             )
-            first_p95, last_p95 = p95(latencies[0]), p95(latencies[-1])
+            # Three sessions pooled at each end (120 operations): one preempted request then
+            # moves the p95 less than in a single session's 40.
+            first_p95 = p95([t for times in latencies[:3] for t in times])
+            last_p95 = p95([t for times in latencies[-3:] for t in times])
             allowed = max(first_p95 * 1.2, first_p95 + P95_FLOOR_S)
             assert last_p95 <= allowed, f"p95 {first_p95 * 1e3:.1f} → {last_p95 * 1e3:.1f} ms"
             want = labeler.want()
