@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import subprocess
 import tempfile
 import time
@@ -36,6 +37,11 @@ CHROMIUM_ARGS = [
 LOCAL_HOSTS = {"127.0.0.1"}
 # Schemes that never touch the network.
 LOCAL_SCHEMES = {"data", "blob", "about"}
+# Any URL that is neither of those schemes nor http(s) to LOCAL_HOSTS (matched in the browser).
+FOREIGN_URL = re.compile(
+    "^(?!(?:" + "|".join(sorted(LOCAL_SCHEMES)) + "):)"
+    "(?!https?://(?:" + "|".join(re.escape(h) for h in sorted(LOCAL_HOSTS)) + ")(?::[0-9]+)?/)"
+)
 
 
 @dataclass
@@ -75,7 +81,11 @@ def guard_page(page: Any) -> PageGuard:
 
     page.on("console", on_console)
     page.on("pageerror", lambda error: guard.console_errors.append(f"page error: {error}"))
-    page.route("**/*", on_route)
+    # Only requests that may leave the machine are routed. A routed request waits until the
+    # sync API dispatches its handler, which happens only inside a Playwright call: a test
+    # polling a file (a label's CSV row) with time.sleep would hold the page's own writes
+    # back until its wait ran out.
+    page.route(FOREIGN_URL, on_route)
     return guard
 
 
