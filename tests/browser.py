@@ -22,7 +22,7 @@ from tests.live_server import (
     fetch,
     serve_command,
     server_env,
-    stop_server,
+    stopped_afterwards,
 )
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -135,9 +135,7 @@ def server_on_port(
             return fetch(url + "api/status", timeout=2).status == 200 and server_file.exists()
         return False
 
-    try:
+    with stopped_afterwards(process, log, stop_timeout):
         wait_for(serving, timeout=START_TIMEOUT_S, what=f"alctl serve on port {port}")
         token = json.loads(server_file.read_text())["token"]
         yield LiveServer(url, token, process, workspace, log)
-    finally:
-        stop_server(process, log, stop_timeout)

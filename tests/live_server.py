@@ -114,7 +114,10 @@ def serve_command(
 
 def server_env() -> dict[str, str]:
     env = dict(os.environ)
-    env.update(ALCTL_NO_DOWNLOAD="1", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    # PYTHONFAULTHANDLER: a server that will not exit prints its threads' stacks on SIGABRT.
+    env.update(
+        ALCTL_NO_DOWNLOAD="1", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1"
+    )
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     return env
 
@@ -139,11 +142,28 @@ def running_server(
             cwd=REPO,
         )
     url = f"http://127.0.0.1:{port}/"
-    try:
+    with stopped_afterwards(process, log, stop_timeout):
         token = _wait_until_serving(process, url, workspace, log)
         yield LiveServer(url, token, process, workspace, log)
-    finally:
-        stop_server(process, log, stop_timeout)
+
+
+@contextlib.contextmanager
+def stopped_afterwards(
+    process: subprocess.Popen[bytes], log: Path, timeout: float = STOP_TIMEOUT_S
+) -> Iterator[None]:
+    """Stop the server when the block ends. When the block failed, that failure is the one
+    reported (a slow exit after it is added as a note), with the server's output."""
+    try:
+        yield
+    except BaseException as exc:
+        try:
+            stop_server(process, log, timeout)
+        except AssertionError as slow:
+            exc.add_note(f"then: {slow}")
+        else:
+            exc.add_note(f"the server's output:\n{log.read_text()}")
+        raise
+    stop_server(process, log, timeout)
 
 
 def _wait_until_serving(
@@ -177,8 +197,12 @@ def stop_server(
     try:
         process.wait(timeout)
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        process.send_signal(signal.SIGABRT)  # the fault handler writes every thread's stack
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
         raise AssertionError(
             f"alctl serve did not exit within {timeout:g} s of SIGINT:\n{log.read_text()}"
         ) from None
