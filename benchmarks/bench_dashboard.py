@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench_decoder import measure_decoder, measure_throughput_overlay
 from common import (
     REPO,
     EventRecorder,
@@ -77,7 +78,7 @@ PROBE_JS = r"""
     B.pending = B.until(() => B.input[type] !== Infinity && test(B.input[type]), timeoutMs)
       .then((t) => (t === null ? null : t - B.input[type]));
   };
-  for (const type of ["pointerup", "keydown"]) {
+  for (const type of ["pointerup", "keydown", "pointermove"]) {
     window.addEventListener(type, (e) => { B.input[type] = e.timeStamp; }, true);
   }
   const proto = CanvasRenderingContext2D.prototype;
@@ -711,6 +712,7 @@ def measure_live(browser: Any, root: Path, s: Settings, console: list[str]) -> l
         try:
             results = measure_selection(dash)
             results.append(measure_modes(dash))
+            results += measure_decoder(dash)
             print("page interactions measured", flush=True)
             start_ms: list[float | None] = []
             api_row = measure_api_under_training(dash, start_ms)
@@ -744,6 +746,11 @@ def run(args: argparse.Namespace) -> int:
                 results += measure_startup(browser, root / "ws", s, console)
                 print("start-up measured", flush=True)
                 results += measure_live(browser, root, s, console)
+                results.append(
+                    measure_throughput_overlay(
+                        browser, root / "ws", s, console, open_page, wait_ready
+                    )
+                )
             if args.only in ("all", "page-cost"):
                 results.append(
                     measure_page_cost(

@@ -18,6 +18,7 @@ from torch import nn
 
 from ssvae.config import SSVAEConfig
 from ssvae.labels import N_CLASSES
+from ssvae.latent_view import LatentView
 
 _PIXELS = 28 * 28
 
@@ -224,23 +225,11 @@ def evaluate_accuracy(
 def view_2d(latent: np.ndarray) -> np.ndarray:
     """float32 [N, 2] to draw: the latent when d == 2, else its first two principal components.
 
-    Signs are fixed (largest loading positive) so repeated calls on similar latents
-    do not mirror the picture.
+    `ssvae.latent_view.LatentView.fit(latent)` is the same map with its way back.
     """
     latent = np.asarray(latent, dtype=np.float32)
     if latent.ndim != 2:
         raise ValueError(f"view_2d wants [N, d], got shape {latent.shape}")
-    n, d = latent.shape
-    if d == 2:
+    if latent.shape[1] == 2:
         return latent
-    if d == 1 or n < 2:
-        out = np.zeros((n, 2), np.float32)
-        out[:, : min(d, 2)] = latent[:, :2]
-        return out
-    centred = latent.astype(np.float64) - latent.mean(axis=0, dtype=np.float64)
-    cov = centred.T @ centred / (n - 1)
-    _, vectors = np.linalg.eigh(cov)  # eigenvalues ascending
-    components = vectors[:, ::-1][:, :2]
-    signs = np.sign(components[np.abs(components).argmax(axis=0), [0, 1]])
-    components = components * np.where(signs == 0, 1.0, signs)
-    return (centred @ components).astype(np.float32)
+    return LatentView.fit(latent).project(latent)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ssvae.atomic import atomic_write
+from ssvae.latent_view import LatentView
 
 CACHE_NAME = "points_cache.npz"
 CACHE_FORMAT = 1
@@ -30,11 +31,18 @@ class Predictions2D:
     xy: np.ndarray  # float32 [N, 2], the model's 2-D view of the latent space
     certainty: np.ndarray  # float32 [N], max softmax
     pred: np.ndarray  # int8 [N]
+    view: LatentView | None = None  # the map from the latent to `xy` (and back)
 
     def __post_init__(self) -> None:
         self.xy = np.ascontiguousarray(self.xy, dtype=np.float32).reshape(-1, 2)
         self.certainty = np.ascontiguousarray(self.certainty, dtype=np.float32)
         self.pred = np.ascontiguousarray(self.pred, dtype=np.int8)
+
+    @classmethod
+    def of(cls, out: Any) -> Predictions2D:
+        """From `ssvae.model.predict()`'s result (duck-typed: no torch import here)."""
+        view = LatentView.fit(out.latent)
+        return cls(view.project(out.latent), out.certainty, out.pred_class, view)
 
 
 @dataclass
@@ -62,9 +70,15 @@ def load_cache(
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
-            predictions = Predictions2D(data["xy"], data["certainty"], data["pred"])
+            view = None
+            if "view_mean" in data:
+                view = LatentView.from_arrays(data["view_mean"], data["view_components"])
+            predictions = Predictions2D(data["xy"], data["certainty"], data["pred"], view)
     except (OSError, ValueError, KeyError):
         return None  # missing or unreadable: recompute, it is only a cache
+    latent_dim = (meta.get("config") or {}).get("latent_dim", 2)
+    if view is None and latent_dim > 2:
+        return None  # written before the view's axes were kept: the decoder needs them
     matches = (
         meta.get("format") == CACHE_FORMAT
         and meta.get("dataset") == dataset
@@ -76,6 +90,8 @@ def load_cache(
 
 def save_cache(path: Path, predictions: Predictions2D, meta: dict[str, Any]) -> None:
     """Write atomically (temp + fsync + replace); `meta` must hold dataset and checkpoint."""
+    view = predictions.view
+    axes = {} if view is None else {"view_mean": view.mean, "view_components": view.components}
     with atomic_write(path, perms=0o644) as handle:
         np.savez(
             handle,
@@ -83,6 +99,7 @@ def save_cache(path: Path, predictions: Predictions2D, meta: dict[str, Any]) -> 
             certainty=predictions.certainty,
             pred=predictions.pred,
             meta=np.array(json.dumps({"format": CACHE_FORMAT, **meta})),
+            **axes,
         )
 
 

@@ -112,7 +112,7 @@ def _refresh_points_cache(run: TrainRun, trainer: InteractiveTrainer, accuracy: 
     with contextlib.suppress(OSError):  # only a cache: the server recomputes what it can't read
         save_cache(
             cache_path_for(run.weights),
-            Predictions2D(view_2d(out.latent), out.certainty, out.pred_class),
+            Predictions2D.of(out),
             meta,
         )
 

@@ -10,6 +10,7 @@ import pytest
 
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cli_support import invoke, one_error_line
+from tests.test_api import decode_png
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -54,9 +55,11 @@ def test_report_is_self_contained(report_html: Path) -> None:
     text = re.sub(r"base64,[A-Za-z0-9+/=]+", "base64,", html)
     external = r"https?:|//[a-z0-9]|<script|<link|@import|url\(|src=\"(?!data:)"
     assert not re.search(external, text, re.I)
-    assert len(images) == 3 + 1 + 48  # 3 scatters, loss curves, 48 uncertain samples
+    assert len(images) == 3 + 1 + 1 + 48  # 3 scatters, manifold, loss curves, 48 uncertain
     for data in images:
         assert base64.b64decode(data).startswith(PNG_MAGIC)
+    manifold = decode_png(base64.b64decode(images[3]))
+    assert manifold.shape == (560, 560) and manifold.std() > 0  # 20×20 decoded images
     assert report_html.stat().st_size < 5_000_000
 
 
@@ -100,8 +103,8 @@ def test_report_in_chromium_makes_no_requests(report_html: Path) -> None:
         finally:
             browser.close()
     assert requests == [report_html.as_uri()]
-    assert len(widths) == 52 and min(widths) > 0
-    assert widths[:3] == [660, 660, 660]
+    assert len(widths) == 53 and min(widths) > 0
+    assert widths[:4] == [660, 660, 660, 20 * 28]  # three scatters, the decoder's manifold
     assert "mnist" in heading
 
 

@@ -58,7 +58,7 @@ class Recorder:
 
 def test_normalise_centres_into_unit_square_keeping_aspect() -> None:
     xy = np.array([[0, 0], [4, 2], [2, 1], [np.nan, 1]], dtype=np.float32)
-    out, bounds = normalise(xy)
+    out, bounds, _ = normalise(xy)
     assert bounds == [0.0, 4.0, 0.0, 2.0]
     np.testing.assert_allclose(out[:3], [[-1, -0.5], [1, 0.5], [0, 0]])
     assert out[3].tolist() == [0.0, 0.0]  # a non-finite point is parked, never NaN

@@ -295,6 +295,53 @@ def report(
         dispatch.report(workspace, dataset.value, data_dir, out)
 
 
+def decode(
+    x: Annotated[float | None, typer.Argument(help="X in the model's 2-D view.")] = None,
+    y: Annotated[float | None, typer.Argument(help="Y in the model's 2-D view.")] = None,
+    grid: Annotated[
+        int | None,
+        typer.Option(
+            "--grid",
+            min=1,
+            max=32,
+            help="An N×N manifold around the training points.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", dir_okay=False, help="Write a PNG here.")
+    ] = None,
+    workspace: WorkspaceOpt = Path("."),
+    dataset: DatasetOpt = DatasetName.auto,
+    data_dir: DataDirOpt = None,
+    no_server: NoServerOpt = False,
+) -> None:
+    """Draw what the decoder makes of a point of the latent plane, or a manifold grid.
+
+    X Y are coordinates of the model's 2-D view: the latent itself when latent_dim is 2,
+    else the first two principal components with every other component at the data's mean
+    (the axes of the report's scatters). Negative numbers work as they are (`-1.5 0.3`).
+
+    \b
+    Examples:
+      alctl decode 0.5 -1.2
+      alctl decode 0.5 -1.2 --out point.png
+      alctl decode --grid 20 --out manifold.png
+    """
+    with fail_cleanly():
+        if grid is None and (x is None or y is None):
+            raise dispatch.UsageError("give X and Y, or --grid N (e.g. `alctl decode --grid 20`)")
+        if grid is not None and x is not None:
+            raise dispatch.UsageError("give X Y or --grid N, not both")
+        if grid is not None and out is None:
+            out = Path("manifold.png")
+        target = dispatch.resolve(workspace, dataset.value, data_dir, no_server)
+        from alctl.cli.decode import decode as run_decode
+
+        point = None if x is None or y is None else (x, y)
+        for line in run_decode(target, point, grid, out.expanduser() if out else None):
+            typer.echo(line)
+
+
 def create_cli() -> typer.Typer:
     """The Typer app (a factory, so importing this module has no side effects)."""
     app = typer.Typer(
@@ -312,6 +359,8 @@ def create_cli() -> typer.Typer:
     app.command()(status)
     app.command()(report)
     app.command()(rollback)
+    # Unknown "-1.5" tokens are the arguments X Y, not options.
+    app.command(context_settings={"ignore_unknown_options": True})(decode)
     app.command()(simulate)
     return app
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ssvae.workspace import Workspace
 
 N_UNCERTAIN = 48
+MANIFOLD_GRID = 20  # 400 decoded images, the page's overlay's grid
 
 
 def _b64(data: bytes) -> str:
@@ -146,7 +147,8 @@ def report_context(root: Path, dataset: str, data_dir: Path | None = None) -> di
     from alctl.report import figures as figs
     from ssvae.checkpoint import build_model
     from ssvae.labels import LabelStore
-    from ssvae.model import predict, view_2d
+    from ssvae.latent_view import LatentView
+    from ssvae.model import predict
 
     started = time.perf_counter()
     data, ws, ckpt = _load(root, dataset, data_dir)
@@ -155,7 +157,8 @@ def report_context(root: Path, dataset: str, data_dir: Path | None = None) -> di
     labels = store.as_array()
     train = predict(model, data.train_images, reconstruct=False)
     test = predict(model, data.test_images, reconstruct=False)
-    xy = view_2d(train.latent)
+    view = LatentView.fit(train.latent)
+    xy = view.project(train.latent)
     labeled = labels >= 0
     history = _history(ckpt, ws.history_csv)
     truth_counts = np.bincount(data.train_targets, minlength=N_CLASSES)
@@ -213,6 +216,7 @@ def report_context(root: Path, dataset: str, data_dir: Path | None = None) -> di
                 "png": _b64(figs.scatter_png(xy, data.train_targets, "coloured by ground truth")),
                 "caption": "The dataset's own labels, for judging the latent space.",
             },
+            _manifold(model, view, xy),
         ],
         "loss_png": _b64(figs.loss_curves_png(history)) if history else None,
         "history": history,
@@ -240,6 +244,23 @@ def report_context(root: Path, dataset: str, data_dir: Path | None = None) -> di
             "torch": torch.__version__,
             "seconds": f"{time.perf_counter() - started:.1f}",
         },
+    }
+
+
+def _manifold(model: Any, view: Any, xy: np.ndarray) -> dict[str, str]:
+    """The decoder's images on a grid over the scatters' extent (Kingma & Welling 2014, fig. 4)."""
+    from alctl.images import png_bytes
+    from ssvae.decode import decode_latent, grid_points, square_extent, tile
+
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    extent = square_extent([float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])])
+    decoded = decode_latent(model, view.unproject(grid_points(*extent, MANIFOLD_GRID)))
+    others = " (every other principal component at the mean)" if view.latent_dim > 2 else ""
+    return {
+        "title": "decoder's manifold",
+        "png": _b64(png_bytes(tile(decoded.images, MANIFOLD_GRID))),
+        "caption": f"What the decoder draws at {MANIFOLD_GRID}×{MANIFOLD_GRID} points over the "
+        f"scatters' extent{others}: where the classes are, and where they blend.",
     }
 
 

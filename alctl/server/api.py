@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from alctl.server import decoding
 from alctl.server.events import dumps
 from alctl.server.label_state import LabelFileError
 from alctl.server.limits import (
@@ -149,6 +150,17 @@ async def sample_png(request: Request) -> Response:
     return Response(data, media_type="image/png", headers={"Cache-Control": cache})
 
 
+async def decode(request: Request) -> Response:
+    """Images at points of the plane: GET ?x=&y= (one point) or POST points / a grid."""
+    if request.method == "GET":
+        parsed = decoding.parse_query(dict(request.query_params))
+    else:
+        parsed = decoding.parse_body(await _json_object(request))
+    data = await run_in_threadpool(_session(request).decode, parsed)
+    headers = {"Server-Timing": f"decode;dur={data['decode_ms']:.2f}", "Cache-Control": "no-store"}
+    return SafeJSONResponse(data, headers=headers)
+
+
 async def labels(request: Request) -> Response:
     session = _session(request)
     fmt = request.query_params.get("format", "json")
@@ -278,6 +290,7 @@ def _methods_for(request: Request) -> list[str]:
 # Refusals that carry their HTTP status; their message says what to do.
 REFUSALS = (
     ApiError,
+    decoding.DecodeRequestError,
     SessionError,
     TrainingBusy,
     NotTraining,

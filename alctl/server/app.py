@@ -64,6 +64,7 @@ def create_app(
         Route("/api/points", api.points),
         Route("/api/samples/{serial}", api.sample),
         Route("/api/samples/{serial}/{kind}.png", api.sample_png),
+        Route("/api/decode", api.decode, methods=["GET", "POST"]),
         Route("/api/labels", api.labels, methods=["GET"]),
         Route("/api/labels", api.post_labels, methods=["POST"]),
         Route("/api/labels/{serial}", api.put_label, methods=["PUT"]),

@@ -17,8 +17,9 @@ import numpy as np
 
 from ssvae.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ssvae.config import SSVAEConfig
+from ssvae.decode import Decoded, decode_latent
 from ssvae.device import describe_device
-from ssvae.model import SSVAE, evaluate_accuracy, predict, view_2d
+from ssvae.model import SSVAE, evaluate_accuracy, predict
 from ssvae.points_cache import Predictions2D, checkpoint_stamp
 from ssvae.training import InteractiveTrainer
 
@@ -55,7 +56,7 @@ class ModelState:
 
     def predict_points(self, images: np.ndarray, view: SSVAE | None = None) -> Predictions2D:
         out = predict(view if view is not None else self.view, images, reconstruct=False)
-        return Predictions2D(view_2d(out.latent), out.certainty, out.pred_class)
+        return Predictions2D.of(out)
 
     def test_accuracy(
         self, images: np.ndarray, targets: np.ndarray, view: SSVAE | None = None
@@ -70,6 +71,14 @@ class ModelState:
         out = predict(view, image[None], reconstruct=True)
         assert out.recon is not None
         return [float(v) for v in out.latent[0]], out.recon[0]
+
+    def decode(self, latent: np.ndarray, view: SSVAE) -> Decoded:
+        """Images (and the classifier's reading) at latent points, in one forward pass.
+
+        `view` is a frozen copy the trainer never touches, so this neither waits for nor
+        disturbs a running session; the batch is small (<= 1,024 points, a few ms).
+        """
+        return decode_latent(view, latent)
 
     def save(
         self, path: Path, dataset: str, test_accuracy: float | None, expected: dict | None

@@ -12,17 +12,20 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from alctl.images import b64_pixels, png_bytes
+from alctl.server.decoding import DecodeRequest, answer
 from alctl.server.events import EventBus
 from alctl.server.label_state import LabelState
-from alctl.server.points import LatentPoints
+from alctl.server.points import LatentPoints, Mapping
 from alctl.server.training_thread import TrainingRunner
 from ssvae.config import SSVAEConfig
 from ssvae.data import Dataset
 from ssvae.labels import LabelStore
+from ssvae.latent_view import LatentView
 from ssvae.points_cache import CACHE_NAME, cache_meta, checkpoint_stamp, load_cache, save_cache
 from ssvae.sessions import now_iso
 from ssvae.workspace import Workspace
@@ -181,6 +184,35 @@ class WorkspaceSession:
             "recon": b64_pixels(recon),
         }
 
+    def decode(self, request: DecodeRequest) -> dict[str, Any]:
+        """`/api/decode`: images at points of the plane, from the model the page shows."""
+        model = self._require_model(self.model_wait_s)
+        with self._lock:
+            view_model = model.view
+            mapping = self.points.mapping()
+        if mapping is None:
+            raise SessionError("no points yet: the model's view is still being computed", 503)
+        d = view_model.config.latent_dim
+        view = mapping.view if mapping.view.latent_dim == d else LatentView.axes(d)
+        page_map = mapping.page
+        page = request.space == "page"
+        view_xy = page_map.to_view(request.points) if page else request.points
+        latent = view.unproject(view_xy)
+        started = time.perf_counter()
+        decoded = model.decode(latent, view_model)
+        decode_ms = (time.perf_counter() - started) * 1000
+        extras = {
+            "version": mapping.version,
+            "latent_dim": d,
+            "other_components": "at the mean" if d > 2 else None,
+            "prediction_note": decoded.note,
+            "transform": Mapping(mapping.version, page_map, view).to_json(),
+            "decode_ms": decode_ms,
+        }
+        return answer(
+            decoded.images, decoded.pred, decoded.certainty, request, view_xy, latent, extras
+        )
+
     def sample_png(self, serial: int, kind: str) -> bytes:
         image = self.dataset.train_images[serial]
         if kind == "recon":
@@ -296,13 +328,13 @@ class WorkspaceSession:
                 ),
             )
         points = model.predict_points(self.dataset.train_images, view)
-        with self._lock:
+        with self._lock:  # the decoder reads the view and the points' map together
             model.view = view
             self._checkpoint = {
                 "epochs_trained": model.trainer.epochs_trained,
                 "test_accuracy": accuracy,
             }
-        latent = self.points.set(points)
+            latent = self.points.set(points)
         if saved:
             self._report(what, "write the prediction cache", self._write_cache)
         self.bus.publish("latent_refreshed", latent)

@@ -132,6 +132,8 @@ export function createApi(initialToken, { writer = randomId() } = {}) {
       json("POST", "/api/labels", { labels }, write(deadlineMs)),
     startTraining: (params) => json("POST", "/api/train", params),
     stopTraining: () => json("POST", "/api/train/stop"),
+    decodePoint: (x, y) => json("GET", `/api/decode?x=${x}&y=${y}`),
+    decodeGrid: (grid) => json("POST", "/api/decode", { grid }),
     thumbnailUrl: (serial) => `/api/samples/${serial}/original.png`,
     async points() {
       const response = await request("GET", "/api/points");

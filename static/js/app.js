@@ -1,9 +1,11 @@
 // Wiring: builds the page's parts, loads the initial data, then follows the event stream.
 import { createApi } from "./api.js";
 import { createCharts } from "./charts.js";
+import { createDecoderView } from "./decoder.js";
 import { connectEvents } from "./events.js";
 import { bindKeys } from "./keys.js";
 import { createLabeler } from "./labeling.js";
+import { createManifold } from "./manifold.js";
 import { CLASS_COLORS, MODES, UNLABELED_COLOR, pointColor } from "./palette.js";
 import {
   createDatasetPanel, createTooltip, datasetTitle, renderCheckpoint, renderLegend,
@@ -60,6 +62,19 @@ function boot(config) {
       losses: $("latest-losses"), result: $("train-result") },
   });
   const charts = createCharts($("charts"));
+  const decoder = createDecoderView({
+    api, plot: () => scatter.plot, canvas: $("scatter"), classNames: state.classNames,
+    els: { preview: $("decoder-preview"), image: $("decoder-image"),
+      caption: $("decoder-caption"), note: $("decoder-note"), button: $("decoder-toggle") },
+    onPainted: (ms) => recordTiming(state, "decodePreview", ms),
+    onError: (message) => toasts.error(message),
+  });
+  const manifold = createManifold({
+    api, plot: () => scatter.plot, scatterCanvas: $("scatter"), canvas: $("manifold"),
+    els: { button: $("manifold-toggle"), note: $("decoder-note") },
+    onTiming: (name, ms) => recordTiming(state, name, ms),
+    onError: (message) => toasts.error(message),
+  });
   const labelButtons = [...document.querySelectorAll(".label-btn")];
 
   function refreshLabelButtons() {
@@ -123,6 +138,7 @@ function boot(config) {
         $("scatter-info").textContent =
           `${state.n.toLocaleString()} points · latent v${points.version ?? "?"}`;
         refreshLabelButtons();
+        manifold.refresh();
       },
     },
   );
@@ -212,6 +228,8 @@ function boot(config) {
     }
     $("label-delete").addEventListener("click", () => labelSelected(null));
     $("reset-view").addEventListener("click", () => scatter.resetView());
+    $("decoder-toggle").addEventListener("click", () => decoder.toggle());
+    $("manifold-toggle").addEventListener("click", () => manifold.toggle());
     // Fetch while the person types, so Enter finds the images in memory.
     $("jump-input").addEventListener("input", () => {
       const index = Number($("jump-input").value.trim());
@@ -225,6 +243,8 @@ function boot(config) {
       mode: setMode,
       resetView: () => scatter.resetView(),
       focusJump: () => $("jump-input").focus(),
+      decoder: () => decoder.toggle(),
+      manifold: () => manifold.toggle(),
     });
   }
 

@@ -10,7 +10,8 @@ function isTyping(target) {
 const MODE_KEYS = { u: "user", p: "pred", c: "certainty", g: "truth" };
 
 /**
- * @param {object} actions  {label(n), unlabel(), deselect(), mode(name), resetView(), focusJump()}
+ * @param {object} actions  {label(n), unlabel(), deselect(), mode(name), resetView(), focusJump(),
+ *   decoder(), manifold()}
  */
 export function bindKeys(actions) {
   window.addEventListener("keydown", (event) => {
@@ -29,6 +30,8 @@ export function bindKeys(actions) {
     else if (MODE_KEYS[key]) actions.mode(MODE_KEYS[key]);
     else if (key === "r") actions.resetView();
     else if (key === "/") actions.focusJump();
+    else if (key === "m") actions.decoder();
+    else if (key === "o") actions.manifold();
     else handled = false;
     if (handled) event.preventDefault();
   });

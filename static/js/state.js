@@ -32,7 +32,8 @@ export function createState(config) {
     connection: "connecting",
     // Recent interaction times in ms (bounded), read by benchmarks through window.alctl.
     timings: { modeSwitch: [], samplePaint: [], labelRecolor: [], pointsLoad: [],
-      pointsFetch: [], pointsAdopt: [] },
+      pointsFetch: [], pointsAdopt: [],
+      decodePreview: [], manifoldServer: [], manifoldPaint: [] },
   };
 
   /** Takes a decoded /api/points payload; labels already on the page are kept. */

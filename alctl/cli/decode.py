@@ -1,0 +1,183 @@
+"""`alctl decode`: what the decoder draws at a point of the latent plane, or a manifold grid.
+
+X Y are coordinates of the model's 2-D view: the latent itself when latent_dim is 2, else
+the first two principal components (every other component at the data's mean) — the axes
+of the report's scatters, not the page's [-1, 1] coordinates. A grid spans the square around
+the training points in that view (the report's manifold figure is the same grid). With a
+server, the server decodes (`POST /api/decode`, `"space": "view"`, on the model its page
+shows); without one the checkpoint is loaded here.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from alctl.errors import CliError
+
+if TYPE_CHECKING:
+    from alctl.cli.dispatch import Target
+
+SHADES = " .:-=+*#%@"
+MODEL_WAIT_S = 120.0  # a server that just started loads torch and its model in the background
+
+
+@dataclass
+class DecodedPoints:
+    images: np.ndarray  # uint8 [N, 28, 28]
+    pred: list[int] | None
+    certainty: list[float] | None
+    note: str | None
+    view: np.ndarray  # [N, 2], the points decoded, in view coordinates
+    latent: list[list[float]] | None
+    class_names: list[str]
+    bounds: list[float] | None = None  # a grid's [x0, x1, y0, y1] in the view, grids only
+
+
+def ascii_image(image: np.ndarray) -> str:
+    """A 28×28 image as 14 lines of text (two pixel rows per line)."""
+    rows = image.reshape(14, 2, 28).mean(axis=1)
+    index = (rows / 256 * len(SHADES)).astype(int).clip(0, len(SHADES) - 1)
+    return "\n".join("".join(SHADES[i] for i in row) for row in index)
+
+
+def _body(xy: tuple[float, float] | None, grid: int | None, bounds: list[float] | None) -> dict:
+    if grid is not None:
+        assert bounds is not None
+        x0, x1, y0, y1 = bounds
+        return {"grid": {"x0": x0, "x1": x1, "y0": y0, "y1": y1, "n": grid}, "space": "view"}
+    assert xy is not None
+    return {"points": [list(xy)], "space": "view"}
+
+
+def _ask(client: Any, body: dict, wait_s: float = MODEL_WAIT_S) -> dict:
+    """POST /api/decode, waiting while a server that just started is still loading its model."""
+    from alctl.cli.server_client import ServerError
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return client.request("POST", "/api/decode", body)
+        except ServerError as exc:
+            if exc.status != 503 or "loading" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.5)
+
+
+def decode_via_server(target: Target, xy: tuple[float, float] | None, grid: int | None) -> Any:
+    assert target.server is not None
+    status = target.server.status
+    from ssvae.decode import square_extent
+
+    bounds = square_extent(status["latent"]["bounds"]) if grid is not None else None
+    answer = _ask(target.server.client, _body(xy, grid, bounds))
+    raw = np.frombuffer(base64.b64decode(answer["images"]), np.uint8)
+    return DecodedPoints(
+        raw.reshape(answer["n"], 28, 28),
+        answer["pred"],
+        answer["certainty"],
+        answer["prediction_note"],
+        np.asarray(answer["view"]),
+        answer["latent"],
+        list(status["class_names"]),
+        bounds,
+    )
+
+
+def decode_offline(target: Target, xy: tuple[float, float] | None, grid: int | None) -> Any:
+    """Load the checkpoint and decode here; the view's axes and extent come from the points
+    cache when it matches the checkpoint, else from encoding the training set."""
+    from ssvae.checkpoint import build_model, load_checkpoint
+    from ssvae.data import CLASS_NAMES, load_dataset
+    from ssvae.decode import decode_latent, grid_points, square_extent
+    from ssvae.latent_view import LatentView
+    from ssvae.points_cache import cache_path_for, load_cache
+
+    files = target.files()
+    checkpoint = files.workspace.checkpoint
+    ckpt = load_checkpoint(checkpoint, dataset=files.dataset)
+    if ckpt is None:
+        raise CliError(f"no checkpoint at {checkpoint}: train first (`alctl train`)")
+    model, config = build_model(ckpt)
+    cached = load_cache(
+        cache_path_for(checkpoint),
+        dataset=files.dataset,
+        n_samples=files.n_samples,
+        checkpoint=checkpoint,
+    )
+    if cached is not None:
+        predictions = cached.predictions
+    else:
+        from ssvae.model import predict
+        from ssvae.points_cache import Predictions2D
+
+        data = load_dataset(files.dataset, target.data_dir)
+        predictions = Predictions2D.of(predict(model, data.train_images, reconstruct=False))
+    view = predictions.view
+    if view is None or view.latent_dim != config.latent_dim:
+        view = LatentView.axes(config.latent_dim)
+    bounds = None
+    if grid is not None:
+        lo, hi = predictions.xy.min(axis=0), predictions.xy.max(axis=0)
+        bounds = square_extent([float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])])
+        points = grid_points(*bounds, grid)
+    else:
+        assert xy is not None
+        points = np.array([xy], dtype=np.float64)
+    latent = view.unproject(points)
+    decoded = decode_latent(model, latent)
+    return DecodedPoints(
+        decoded.images,
+        None if decoded.pred is None else [int(v) for v in decoded.pred],
+        None if decoded.certainty is None else [float(v) for v in decoded.certainty],
+        decoded.note,
+        points,
+        latent.astype(float).tolist() if len(latent) <= 16 else None,
+        list(CLASS_NAMES[files.dataset]),
+        bounds,
+    )
+
+
+def decode(
+    target: Target, xy: tuple[float, float] | None, grid: int | None, out: Path | None
+) -> list[str]:
+    """Decode and write `out` (PNG) if given; returns the lines to print."""
+    from alctl.images import png_bytes
+    from ssvae.atomic import atomic_write
+    from ssvae.decode import tile
+
+    run = decode_via_server if target.server is not None else decode_offline
+    result = run(target, xy, grid)
+    lines = []
+    if grid is not None:
+        assert result.bounds is not None
+        x0, x1, y0, y1 = result.bounds
+        image = tile(result.images, grid)
+        lines.append(
+            f"{grid}×{grid} manifold over x {x0:.3g}..{x1:.3g}, y {y0:.3g}..{y1:.3g} "
+            "(the square around the training points in the 2-D view; top row = largest y)"
+        )
+    else:
+        image = result.images[0]
+        x, y = (float(v) for v in result.view[0])
+        where = f"({x:.4g}, {y:.4g})"
+        if result.latent is not None and len(result.latent[0]) != 2:
+            where += f" = latent [{', '.join(f'{v:.3g}' for v in result.latent[0])}]"
+        if result.pred is not None and result.certainty is not None:
+            cls = result.pred[0]
+            name = result.class_names[cls] if cls < len(result.class_names) else str(cls)
+            lines.append(f"{where}: predicted {cls} · {name} ({result.certainty[0]:.0%} certain)")
+        else:
+            lines.append(f"{where}: {result.note}")
+        if out is None:
+            lines.append(ascii_image(image))
+    if out is not None:
+        with atomic_write(out, perms=0o644) as handle:
+            handle.write(png_bytes(image))
+        lines.append(f"wrote {out} ({image.shape[1]}×{image.shape[0]} px)")
+    return lines

@@ -1,0 +1,275 @@
+"""The decoder rows of bench_dashboard.py: cursor preview, the manifold grid, and training
+throughput with the overlay on screen (A B A B against no page at all).
+
+bench_dashboard.py runs them with every other row; alone (minutes, not an hour):
+
+    python benchmarks/bench_decoder.py [--quick] [--workspace DIR]   # DIR: has a checkpoint
+    python benchmarks/bench_decoder.py --throughput-quick   # the A B A B row on generated data
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from common import (
+    Result,
+    ServerProcess,
+    launch_chromium,
+    machine_load,
+    percentile,
+    print_results,
+)
+
+GRID = {"x0": -1.0, "x1": 1.0, "y0": -1.0, "y1": 1.0, "n": 20}  # 400 tiles, page space
+# From a pointermove to the frame after the preview canvas was painted.
+ARM_PREVIEW_JS = """() => __bench.arm("pointermove", (t0) =>
+  (__bench.paints["decoder-image"] ?? -1) > t0)"""
+# From the o key to the frame after the overlay drew its tiles.
+ARM_MANIFOLD_JS = """() => __bench.arm("keydown", (t0) =>
+  (__bench.paints["manifold"] ?? -1) > t0, 10000)"""
+PAN_JS = """(dx) => {
+  const plot = window.alctl.scatter;
+  const [x, y] = plot.get("cameraTarget");
+  return plot.zoomToLocation([x + dx, y], plot.get("cameraDistance"));
+}"""
+
+
+def _ms(values: list[float]) -> str:
+    if not values:
+        return "none"
+    return f"p50 {percentile(values, 50):.1f} ms, p95 {percentile(values, 95):.1f} ms"
+
+
+def measure_preview(page: Any, moves: int) -> Result:
+    """Press m, then move the mouse to `moves` random places of the plot, one at a time."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    box = page.locator("#scatter").bounding_box()
+    page.keyboard.press("m")
+    times: list[float | None] = []
+    for _ in range(moves):
+        x = box["x"] + 60 + rng.random() * (box["width"] - 220)
+        y = box["y"] + 60 + rng.random() * (box["height"] - 220)
+        page.evaluate(ARM_PREVIEW_JS)
+        page.mouse.move(x, y)
+        times.append(page.evaluate("() => __bench.pending"))
+        time.sleep(0.03)
+    page.keyboard.press("m")
+    own = page.evaluate("() => window.alctl.state.timings.decodePreview")
+    done = [t for t in times if t is not None]
+    return Result(
+        "cursor move → decoded preview painted (decoder view, key m)",
+        "≤ 50 ms p95",
+        "ms",
+        50,
+        done,
+        note=f"{moves} moves to random places, one at a time; pointermove → first frame after "
+        f"the preview canvas was painted; {len(times) - len(done)} missed; the page's own "
+        f"decodePreview (move → paint) {_ms(own)}",
+    )
+
+
+def measure_grid_server(server: ServerProcess, rounds: int) -> Result:
+    """POST /api/decode with a 20×20 grid from Python: whole round trip, JSON included."""
+    import httpx
+
+    total: list[float] = []
+    forward: list[float] = []
+    headers = {"X-Alctl-Token": server.token()}
+    with httpx.Client(base_url=server.url, headers=headers, trust_env=False) as client:
+        for _ in range(rounds):
+            started = time.perf_counter()
+            response = client.post("/api/decode", json={"grid": GRID})
+            response.raise_for_status()
+            total.append((time.perf_counter() - started) * 1000)
+            forward.append(float(response.json()["decode_ms"]))
+            time.sleep(0.02)
+    return Result(
+        "manifold grid of 400 tiles, server side",
+        "≤ 100 ms p95",
+        "ms",
+        100,
+        total,
+        note=f"POST /api/decode 20×20 from Python, round trip incl. base64 JSON "
+        f"({rounds} requests); the one forward pass alone {_ms(forward)}",
+    )
+
+
+def measure_grid_painted(page: Any, rounds: int) -> Result:
+    """Toggle the overlay on (key o) and wait for its tiles; off again; repeat."""
+    times: list[float | None] = []
+    for _ in range(rounds):
+        page.evaluate(ARM_MANIFOLD_JS)
+        page.keyboard.press("o")
+        times.append(page.evaluate("() => __bench.pending"))
+        page.keyboard.press("o")
+        time.sleep(0.05)
+    own = page.evaluate("() => window.alctl.state.timings.manifoldPaint")
+    done = [t for t in times if t is not None]
+    return Result(
+        "manifold overlay (400 tiles) → painted",
+        "≤ 250 ms p95",
+        "ms",
+        250,
+        done,
+        note=f"key o → first frame after the overlay drew the decoded grid ({rounds} times); "
+        f"the page's own request → drawn {_ms(own)}; after a pan the page waits 150 ms "
+        "for the view to settle before it asks",
+    )
+
+
+class Panner:
+    """Called every half second while training: pans the view back and forth every 2 s."""
+
+    def __init__(self, page: Any) -> None:
+        self.page, self.last, self.step = page, time.monotonic(), 0.05
+
+    def __call__(self) -> None:
+        if time.monotonic() - self.last >= 2.0:
+            self.step = -self.step
+            self.page.evaluate(PAN_JS, self.step)
+            self.last = time.monotonic()
+
+
+def _session_epochs(server: ServerProcess, epochs: int, during: Callable[[], None]) -> list[float]:
+    """Train `epochs` through the API; call `during` while it runs; s/epoch of the session."""
+    import httpx
+
+    headers = {"X-Alctl-Token": server.token()}
+    with httpx.Client(base_url=server.url, headers=headers, trust_env=False, timeout=30) as http:
+        session = http.post("/api/train", json={"epochs": epochs}).raise_for_status().json()
+        number = session.get("session")
+        while http.get("/api/status").json()["training"]["state"] != "idle":
+            during()
+            time.sleep(0.5)
+        records = http.get("/api/history").json()["records"]
+    return [float(r["seconds"]) for r in records if r.get("session") == number]
+
+
+def measure_throughput_overlay(
+    browser: Any,
+    workspace: Path,
+    s: Any,
+    console: list[str],
+    open_page: Callable[..., Any],
+    wait_ready: Callable[[Any], None],
+) -> Result:
+    """A B A B after a warm-up session: sessions with no page, then with the page open,
+    the overlay on and the view panned every 2 s (each pan recomputes the 400-tile grid)."""
+    no_page: list[float] = []
+    overlay: list[float] = []
+    with ServerProcess(workspace, s.dataset, s.data_dir) as server:
+        server.wait_port()
+        _session_epochs(server, 1, lambda: None)  # warm-up: a new process's first epoch is slow
+        for _ in range(s.rounds):
+            no_page += _session_epochs(server, s.epochs, lambda: None)
+            page = open_page(browser, server.url, console)
+            wait_ready(page)
+            page.keyboard.press("o")
+            page.wait_for_function(
+                "document.getElementById('manifold').dataset.seq", timeout=60_000
+            )
+            pan = Panner(page)
+            overlay += _session_epochs(server, s.epochs, pan)
+            grids = int(page.evaluate("() => window.alctl.state.timings.manifoldPaint.length"))
+            page.context.close()
+    ratio = percentile(no_page, 50) / percentile(overlay, 50) * 100
+    return Result(
+        "training throughput with the manifold overlay on screen vs no page",
+        "≥ 95 %",
+        "%",
+        95,
+        [ratio] if math.isfinite(ratio) else [],
+        judge="p50",
+        higher_is_better=True,
+        note=f"no-page s/epoch ÷ overlay s/epoch, medians: {percentile(no_page, 50):.2f} s ÷ "
+        f"{percentile(overlay, 50):.2f} s; A B A B, {s.rounds} round(s) of {s.epochs} "
+        f"epoch(s); the view panned every 2 s ({grids} grids drawn in the last round); "
+        "the machine is shared, so single epochs are noisy",
+    )
+
+
+def measure_decoder(d: Any) -> list[Result]:
+    """The interactive rows on bench_dashboard's open page (a Dashboard)."""
+    moves = 20 if d.s.quick else 80
+    return [
+        measure_preview(d.page, moves),
+        measure_grid_server(d.server, 10 if d.s.quick else 40),
+        measure_grid_painted(d.page, 5 if d.s.quick else 20),
+    ]
+
+
+def main() -> int:
+    """The decoder rows alone, on a workspace with a checkpoint (or a fresh 1-epoch one)."""
+    import bench_dashboard as bd
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny generated data, few repeats")
+    parser.add_argument("--dataset", default="fashion-mnist")
+    parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--workspace", type=Path, help="use this workspace's checkpoint")
+    parser.add_argument(
+        "--throughput-quick", action="store_true", help="the throughput row on generated data"
+    )
+    parser.add_argument("--no-throughput", action="store_true", help="the page rows only")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="alctl-bench-decoder-"))
+    console: list[str] = []
+    load_start = machine_load()
+    try:
+        s = bd.make_settings(args, root)
+        workspace = root / "ws"
+        if args.workspace is not None:
+            shutil.copytree(args.workspace, workspace, ignore=shutil.ignore_patterns(".alctl"))
+        else:
+            bd.make_checkpoint(workspace, s)
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            with ServerProcess(workspace, s.dataset, s.data_dir) as server:
+                server.wait_port()
+                page = bd.open_page(browser, server.url, console)
+                bd.wait_ready(page)
+                dash = bd.Dashboard(server, page, s)
+                try:
+                    results = measure_decoder(dash)
+                finally:
+                    dash.close()
+            quick = root / "quick"
+            if args.throughput_quick and not args.no_throughput:
+                generated = {**vars(args), "quick": True, "data_dir": None, "dataset": "mnist"}
+                s = bd.make_settings(argparse.Namespace(**generated), quick)
+                s.rounds, s.epochs = 3, 2
+                bd.make_checkpoint(quick / "ws", s)
+                workspace = quick / "ws"
+            if not args.no_throughput:
+                results.append(
+                    measure_throughput_overlay(
+                        browser, workspace, s, console, bd.open_page, bd.wait_ready
+                    )
+                )
+            browser.close()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    notes = [f"machine: {load_start} at start, {machine_load()} at the end (shared: noisy)"]
+    if args.throughput_quick:
+        notes.append("the throughput row ran on generated data (3,000 images), 3 rounds")
+    if console:
+        notes.append(f"page errors ({len(console)}): {'; '.join(console[:3])}")
+    print_results(
+        f"Decoder budgets, {args.dataset}, real server + headless Chromium", results, notes
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

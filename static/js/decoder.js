@@ -1,0 +1,165 @@
+// The decoder view (key m): moving over any place of the plot, empty or not, shows what the
+// decoder draws at that latent point, beside the cursor, with the classifier's reading there.
+// Requests go out on every move (no frame wait: software WebGL frames are slow); at most
+// two are in flight, the newest move waits for a free slot, and an answer older than the
+// one on screen is dropped, so a stale image never replaces a newer one (createLatestOnly).
+import { decodeImage } from "./api.js";
+import { CLASS_COLORS } from "./palette.js";
+import { plotViewport } from "./viewport.js";
+
+const OFFSET_PX = 18; // the preview sits this far right/below the cursor
+
+/** Paints 28×28 grey pixels into a canvas of that size. */
+export function paintGrey(canvas, pixels) {
+  const ctx = canvas.getContext("2d");
+  const image = ctx.createImageData(28, 28);
+  for (let i = 0; i < 784; i++) {
+    const v = pixels[i];
+    image.data[4 * i] = v;
+    image.data[4 * i + 1] = v;
+    image.data[4 * i + 2] = v;
+    image.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(image, 0, 0);
+}
+
+/** "other components at the mean" text for a latent of more than 2 dimensions, else "". */
+export function viewNote(answer) {
+  if (!answer || !(answer.latent_dim > 2)) return "";
+  return `The plot shows the first two principal components of a ${answer.latent_dim}-D latent; `
+    + "decoded with every other component at the data's mean.";
+}
+
+/**
+ * Newest-wins requests: `push(item)` sends at once while fewer than `maxInFlight` are out,
+ * else keeps only the newest waiting item for the next free slot. `onAnswer` runs only for
+ * an answer newer than the last one shown; `clear()` drops the waiting item and every answer
+ * still out.
+ */
+export function createLatestOnly({ request, onAnswer, onError, maxInFlight = 2 }) {
+  let sent = 0; // sequence number of the last request sent
+  let shown = 0; // sequence number of the answer on screen
+  let floor = 0; // answers at or below this were cleared
+  let inFlight = 0;
+  let waiting = null;
+
+  async function send(item) {
+    const seq = ++sent;
+    inFlight++;
+    try {
+      const answer = await request(item);
+      if (seq > shown && seq > floor) {
+        shown = seq;
+        onAnswer(answer, item, seq);
+      }
+    } catch (error) {
+      if (seq > floor) onError(error, item);
+    } finally {
+      inFlight--;
+      if (waiting && inFlight < maxInFlight) {
+        const next = waiting;
+        waiting = null;
+        send(next);
+      }
+    }
+  }
+
+  return {
+    push(item) {
+      if (inFlight < maxInFlight) send(item);
+      else waiting = item;
+    },
+    clear() {
+      waiting = null;
+      floor = sent;
+    },
+  };
+}
+
+/**
+ * @param {object} deps
+ * @param {object} deps.api          createApi(): decodePoint(x, y)
+ * @param {() => object} deps.plot   the regl-scatterplot instance
+ * @param {HTMLCanvasElement} deps.canvas  the scatter's canvas (cursor coordinates)
+ * @param {object} deps.els          {preview, image, caption, note, button}
+ * @param {string[]} deps.classNames
+ * @param {(ms: number) => void} deps.onPainted  move-to-painted time
+ * @param {(message: string) => void} deps.onError
+ */
+export function createDecoderView({ api, plot, canvas, els, classNames, onPainted, onError }) {
+  let on = false;
+  let painted = false; // the preview holds an image from this decoder session
+  let lastError = "";
+
+  function caption(answer) {
+    if (answer.pred === null) return "no prediction off the data";
+    const cls = answer.pred[0];
+    const pct = Math.round(answer.certainty[0] * 100);
+    return `<span class="swatch" style="background:${CLASS_COLORS[cls]}"></span>`
+      + `${cls} · ${classNames[cls] ?? ""} <span class="muted">${pct}%</span>`;
+  }
+
+  const requests = createLatestOnly({
+    request: (move) => api.decodePoint(move.x, move.y),
+    onAnswer(answer, move, seq) {
+      paintGrey(els.image, decodeImage(answer.images));
+      els.caption.innerHTML = caption(answer);
+      els.note.textContent = viewNote(answer);
+      els.preview.dataset.seq = String(seq);
+      painted = true;
+      els.preview.hidden = false;
+      onPainted(performance.now() - move.t);
+      lastError = "";
+    },
+    onError(error) {
+      if (error.message !== lastError) onError(`Could not decode here: ${error.message}`);
+      lastError = error.message;
+    },
+  });
+
+  function onMove(event) {
+    if (!on) return;
+    const rect = canvas.getBoundingClientRect();
+    const sx = event.clientX - rect.left;
+    const sy = event.clientY - rect.top;
+    if (sx < 0 || sy < 0 || sx > rect.width || sy > rect.height) return;
+    const [x, y] = plotViewport(plot(), canvas).toPage(sx, sy);
+    // Beside the cursor, flipped to the other side near the right/bottom edges.
+    const w = els.preview.offsetWidth || 120;
+    const h = els.preview.offsetHeight || 140;
+    const left = sx + OFFSET_PX + w > rect.width ? sx - OFFSET_PX - w : sx + OFFSET_PX;
+    const top = sy + OFFSET_PX + h > rect.height ? sy - OFFSET_PX - h : sy + OFFSET_PX;
+    els.preview.style.transform = `translate(${left}px, ${top}px)`;
+    els.preview.hidden = !painted; // no empty frame before the first image
+    requests.push({ x, y, t: event.timeStamp || performance.now() });
+  }
+
+  canvas.addEventListener("pointermove", onMove);
+  // In the decoder view the preview replaces the scatter's hover: a hover highlight redraws
+  // every point (~100 ms a frame in software WebGL) and would hold up the preview's paint.
+  // Only button-less moves over the plot are kept from the scatter, so dragging still pans.
+  window.addEventListener("mousemove", (event) => {
+    if (on && event.buttons === 0 && event.target === canvas) event.stopImmediatePropagation();
+  }, true);
+  canvas.addEventListener("pointerleave", () => {
+    els.preview.hidden = true;
+  });
+
+  function set(next) {
+    on = next;
+    els.button.setAttribute("aria-pressed", String(on));
+    document.body.classList.toggle("decoder-on", on);
+    if (!on) {
+      els.preview.hidden = true;
+      painted = false;
+      requests.clear();
+    }
+  }
+
+  return {
+    get on() {
+      return on;
+    },
+    toggle: () => set(!on),
+  };
+}
