@@ -256,9 +256,9 @@ def test_failed_write_is_rolled_back_and_shown(dashboard: Dashboard) -> None:
 
 
 def test_a_label_request_that_never_settles_is_retried_in_order(dashboard: Dashboard) -> None:
-    """Headless Chromium now and then parks a write that follows another one for good (no
-    request reaches the server). Hold the first DELETE the same way: the page aborts it at
-    its deadline, sends it again, and only then the label after it."""
+    """A write can get no answer at all (a connection that stalls). Hold the first DELETE
+    that way: the page aborts it at its deadline, sends it again, and only then the label
+    after it."""
     page = dashboard.page
     held: list[Any] = []
 
