@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import subprocess
 import tempfile
@@ -19,6 +18,7 @@ from tests.live_server import (
     START_TIMEOUT_S,
     STOP_TIMEOUT_S,
     LiveServer,
+    discovery_token,
     fetch,
     serve_command,
     server_env,
@@ -124,18 +124,18 @@ def server_on_port(
             cwd=REPO,
         )
     url = f"http://127.0.0.1:{port}/"
-    server_file = workspace / ".alctl" / "server.json"
 
-    def serving() -> bool:
+    def serving() -> str | None:
         if process.poll() is not None:
             raise AssertionError(
                 f"alctl serve exited with {process.returncode}:\n{log.read_text()}"
             )
+        token = discovery_token(workspace, process)
         with contextlib.suppress(OSError):
-            return fetch(url + "api/status", timeout=2).status == 200 and server_file.exists()
-        return False
+            if token is not None and fetch(url + "api/status", timeout=2).status == 200:
+                return token
+        return None
 
     with stopped_afterwards(process, log, stop_timeout):
-        wait_for(serving, timeout=START_TIMEOUT_S, what=f"alctl serve on port {port}")
-        token = json.loads(server_file.read_text())["token"]
+        token = wait_for(serving, timeout=START_TIMEOUT_S, what=f"alctl serve on port {port}")
         yield LiveServer(url, token, process, workspace, log)

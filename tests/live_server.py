@@ -122,6 +122,19 @@ def server_env() -> dict[str, str]:
     return env
 
 
+def discovery_token(workspace: Path, process: subprocess.Popen[bytes]) -> str | None:
+    """The token in the workspace's discovery file once `process` has written it.
+
+    A server killed with -9 leaves its file behind, and a new server answers requests a
+    moment before it replaces the file: a file with another pid holds a dead server's token.
+    """
+    try:
+        info = json.loads((workspace / ".alctl" / "server.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return info["token"] if info.get("pid") == process.pid else None
+
+
 @contextlib.contextmanager
 def running_server(
     workspace: Path,
@@ -170,15 +183,15 @@ def _wait_until_serving(
     process: subprocess.Popen[bytes], url: str, workspace: Path, log: Path
 ) -> str:
     deadline = time.monotonic() + START_TIMEOUT_S
-    server_file = workspace / ".alctl" / "server.json"
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(
                 f"alctl serve exited with {process.returncode}:\n{log.read_text()}"
             )
         with contextlib.suppress(OSError):
-            if fetch(url + "api/status", timeout=2).status == 200 and server_file.exists():
-                return json.loads(server_file.read_text())["token"]
+            token = discovery_token(workspace, process)
+            if token is not None and fetch(url + "api/status", timeout=2).status == 200:
+                return token
         time.sleep(0.1)
     process.kill()
     raise AssertionError(
