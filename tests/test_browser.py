@@ -367,7 +367,10 @@ def test_page_carries_on_after_a_server_restart(
         instance = board.js("window.alctl.serverInstance")
         board.select(50)
         page.keyboard.press("8")
-        wait_for(lambda: read_labels_csv(board.labels_csv).get(50) == 8, what="the CSV row")
+        try:
+            wait_for(lambda: read_labels_csv(board.labels_csv).get(50) == 8, what="the CSV row")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the page: {page_diagnosis(board)}") from None
         if stop == "sigkill-while-training":
             response = httpx.post(
                 first.url + "api/train",
