@@ -494,6 +494,45 @@ def measure_selection(d: Dashboard) -> list[Result]:
     ]  # fmt: skip
 
 
+def measure_queue(d: Dashboard) -> list[Result]:
+    """Label `clicks` samples from the queue: `n` once, then one digit key per sample."""
+    d.page.keyboard.press("Escape")
+    d.page.wait_for_function("() => (window.alctl.queue?.items ?? []).length > 0")
+    d.page.evaluate(ARM_PAINT_JS, "keydown")
+    d.page.keyboard.press("n")
+    d.pending()
+    keys, per_label = 1, []
+    labeled: dict[int, int] = {}
+    started = time.perf_counter()
+    for step in range(d.s.clicks):
+        serial = int(d.page.evaluate("() => window.alctl.state.selected"))
+        digit = step % 10
+        d.page.evaluate(ARM_PAINT_JS, "keydown")
+        d.page.keyboard.press(str(digit))
+        keys += 1
+        per_label.append(d.pending())
+        labeled[serial] = digit
+    d.page.wait_for_function("() => window.alctl.pendingWrites === 0")
+    wall_s = time.perf_counter() - started
+    durable = _labels_on_disk(d.server.workspace, d.s.dataset)
+    kept = sum(1 for serial, digit in labeled.items() if durable.get(serial) == digit)
+    own = d.page.evaluate("() => window.alctl.state.timings.queueNext")
+    return [
+        _latency(
+            "digit → next queued sample painted", 50, per_label,
+            "queue flow with auto-advance: digit keydown → both images of the next queued "
+            f"sample painted (+1 frame); the page's own queueNext timing {ms_stats(own)}",
+        ),
+        Result(
+            f"label {len(labeled)} from the queue (keys, wall time)", "1 key per label", "keys",
+            1.0, [(keys - 1) / len(labeled)],
+            note=f"digit keys per label, plus one `n` to start ({keys} keys in all); "
+            f"{wall_s:.1f} s from the first digit to the last write answered; "
+            f"{kept}/{len(labeled)} in the CSV",
+        ),
+    ]  # fmt: skip
+
+
 def _latency(name: str, limit_ms: float, samples: list[float | None], note: str) -> Result:
     """A page latency row; measurements that timed out are left out and counted."""
     kept = [s for s in samples if s is not None]
@@ -711,6 +750,7 @@ def measure_live(browser: Any, root: Path, s: Settings, console: list[str]) -> l
         dash = Dashboard(server, page, s)
         try:
             results = measure_selection(dash)
+            results += measure_queue(dash)
             results.append(measure_modes(dash))
             results += measure_decoder(dash)
             print("page interactions measured", flush=True)

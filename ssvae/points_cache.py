@@ -1,11 +1,12 @@
 """The prediction cache next to a checkpoint: the page's points without importing torch.
 
-`<checkpoint dir>/points_cache.npz` holds the 2-D view, certainty and predicted class of
-every training image plus the facts of the checkpoint it was computed from (size, mtime_ns,
-epochs, config, history). `alctl serve` uses it only while those facts still match the
-checkpoint on disk, so it can show the page before torch has loaded. Whoever writes a
-checkpoint (the server, `scripts/train.py`, `alctl train --no-server`) refreshes it.
-numpy only.
+`<checkpoint dir>/points_cache.npz` holds the 2-D view, certainty, predicted class and
+calibrated class probabilities (what the labeling queue ranks by) of every training image
+plus the facts of the checkpoint it was computed from (size, mtime_ns, epochs, config,
+history). `alctl serve` uses it only while those facts still match the checkpoint on disk,
+so it can show the page before torch has loaded. Whoever writes a checkpoint (the server,
+`scripts/train.py`, `alctl train --no-server`) refreshes it. A cache written before the
+probabilities were stored still loads (`probs` None). numpy only.
 """
 
 from __future__ import annotations
@@ -32,17 +33,21 @@ class Predictions2D:
     certainty: np.ndarray  # float32 [N], max softmax
     pred: np.ndarray  # int8 [N]
     view: LatentView | None = None  # the map from the latent to `xy` (and back)
+    # float32 [N, classes], calibrated; None from a cache written before the queue existed
+    probs: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.xy = np.ascontiguousarray(self.xy, dtype=np.float32).reshape(-1, 2)
         self.certainty = np.ascontiguousarray(self.certainty, dtype=np.float32)
         self.pred = np.ascontiguousarray(self.pred, dtype=np.int8)
+        if self.probs is not None:
+            self.probs = np.ascontiguousarray(self.probs, dtype=np.float32)
 
     @classmethod
     def of(cls, out: Any) -> Predictions2D:
         """From `ssvae.model.predict()`'s result (duck-typed: no torch import here)."""
         view = LatentView.fit(out.latent)
-        return cls(view.project(out.latent), out.certainty, out.pred_class, view)
+        return cls(view.project(out.latent), out.certainty, out.pred_class, view, out.probs)
 
 
 @dataclass
@@ -70,10 +75,13 @@ def load_cache(
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
+            probs = data["probs"] if "probs" in data.files else None
             view = None
             if "view_mean" in data:
                 view = LatentView.from_arrays(data["view_mean"], data["view_components"])
-            predictions = Predictions2D(data["xy"], data["certainty"], data["pred"], view)
+            predictions = Predictions2D(
+                data["xy"], data["certainty"], data["pred"], view, probs=probs
+            )
     except (OSError, ValueError, KeyError):
         return None  # missing or unreadable: recompute, it is only a cache
     latent_dim = (meta.get("config") or {}).get("latent_dim", 2)
@@ -84,12 +92,14 @@ def load_cache(
         and meta.get("dataset") == dataset
         and meta.get("checkpoint") == stamp
         and len(predictions.pred) == n_samples == len(predictions.xy)
+        and (predictions.probs is None or len(predictions.probs) == n_samples)
     )
     return CachedPoints(predictions, meta) if matches else None
 
 
 def save_cache(path: Path, predictions: Predictions2D, meta: dict[str, Any]) -> None:
     """Write atomically (temp + fsync + replace); `meta` must hold dataset and checkpoint."""
+    extra = {} if predictions.probs is None else {"probs": predictions.probs}
     view = predictions.view
     axes = {} if view is None else {"view_mean": view.mean, "view_components": view.components}
     with atomic_write(path, perms=0o644) as handle:
@@ -99,6 +109,7 @@ def save_cache(path: Path, predictions: Predictions2D, meta: dict[str, Any]) -> 
             certainty=predictions.certainty,
             pred=predictions.pred,
             meta=np.array(json.dumps({"format": CACHE_FORMAT, **meta})),
+            **extra,
             **axes,
         )
 

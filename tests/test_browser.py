@@ -382,6 +382,8 @@ def test_page_carries_on_after_a_server_restart(
             first.process.kill()
             first.process.wait()
             board.guard.allow("ERR_INCOMPLETE_CHUNKED_ENCODING")  # the stream cut mid-way
+            # Requests in flight at the kill (queue thumbnails, the next sample's prefetch).
+            board.guard.allow("ERR_CONNECTION_RESET")
     # Chromium logs the reconnect attempts that find nobody listening.
     board.guard.allow("ERR_CONNECTION_REFUSED")
     wait_for(lambda: page.get_attribute("#conn", "data-state") == "down", what="'down'")

@@ -295,6 +295,37 @@ def report(
         dispatch.report(workspace, dataset.value, data_dir, out)
 
 
+def suggest(
+    n: Annotated[int, typer.Option("-n", "--count", min=1, max=1000, help="How many.")] = 20,
+    strategy: Annotated[
+        str,
+        typer.Option(
+            help="least_confidence, margin, entropy, random or diverse (the page's chooser)."
+        ),
+    ] = "least_confidence",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    workspace: WorkspaceOpt = Path("."),
+    dataset: DatasetOpt = DatasetName.auto,
+    data_dir: DataDirOpt = None,
+    no_server: NoServerOpt = False,
+) -> None:
+    """Print the head of the labeling queue: serial, prediction, certainty, score.
+
+    The same order as the page's queue for the same checkpoint and labels; labeled samples
+    never appear. Before the model has trained the order is random, and it says so.
+
+    \b
+    Examples:
+      alctl suggest -n 20
+      alctl suggest --strategy margin --json | jq '.items[].serial'
+    """
+    from alctl.cli.suggest import suggest as run_suggest
+
+    with fail_cleanly():
+        target = dispatch.resolve(workspace, dataset.value, data_dir, no_server)
+        run_suggest(target, strategy, n, as_json)
+
+
 def decode(
     x: Annotated[float | None, typer.Argument(help="X in the model's 2-D view.")] = None,
     y: Annotated[float | None, typer.Argument(help="Y in the model's 2-D view.")] = None,
@@ -358,6 +389,7 @@ def create_cli() -> typer.Typer:
     app.command(name="train")(_with_session_options(train))
     app.command()(status)
     app.command()(report)
+    app.command()(suggest)
     app.command()(rollback)
     # Unknown "-1.5" tokens are the arguments X Y, not options.
     app.command(context_settings={"ignore_unknown_options": True})(decode)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 SOURCE_HEADER = "X-Alctl-Source"
 TOKEN_HEADER = "X-Alctl-Token"
@@ -173,6 +173,10 @@ class ApiClient:
 
     def history(self) -> dict[str, Any]:
         return self.request("GET", "/api/history")
+
+    def queue(self, strategy: str, n: int) -> dict[str, Any]:
+        query = urlencode({"strategy": strategy, "n": n})
+        return self.request("GET", f"/api/queue?{query}")
 
     def labels_csv(self) -> str:
         return self.request("GET", "/api/labels?format=csv", raw=True)

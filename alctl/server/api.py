@@ -135,6 +135,17 @@ async def points(request: Request) -> Response:
     return Response(body, media_type="application/octet-stream", headers=headers)
 
 
+async def queue(request: Request) -> Response:
+    from ssvae.queue import check_request
+
+    query = request.query_params
+    try:
+        strategy, n = check_request(query.get("strategy"), query.get("n", "20"))
+    except ValueError as exc:
+        raise ApiError(str(exc)) from None
+    return SafeJSONResponse(await run_in_threadpool(_session(request).queue, strategy, n))
+
+
 async def sample(request: Request) -> Response:
     data = await run_in_threadpool(_session(request).sample, _serial(request))
     return SafeJSONResponse(data)

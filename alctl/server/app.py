@@ -28,6 +28,7 @@ from alctl.server.security import SecurityMiddleware
 from alctl.server.session import WorkspaceSession
 from ssvae.config import SESSION_PARAMS
 from ssvae.hparams import schema_json
+from ssvae.ranking import STRATEGIES
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 TICK_S = 0.1
@@ -53,6 +54,7 @@ def create_app(
             "n_samples": session.n_samples,
             "static_url": _static_url,
             "train_params": schema_json(SESSION_PARAMS.values()),  # the page's inputs
+            "strategies": list(STRATEGIES),  # the queue's chooser
         }
         response = templates.TemplateResponse(request, "index.html", context)
         response.headers["Cache-Control"] = "no-store"  # it embeds this server's token
@@ -62,6 +64,7 @@ def create_app(
         Route("/", index),
         Route("/api/status", api.status),
         Route("/api/points", api.points),
+        Route("/api/queue", api.queue),
         Route("/api/samples/{serial}", api.sample),
         Route("/api/samples/{serial}/{kind}.png", api.sample_png),
         Route("/api/decode", api.decode, methods=["GET", "POST"]),

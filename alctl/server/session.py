@@ -33,6 +33,7 @@ from ssvae.workspace import Workspace
 if TYPE_CHECKING:
     from alctl.server.model_state import ModelState
     from ssvae.callbacks import TrainingCallback, TrainResult
+    from ssvae.points_cache import Predictions2D
 
 MODEL_WAIT_S = 5.0  # how long a sample request waits for a model still loading
 
@@ -65,6 +66,7 @@ class WorkspaceSession:
         self._model_ready = threading.Event()
         self._model_error: str | None = None
         self._checkpoint: dict[str, Any] = {"epochs_trained": 0, "test_accuracy": None}
+        self._evaluations: list[dict[str, Any]] = []  # one per session this server trained
         self._stamp = checkpoint_stamp(workspace.checkpoint)  # the file as we last saw it
 
     # -- start-up ------------------------------------------------------------------------
@@ -116,6 +118,7 @@ class WorkspaceSession:
         def load() -> None:
             try:
                 self.load_model(seed=False)
+                self._complete_cached_points()
             except Exception as exc:
                 self._model_error = " ".join(str(exc).split()) or type(exc).__name__
                 self.bus.publish(
@@ -127,6 +130,13 @@ class WorkspaceSession:
         thread = threading.Thread(target=load, name="alctl-model-load", daemon=True)
         thread.start()
         return thread
+
+    def _complete_cached_points(self) -> None:
+        """A cache written before the queue existed has no probabilities: rank from the model."""
+        cached = self.points.predictions
+        if cached is not None and cached.probs is None:
+            self.compute_points()
+            self.bus.publish("latent_refreshed", self.points.info())
 
     def compute_points(self) -> None:
         """Predict every training image with the loaded model and cache the result."""
@@ -152,6 +162,7 @@ class WorkspaceSession:
             "training": self.training.status(),
             "hparams": self.training.hparams(),
             "latent": self.points.info(),
+            "evaluations": [dict(e) for e in self._evaluations],
             "device": model.device if model is not None else state,
             "model": {"state": state, "error": self._model_error},
             "server": {
@@ -165,6 +176,20 @@ class WorkspaceSession:
     def points_payload(self) -> tuple[bytes, int]:
         """The `/api/points` body and the latent version it shows."""
         return self.points.payload(self.labels.array())
+
+    def queue(self, strategy: str, n: int) -> dict[str, Any]:
+        """`/api/queue`: the next `n` unlabeled samples to label, by `strategy` (ssvae.queue)."""
+        from ssvae.queue import QueueHead, queue_head
+
+        with self._lock:
+            trained = int(self._checkpoint.get("epochs_trained") or 0) > 0
+        points = self.points.predictions
+        labels = self.labels.array()
+        if points is None:
+            head = QueueHead("random", strategy, False, "the points are still loading", 0)
+        else:
+            head = queue_head(points, labels, strategy, n, trained=trained)
+        return {**head.to_dict(), "latent_version": self.points.info()["version"]}
 
     def sample(self, serial: int) -> dict[str, Any]:
         """Everything the sample panel shows; blocks up to MODEL_WAIT_S while the model loads."""
@@ -328,7 +353,11 @@ class WorkspaceSession:
                 ),
             )
         points = model.predict_points(self.dataset.train_images, view)
+        with self._lock:
+            previous = self._checkpoint.get("test_accuracy")
+        evaluation = self._evaluate(points, accuracy, previous, result, trainer.sessions)
         with self._lock:  # the decoder reads the view and the points' map together
+            self._evaluations.append(evaluation)
             model.view = view
             self._checkpoint = {
                 "epochs_trained": model.trainer.epochs_trained,
@@ -338,6 +367,28 @@ class WorkspaceSession:
         if saved:
             self._report(what, "write the prediction cache", self._write_cache)
         self.bus.publish("latent_refreshed", latent)
+
+    def _evaluate(
+        self,
+        points: Predictions2D,
+        accuracy: float | None,
+        previous: float | None,
+        result: TrainResult,
+        sessions: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Did it get better: test accuracy (and before), accuracy on the user's labels."""
+        labels = self.labels.array()
+        labeled = labels >= 0
+        agree = points.pred[labeled] == labels[labeled]
+        entry = next((e for e in sessions if e.get("session") == result.session), {})
+        return {
+            "session": result.session,
+            "status": result.status,
+            "test_accuracy": accuracy,
+            "previous_test_accuracy": previous,
+            "labeled_accuracy": float(agree.mean()) if labeled.any() else None,
+            "n_labeled": entry.get("n_labeled"),
+        }
 
     # -- internals -----------------------------------------------------------------------
 

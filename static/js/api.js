@@ -123,6 +123,7 @@ export function createApi(initialToken, { writer = randomId() } = {}) {
     sample: (serial) => json("GET", `/api/samples/${serial}`),
     labels: () => json("GET", "/api/labels"),
     history: () => json("GET", "/api/history"),
+    queue: (strategy, n) => json("GET", `/api/queue?strategy=${encodeURIComponent(strategy)}&n=${n}`),
     // `deadlineMs` overrides the write deadline (the labeler lengthens it on each retry).
     putLabel: (serial, label, deadlineMs) =>
       json("PUT", `/api/labels/${serial}`, { label }, write(deadlineMs)),

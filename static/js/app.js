@@ -1,6 +1,8 @@
 // Wiring: builds the page's parts, loads the initial data, then follows the event stream.
 import { createApi } from "./api.js";
+import { createBatch, merged, toggled } from "./batch.js";
 import { createCharts } from "./charts.js";
+import { createEvaluation } from "./evaluation.js";
 import { createDecoderView } from "./decoder.js";
 import { connectEvents } from "./events.js";
 import { bindKeys } from "./keys.js";
@@ -10,8 +12,11 @@ import { CLASS_COLORS, MODES, UNLABELED_COLOR, pointColor } from "./palette.js";
 import {
   createDatasetPanel, createTooltip, datasetTitle, renderCheckpoint, renderLegend,
 } from "./panels.js";
+import { createQueue } from "./queue.js";
 import { createSamplePanel } from "./samples.js";
 import { createScatter } from "./scatter.js";
+import { watchClicks } from "./selection.js";
+import { createHistory, describeAction } from "./undo.js";
 import { createState, recordTiming } from "./state.js";
 import { createSync } from "./sync.js";
 import { createToasts } from "./toasts.js";
@@ -37,11 +42,54 @@ function boot(config) {
     canvas: $("scatter"),
     ring: $("selection-ring"),
     count: state.n,
-    onSelect: (index) => select(index),
+    onSelect: (index, points = []) => {
+      if (index !== null) clicks.picked();
+      if (clicks.shift) {
+        // A lasso adds what it caught; the point of a Shift+click is toggled by
+        // clicks.shiftClick once the click is over (the library also ends an empty lasso).
+        if (clicks.moved && points.length) batch.set(merged(batchBase(), points));
+        else if (!clicks.moved && index !== null) shiftPick = index;
+        return;
+      }
+      batch.reset();
+      select(index);
+    },
     onHover: (index) => {
       tooltip.show(index);
       clearTimeout(prefetchTimer);
       if (index !== null) prefetchTimer = setTimeout(() => samples.prefetch(index), PREFETCH_REST_MS);
+    },
+  });
+  let shiftPick = null; // the point the library found under a Shift+click
+  const clicks = watchClicks($("scatter"), {
+    background() {
+      if (batch.serials.length) batch.set([]);
+      else if (state.selected !== null) select(null);
+    },
+    shiftClick() {
+      const serial = shiftPick;
+      shiftPick = null;
+      if (serial !== null) batch.set(toggled(batchBase(), serial));
+    },
+  });
+  /** The batch to extend: the batch, else the one selected sample, else nothing. */
+  const batchBase = () => (batch.serials.length ? batch.serials
+    : (state.selected !== null ? [state.selected] : []));
+  const batch = createBatch({
+    els: { panel: $("batch-panel"), count: $("batch-count"), grid: $("batch-grid"),
+      clear: $("batch-clear") },
+    thumbnailUrl: api.thumbnailUrl,
+    onChange(serials) {
+      scatter.selectMany([]); // back to one highlighted point, nothing dimmed
+      if (serials.length > 1) {
+        scatter.selectMany(serials);
+        state.selected = serials[serials.length - 1];
+        refreshLabelButtons();
+        queue.selectionChanged();
+        samples.show(state.selected).catch(() => {});
+      } else {
+        select(serials.length ? serials[0] : null);
+      }
     },
   });
   const tooltip = createTooltip($("tooltip"), $("scatter-wrap"), state, api.thumbnailUrl);
@@ -62,6 +110,7 @@ function boot(config) {
       losses: $("latest-losses"), result: $("train-result") },
   });
   const charts = createCharts($("charts"));
+  const evaluation = createEvaluation({ line: $("eval-line"), curve: $("eval-curve") });
   const decoder = createDecoderView({
     api, plot: () => scatter.plot, canvas: $("scatter"), classNames: state.classNames,
     els: { preview: $("decoder-preview"), image: $("decoder-image"),
@@ -93,10 +142,37 @@ function boot(config) {
       labelsDrawn = scatter.valuesChanged(state.user);
       samples.refreshFacts();
       refreshLabelButtons();
+      queue.labelsChanged();
     },
     onStats: (stats) => applyStats(stats),
     onError: (message) => toasts.error(message),
   });
+
+  const history = createHistory({
+    apply: (serials, label) => labeler.apply(serials, label),
+    onChange: renderHistory,
+  });
+
+  function renderHistory() {
+    $("undo").disabled = !history.canUndo;
+    $("redo").disabled = !history.canRedo;
+    $("history-list").replaceChildren(...history.recent().map(({ action, undone }) => {
+      const item = document.createElement("li");
+      item.textContent = describeAction(action, state.classNames);
+      item.classList.toggle("undone", undone);
+      return item;
+    }));
+  }
+
+  /** The one label action of the page: writes, and remembers it for undo. */
+  function labelSamples(serials, label) {
+    const previous = new Map(serials.map((s) => [s, state.user[s] < 0 ? null : state.user[s]]));
+    const result = labeler.apply(serials, label);
+    if (serials.some((s) => previous.get(s) !== label)) {
+      history.record(serials, label, previous, result);
+    }
+    return result;
+  }
 
   function applyStats(stats) {
     const seen = state.stats?.version;
@@ -110,6 +186,7 @@ function boot(config) {
     renderCheckpoint($("checkpoint"), status.checkpoint, status.device);
     training.setHparams(status.hparams);
     if (status.training) training.sync(status.training);
+    evaluation.show(status.evaluations);
     if (status.labels) applyStats(status.labels);
     if (status.dataset_source) $("dataset-source").textContent = status.dataset_source;
     const problem = status.model?.state === "failed" ? status.model.error : null;
@@ -138,22 +215,38 @@ function boot(config) {
         $("scatter-info").textContent =
           `${state.n.toLocaleString()} points · latent v${points.version ?? "?"}`;
         refreshLabelButtons();
+        queue.refresh(); // new predictions: the whole pool is ranked again
         manifold.refresh();
       },
     },
   );
+
+  const queue = createQueue({
+    fetchHead: api.queue,
+    state,
+    els: { next: $("queue-next"), strategy: $("queue-strategy"), auto: $("queue-auto"),
+      line: $("queue-line"), note: $("queue-note"), thumbs: $("queue-thumbs") },
+    thumbnailUrl: api.thumbnailUrl,
+    pick: (serial, startedAt) => select(serial, { reveal: true, startedAt, timing: "queueNext" }),
+    prefetch: (serial) => samples.prefetch(serial),
+    onError: (message) => toasts.error(message),
+  });
 
   /**
    * Selects a sample (null clears). `reveal` pans to it when off-screen (the jump box).
    * Software WebGL blocks the page for a whole frame, so when the images are not in memory
    * yet they are painted first and the scatter highlights the point right after.
    */
-  function select(index, { reveal = false } = {}) {
-    const startedAt = performance.now();
+  function select(index, { reveal = false, startedAt = performance.now(), timing = null } = {}) {
     state.selected = index;
     refreshLabelButtons();
+    queue.selectionChanged();
     const inMemory = index === null || samples.has(index);
-    const shown = samples.show(index, startedAt).catch((error) => {
+    const shown = samples.show(index, startedAt).then(() => {
+      if (timing && state.selected === index) {
+        recordTiming(state, timing, performance.now() - startedAt);
+      }
+    }).catch((error) => {
       toasts.error(`Could not load sample #${index}: ${error.message}`);
     });
     const highlight = () => {
@@ -181,16 +274,24 @@ function boot(config) {
 
   /** Labels (or with null, unlabels) the selected sample; the queue and undo can reuse apply. */
   function labelSelected(label) {
+    if (batch.active) {
+      const result = labelSamples(batch.serials, label); // one write for the whole batch
+      batch.set([]);
+      return result;
+    }
     if (state.selected === null) {
       toasts.note("Select a sample first: click a point or type its index in “Go to index”.");
       return null;
     }
     const started = performance.now();
     const before = labelsDrawn;
-    const result = labeler.apply([state.selected], label);
+    const serial = state.selected;
+    const result = labelSamples([serial], label);
     if (labelsDrawn !== before) {
       labelsDrawn.then(() => recordTiming(state, "labelRecolor", performance.now() - started));
     }
+    // Labeling from the queue is one key per sample: the next one comes up by itself.
+    if (label !== null && queue.shouldAdvance(serial)) queue.next(started);
     return result;
   }
 
@@ -239,13 +340,18 @@ function boot(config) {
     bindKeys({
       label: (n) => labelSelected(n),
       unlabel: () => labelSelected(null),
-      deselect: () => select(null),
+      deselect: () => (batch.serials.length ? batch.set([]) : select(null)),
       mode: setMode,
       resetView: () => scatter.resetView(),
       focusJump: () => $("jump-input").focus(),
+      next: () => queue.next(),
+      undo: () => history.undo(),
+      redo: () => history.redo(),
       decoder: () => decoder.toggle(),
       manifold: () => manifold.toggle(),
     });
+    $("undo").addEventListener("click", () => history.undo());
+    $("redo").addEventListener("click", () => history.redo());
   }
 
   async function start() {
@@ -280,6 +386,17 @@ function boot(config) {
     pointColor: (i) => pointColor(state.mode, state.code[i], state.valueB[i]),
     get pendingWrites() {
       return labeler.pending;
+    },
+    get queue() {
+      return queue.head;
+    },
+    get batch() {
+      return [...batch.serials];
+    },
+    /** The visible label history, newest first: ["#12 → 3 Dress", ...] ("undone" marked). */
+    get history() {
+      return history.recent().map(({ action, undone }) =>
+        `${describeAction(action, state.classNames)}${undone ? " (undone)" : ""}`);
     },
     /** Whether the scatter's frame loop runs (it rests while nothing changes). */
     get scatterAnimating() {

@@ -11,10 +11,17 @@ const MODE_KEYS = { u: "user", p: "pred", c: "certainty", g: "truth" };
 
 /**
  * @param {object} actions  {label(n), unlabel(), deselect(), mode(name), resetView(), focusJump(),
- *   decoder(), manifold()}
+ *   next(), undo(), redo(), decoder(), manifold()}
  */
 export function bindKeys(actions) {
   window.addEventListener("keydown", (event) => {
+    if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "z"
+      && !isTyping(event.target)) {
+      event.preventDefault(); // the browser's own undo would act on a field instead
+      if (event.shiftKey) actions.redo();
+      else actions.undo();
+      return;
+    }
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (isTyping(event.target)) {
       if (event.key === "Escape") event.target.blur();
@@ -30,6 +37,7 @@ export function bindKeys(actions) {
     else if (MODE_KEYS[key]) actions.mode(MODE_KEYS[key]);
     else if (key === "r") actions.resetView();
     else if (key === "/") actions.focusJump();
+    else if (key === "n") actions.next();
     else if (key === "m") actions.decoder();
     else if (key === "o") actions.manifold();
     else handled = false;

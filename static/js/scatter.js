@@ -10,6 +10,7 @@ const POINT_SIZE = 3;
 // From here on, squares without alpha blending (the library's performance mode).
 const LARGE = 500_000;
 const TRANSITION_MS = 700;
+const DIMMED = 0.35; // opacity of the points outside a batch selection
 // Drawing labeled points last costs O(N) per label change; beyond this it is skipped.
 const POINT_ORDER_LIMIT = 250_000;
 
@@ -18,7 +19,8 @@ const POINT_ORDER_LIMIT = 250_000;
  * @param {HTMLCanvasElement} opts.canvas
  * @param {HTMLElement} opts.ring  overlay marking the selected point
  * @param {number} opts.count  expected number of points (picks the rendering mode)
- * @param {(index: number|null) => void} opts.onSelect  user clicked a point or the background
+ * @param {(index: number|null, points?: number[]) => void} opts.onSelect  user clicked a
+ *   point or the background, or closed a lasso (`points`: everything it caught)
  * @param {(index: number|null) => void} opts.onHover
  */
 export function createScatter({ canvas, ring, count, onSelect, onHover }) {
@@ -41,7 +43,8 @@ export function createScatter({ canvas, ring, count, onSelect, onHover }) {
     pointSizeSelected: 5,
     pointOutlineWidth: 2,
     opacityInactiveScale: 1,
-    actionKeyMap: {}, // no lasso/rotate yet: a click selects exactly one sample
+    // Shift+drag draws a lasso (static/js/batch.js); no rotation: a plain click picks one.
+    actionKeyMap: { lasso: "shift" },
     deselectOnDblClick: false,
     deselectOnEscape: false, // the page's own keys decide (Escape in a field only leaves it)
     performanceMode: count >= LARGE,
@@ -163,7 +166,7 @@ export function createScatter({ canvas, ring, count, onSelect, onHover }) {
     if (!points.length) return;
     selected = points[points.length - 1];
     placeRing();
-    onSelect(selected);
+    onSelect(selected, points);
   });
   plot.subscribe("deselect", () => {
     if (selected === null) return;
@@ -232,10 +235,21 @@ export function createScatter({ canvas, ring, count, onSelect, onHover }) {
     select(index) {
       if (index === selected || !columns) return;
       selected = index;
+      if (plot.get("opacityInactiveScale") !== 1) plot.set({ opacityInactiveScale: 1 });
       frames.wake();
       if (index === null) plot.deselect({ preventEvent: true });
       else plot.select([index], { preventEvent: true });
       placeRing();
+    },
+    /** Highlights a batch and dims the other points (1 or 0 points: back to normal). */
+    selectMany(indices) {
+      if (!columns) return;
+      selected = indices.length ? indices[indices.length - 1] : null;
+      plot.set({ opacityInactiveScale: indices.length > 1 ? DIMMED : 1 });
+      if (indices.length) plot.select(indices, { preventEvent: true });
+      else plot.deselect({ preventEvent: true });
+      placeRing();
+      frames.wake();
     },
     /** Pans (keeping the zoom) when the point is outside the visible area. */
     reveal(index) {

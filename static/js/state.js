@@ -33,7 +33,8 @@ export function createState(config) {
     // Recent interaction times in ms (bounded), read by benchmarks through window.alctl.
     timings: { modeSwitch: [], samplePaint: [], labelRecolor: [], pointsLoad: [],
       pointsFetch: [], pointsAdopt: [],
-      decodePreview: [], manifoldServer: [], manifoldPaint: [] },
+      decodePreview: [], manifoldServer: [], manifoldPaint: [],
+      queueNext: [] },
   };
 
   /** Takes a decoded /api/points payload; labels already on the page are kept. */

@@ -121,11 +121,13 @@ export function createTrainingPanel({ api, els }) {
       setState(training.state ?? "idle");
       if (training.state !== "idle" && training.epochs) progress(training);
     },
-    started({ session, epochs, batches }) {
+    started({ session, epochs, batches, n_labeled: labeled }) {
       runningSession = session;
       setState("running");
       showError("");
-      els.result.textContent = `session ${session} running: ${epochs} epochs`;
+      // Every label trains: say how many this session uses.
+      const on = typeof labeled === "number" ? ` on ${labeled.toLocaleString("en-US")} labels` : "";
+      els.result.textContent = `session ${session} running: ${epochs} epoch${epochs === 1 ? "" : "s"}${on}`;
       els.result.classList.remove("failed");
       progress({ epoch: 1, epochs, batch: 0, batches: batches ?? 0 });
     },
@@ -148,7 +150,8 @@ export function createTrainingPanel({ api, els }) {
       setState("idle");
       const seconds = typeof result.seconds === "number" ? ` in ${clock(result.seconds)}` : "";
       const summary = `session ${result.session} ${result.status.replace("_", " ")}: `
-        + `${result.epochs_run} epochs${seconds}, ${result.global_epoch} in total`;
+        + `${result.epochs_run} epoch${result.epochs_run === 1 ? "" : "s"}${seconds}, `
+        + `${result.global_epoch} in total`;
       els.result.textContent = summary;
       els.result.classList.toggle("failed", result.status === "failed");
       if (result.status === "failed") {
