@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import json
+import re
 import subprocess
 import tempfile
 import time
@@ -18,10 +18,11 @@ from tests.live_server import (
     START_TIMEOUT_S,
     STOP_TIMEOUT_S,
     LiveServer,
+    discovery_token,
     fetch,
     serve_command,
     server_env,
-    stop_server,
+    stopped_afterwards,
 )
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -36,6 +37,11 @@ CHROMIUM_ARGS = [
 LOCAL_HOSTS = {"127.0.0.1"}
 # Schemes that never touch the network.
 LOCAL_SCHEMES = {"data", "blob", "about"}
+# Any URL that is neither of those schemes nor http(s) to LOCAL_HOSTS (matched in the browser).
+FOREIGN_URL = re.compile(
+    "^(?!(?:" + "|".join(sorted(LOCAL_SCHEMES)) + "):)"
+    "(?!https?://(?:" + "|".join(re.escape(h) for h in sorted(LOCAL_HOSTS)) + ")(?::[0-9]+)?/)"
+)
 
 
 @dataclass
@@ -75,7 +81,11 @@ def guard_page(page: Any) -> PageGuard:
 
     page.on("console", on_console)
     page.on("pageerror", lambda error: guard.console_errors.append(f"page error: {error}"))
-    page.route("**/*", on_route)
+    # Only requests that may leave the machine are routed. A routed request waits until the
+    # sync API dispatches its handler, which happens only inside a Playwright call: a test
+    # polling a file (a label's CSV row) with time.sleep would hold the page's own writes
+    # back until its wait ran out.
+    page.route(FOREIGN_URL, on_route)
     return guard
 
 
@@ -114,20 +124,18 @@ def server_on_port(
             cwd=REPO,
         )
     url = f"http://127.0.0.1:{port}/"
-    server_file = workspace / ".alctl" / "server.json"
 
-    def serving() -> bool:
+    def serving() -> str | None:
         if process.poll() is not None:
             raise AssertionError(
                 f"alctl serve exited with {process.returncode}:\n{log.read_text()}"
             )
+        token = discovery_token(workspace, process)
         with contextlib.suppress(OSError):
-            return fetch(url + "api/status", timeout=2).status == 200 and server_file.exists()
-        return False
+            if token is not None and fetch(url + "api/status", timeout=2).status == 200:
+                return token
+        return None
 
-    try:
-        wait_for(serving, timeout=START_TIMEOUT_S, what=f"alctl serve on port {port}")
-        token = json.loads(server_file.read_text())["token"]
+    with stopped_afterwards(process, log, stop_timeout):
+        token = wait_for(serving, timeout=START_TIMEOUT_S, what=f"alctl serve on port {port}")
         yield LiveServer(url, token, process, workspace, log)
-    finally:
-        stop_server(process, log, stop_timeout)

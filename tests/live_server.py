@@ -114,9 +114,25 @@ def serve_command(
 
 def server_env() -> dict[str, str]:
     env = dict(os.environ)
-    env.update(ALCTL_NO_DOWNLOAD="1", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    # PYTHONFAULTHANDLER: a server that will not exit prints its threads' stacks on SIGABRT.
+    env.update(
+        ALCTL_NO_DOWNLOAD="1", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1"
+    )
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     return env
+
+
+def discovery_token(workspace: Path, process: subprocess.Popen[bytes]) -> str | None:
+    """The token in the workspace's discovery file once `process` has written it.
+
+    A server killed with -9 leaves its file behind, and a new server answers requests a
+    moment before it replaces the file: a file with another pid holds a dead server's token.
+    """
+    try:
+        info = json.loads((workspace / ".alctl" / "server.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return info["token"] if info.get("pid") == process.pid else None
 
 
 @contextlib.contextmanager
@@ -139,26 +155,43 @@ def running_server(
             cwd=REPO,
         )
     url = f"http://127.0.0.1:{port}/"
-    try:
+    with stopped_afterwards(process, log, stop_timeout):
         token = _wait_until_serving(process, url, workspace, log)
         yield LiveServer(url, token, process, workspace, log)
-    finally:
-        stop_server(process, log, stop_timeout)
+
+
+@contextlib.contextmanager
+def stopped_afterwards(
+    process: subprocess.Popen[bytes], log: Path, timeout: float = STOP_TIMEOUT_S
+) -> Iterator[None]:
+    """Stop the server when the block ends. When the block failed, that failure is the one
+    reported (a slow exit after it is added as a note), with the server's output."""
+    try:
+        yield
+    except BaseException as exc:
+        try:
+            stop_server(process, log, timeout)
+        except AssertionError as slow:
+            exc.add_note(f"then: {slow}")
+        else:
+            exc.add_note(f"the server's output:\n{log.read_text()}")
+        raise
+    stop_server(process, log, timeout)
 
 
 def _wait_until_serving(
     process: subprocess.Popen[bytes], url: str, workspace: Path, log: Path
 ) -> str:
     deadline = time.monotonic() + START_TIMEOUT_S
-    server_file = workspace / ".alctl" / "server.json"
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(
                 f"alctl serve exited with {process.returncode}:\n{log.read_text()}"
             )
         with contextlib.suppress(OSError):
-            if fetch(url + "api/status", timeout=2).status == 200 and server_file.exists():
-                return json.loads(server_file.read_text())["token"]
+            token = discovery_token(workspace, process)
+            if token is not None and fetch(url + "api/status", timeout=2).status == 200:
+                return token
         time.sleep(0.1)
     process.kill()
     raise AssertionError(
@@ -177,8 +210,12 @@ def stop_server(
     try:
         process.wait(timeout)
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        process.send_signal(signal.SIGABRT)  # the fault handler writes every thread's stack
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
         raise AssertionError(
             f"alctl serve did not exit within {timeout:g} s of SIGINT:\n{log.read_text()}"
         ) from None

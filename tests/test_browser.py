@@ -256,9 +256,9 @@ def test_failed_write_is_rolled_back_and_shown(dashboard: Dashboard) -> None:
 
 
 def test_a_label_request_that_never_settles_is_retried_in_order(dashboard: Dashboard) -> None:
-    """Headless Chromium now and then parks a write that follows another one for good (no
-    request reaches the server). Hold the first DELETE the same way: the page aborts it at
-    its deadline, sends it again, and only then the label after it."""
+    """A write can get no answer at all (a connection that stalls). Hold the first DELETE
+    that way: the page aborts it at its deadline, sends it again, and only then the label
+    after it."""
     page = dashboard.page
     held: list[Any] = []
 
@@ -367,7 +367,10 @@ def test_page_carries_on_after_a_server_restart(
         instance = board.js("window.alctl.serverInstance")
         board.select(50)
         page.keyboard.press("8")
-        wait_for(lambda: read_labels_csv(board.labels_csv).get(50) == 8, what="the CSV row")
+        try:
+            wait_for(lambda: read_labels_csv(board.labels_csv).get(50) == 8, what="the CSV row")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the page: {page_diagnosis(board)}") from None
         if stop == "sigkill-while-training":
             response = httpx.post(
                 first.url + "api/train",
