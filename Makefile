@@ -1,4 +1,4 @@
-# One-command set-up for a fresh machine: `make serve` (the dashboard) and `make test` (the suite).
+# One-command set-up for a fresh machine: `make serve` (the dashboard) and `make test` (the quick suite; `make test-all` adds the slow tests).
 # Everything installs into ./.venv and ./node_modules; system packages come from apt when missing.
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +8,7 @@ DATASET ?= auto
 PORT ?= 8050
 APT := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 
-.PHONY: setup python-deps js-deps data browser serve test test-js bench lint clean-env
+.PHONY: setup python-deps js-deps data browser serve test test-all test-js bench lint clean-env
 
 setup: python-deps js-deps
 
@@ -37,8 +37,13 @@ browser:
 serve: setup data
 	$(BIN)/alctl serve --workspace $(WORKSPACE) --dataset $(DATASET) --port $(PORT)
 
+# The suite to run often: everything but the tests marked slow (storms, kill -9, fuzzing,
+# endurance, restarts). `make test-all` adds those; CI runs it.
 test: setup data browser test-js
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow"
+
+test-all: test
+	$(BIN)/python -m pytest -m slow
 
 # The page's pure modules, with Node's built-in test runner (no extra dependency).
 test-js:
