@@ -19,8 +19,8 @@ import pytest
 
 from tests.browser import (
     CHROMIUM,
-    CHROMIUM_ARGS,
     guard_page,
+    launched_chromium,
     read_labels_csv,
     server_on_port,
     wait_for,
@@ -77,10 +77,8 @@ class Dashboard:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with launched_chromium() as instance:
         yield instance
-        instance.close()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,13 @@ from typing import Any
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, guard_page, read_labels_csv, wait_for
+from tests.browser import (
+    CHROMIUM,
+    guard_page,
+    launched_chromium,
+    read_labels_csv,
+    wait_for,
+)
 from tests.cli_support import invoke
 from tests.live_server import LiveServer, running_server
 
@@ -29,10 +35,8 @@ SEEDED = 30  # labels before the first training: serials 0..29
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with launched_chromium() as instance:
         yield instance
-        instance.close()
 
 
 @pytest.fixture(scope="module")
