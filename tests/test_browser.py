@@ -337,7 +337,7 @@ def test_training_refreshes_the_latent_in_place(dashboard: Dashboard) -> None:
     assert dashboard.js("window.alctl.state.selected") == serial
     assert dashboard.js("window.alctl.scatter.get('selectedPoints')") == [serial]
     assert dashboard.js("Array.from(window.alctl.scatter.get('cameraView'))") == view
-    wait_for(lambda: "1 epochs trained" in page.text_content("#checkpoint"), what="the header")
+    wait_for(lambda: "1 epoch trained" in page.text_content("#checkpoint"), what="the header")
 
 
 def test_training_input_is_checked_before_sending(dashboard: Dashboard) -> None:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
+from alctl.wording import plural
 from ssvae import formats
 
 _LOSS_KEYS = (
@@ -79,7 +80,8 @@ class TrainProgress:
         shown = ", ".join(f"{k}={v}" for k, v in hparams.items() if k != "epochs")
         start = data.get("start_epoch")
         since = f" from epoch #{start}" if start is not None else ""
-        self.note(f"training session {data.get('session', '?')}: {self._epochs} epochs{since}")
+        epochs = plural(self._epochs, "epoch")
+        self.note(f"training session {data.get('session', '?')}: {epochs}{since}")
         if shown:
             self.note(f"  {shown}")
 
@@ -103,7 +105,7 @@ class TrainProgress:
     def ended(self, data: Mapping[str, Any]) -> None:
         status = data.get("status", "?")
         line = (
-            f"training {status.replace('_', ' ')}: {data.get('epochs_run', '?')} epochs "
+            f"training {status.replace('_', ' ')}: {plural(data.get('epochs_run', '?'), 'epoch')} "
             f"in {formats.duration(data.get('seconds'))} "
             f"(model at epoch #{data.get('global_epoch', '?')})"
         )

@@ -282,11 +282,12 @@ def build_report(root: Path, dataset: str, *, data_dir: Path | None = None) -> s
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     from alctl.resources import templates_dir
+    from alctl.wording import plural
 
     env = Environment(
         loader=FileSystemLoader(templates_dir()), autoescape=select_autoescape(["html"])
     )
-    env.globals.update(pct=formats.percent, num=formats.number)
+    env.globals.update(pct=formats.percent, num=formats.number, plural=plural)
     return env.get_template("report.html").render(**report_context(root, dataset, data_dir))
 
 

@@ -2,6 +2,7 @@
 import {
   CERTAINTY_MIN, CLASS_COLORS, MODES, UNLABELED_COLOR, certaintyColor,
 } from "./palette.js";
+import { plural } from "./plural.js";
 
 const DATASET_TITLES = { mnist: "MNIST", "fashion-mnist": "Fashion-MNIST" };
 
@@ -20,12 +21,12 @@ export function renderCheckpoint(node, checkpoint, device) {
   if (!checkpoint) return;
   const parts = [];
   if (checkpoint.exists) {
-    parts.push(`checkpoint: ${checkpoint.epochs_trained ?? 0} epochs trained`);
+    parts.push(`checkpoint: ${plural(checkpoint.epochs_trained ?? 0, "epoch")} trained`);
     if (typeof checkpoint.test_accuracy === "number") {
       parts.push(`test accuracy ${(checkpoint.test_accuracy * 100).toFixed(1)}%`);
     }
   } else {
-    parts.push(`fresh model (${checkpoint.epochs_trained ?? 0} epochs, no checkpoint saved yet)`);
+    parts.push(`fresh model (${plural(checkpoint.epochs_trained ?? 0, "epoch")}, no checkpoint saved yet)`);
   }
   if (device) parts.push(device);
   node.textContent = parts.join(" · ");
