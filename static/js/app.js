@@ -5,6 +5,7 @@ import { createCharts } from "./charts.js";
 import { createEvaluation } from "./evaluation.js";
 import { createDecoderView } from "./decoder.js";
 import { connectEvents } from "./events.js";
+import { createFirstHint } from "./hint.js";
 import { bindKeys } from "./keys.js";
 import { createLabeler } from "./labeling.js";
 import { createManifold } from "./manifold.js";
@@ -27,6 +28,10 @@ const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const HIGHLIGHT_WAIT_MS = 150;
 // Resting on a point this long fetches its images (sweeping across points fetches nothing).
 const PREFETCH_REST_MS = 40;
+// The legend starts open only over a plot this large (it covers a corner of the points);
+// after that, the person's choice is kept.
+const LEGEND_OPEN_MIN = [900, 700];
+const LEGEND_STORE = "alctl.legend";
 
 function boot(config) {
   const api = createApi(config.token);
@@ -92,7 +97,8 @@ function boot(config) {
       }
     },
   });
-  const tooltip = createTooltip($("tooltip"), $("scatter-wrap"), state, api.thumbnailUrl);
+  const tooltip = createTooltip($("tooltip"), $("scatter-wrap"), state, api.thumbnailUrl,
+    $("legend"));
   const samples = createSamplePanel({
     api, state,
     els: { index: $("sample-index"), original: $("img-original"), recon: $("img-recon"),
@@ -109,7 +115,8 @@ function boot(config) {
       epoch: $("progress-epoch"), eta: $("progress-eta"), fill: $("progress-fill"),
       losses: $("latest-losses"), result: $("train-result") },
   });
-  const charts = createCharts($("charts"));
+  const charts = createCharts($("charts"), $("charts").parentElement);
+  const firstHint = createFirstHint($("first-hint"), $("first-hint-close"));
   const evaluation = createEvaluation({ line: $("eval-line"), curve: $("eval-curve") });
   const decoder = createDecoderView({
     api, plot: () => scatter.plot, canvas: $("scatter"), classNames: state.classNames,
@@ -141,6 +148,7 @@ function boot(config) {
     onChange: () => {
       labelsDrawn = scatter.valuesChanged(state.user);
       samples.refreshFacts();
+      tooltip.refresh();
       refreshLabelButtons();
       queue.labelsChanged();
     },
@@ -184,6 +192,7 @@ function boot(config) {
   let modelProblem = null;
   function applyStatus(status) {
     renderCheckpoint($("checkpoint"), status.checkpoint, status.device);
+    firstHint.update(status.checkpoint);
     training.setHparams(status.hparams);
     if (status.training) training.sync(status.training);
     evaluation.show(status.evaluations);
@@ -214,6 +223,9 @@ function boot(config) {
       pointsShown(points) {
         $("scatter-info").textContent =
           `${state.n.toLocaleString()} points · latent v${points.version ?? "?"}`;
+        // Hover facts were the old model's, and the point has moved from under the pointer.
+        tooltip.hide();
+        decoder.refresh();
         refreshLabelButtons();
         queue.refresh(); // new predictions: the whole pool is ranked again
         manifold.refresh();
@@ -320,6 +332,28 @@ function boot(config) {
     $("jump-input").blur();
   }
 
+  /** Folds the legend on a small plot (it would cover a third of the points) unless the
+   *  person opened it before; remembers their choice. */
+  function foldLegend() {
+    const legend = $("legend");
+    const wrap = $("scatter-wrap");
+    const stored = localStorage.getItem(LEGEND_STORE);
+    const open = stored ? stored === "open"
+      : wrap.clientWidth >= LEGEND_OPEN_MIN[0] && wrap.clientHeight >= LEGEND_OPEN_MIN[1];
+    legend.classList.toggle("collapsed", !open);
+    legend.addEventListener("click", () => {
+      localStorage.setItem(LEGEND_STORE, legend.classList.contains("collapsed") ? "folded" : "open");
+    });
+  }
+
+  /** Narrow windows show one side column at a time: "label" or "train". */
+  function showSide(side) {
+    document.body.dataset.side = side;
+    for (const tab of document.querySelectorAll(".side-tab")) {
+      tab.setAttribute("aria-selected", String(tab.dataset.side === side));
+    }
+  }
+
   function bindControls() {
     for (const button of document.querySelectorAll(".mode")) {
       button.addEventListener("click", () => setMode(button.dataset.mode));
@@ -350,6 +384,9 @@ function boot(config) {
       decoder: () => decoder.toggle(),
       manifold: () => manifold.toggle(),
     });
+    for (const tab of document.querySelectorAll(".side-tab")) {
+      tab.addEventListener("click", () => showSide(tab.dataset.side));
+    }
     $("undo").addEventListener("click", () => history.undo());
     $("redo").addEventListener("click", () => history.redo());
   }
@@ -359,6 +396,7 @@ function boot(config) {
     $("dataset-name").textContent = datasetTitle(config.dataset);
     $("dataset-count").textContent = state.n.toLocaleString();
     bindControls();
+    foldLegend();
     setMode("user");
     try {
       await sync.initial();
@@ -389,6 +427,10 @@ function boot(config) {
     },
     get queue() {
       return queue.head;
+    },
+    /** How often the view was fit to the points (a refresh that leaves it refits). */
+    get refits() {
+      return scatter.refits;
     },
     get batch() {
       return [...batch.serials];

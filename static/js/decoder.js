@@ -161,5 +161,11 @@ export function createDecoderView({ api, plot, canvas, els, classNames, onPainte
       return on;
     },
     toggle: () => set(!on),
+    /** New model outputs: the preview on screen was decoded by the old model. */
+    refresh() {
+      els.preview.hidden = true;
+      painted = false;
+      requests.clear();
+    },
   };
 }
