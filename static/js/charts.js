@@ -80,6 +80,7 @@ function lineSample(color, dash) {
 function keyItem(color, dash, text) {
   const item = document.createElement("span");
   item.className = "charts-key";
+  item.dataset.series = text;
   item.append(lineSample(color, dash), text);
   return item;
 }
