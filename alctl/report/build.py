@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from alctl.errors import CliError
+from alctl.wording import plural
 from ssvae import formats
 from ssvae.labels import N_CLASSES
 
@@ -204,7 +205,8 @@ def report_context(root: Path, dataset: str, data_dir: Path | None = None) -> di
             {
                 "title": "by your labels",
                 "png": _b64(figs.scatter_png(xy, labels, "coloured by your labels")),
-                "caption": f"{int(labeled.sum())} labeled points, enlarged; the rest grey.",
+                "caption": plural(int(labeled.sum()), "labeled point")
+                + ", enlarged; the rest grey.",
             },
             {
                 "title": "by prediction",
@@ -282,7 +284,6 @@ def build_report(root: Path, dataset: str, *, data_dir: Path | None = None) -> s
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     from alctl.resources import templates_dir
-    from alctl.wording import plural
 
     env = Environment(
         loader=FileSystemLoader(templates_dir()), autoescape=select_autoescape(["html"])
