@@ -286,7 +286,18 @@ def test_curves_have_a_key_values_on_hover_accuracy_and_room(
     answer = server.api("POST", "/api/labels", {"labels": labels})
     assert answer.status == 200, answer.body
     page, _ = open_page(1000, 700)
-    train_epochs(page, 1)
+    # Trained from the shell while the Label tab shows: the Train tab carries a dot meanwhile.
+    busy = "document.querySelector(\".side-tab[data-side='train']\").dataset.busy"
+    version = page.evaluate("window.alctl.state.latentVersion")
+    started = server.api("POST", "/api/train", {"epochs": 3, "batch_size": 64})
+    assert started.status == 202, started.body
+    wait_for(lambda: page.evaluate(busy) == "1", what="the dot on the Train tab")
+    wait_for(
+        lambda: page.evaluate("window.alctl.state.latentVersion") != version,
+        timeout=180,
+        what="the refreshed latent",
+    )
+    wait_for(lambda: page.evaluate(busy) == "", what="the dot gone")
     wait_for(lambda: not page.is_visible(".charts-empty"), what="the curves")
     key = page.text_content(".charts-bar")
     assert "train" in key and "validation" in key

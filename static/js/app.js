@@ -387,6 +387,11 @@ function boot(config) {
     for (const tab of document.querySelectorAll(".side-tab")) {
       tab.addEventListener("click", () => showSide(tab.dataset.side));
     }
+    // On the Label tab a running session still shows: a dot on the Train tab.
+    const trainTab = document.querySelector(".side-tab[data-side='train']");
+    new MutationObserver(() => {
+      trainTab.dataset.busy = $("train-state").dataset.state === "idle" ? "" : "1";
+    }).observe($("train-state"), { attributes: true, attributeFilter: ["data-state"] });
     $("undo").addEventListener("click", () => history.undo());
     $("redo").addEventListener("click", () => history.redo());
   }
