@@ -8,6 +8,7 @@ import { connectEvents } from "./events.js";
 import { createFirstHint } from "./hint.js";
 import { bindKeys } from "./keys.js";
 import { createLabeler } from "./labeling.js";
+import { bindLayout } from "./layout.js";
 import { createManifold } from "./manifold.js";
 import { CLASS_COLORS, MODES, UNLABELED_COLOR, pointColor } from "./palette.js";
 import {
@@ -28,10 +29,6 @@ const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const HIGHLIGHT_WAIT_MS = 150;
 // Resting on a point this long fetches its images (sweeping across points fetches nothing).
 const PREFETCH_REST_MS = 40;
-// The legend starts open only over a plot this large (it covers a corner of the points);
-// after that, the person's choice is kept.
-const LEGEND_OPEN_MIN = [900, 700];
-const LEGEND_STORE = "alctl.legend";
 
 function boot(config) {
   const api = createApi(config.token);
@@ -332,28 +329,6 @@ function boot(config) {
     $("jump-input").blur();
   }
 
-  /** Folds the legend on a small plot (it would cover a third of the points) unless the
-   *  person opened it before; remembers their choice. */
-  function foldLegend() {
-    const legend = $("legend");
-    const wrap = $("scatter-wrap");
-    const stored = localStorage.getItem(LEGEND_STORE);
-    const open = stored ? stored === "open"
-      : wrap.clientWidth >= LEGEND_OPEN_MIN[0] && wrap.clientHeight >= LEGEND_OPEN_MIN[1];
-    legend.classList.toggle("collapsed", !open);
-    legend.addEventListener("click", () => {
-      localStorage.setItem(LEGEND_STORE, legend.classList.contains("collapsed") ? "folded" : "open");
-    });
-  }
-
-  /** Narrow windows show one side column at a time: "label" or "train". */
-  function showSide(side) {
-    document.body.dataset.side = side;
-    for (const tab of document.querySelectorAll(".side-tab")) {
-      tab.setAttribute("aria-selected", String(tab.dataset.side === side));
-    }
-  }
-
   function bindControls() {
     for (const button of document.querySelectorAll(".mode")) {
       button.addEventListener("click", () => setMode(button.dataset.mode));
@@ -384,14 +359,6 @@ function boot(config) {
       decoder: () => decoder.toggle(),
       manifold: () => manifold.toggle(),
     });
-    for (const tab of document.querySelectorAll(".side-tab")) {
-      tab.addEventListener("click", () => showSide(tab.dataset.side));
-    }
-    // On the Label tab a running session still shows: a dot on the Train tab.
-    const trainTab = document.querySelector(".side-tab[data-side='train']");
-    new MutationObserver(() => {
-      trainTab.dataset.busy = $("train-state").dataset.state === "idle" ? "" : "1";
-    }).observe($("train-state"), { attributes: true, attributeFilter: ["data-state"] });
     $("undo").addEventListener("click", () => history.undo());
     $("redo").addEventListener("click", () => history.redo());
   }
@@ -401,7 +368,8 @@ function boot(config) {
     $("dataset-name").textContent = datasetTitle(config.dataset);
     $("dataset-count").textContent = state.n.toLocaleString();
     bindControls();
-    foldLegend();
+    bindLayout({ legend: $("legend"), wrap: $("scatter-wrap"),
+      tabs: [...document.querySelectorAll(".side-tab")], trainState: $("train-state") });
     setMode("user");
     try {
       await sync.initial();

@@ -132,7 +132,7 @@ function makeChart(spec, host, boundaries, onCursor) {
       setCursor: [(u) => onCursor(u.cursor.idx ?? null)],
     },
   }, [[], [], []], plotHost);
-  return { spec, plot, values };
+  return { spec, plot, values, head };
 }
 
 export function createCharts(host, column) {
@@ -203,9 +203,10 @@ export function createCharts(host, column) {
     grid.style.gridTemplateColumns = `repeat(${columns}, minmax(0, 1fr))`;
     const gap = 12;
     const chartWidth = Math.max(MIN_CHART_WIDTH, Math.floor((width - gap * (columns - 1)) / columns));
-    const free = host.clientHeight - bar.offsetHeight - 10;
+    // Expanded: the rows share the panel's height (each row: a head, then the plot).
+    const free = host.clientHeight - bar.offsetHeight - 12 - 4 * (rows - 1);
     const height = expanded
-      ? Math.max(EXPANDED_MIN_HEIGHT, Math.floor(free / rows) - 22)
+      ? Math.max(EXPANDED_MIN_HEIGHT, Math.floor(free / rows) - charts[0].head.offsetHeight - 4)
       : COMPACT_HEIGHT;
     for (const { plot } of charts) plot.setSize({ width: chartWidth, height });
   }
