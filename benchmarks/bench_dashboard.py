@@ -786,10 +786,8 @@ def run(args: argparse.Namespace) -> int:
                 results += measure_startup(browser, root / "ws", s, console)
                 print("start-up measured", flush=True)
                 results += measure_live(browser, root, s, console)
-                results.append(
-                    measure_throughput_overlay(
-                        browser, root / "ws", s, console, open_page, wait_ready
-                    )
+                results += measure_throughput_overlay(
+                    browser, root / "ws", s, console, open_page, wait_ready
                 )
             if args.only in ("all", "page-cost"):
                 results.append(
