@@ -14,6 +14,7 @@ import { CLASS_COLORS, MODES, UNLABELED_COLOR, pointColor } from "./palette.js";
 import {
   createDatasetPanel, createTooltip, datasetTitle, renderCheckpoint, renderLegend,
 } from "./panels.js";
+import { shownBox } from "./placement.js";
 import { createQueue } from "./queue.js";
 import { createSamplePanel } from "./samples.js";
 import { createScatter } from "./scatter.js";
@@ -121,6 +122,7 @@ function boot(config) {
       caption: $("decoder-caption"), note: $("decoder-note"), button: $("decoder-toggle") },
     onPainted: (ms) => recordTiming(state, "decodePreview", ms),
     onError: (message) => toasts.error(message),
+    avoid: () => shownBox($("legend")),
   });
   const manifold = createManifold({
     api, plot: () => scatter.plot, scatterCanvas: $("scatter"), canvas: $("manifold"),

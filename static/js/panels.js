@@ -2,7 +2,7 @@
 import {
   CERTAINTY_MIN, CLASS_COLORS, MODES, UNLABELED_COLOR, certaintyColor,
 } from "./palette.js";
-import { placeCard, within } from "./placement.js";
+import { placeCard, shownBox, within } from "./placement.js";
 import { plural } from "./plural.js";
 
 const DATASET_TITLES = { mnist: "MNIST", "fashion-mnist": "Fashion-MNIST" };
@@ -129,15 +129,8 @@ export function createTooltip(node, wrap, state, thumbnailUrl, legend) {
     if (shown !== null) place();
   });
 
-  /** The legend's box in the plot's pixels (none while it is hidden). */
-  function legendBox() {
-    if (!legend || legend.hidden || !legend.offsetWidth) return [];
-    return [{ left: legend.offsetLeft, top: legend.offsetTop, width: legend.offsetWidth,
-      height: legend.offsetHeight }];
-  }
-
   function place() {
-    const avoid = legendBox();
+    const avoid = shownBox(legend);
     // Over the legend the person reads the legend: no card on top of it.
     node.hidden = within(pointer, avoid);
     if (node.hidden) return;

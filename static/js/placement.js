@@ -35,6 +35,13 @@ export function placeCard(pointer, size, bounds, avoid = [], offset = OFFSET_PX)
   return [Math.max(0, spot[0]), Math.max(0, spot[1])];
 }
 
+/** An element's box in its offset parent's pixels, as a list: empty while it is hidden. */
+export function shownBox(node) {
+  if (!node || node.hidden || !node.offsetWidth) return [];
+  return [{ left: node.offsetLeft, top: node.offsetTop, width: node.offsetWidth,
+    height: node.offsetHeight }];
+}
+
 /** Whether the point lies inside any of the boxes. */
 export function within([x, y], boxes) {
   return boxes.some((b) => x >= b.left && x <= b.left + b.width && y >= b.top && y <= b.top + b.height);

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { placeCard, within } from "../../static/js/placement.js";
+import { placeCard, shownBox, within } from "../../static/js/placement.js";
 
 const plot = { width: 800, height: 600 };
 const card = { width: 200, height: 90 };
@@ -40,4 +40,12 @@ test("within tells whether the pointer is over a box", () => {
   assert.equal(within([10, 460], [legend]), true);
   assert.equal(within([300, 460], [legend]), false);
   assert.equal(within([10, 460], []), false);
+});
+
+test("shownBox: an element's offset box, or nothing while it is hidden or empty", () => {
+  const node = { hidden: false, offsetLeft: 8, offsetTop: 450, offsetWidth: 260, offsetHeight: 142 };
+  assert.deepEqual(shownBox(node), [legend]);
+  assert.deepEqual(shownBox({ ...node, hidden: true }), []);
+  assert.deepEqual(shownBox({ ...node, offsetWidth: 0 }), []);
+  assert.deepEqual(shownBox(null), []);
 });
