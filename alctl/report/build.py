@@ -288,7 +288,8 @@ def build_report(root: Path, dataset: str, *, data_dir: Path | None = None) -> s
     env = Environment(
         loader=FileSystemLoader(templates_dir()), autoescape=select_autoescape(["html"])
     )
-    env.globals.update(pct=formats.percent, num=formats.number, plural=plural)
+    env.globals["plural"] = plural  # report.html counts with it: "1 epoch", "2 sessions"
+    env.globals.update(pct=formats.percent, num=formats.number)
     return env.get_template("report.html").render(**report_context(root, dataset, data_dir))
 
 

@@ -151,7 +151,7 @@ export function createTrainingPanel({ api, els }) {
       setState("idle");
       const seconds = typeof result.seconds === "number" ? ` in ${clock(result.seconds)}` : "";
       const summary = `session ${result.session} ${result.status.replace("_", " ")}: `
-        + `${plural(result.epochs_run, "epoch")}${seconds}, `
+        + `${result.epochs_run} epoch${result.epochs_run === 1 ? "" : "s"}${seconds}, `
         + `${result.global_epoch} in total`;
       els.result.textContent = summary;
       els.result.classList.toggle("failed", result.status === "failed");
