@@ -23,6 +23,7 @@ from typing import Any
 from ssvae.atomic import atomic_write, atomic_write_text
 from ssvae.callbacks import METRIC_KEYS, EpochRecord
 from ssvae.config import SESSION_FIELDS
+from ssvae.formats import plural
 from ssvae.sessions import from_records
 
 _INT_COLUMNS = ("session", "epoch", "global_epoch")
@@ -198,7 +199,9 @@ def plot_history(path_png: str | os.PathLike[str], records: Iterable[Mapping[str
     axes[-1].axis("off")
     if records:
         last = records[-1]
-        axes[-1].text(0, 0.5, f"{len(records)} epochs\nlast: global epoch {last['global_epoch']}")
+        axes[-1].text(
+            0, 0.5, f"{plural(len(records), 'epoch')}\nlast: global epoch {last['global_epoch']}"
+        )
     try:
         _atomic_savefig(fig, Path(path_png))
     finally:

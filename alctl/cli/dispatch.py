@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from alctl.errors import CliError, UsageError
-from alctl.wording import plural
+from ssvae.formats import plural
 
 if TYPE_CHECKING:
     from alctl.cli.offline import Files

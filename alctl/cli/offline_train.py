@@ -19,8 +19,8 @@ from typing import Any
 from alctl.cli.offline import Files
 from alctl.cli.progress import TrainProgress
 from alctl.errors import CliError, exit_code
-from alctl.wording import plural
 from ssvae.callbacks import BatchProgress, EpochRecord, TrainingCallback, TrainStart
+from ssvae.formats import plural
 
 
 class ProgressCallback(TrainingCallback):

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
-from alctl.wording import plural
 from ssvae import formats
 
 _LOSS_KEYS = (
@@ -80,7 +79,7 @@ class TrainProgress:
         shown = ", ".join(f"{k}={v}" for k, v in hparams.items() if k != "epochs")
         start = data.get("start_epoch")
         since = f" from epoch #{start}" if start is not None else ""
-        epochs = plural(self._epochs, "epoch")
+        epochs = formats.plural(self._epochs, "epoch")
         self.note(f"training session {data.get('session', '?')}: {epochs}{since}")
         if shown:
             self.note(f"  {shown}")
@@ -104,8 +103,9 @@ class TrainProgress:
 
     def ended(self, data: Mapping[str, Any]) -> None:
         status = data.get("status", "?")
+        epochs = formats.plural(data.get("epochs_run", "?"), "epoch")
         line = (
-            f"training {status.replace('_', ' ')}: {plural(data.get('epochs_run', '?'), 'epoch')} "
+            f"training {status.replace('_', ' ')}: {epochs} "
             f"in {formats.duration(data.get('seconds'))} "
             f"(model at epoch #{data.get('global_epoch', '?')})"
         )

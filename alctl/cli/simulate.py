@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from alctl.errors import EXIT_INTERRUPTED, UsageError, fail_cleanly
-from alctl.wording import plural
+from ssvae.formats import plural
 
 _NAME = re.compile(r"[A-Za-z0-9._+=,-]{1,200}")
 _DEFAULTS = {"start": 20, "step": 20, "rounds": 5, "epochs_per_round": 5, "seeds": 1}

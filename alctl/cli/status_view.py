@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from alctl.cli.server_client import ApiClient, LiveServer, ServerError
-from alctl.wording import plural
 from ssvae import formats
 
 
@@ -71,7 +70,7 @@ def _checkpoint_line(c: dict[str, Any]) -> str:
         return f"none yet ({c.get('path')}); train with `alctl train`"
     parts = [str(c.get("path"))]
     if c.get("epochs_trained") is not None:
-        parts.append(f"{plural(c['epochs_trained'], 'epoch')} trained")
+        parts.append(f"{formats.plural(c['epochs_trained'], 'epoch')} trained")
     if c.get("train_loss") is not None or c.get("val_loss") is not None:
         train, val = formats.number(c.get("train_loss")), formats.number(c.get("val_loss"))
         parts.append(f"loss {train} train / {val} val")

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from alctl.errors import CliError
-from alctl.wording import plural
 from ssvae import formats
 from ssvae.labels import N_CLASSES
 
@@ -205,7 +204,7 @@ def report_context(root: Path, dataset: str, data_dir: Path | None = None) -> di
             {
                 "title": "by your labels",
                 "png": _b64(figs.scatter_png(xy, labels, "coloured by your labels")),
-                "caption": plural(int(labeled.sum()), "labeled point")
+                "caption": formats.plural(int(labeled.sum()), "labeled point")
                 + ", enlarged; the rest grey.",
             },
             {
@@ -288,7 +287,7 @@ def build_report(root: Path, dataset: str, *, data_dir: Path | None = None) -> s
     env = Environment(
         loader=FileSystemLoader(templates_dir()), autoescape=select_autoescape(["html"])
     )
-    env.globals["plural"] = plural  # report.html counts with it: "1 epoch", "2 sessions"
+    env.globals["plural"] = formats.plural  # report.html counts with it: "1 epoch", "2 sessions"
     env.globals.update(pct=formats.percent, num=formats.number)
     return env.get_template("report.html").render(**report_context(root, dataset, data_dir))
 

@@ -31,7 +31,7 @@ import uvicorn
 from alctl.discovery import ServerInfo, find_live_server, remove_discovery, write_discovery
 from alctl.server.events import EventBus
 from alctl.server.security import is_loopback, new_token
-from alctl.wording import plural
+from ssvae.formats import plural
 
 GRACEFUL_SHUTDOWN_S = 3.0
 SHUTDOWN_TRAINING_S = 120.0

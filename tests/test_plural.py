@@ -1,11 +1,11 @@
-"""The one pluraliser of the CLI, the server's start-up lines and the report."""
+"""The one Python pluraliser (ssvae/formats.py): CLI, server start-up lines, report, logs."""
 
 from __future__ import annotations
 
 import io
 
 from alctl.cli.progress import TrainProgress
-from alctl.wording import plural
+from ssvae.formats import plural
 
 
 def test_one_is_singular_and_everything_else_plural() -> None:
@@ -35,3 +35,11 @@ def test_a_one_epoch_session_reads_in_the_singular() -> None:
     assert "training session 3: 1 epoch\n" in text
     assert "training completed: 1 epoch in" in text
     assert "epochs" not in text
+
+
+def test_one_cpu_thread_reads_in_the_singular(torch_one_thread: None) -> None:
+    import torch
+
+    from ssvae.device import describe_device
+
+    assert describe_device(torch.device("cpu")) == "cpu (1 thread)"
