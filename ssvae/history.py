@@ -23,7 +23,6 @@ from typing import Any
 from ssvae.atomic import atomic_write, atomic_write_text
 from ssvae.callbacks import METRIC_KEYS, EpochRecord
 from ssvae.config import SESSION_FIELDS
-from ssvae.formats import plural
 from ssvae.sessions import from_records
 
 _INT_COLUMNS = ("session", "epoch", "global_epoch")
@@ -173,6 +172,8 @@ def plot_history(path_png: str | os.PathLike[str], records: Iterable[Mapping[str
     """Loss curves (train solid, validation dashed) per term against the global epoch."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
+
+    from ssvae.formats import plural
 
     records = list(records)
     titles = {
