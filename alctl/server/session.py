@@ -22,6 +22,7 @@ from alctl.server.events import EventBus
 from alctl.server.label_state import LabelState
 from alctl.server.memory import release_free_memory
 from alctl.server.points import LatentPoints, Mapping
+from alctl.server.report_file import ReportFile
 from alctl.server.split_evaluation import SplitEvaluation
 from alctl.server.training_thread import TrainingRunner
 from ssvae.config import SSVAEConfig
@@ -70,6 +71,7 @@ class WorkspaceSession:
         self._model_error: str | None = None
         self._checkpoint: dict[str, Any] = {"epochs_trained": 0, "test_accuracy": None}
         self.test_split = SplitEvaluation(dataset)
+        self.report = ReportFile(workspace, dataset)
         self._stamp = checkpoint_stamp(workspace.checkpoint)  # the file as we last saw it
 
     # -- start-up ------------------------------------------------------------------------
