@@ -70,6 +70,7 @@ def test_train_evaluate_reload_matrix_and_report(browser: Any, server: LiveServe
         rf"session 1: test \d+\.\d % · your labels \d+\.\d % · trained on {SEEDED} labels", line
     ), line
     assert page.get_attribute("#eval-chart", "data-points") == "1"
+    assert page.is_visible("#eval-chart") and page.is_hidden("#eval-empty")
 
     # A second session on more labels (from the shell's side): the curve gets its second point.
     more = {str(i): i % 10 for i in range(SEEDED, SEEDED + 10)}

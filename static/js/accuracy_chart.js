@@ -64,9 +64,10 @@ export function renderAccuracyChart(svg, evaluations) {
   const [width, height] = [svg.viewBox.baseVal.width || 240, svg.viewBox.baseVal.height || 120];
   const g = chartGeometry(Array.isArray(evaluations) ? evaluations : [], { width, height });
   svg.replaceChildren();
-  svg.hidden = g.test.length + g.labeled.length === 0;
+  const empty = g.test.length + g.labeled.length === 0;
+  svg.toggleAttribute("hidden", empty); // an SVG element has no `hidden` property
   svg.dataset.points = String(g.test.length);
-  if (svg.hidden) return;
+  if (empty) return;
   const { left, right, top, bottom } = g.box;
   svg.append(node("path", { d: `M${left},${top}V${bottom}H${right}`, class: "axis" }));
   for (const y of g.yTicks) {

@@ -23,7 +23,7 @@ export function createEvaluationPanel({ api, $ }) {
     toggleDialog: () => dialog.toggle(),
     showStatus(status) {
       renderAccuracyChart($("eval-chart"), status.evaluations);
-      $("eval-empty").hidden = !$("eval-chart").hidden;
+      $("eval-empty").hidden = !$("eval-chart").hasAttribute("hidden");
     },
     pointsChanged: () => dialog.refresh(),
   };
