@@ -93,6 +93,9 @@ def test_the_api_gives_the_shells_numbers_and_caches_them(
     assert again["latent_version"] == body["latent_version"]
     through = _json("evaluate", "--json", *_files(trained, tiny_data_dir))
     assert through["confusion"] == body["confusion"]
+    status = _json("status", "--json", *_files(trained, tiny_data_dir))
+    assert status["server"] is not None  # answered by the server, with the same curve
+    assert status["evaluations"] == server.api("GET", "/api/status").json()["evaluations"]
 
 
 def test_the_report_button_writes_a_file_the_server_serves(server: LiveServer) -> None:
