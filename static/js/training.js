@@ -106,7 +106,7 @@ export function createTrainingPanel({ api, els }) {
   function showResult(result) {
     const seconds = typeof result.seconds === "number" ? ` in ${clock(result.seconds)}` : "";
     els.result.textContent = `session ${result.session} ${result.status.replace("_", " ")}: `
-      + `${result.epochs_run} epoch${result.epochs_run === 1 ? "" : "s"}${seconds}, `
+      + `${plural(result.epochs_run, "epoch")}${seconds}, `
       + `${result.global_epoch} in total`;
     els.result.classList.toggle("failed", result.status === "failed");
   }
