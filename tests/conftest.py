@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,3 +57,12 @@ def live_server(tiny_data_dir: Path, workspace: Path) -> Iterator[LiveServer]:
     """`alctl serve` as a real subprocess on a free port; stopped with SIGINT (must exit)."""
     with running_server(workspace, tiny_data_dir) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One Chromium per browser test module, with the settings of tests/browser.py."""
+    from tests.browser import launched_chromium
+
+    with launched_chromium() as instance:
+        yield instance

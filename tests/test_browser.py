@@ -21,7 +21,6 @@ from tests.browser import (
     CHROMIUM,
     PLOT_VIEW,
     guard_page,
-    launched_chromium,
     read_labels_csv,
     server_on_port,
     wait_for,
@@ -74,12 +73,6 @@ class Dashboard:
 
     def class_count(self, cls: int) -> int:
         return int(self.page.locator("#class-bars .count").nth(cls).text_content())
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launched_chromium() as instance:
-        yield instance
 
 
 @pytest.fixture(scope="module")

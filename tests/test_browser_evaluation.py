@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import CHROMIUM, guard_page, launched_chromium, read_labels_csv, wait_for
+from tests.browser import CHROMIUM, guard_page, read_labels_csv, wait_for
 from tests.live_server import LiveServer, SSEReader, running_server
 
 pytestmark = [
@@ -33,12 +33,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path) -> Ite
     labels.write_text("Serial,label\n" + "".join(f"{i},{i % 10}\n" for i in range(SEEDED)))
     with running_server(workspace, tiny_data_dir) as live:
         yield live
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launched_chromium() as instance:
-        yield instance
 
 
 def open_page(context: Any, server: LiveServer) -> tuple[Any, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import CHROMIUM, PLOT_VIEW, guard_page, launched_chromium, wait_for
+from tests.browser import CHROMIUM, PLOT_VIEW, guard_page, wait_for
 from tests.live_server import LiveServer, running_server
 
 pytestmark = [
@@ -31,12 +31,6 @@ BOX = """(selector) => { const e = document.querySelector(selector);
   return {left: b.left, top: b.top, width: b.width, height: b.height}; }"""
 CUT_TEXT = """() => [...document.querySelectorAll('.chart-title, .chart-latest, .mode, .tool')]
   .filter((e) => e.offsetWidth && e.scrollWidth > e.clientWidth + 1).map((e) => e.textContent)"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launched_chromium() as instance:
-        yield instance
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ import pytest
 from tests.browser import (
     CHROMIUM,
     guard_page,
-    launched_chromium,
     read_labels_csv,
     wait_for,
 )
@@ -31,12 +30,6 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 READY_TIMEOUT_MS = 60_000
 SEEDED = 30  # labels before the first training: serials 0..29
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launched_chromium() as instance:
-        yield instance
 
 
 @pytest.fixture(scope="module")
