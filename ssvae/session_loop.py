@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ssvae.augment import jitter
 from ssvae.batches import TrainingData
 from ssvae.callbacks import BatchProgress, EpochRecord, TrainingCallback, TrainResult, TrainStart
 from ssvae.config import SSVAEConfig
@@ -136,7 +137,9 @@ class SessionLoop:
         for batch, (x, y) in enumerate(batches, start=1):
             if stop_event is not None and stop_event.is_set():
                 return None
-            terms = ssvae_loss(model(x), x, y, cfg)
+            out = model(x)
+            jittered = self._jittered_logits(x, y, generator) if cfg.consistency_weight else None
+            terms = ssvae_loss(out, x, y, cfg, jittered)
             self.optimizer.zero_grad(set_to_none=True)
             terms.total.backward()
             norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
@@ -170,6 +173,15 @@ class SessionLoop:
                 BatchProgress(session, epoch, epochs, batch, self.batches, total, elapsed, eta),
             )
         return _metrics(total_sum / rows, rec_sum / rows, kl_sum / rows, cls_sum, correct, labeled)
+
+    def _jittered_logits(
+        self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator
+    ) -> torch.Tensor:
+        """Class logits of a jittered copy of the batch's unlabeled rows (consistency term)."""
+        mirror = self.config.consistency_augment == "shift_mirror"
+        views = jitter(x[y < 0].squeeze(1), generator, mirror=mirror).unsqueeze(1)
+        mu, _, h = self.model.encode_features(views)
+        return self.model.classify(mu, h)
 
     @torch.no_grad()
     def _validate(self) -> dict[str, float]:

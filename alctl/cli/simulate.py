@@ -31,7 +31,7 @@ def simulate(
         typer.Option(help="Comma-separated: least_confidence, margin, entropy, random, diverse."),
     ] = "least_confidence,random",
     start: Annotated[
-        int | None, typer.Option(help="Random labels before the first round [20].")
+        int | None, typer.Option(help="Random labels before the first round [20]; 0 = none.")
     ] = None,
     step: Annotated[int | None, typer.Option(help="Labels picked per round [20].")] = None,
     rounds: Annotated[int | None, typer.Option(help="Rounds trained and measured [5].")] = None,
