@@ -20,7 +20,7 @@ from ssvae.batches import TrainingData
 from ssvae.callbacks import BatchProgress, EpochRecord, TrainingCallback, TrainResult, TrainStart
 from ssvae.config import SSVAEConfig
 from ssvae.divergence import Diverged, DivergenceGuard
-from ssvae.losses import ssvae_loss, weighted_total
+from ssvae.losses import LossTerms, ssvae_loss, weighted_total
 from ssvae.model import SSVAE, SSVAEOutput
 from ssvae.sessions import now_iso
 
@@ -137,9 +137,7 @@ class SessionLoop:
         for batch, (x, y) in enumerate(batches, start=1):
             if stop_event is not None and stop_event.is_set():
                 return None
-            out = model(x)
-            jittered = self._jittered_logits(x, y, generator) if cfg.consistency_weight else None
-            terms = ssvae_loss(out, x, y, cfg, jittered)
+            terms = batch_loss(model, x, y, cfg, generator)
             self.optimizer.zero_grad(set_to_none=True)
             terms.total.backward()
             norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
@@ -173,15 +171,6 @@ class SessionLoop:
                 BatchProgress(session, epoch, epochs, batch, self.batches, total, elapsed, eta),
             )
         return _metrics(total_sum / rows, rec_sum / rows, kl_sum / rows, cls_sum, correct, labeled)
-
-    def _jittered_logits(
-        self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator
-    ) -> torch.Tensor:
-        """Class logits of a jittered copy of the batch's unlabeled rows (consistency term)."""
-        mirror = self.config.consistency_augment == "shift_mirror"
-        views = jitter(x[y < 0].squeeze(1), generator, mirror=mirror).unsqueeze(1)
-        mu, _, h = self.model.encode_features(views)
-        return self.model.classify(mu, h)
 
     @torch.no_grad()
     def _validate(self) -> dict[str, float]:
@@ -219,6 +208,31 @@ class SessionLoop:
     def _emit(self, hook: str, event: Any) -> None:
         for callback in self.callbacks:
             getattr(callback, hook)(event)
+
+
+def batch_loss(
+    model: SSVAE,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: SSVAEConfig,
+    generator: torch.Generator,
+) -> LossTerms:
+    """The loss of one training batch.
+
+    With `consistency_weight` the unlabeled rows are first classified as they are (no
+    gradient: the pseudo-labels), then jittered; the whole model trains on the jittered
+    rows, so the check costs one encoder pass without backward, not a second training pass.
+    """
+    plain = None
+    unlabeled = y < 0
+    if config.consistency_weight > 0 and bool(unlabeled.any()):
+        with torch.no_grad():
+            mu, _, h = model.encode_features(x[unlabeled])
+            plain = model.classify(mu, h)
+        mirror = config.consistency_augment == "shift_mirror"
+        x = x.clone()
+        x[unlabeled] = jitter(x[unlabeled].squeeze(1), generator, mirror=mirror).unsqueeze(1)
+    return ssvae_loss(model(x), x, y, config, plain)
 
 
 def _metrics(

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from ssvae.config import SSVAEConfig
 from ssvae.losses import pseudo_label_loss, ssvae_loss
 from ssvae.model import SSVAE
+from ssvae.session_loop import batch_loss
 from ssvae.synthetic import synthetic_digits
 from ssvae.training import InteractiveTrainer
 
@@ -48,15 +49,30 @@ def test_ssvae_loss_adds_the_weighted_term_on_unlabeled_rows() -> None:
     x = torch.rand(4, 1, 28, 28)
     y = torch.tensor([2, -1, -1, 5])
     out = model(x)
-    jittered = torch.randn(2, 10)
-    plain_total = ssvae_loss(out, x, y, config).total
-    with_term = ssvae_loss(out, x, y, config, jittered).total
-    expected = 3.0 * F.cross_entropy(jittered, out.class_logits[[1, 2]].argmax(dim=1))
-    assert with_term.item() == pytest.approx((plain_total + expected).item(), rel=1e-5)
+    plain = torch.randn(2, 10)  # the unlabeled rows' logits before the jitter
+    without = ssvae_loss(out, x, y, config).total
+    with_term = ssvae_loss(out, x, y, config, plain).total
+    expected = 3.0 * F.cross_entropy(out.class_logits[[1, 2]], plain.argmax(dim=1))
+    assert with_term.item() == pytest.approx((without + expected).item(), rel=1e-5)
     off = config.replace(consistency_weight=0.0)
-    assert ssvae_loss(out, x, y, off, jittered).total.item() == pytest.approx(
+    assert ssvae_loss(out, x, y, off, plain).total.item() == pytest.approx(
         ssvae_loss(out, x, y, off).total.item()
     )
+
+
+def test_batch_loss_jitters_only_the_unlabeled_rows_and_leaves_x_alone() -> None:
+    config = SSVAEConfig(hidden_dims=(16, 8), consistency_weight=1.0, consistency_threshold=0.0)
+    torch.manual_seed(0)
+    model = SSVAE(config)
+    x = torch.rand(4, 1, 28, 28)
+    before = x.clone()
+    y = torch.tensor([2, -1, -1, 5])
+    terms = batch_loss(model, x, y, config, torch.Generator().manual_seed(0))
+    assert torch.equal(x, before)  # the caller's batch is not jittered in place
+    plain = ssvae_loss(model(x), x, y, config.replace(consistency_weight=0.0))
+    # The labeled rows' classification is computed on the plain images.
+    assert terms.classification.item() == pytest.approx(plain.classification.item(), rel=1e-5)
+    assert terms.total.item() != pytest.approx(plain.total.item())
 
 
 @pytest.mark.parametrize("augment", ["shift", "shift_mirror"])
