@@ -12,9 +12,10 @@ total = recon_weight × reconstruction + kl_weight × KL + label_weight × class
   nothing to it; a batch without labels gives exactly 0 (not NaN).
 
 Optional terms on the unlabeled rows (0 weight = off): `unlabeled_weight` × their mean
-classifier entropy, and `consistency_weight` × `pseudo_label_loss` of their jittered views
-(FixMatch, Sohn et al. 2020: the class predicted on the plain image, where the classifier
-is sure enough, is the target of the jittered one; ssvae.session_loop.batch_loss jitters).
+classifier entropy, and `consistency_weight` × `pseudo_label_loss` of jittered copies of
+them (FixMatch, Sohn et al. 2020: the class predicted on the plain image, where the
+classifier is sure enough, is the target of the jittered one; made by
+ssvae.session_loop.batch_loss).
 """
 
 from __future__ import annotations
@@ -44,13 +45,12 @@ def ssvae_loss(
     x: torch.Tensor,
     targets: torch.Tensor,
     config: SSVAEConfig,
-    plain_logits: torch.Tensor | None = None,
+    jittered: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> LossTerms:
     """Loss terms of one batch; `targets` is int64 [B] with -1 for unlabeled rows.
 
-    `plain_logits`: with the consistency term, `x`'s unlabeled rows are jittered views and
-    these are the class logits of the same rows before the jitter, in their order (the
-    pseudo-labels come from them).
+    `jittered` = (rows, logits): the class logits of jittered copies of the unlabeled rows
+    `x[rows]` (the consistency term; their pseudo-labels come from `out.class_logits[rows]`).
     """
     batch = x.shape[0]
     reconstruction = (
@@ -69,9 +69,10 @@ def ssvae_loss(
     total = weighted_total(config, reconstruction, kl, classification)
     if config.unlabeled_weight > 0 and n_labeled < batch:
         total = total + config.unlabeled_weight * mean_entropy(out.class_logits[~labeled])
-    if config.consistency_weight > 0 and plain_logits is not None and n_labeled < batch:
-        jittered = out.class_logits[~labeled]
-        pseudo = pseudo_label_loss(plain_logits, jittered, config.consistency_threshold)
+    if config.consistency_weight > 0 and jittered is not None:
+        rows, logits = jittered
+        plain = out.class_logits[rows].detach()
+        pseudo = pseudo_label_loss(plain, logits, config.consistency_threshold)
         total = total + config.consistency_weight * pseudo
     return LossTerms(total, reconstruction, kl, classification, accuracy, n_labeled)
 

@@ -25,6 +25,7 @@ from ssvae.model import SSVAE, SSVAEOutput
 from ssvae.sessions import now_iso
 
 _NAN = float("nan")
+JITTERED_SHARE = 0.5  # of a batch's rows, at most, get the consistency pass (its cost)
 
 
 class NonFiniteLoss(RuntimeError):
@@ -219,20 +220,20 @@ def batch_loss(
 ) -> LossTerms:
     """The loss of one training batch.
 
-    With `consistency_weight` the unlabeled rows are first classified as they are (no
-    gradient: the pseudo-labels), then jittered; the whole model trains on the jittered
-    rows, so the check costs one encoder pass without backward, not a second training pass.
+    With `consistency_weight`, up to `JITTERED_SHARE` of the batch's rows (unlabeled ones, in
+    batch order, which is shuffled) also go through the encoder and classifier jittered; the
+    VAE itself trains on the images as they are, so the latent the page shows is unchanged.
     """
-    plain = None
-    unlabeled = y < 0
-    if config.consistency_weight > 0 and bool(unlabeled.any()):
-        with torch.no_grad():
-            mu, _, h = model.encode_features(x[unlabeled])
-            plain = model.classify(mu, h)
-        mirror = config.consistency_augment == "shift_mirror"
-        x = x.clone()
-        x[unlabeled] = jitter(x[unlabeled].squeeze(1), generator, mirror=mirror).unsqueeze(1)
-    return ssvae_loss(model(x), x, y, config, plain)
+    out = model(x)
+    jittered = None
+    if config.consistency_weight > 0:
+        rows = torch.nonzero(y < 0).squeeze(1)[: max(1, int(JITTERED_SHARE * len(y)))]
+        if rows.numel():
+            mirror = config.consistency_augment == "shift_mirror"
+            views = jitter(x[rows].squeeze(1), generator, mirror=mirror).unsqueeze(1)
+            mu, _, h = model.encode_features(views)
+            jittered = (rows, model.classify(mu, h))
+    return ssvae_loss(out, x, y, config, jittered)
 
 
 def _metrics(

@@ -42,37 +42,42 @@ def test_gradient_flows_into_the_jittered_view_only() -> None:
     assert jittered.grad[1].abs().sum() == 0  # row 1 is not sure: no target, no pull
 
 
-def test_ssvae_loss_adds_the_weighted_term_on_unlabeled_rows() -> None:
+def test_ssvae_loss_adds_the_weighted_term_on_the_jittered_rows() -> None:
     config = SSVAEConfig(hidden_dims=(16, 8), consistency_weight=3.0, consistency_threshold=0.0)
     torch.manual_seed(0)
     model = SSVAE(config)
     x = torch.rand(4, 1, 28, 28)
     y = torch.tensor([2, -1, -1, 5])
     out = model(x)
-    plain = torch.randn(2, 10)  # the unlabeled rows' logits before the jitter
+    rows, logits = torch.tensor([1, 2]), torch.randn(2, 10)  # of jittered x[1], x[2]
     without = ssvae_loss(out, x, y, config).total
-    with_term = ssvae_loss(out, x, y, config, plain).total
-    expected = 3.0 * F.cross_entropy(out.class_logits[[1, 2]], plain.argmax(dim=1))
+    with_term = ssvae_loss(out, x, y, config, (rows, logits)).total
+    expected = 3.0 * F.cross_entropy(logits, out.class_logits[[1, 2]].argmax(dim=1))
     assert with_term.item() == pytest.approx((without + expected).item(), rel=1e-5)
     off = config.replace(consistency_weight=0.0)
-    assert ssvae_loss(out, x, y, off, plain).total.item() == pytest.approx(
+    assert ssvae_loss(out, x, y, off, (rows, logits)).total.item() == pytest.approx(
         ssvae_loss(out, x, y, off).total.item()
     )
 
 
-def test_batch_loss_jitters_only_the_unlabeled_rows_and_leaves_x_alone() -> None:
+def test_batch_loss_keeps_the_vae_on_plain_images_and_adds_only_the_term() -> None:
     config = SSVAEConfig(hidden_dims=(16, 8), consistency_weight=1.0, consistency_threshold=0.0)
     torch.manual_seed(0)
-    model = SSVAE(config)
+    model = SSVAE(config).eval()  # eval: z = mu, so two passes over x agree exactly
     x = torch.rand(4, 1, 28, 28)
     before = x.clone()
     y = torch.tensor([2, -1, -1, 5])
     terms = batch_loss(model, x, y, config, torch.Generator().manual_seed(0))
     assert torch.equal(x, before)  # the caller's batch is not jittered in place
     plain = ssvae_loss(model(x), x, y, config.replace(consistency_weight=0.0))
-    # The labeled rows' classification is computed on the plain images.
-    assert terms.classification.item() == pytest.approx(plain.classification.item(), rel=1e-5)
-    assert terms.total.item() != pytest.approx(plain.total.item())
+    assert terms.reconstruction.item() == pytest.approx(plain.reconstruction.item())
+    assert terms.classification.item() == pytest.approx(plain.classification.item())
+    assert terms.total.item() > plain.total.item()  # threshold 0: every row has a target
+    none_unlabeled = torch.tensor([2, 1, 0, 5])
+    alone = batch_loss(model, x, none_unlabeled, config, torch.Generator().manual_seed(0))
+    assert alone.total.item() == pytest.approx(
+        ssvae_loss(model(x), x, none_unlabeled, config).total.item()
+    )
 
 
 @pytest.mark.parametrize("augment", ["shift", "shift_mirror"])
