@@ -35,7 +35,10 @@ from ssvae.representative import typical_picks
 STRATEGIES = ("least_confidence", "margin", "entropy", "random", "diverse", "typical")
 # Strategies that rank by the latent alone: an unsupervised model already orders them.
 LATENT_ONLY = ("typical",)
-DEFAULT_STRATEGY = "least_confidence"
+# The queue's default (page, `alctl suggest`, `alctl simulate`): in the page's first rounds
+# (20 random labels, then 20 picks per 5-epoch session) it beat random and least confidence,
+# which did not improve the model at all (docs/EXPERIMENTS.md).
+DEFAULT_STRATEGY = "typical"
 DIVERSE_POOL = 10  # candidates per pick for "diverse": uncertain enough, varied enough
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ssvae import representative
 from ssvae.ranking import rank
 from ssvae.representative import cluster_typicality, kmeans, typical_picks
 
@@ -91,3 +92,13 @@ def test_typicality_is_highest_at_the_centre_and_subsamples_big_clusters() -> No
     assert np.linalg.norm(big[int(np.argmax(t_big))]) < 1.0
     assert np.linalg.norm(big[int(np.argmin(t_big))]) > 2.5
     assert cluster_typicality(np.zeros((1, 2)), np.random.default_rng(0)).tolist() == [1.0]
+
+
+def test_kmeans_fitted_on_a_sample_still_assigns_every_point(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(representative, "KMEANS_FIT", 30)
+    assign = kmeans(POINTS, 3, np.random.default_rng(0))
+    assert assign.shape == (len(POINTS),)
+    groups = [set(assign[a:b].tolist()) for a, b in ((0, 41), (41, 66), (66, 75))]
+    assert all(len(g) == 1 for g in groups) and len(set.union(*groups)) == 3
