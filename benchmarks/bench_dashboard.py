@@ -769,6 +769,21 @@ def measure_live(browser: Any, root: Path, s: Settings, console: list[str]) -> l
     return [*results, start_row, shown, progress, api_row, throughput]
 
 
+def measure_queue_alone(
+    browser: Any, workspace: Path, s: Settings, console: list[str]
+) -> list[Result]:
+    """The queue rows by themselves (`--only queue`): a fresh server and page."""
+    with ServerProcess(workspace, s.dataset, s.data_dir) as server:
+        server.wait_port()
+        page = open_page(browser, server.url, console)
+        wait_ready(page)
+        dash = Dashboard(server, page, s)
+        try:
+            return measure_queue(dash)
+        finally:
+            dash.close()
+
+
 def run(args: argparse.Namespace) -> int:
     from playwright.sync_api import sync_playwright
 
@@ -786,11 +801,11 @@ def run(args: argparse.Namespace) -> int:
                 results += measure_startup(browser, root / "ws", s, console)
                 print("start-up measured", flush=True)
                 results += measure_live(browser, root, s, console)
-                results.append(
-                    measure_throughput_overlay(
-                        browser, root / "ws", s, console, open_page, wait_ready
-                    )
+                results += measure_throughput_overlay(
+                    browser, root / "ws", s, console, open_page, wait_ready
                 )
+            if args.only == "queue":
+                results += measure_queue_alone(browser, root / "ws", s, console)
             if args.only in ("all", "page-cost"):
                 results.append(
                     measure_page_cost(
@@ -837,7 +852,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary workspace")
     parser.add_argument(
         "--only",
-        choices=("all", "page-cost", "scale"),
+        choices=("all", "queue", "page-cost", "scale"),
         default="all",
         help="run one group of rows",
     )

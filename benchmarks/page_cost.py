@@ -9,7 +9,6 @@ busy with other work disturbs far less than it disturbs epoch times.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -18,41 +17,13 @@ from common import (
     EventRecorder,
     Result,
     ServerProcess,
+    chromium_cpu_s,
     machine_load,
     percentile,
     speed_ratio_row,
 )
 
 BATCH_SIZE = 128
-
-
-def chromium_cpu_s() -> float:
-    """CPU seconds used so far by the Chromium processes under this one (via /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        pid = int(entry.name)
-        parents[pid] = int(fields[1])
-        if "chrom" in name:
-            cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
-
-    def ours(pid: int) -> bool:
-        while pid > 1:
-            if pid == os.getpid():
-                return True
-            pid = parents.get(pid, 0)
-        return False
-
-    return sum(seconds for pid, seconds in cpu.items() if ours(pid))
 
 
 class Trainer:

@@ -102,7 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     result = outcome.result
     if outcome.saved:
-        print(f"test accuracy: {outcome.test_accuracy:.4f} ({outcome.n_labeled} labels used)")
+        print(
+            f"test accuracy: {_fraction(outcome.test_accuracy)} ({outcome.n_labeled} labels used;"
+            f" accuracy on them {_fraction(outcome.labeled_accuracy)})"
+        )
         print(f"saved {weights} (epoch {result.global_epoch})")
         print(f"history {history_csv}; loss curves {loss_plot}")
     else:
@@ -111,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: training failed: {result.error}", file=sys.stderr)
         return 1
     return 130 if result.status == "stopped" else 0
+
+
+def _fraction(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def _stop_on_ctrl_c(stop: threading.Event) -> None:

@@ -233,6 +233,17 @@ def checkpoint_history(path: str | os.PathLike[str]) -> list[dict[str, Any]] | N
     return [dict(r) for r in payload.get("history") or [] if isinstance(r, dict)]
 
 
+def checkpoint_sessions(path: str | os.PathLike[str]) -> list[dict[str, Any]] | None:
+    """The session entries inside a checkpoint without torch; None when there is no usable file."""
+    try:
+        payload = _read_metadata(Path(path))
+    except Exception:  # missing or unreadable: no sessions to tell
+        return None
+    if not isinstance(payload, dict) or payload.get("kind") != KIND:
+        return None
+    return [dict(s) for s in payload.get("sessions") or [] if isinstance(s, dict)]
+
+
 def _from_payload(path: Path, payload: Any, dataset: str | None) -> Checkpoint:
     if not isinstance(payload, dict) or payload.get("kind") != KIND:
         raise CheckpointError(path, "not an alctl checkpoint (no alctl header in it)")

@@ -4,9 +4,10 @@ A record is `EpochRecord.to_dict()`: {session, epoch, global_epoch, seconds,
 learning_rate, train: {loss, ...}, val: {loss, ...}}. In the CSV the nested dicts
 become `train_<key>` / `val_<key>` columns; NaN is written as `nan`. Each row also
 carries its session's entry (ssvae.sessions): `session_started_at`, `session_n_labeled`,
-`session_status`, `session_epochs_run` and one `hp_<name>` column per session setting,
-so the CSV alone tells what every session ran with. Files written before those columns
-existed are read as they are and rewritten with them on the next append.
+`session_status`, `session_epochs_run`, `session_test_accuracy`, `session_labeled_accuracy`
+and one `hp_<name>` column per session setting, so the CSV alone tells what every session
+ran with and how it did. Files written before some of those columns existed are read as
+they are (missing cells blank) and rewritten with them on the next append.
 matplotlib is imported only inside `plot_history` (Agg, no pyplot, no window).
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 from ssvae.atomic import atomic_write, atomic_write_text
 from ssvae.callbacks import METRIC_KEYS, EpochRecord
 from ssvae.config import SESSION_FIELDS
-from ssvae.sessions import from_records
+from ssvae.sessions import EVALUATION_KEYS, from_records
 
 _INT_COLUMNS = ("session", "epoch", "global_epoch")
 EPOCH_COLUMNS: tuple[str, ...] = (
@@ -33,7 +34,7 @@ EPOCH_COLUMNS: tuple[str, ...] = (
     *(f"train_{k}" for k in METRIC_KEYS),
     *(f"val_{k}" for k in METRIC_KEYS),
 )
-_SESSION_KEYS = ("started_at", "n_labeled", "status", "epochs_run")
+_SESSION_KEYS = ("started_at", "n_labeled", "status", "epochs_run", *EVALUATION_KEYS)
 _HPARAM_KEYS = ("epochs", *SESSION_FIELDS)
 SESSION_COLUMNS: tuple[str, ...] = (
     *(f"session_{k}" for k in _SESSION_KEYS),
@@ -88,7 +89,8 @@ def append_history_csv(
             with path.open("a", newline="", encoding="utf-8") as handle:
                 csv.DictWriter(handle, COLUMNS, lineterminator="\n").writerows(rows)
             return
-        if header != EPOCH_COLUMNS:
+        # An older file: all epoch columns, some of today's session columns.
+        if not set(EPOCH_COLUMNS) <= set(header) <= set(COLUMNS):
             raise ValueError(
                 f"{path}: unexpected history columns; move the file away to start anew"
             )
@@ -164,6 +166,7 @@ def read_sessions_csv(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             "status": row["session_status"],
             "epochs_run": _value(row["session_epochs_run"]),
             "error": None,
+            **{k: _value(row.get(f"session_{k}")) for k in EVALUATION_KEYS},
         }
     return [sessions[k] for k in sorted(sessions)]
 

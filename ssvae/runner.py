@@ -20,11 +20,13 @@ from ssvae.callbacks import TrainingCallback, TrainResult
 from ssvae.checkpoint import CheckpointError, build_model, load_checkpoint, save_checkpoint
 from ssvae.config import SSVAEConfig
 from ssvae.data import Dataset
+from ssvae.evaluation import session_evaluation
 from ssvae.history import record_session
 from ssvae.labels import LabelStore
-from ssvae.model import predict, view_2d
+from ssvae.model import Predictions, predict, view_2d
 from ssvae.npz import write_predictions_npz
 from ssvae.points_cache import Predictions2D, cache_meta, cache_path_for, save_cache
+from ssvae.sessions import record_evaluation
 from ssvae.training import InteractiveTrainer
 
 
@@ -49,6 +51,7 @@ class TrainOutcome:
     n_labeled: int
     continued_from: int  # epochs in the checkpoint before this run
     saved: bool
+    labeled_accuracy: float | None = None  # on the labels it trained on
 
 
 def train_from_files(
@@ -90,7 +93,10 @@ def train_from_files(
     if fitted is not None:  # the newest honest estimate, carried to the new weights
         trainer.model.temperature = fitted
     test = trainer.predict(ds.test_images, reconstruct=False)
-    test_accuracy = float((test.pred_class == ds.test_targets).mean())
+    train = trainer.predict(ds.train_images, reconstruct=False)
+    evaluation = session_evaluation(test.pred_class, ds.test_targets, train.pred_class, labels)
+    record_evaluation(trainer.sessions, result.session, evaluation)  # saved with the entries
+    test_accuracy = evaluation["test_accuracy"]
     save_checkpoint(
         run.weights,
         **trainer.checkpoint_payload(ds.name, test_accuracy=test_accuracy),
@@ -99,13 +105,21 @@ def train_from_files(
     record_session(
         run.history_csv, run.loss_plot, trainer.history[before:], trainer.history, trainer.sessions
     )
-    _refresh_points_cache(run, trainer, test_accuracy)
-    return TrainOutcome(result, test_accuracy, int((labels >= 0).sum()), continued_from, True)
+    _refresh_points_cache(run, trainer, train, test_accuracy)
+    return TrainOutcome(
+        result,
+        test_accuracy,
+        int((labels >= 0).sum()),
+        continued_from,
+        True,
+        evaluation["labeled_accuracy"],
+    )
 
 
-def _refresh_points_cache(run: TrainRun, trainer: InteractiveTrainer, accuracy: float) -> None:
-    """So that the next `alctl serve` starts warm (about 0.4 s of encoding for 60k images)."""
-    out = trainer.predict(run.dataset.train_images, reconstruct=False)
+def _refresh_points_cache(
+    run: TrainRun, trainer: InteractiveTrainer, out: Predictions, accuracy: float | None
+) -> None:
+    """So that the next `alctl serve` starts warm (no encoding of the training images)."""
     meta = cache_meta(run.dataset.name, run.weights, trainer, accuracy)
     if meta is None:
         return

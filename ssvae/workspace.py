@@ -6,6 +6,7 @@ Layout under the workspace root (the current directory by default):
     artifacts/<dataset>/ssvae.ckpt       the checkpoint
     artifacts/<dataset>/history.csv      one row per trained epoch
     artifacts/<dataset>/loss_curves.png  the loss curves of that history
+    artifacts/<dataset>/report.html      the static report the page's Report button writes
     artifacts/<dataset>/predictions_train.npz   scripts/infer.py output
     .alctl/server.json                   the running server's discovery file
 
@@ -65,6 +66,11 @@ class Workspace:
     @property
     def loss_plot(self) -> Path:
         return self.artifacts_dir / "loss_curves.png"
+
+    @property
+    def report_html(self) -> Path:
+        """The static report the page's Report button writes (`alctl report --out` elsewhere)."""
+        return self.artifacts_dir / "report.html"
 
     @property
     def predictions(self) -> Path:

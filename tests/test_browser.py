@@ -380,8 +380,10 @@ def test_page_carries_on_after_a_server_restart(
             first.process.kill()
             first.process.wait()
             board.guard.allow("ERR_INCOMPLETE_CHUNKED_ENCODING")  # the stream cut mid-way
-            # Requests in flight at the kill (queue thumbnails, the next sample's prefetch).
+            # Requests in flight at the kill (queue thumbnails, the next sample's prefetch):
+            # refused, reset, or cut after the headers promised a length (an image mid-body).
             board.guard.allow("ERR_CONNECTION_RESET")
+            board.guard.allow("ERR_CONTENT_LENGTH_MISMATCH")
     # Chromium logs the reconnect attempts that find nobody listening.
     board.guard.allow("ERR_CONNECTION_REFUSED")
     wait_for(lambda: page.get_attribute("#conn", "data-state") == "down", what="'down'")

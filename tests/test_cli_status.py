@@ -55,7 +55,7 @@ def test_status_shows_bad_files_instead_of_failing(workspace: Path, files: list[
 
 
 def test_every_command_has_help_with_examples() -> None:
-    for command in ("serve", "label", "labels", "train", "status", "report"):
+    for command in ("serve", "label", "labels", "train", "status", "report", "evaluate"):
         done = invoke(command, "--help")
         assert done.code == 0 and "Examples:" in done.stdout, command
         assert f"alctl {command}" in done.stdout.split("Examples:")[1]

@@ -6,7 +6,7 @@ through a fresh event-stream connection, and a real Chromium page stays open thr
 reloaded every other session. What must hold, measured on the server process from /proc:
 
 - its resident memory grows by at most 5 % from the end of warm-up (3 sessions) to the end;
-- the label API's p95 latency in the last session is close to the first session's;
+- the label API's median latency in the last sessions is close to the first sessions';
 - its threads return to the warm-up count once the sessions end, and its open files stay put;
 - the CSV is exactly the acknowledged state.
 
@@ -45,12 +45,14 @@ OPS = 2_000
 TIMED_OPS = 40  # of each session's 100, made with the server idle
 RELOAD_EVERY = 2  # 10 reloads in 20 sessions
 RSS_GROWTH = 0.05
-# p95 may grow by 20 %, or by this much when that is more: an idle server answers a label
-# write in a few milliseconds, so 20 % of it is below the scheduling noise of a shared 2-core
-# machine, where other processes' load preempts the server for time slices of 10-20 ms. A leak
-# that slows every request (a list scanned per write, growing queues) still shows: it grows
-# with the 2,000 operations far past this floor.
-P95_FLOOR_S = 0.025
+# The median may grow by 20 %, or by this much when that is more: an idle server answers a
+# label write in a few milliseconds, so 20 % of it is below the scheduling noise of a shared
+# 2-core machine. The median, not the p95: other processes' bursts preempt the server for
+# slices of 10-20 ms and move the tail by tens of milliseconds (a p95 went 35 → 82 ms at a
+# load of 7 with nothing growing), while a leak that slows every request (a list scanned per
+# write, growing queues) moves the median too, and grows with the 2,000 operations far past
+# this floor.
+MEDIAN_FLOOR_S = 0.010
 FD_MARGIN = 4  # sockets the kernel has not finished closing
 SESSION_TIMEOUT_S = 120.0
 
@@ -97,6 +99,10 @@ class Labeler:
 
 def p95(seconds: list[float]) -> float:
     return statistics.quantiles(seconds, n=20)[-1]
+
+
+def median(seconds: list[float]) -> float:
+    return statistics.median(seconds)
 
 
 def open_page(browser: Any, server: LiveServer) -> tuple[Any, Any]:
@@ -168,12 +174,15 @@ def test_a_long_session_compressed(tmp_path: Path, tiny_data_dir: Path) -> None:
                 30,
                 f"open files back to {files_warm} (+{FD_MARGIN}): {open_files(pid)}",
             )
-            # Three sessions pooled at each end (120 operations): one preempted request then
-            # moves the p95 less than in a single session's 40.
-            first_p95 = p95([t for times in latencies[:3] for t in times])
-            last_p95 = p95([t for times in latencies[-3:] for t in times])
-            allowed = max(first_p95 * 1.2, first_p95 + P95_FLOOR_S)
-            assert last_p95 <= allowed, f"p95 {first_p95 * 1e3:.1f} → {last_p95 * 1e3:.1f} ms"
+            # Three sessions pooled at each end (120 operations each).
+            first_times = [t for times in latencies[:3] for t in times]
+            last_times = [t for times in latencies[-3:] for t in times]
+            first_p50, last_p50 = median(first_times), median(last_times)
+            allowed = max(first_p50 * 1.2, first_p50 + MEDIAN_FLOOR_S)
+            assert last_p50 <= allowed, (
+                f"median {first_p50 * 1e3:.1f} → {last_p50 * 1e3:.1f} ms (p95 "
+                f"{p95(first_times) * 1e3:.1f} → {p95(last_times) * 1e3:.1f} ms)"
+            )
             want = labeler.want()
             assert LabelStore(csv, N).read() == want
             wait_for(lambda: page_labels(page) == want, 30, "the page on the acknowledged state")
@@ -185,7 +194,8 @@ def test_a_long_session_compressed(tmp_path: Path, tiny_data_dir: Path) -> None:
                         "rss_MB_per_session": rss_trace,
                         "threads": [threads_warm, threads(pid)],
                         "fds": [files_warm.total(), open_files(pid).total()],
-                        "p95_ms": [round(first_p95 * 1e3, 2), round(last_p95 * 1e3, 2)],
+                        "median_ms": [round(first_p50 * 1e3, 2), round(last_p50 * 1e3, 2)],
+                        "p95_ms": [round(p95(t) * 1e3, 2) for t in (first_times, last_times)],
                     }
                 )
             )

@@ -123,7 +123,8 @@ def test_the_session_table_joins_epochs_and_session_entries() -> None:
         {"session": 1, "started_at": "2026-01-01T00:00:00+00:00", "n_labeled": 20,
          "status": "completed", "hparams": {"epochs": 2, "kl_weight": 0.5}},
         {"session": 2, "started_at": None, "n_labeled": 30, "status": "stopped",
-         "hparams": {"epochs": 5, "kl_weight": 1.0}},
+         "hparams": {"epochs": 5, "kl_weight": 1.0}, "test_accuracy": 0.61,
+         "labeled_accuracy": 0.9},
     ]  # fmt: skip
     rows = _sessions(records, entries)
     assert [(r["session"], r["epochs"], r["first"], r["last"]) for r in rows] == [
@@ -134,5 +135,8 @@ def test_the_session_table_joins_epochs_and_session_entries() -> None:
     assert rows[0]["val_accuracy"] is None  # the last epoch's value, even when it is NaN
     assert rows[0]["settings"] == "epochs 2, kl_weight 0.5" and rows[1]["status"] == "stopped"
     assert rows[1]["n_labeled"] == 30
+    # Each session's evaluation; an entry saved before evaluations has none.
+    assert (rows[1]["test_accuracy"], rows[1]["labeled_accuracy"]) == (0.61, 0.9)
+    assert rows[0]["test_accuracy"] is None and rows[0]["labeled_accuracy"] is None
     older = _sessions(records, [])  # a checkpoint without session entries
     assert [r["status"] for r in older] == ["completed", "completed"]

@@ -55,6 +55,7 @@ def test_reads_need_no_token(server: ThreadServer) -> None:
         ("POST", "/api/labels", {"labels": {"3": 1}}),
         ("POST", "/api/train", {"epochs": 1}),
         ("POST", "/api/train/stop", None),
+        ("POST", "/api/report", None),
     ],
 )
 @pytest.mark.parametrize(("token", "words"), [(None, "missing"), ("guess", "wrong")])
@@ -66,6 +67,7 @@ def test_state_changes_need_the_token(
     assert f"{words} X-Alctl-Token" in answer.json()["error"]
     assert server.session.labels.get(3) is None
     assert server.api("GET", "/api/status").json()["training"]["state"] == "idle"
+    assert not server.session.report.path.exists()
 
 
 @pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://127.0.0.1:1"])

@@ -1,6 +1,7 @@
 """Every program that trains stores the same session entries: settings, start time, labels,
-status; in the checkpoint and in history.csv, so the page's session list is the same after
-`scripts/train.py`, `alctl train --no-server` and the server."""
+status, test accuracy and accuracy on the labels; in the checkpoint and in history.csv, so the
+page's session list and accuracy-vs-labels curve are the same after `scripts/train.py`,
+`alctl train --no-server` and the server."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ def test_the_session_list_is_the_same_whoever_trained(tiny_data_dir: Path, works
         session.start_training(1, {"learning_rate": 2e-3})
         recorder.wait_for("latent_refreshed", timeout=120)
         served = session.training.history()["sessions"]
+        status = session.status()
     finally:
         session.shutdown()
 
@@ -50,6 +52,15 @@ def test_the_session_list_is_the_same_whoever_trained(tiny_data_dir: Path, works
     assert served[2]["hparams"]["learning_rate"] == 2e-3
     assert all(s["started_at"] and s["n_labeled"] for s in served)
     assert [s["start_global_epoch"] for s in served] == [0, 1, 2]
+
+    # Each trainer stored how its session did: the curve covers the shell's sessions too.
+    for entry in served:
+        assert 0 <= entry["test_accuracy"] <= 1 and 0 <= entry["labeled_accuracy"] <= 1
+    curve = status["evaluations"]
+    assert [(e["session"], e["n_labeled"]) for e in curve] == [(1, 40), (2, 40), (3, 40)]
+    tests = [e["test_accuracy"] for e in curve]
+    assert [e["previous_test_accuracy"] for e in curve] == [None, *tests[:2]]
+    assert tests == [s["test_accuracy"] for s in served]
 
     ckpt = load_checkpoint(session.workspace.checkpoint, dataset="mnist")
     assert ckpt is not None and ckpt.sessions == served

@@ -88,6 +88,8 @@ SESSION_1 = {
     "status": "completed",
     "epochs_run": 2,
     "error": None,
+    "test_accuracy": 0.8125,
+    "labeled_accuracy": 0.75,
 }
 
 

@@ -153,6 +153,11 @@ def test_kill_9_in_label_storms(workspace: Path, tiny_data_dir: Path) -> None:
             threads = [threading.Thread(target=w.run, args=(10_000, stop)) for w in writers]
             for thread in threads:
                 thread.start()
+            # The kill lands at a random moment of a storm in full swing: on a busy machine
+            # the first answers alone can take over a second.
+            deadline = time.monotonic() + 60
+            while not all(w.ops for w in writers) and time.monotonic() < deadline:
+                time.sleep(0.02)
             time.sleep(rng.uniform(0.3, 1.5))
             server.process.send_signal(signal.SIGKILL)
             server.process.wait(10)

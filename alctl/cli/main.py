@@ -328,6 +328,29 @@ def suggest(
         run_suggest(target, strategy, n, as_json)
 
 
+def evaluate(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    workspace: WorkspaceOpt = Path("."),
+    dataset: DatasetOpt = DatasetName.auto,
+    data_dir: DataDirOpt = None,
+    no_server: NoServerOpt = False,
+) -> None:
+    """Per-class accuracy and the confusion matrix of the model on the test split.
+
+    The numbers the page's Evaluate dialog shows: with a server, its current model; without
+    one, the checkpoint on disk (the same weights once a session is saved).
+
+    \b
+    Examples:
+      alctl evaluate
+      alctl evaluate --json | jq '.per_class[] | [.name, .accuracy]'
+    """
+    from alctl.cli.evaluate import evaluate as run_evaluate
+
+    with fail_cleanly():
+        run_evaluate(dispatch.resolve(workspace, dataset.value, data_dir, no_server), as_json)
+
+
 def decode(
     x: Annotated[float | None, typer.Argument(help="X in the model's 2-D view.")] = None,
     y: Annotated[float | None, typer.Argument(help="Y in the model's 2-D view.")] = None,
@@ -392,6 +415,7 @@ def create_cli() -> typer.Typer:
     app.command()(status)
     app.command()(report)
     app.command()(suggest)
+    app.command()(evaluate)
     app.command()(rollback)
     # Unknown "-1.5" tokens are the arguments X Y, not options.
     app.command(context_settings={"ignore_unknown_options": True})(decode)

@@ -122,5 +122,14 @@ def status(files: Files) -> dict[str, Any]:
         "dataset": {"name": files.dataset, "n_samples": files.n_samples},
         "labels": labels,
         "checkpoint": checkpoint_facts(files),
+        "evaluations": evaluations(files),
         "server": None,
     }
+
+
+def evaluations(files: Files) -> list[dict[str, Any]]:
+    """The accuracy-vs-labels curve from the checkpoint's session entries (no torch)."""
+    from ssvae.checkpoint import checkpoint_sessions
+    from ssvae.sessions import evaluation_curve
+
+    return evaluation_curve(checkpoint_sessions(files.workspace.checkpoint) or [])

@@ -125,9 +125,12 @@ def train_direct(
     result = outcome.result.to_dict()
     progress.ended(result)
     if outcome.saved:
-        accuracy = outcome.test_accuracy
-        shown = "n/a" if accuracy is None else f"{accuracy:.1%}"
-        progress.note(f"saved {ws.checkpoint} (test accuracy {shown})")
+        from ssvae.formats import percent_short
+
+        test = percent_short(outcome.test_accuracy, missing="n/a")
+        mine = percent_short(outcome.labeled_accuracy, missing="n/a")
+        labels = f"on your {outcome.n_labeled} labels {mine}"
+        progress.note(f"saved {ws.checkpoint} (test accuracy {test}, {labels})")
         progress.note(f"  history {ws.history_csv}, loss curves {ws.loss_plot}")
     else:
         progress.note("nothing saved: no epoch completed")

@@ -178,6 +178,9 @@ class ApiClient:
         query = urlencode({"strategy": strategy, "n": n})
         return self.request("GET", f"/api/queue?{query}")
 
+    def evaluation(self) -> dict[str, Any]:
+        return self.request("GET", "/api/evaluation")
+
     def labels_csv(self) -> str:
         return self.request("GET", "/api/labels?format=csv", raw=True)
 

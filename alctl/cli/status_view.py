@@ -2,7 +2,9 @@
 
 Facts: `{workspace, dataset: {name, n_samples, source?}, labels: {labeled, coverage,
 per_class, path}, checkpoint: {path, exists, epochs_trained?, train_loss?, val_loss?,
-test_accuracy?, ...}, server: null | {url, pid, state, session, epoch, epochs, ...}}`.
+test_accuracy?, ...}, evaluations: [{session, status, test_accuracy, previous_test_accuracy,
+labeled_accuracy, n_labeled}] (the accuracy-vs-labels curve, oldest first), server: null |
+{url, pid, state, session, epoch, epochs, ...}}`.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def server_status(workspace: Path, server: LiveServer) -> dict[str, Any]:
         },
         "model": s.get("model"),
         "checkpoint": checkpoint,
+        "evaluations": s.get("evaluations") or [],
         "server": {
             "url": server.client.url,
             "pid": (s.get("server") or {}).get("pid"),
@@ -79,6 +82,24 @@ def _checkpoint_line(c: dict[str, Any]) -> str:
     if c.get("error"):
         parts.append(f"unreadable: {c['error']}")
     return ", ".join(parts)
+
+
+def _curve_lines(curve: list[dict[str, Any]]) -> list[str]:
+    """The accuracy-vs-labels curve as a small table, one row per evaluated session."""
+    if not curve:
+        return ["progress    no evaluated session yet (each training session adds one)"]
+    lines = ["progress    test accuracy by labels (one row per session)"]
+    lines.append(f"  {'session':>7}  {'labels':>6}  {'test':>6}  {'change':>6}  {'on labels':>9}")
+    for point in curve:
+        test, before = point.get("test_accuracy"), point.get("previous_test_accuracy")
+        change = "" if test is None or before is None else f"{(test - before) * 100:+.1f}"
+        labels = point.get("n_labeled")
+        lines.append(
+            f"  {point.get('session')!s:>7}  {'?' if labels is None else labels:>6}"
+            f"  {formats.percent_short(test):>6}  {change:>6}"
+            f"  {formats.percent_short(point.get('labeled_accuracy')):>9}"
+        )
+    return lines
 
 
 def _server_line(s: dict[str, Any] | None) -> str:
@@ -126,6 +147,7 @@ def render_status(facts: dict[str, Any]) -> str:
         *label_lines,
         f"checkpoint  {_checkpoint_line(facts.get('checkpoint') or {})}",
         *model_lines,
+        *_curve_lines(facts.get("evaluations") or []),
         f"server      {_server_line(facts.get('server'))}",
     ]
     return "\n".join(lines)

@@ -56,7 +56,7 @@ def _sessions(
     imported here only, off every command's fast path."""
     import pandas as pd
 
-    from ssvae.sessions import from_records
+    from ssvae.sessions import EVALUATION_KEYS, from_records
 
     if not records:
         return []
@@ -71,7 +71,10 @@ def _sessions(
     )
     known = pd.DataFrame([dict(e) for e in (entries or from_records(records))])
     known["settings"] = known["hparams"].map(_settings)
-    columns = ["session", "started_at", "n_labeled", "status", "settings"]
+    for key in EVALUATION_KEYS:  # entries saved before evaluations were stored
+        if key not in known:
+            known[key] = None
+    columns = ["session", "started_at", "n_labeled", "status", "settings", *EVALUATION_KEYS]
     table = table.join(known[columns].set_index("session"), how="left").reset_index()
     table = table.astype(object).where(table.notna(), None)
     return table.to_dict("records")
@@ -88,8 +91,9 @@ def _settings(hparams: Any) -> str:
 
 
 def _confusion(truth: np.ndarray, pred: np.ndarray) -> list[list[dict[str, Any]]]:
-    counts = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
-    np.add.at(counts, (truth, pred), 1)
+    from ssvae.evaluation import confusion_matrix
+
+    counts = confusion_matrix(truth, pred, N_CLASSES)
     totals = np.maximum(counts.sum(axis=1, keepdims=True), 1)
     share = counts / totals
     return [
@@ -124,12 +128,15 @@ def _uncertain(
     ]
 
 
-def _load(root: Path, dataset: str, data_dir: Path | None) -> tuple[Dataset, Workspace, Checkpoint]:
+def _load(
+    root: Path, dataset: str, data_dir: Path | None, data: Dataset | None
+) -> tuple[Dataset, Workspace, Checkpoint]:
     from ssvae.checkpoint import load_checkpoint
     from ssvae.data import load_dataset
     from ssvae.workspace import Workspace
 
-    data = load_dataset(dataset, data_dir)
+    if data is None:
+        data = load_dataset(dataset, data_dir)
     ws = Workspace(root, data.name)
     ckpt = load_checkpoint(ws.checkpoint, dataset=data.name)
     if ckpt is None:
@@ -140,8 +147,10 @@ def _load(root: Path, dataset: str, data_dir: Path | None) -> tuple[Dataset, Wor
     return data, ws, ckpt
 
 
-def report_context(root: Path, dataset: str, data_dir: Path | None = None) -> dict[str, Any]:
-    """Everything the template shows, computed from the files."""
+def report_context(
+    root: Path, dataset: str, data_dir: Path | None = None, data: Dataset | None = None
+) -> dict[str, Any]:
+    """Everything the template shows, computed from the files (`data`: already loaded)."""
     import torch
 
     from alctl.report import figures as figs
@@ -151,7 +160,7 @@ def report_context(root: Path, dataset: str, data_dir: Path | None = None) -> di
     from ssvae.model import predict
 
     started = time.perf_counter()
-    data, ws, ckpt = _load(root, dataset, data_dir)
+    data, ws, ckpt = _load(root, dataset, data_dir, data)
     model, config = build_model(ckpt)
     store = LabelStore(ws.labels_csv, data.n_train)
     labels = store.as_array()
@@ -277,7 +286,9 @@ def _version() -> str:
         return "dev"
 
 
-def build_report(root: Path, dataset: str, *, data_dir: Path | None = None) -> str:
+def build_report(
+    root: Path, dataset: str, *, data_dir: Path | None = None, data: Dataset | None = None
+) -> str:
     """The report's HTML for the workspace at `root` (dataset "auto" resolved as usual)."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -287,14 +298,25 @@ def build_report(root: Path, dataset: str, *, data_dir: Path | None = None) -> s
         loader=FileSystemLoader(templates_dir()), autoescape=select_autoescape(["html"])
     )
     env.globals.update(pct=formats.percent, num=formats.number)
-    return env.get_template("report.html").render(**report_context(root, dataset, data_dir))
+    context = report_context(root, dataset, data_dir, data)
+    return env.get_template("report.html").render(**context)
 
 
-def write_report(root: Path, dataset: str, out: Path, *, data_dir: Path | None = None) -> Path:
-    """Build the report and write it atomically to `out`; returns the path written."""
+def write_report(
+    root: Path,
+    dataset: str,
+    out: Path,
+    *,
+    data_dir: Path | None = None,
+    data: Dataset | None = None,
+) -> Path:
+    """Build the report and write it atomically to `out`; returns the path written.
+
+    `data`: the dataset already in memory (a server's), else it is loaded from `data_dir`.
+    """
     from ssvae.atomic import atomic_write_text
 
-    html = build_report(root, dataset, data_dir=data_dir)
+    html = build_report(root, dataset, data_dir=data_dir, data=data)
     out = out.absolute()
     atomic_write_text(out, html)
     return out

@@ -13,7 +13,7 @@ from typing import Any
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from alctl.server import decoding
@@ -26,6 +26,7 @@ from alctl.server.limits import (
     parse_json,
     read_body,
 )
+from alctl.server.report_file import ReportBusy, ReportUnavailable
 from alctl.server.rollback import RollbackRefused, rollback_session
 from alctl.server.session import SessionError, WorkspaceSession
 from alctl.server.training_thread import NotTraining, TrainingBusy
@@ -257,6 +258,29 @@ async def checkpoint_rollback(request: Request) -> Response:
     return SafeJSONResponse(await run_in_threadpool(rollback_session, _session(request)))
 
 
+async def evaluation(request: Request) -> Response:
+    """Per-class accuracy and the confusion matrix on the test split (cached per version)."""
+    return SafeJSONResponse(await run_in_threadpool(_session(request).evaluation))
+
+
+async def write_report(request: Request) -> Response:
+    """Write the static report of the saved model into the workspace; say where and its URL."""
+    if await _json_object(request):
+        raise ApiError("send no body (or {}) to write the report")
+    answer = await run_in_threadpool(_session(request).report.write)
+    return SafeJSONResponse(answer, status_code=201)
+
+
+async def report_page(request: Request) -> Response:
+    """The report file last written (one fixed path: nothing in the request names a file)."""
+    path = _session(request).report.path
+    if not path.is_file():
+        return PlainTextResponse(
+            "No report yet: press Report on the page (or POST /api/report), then reload.", 404
+        )
+    return FileResponse(path, media_type="text/html", headers={"Cache-Control": "no-store"})
+
+
 async def history(request: Request) -> Response:
     return SafeJSONResponse(_session(request).history())
 
@@ -309,6 +333,8 @@ REFUSALS = (
     SupersededWrite,
     WriteTicketError,
     RollbackRefused,
+    ReportBusy,
+    ReportUnavailable,
     RequestTooLarge,
     BadJson,
 )

@@ -19,7 +19,7 @@ from ssvae.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ssvae.config import SSVAEConfig
 from ssvae.decode import Decoded, decode_latent
 from ssvae.device import describe_device
-from ssvae.model import SSVAE, evaluate_accuracy, predict
+from ssvae.model import SSVAE, predict
 from ssvae.points_cache import Predictions2D, checkpoint_stamp
 from ssvae.training import InteractiveTrainer
 
@@ -58,12 +58,12 @@ class ModelState:
         out = predict(view if view is not None else self.view, images, reconstruct=False)
         return Predictions2D.of(out)
 
-    def test_accuracy(
-        self, images: np.ndarray, targets: np.ndarray, view: SSVAE | None = None
-    ) -> float | None:
-        if len(targets) == 0:
-            return None
-        return evaluate_accuracy(view if view is not None else self.view, images, targets)
+    def classify(self, images: np.ndarray, view: SSVAE | None = None) -> np.ndarray:
+        """Predicted classes (int64 [N]) of `images`, from `view` (default: the page's model)."""
+        if len(images) == 0:
+            return np.zeros(0, dtype=np.int64)
+        out = predict(view if view is not None else self.view, images, reconstruct=False)
+        return out.pred_class
 
     def sample(self, image: np.ndarray) -> tuple[list[float], np.ndarray]:
         """(latent mean, reconstruction uint8 [28, 28]) of one image, from the view model."""

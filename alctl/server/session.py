@@ -22,19 +22,22 @@ from alctl.server.events import EventBus
 from alctl.server.label_state import LabelState
 from alctl.server.memory import release_free_memory
 from alctl.server.points import LatentPoints, Mapping
+from alctl.server.report_file import ReportFile
+from alctl.server.split_evaluation import SplitEvaluation
 from alctl.server.training_thread import TrainingRunner
 from ssvae.config import SSVAEConfig
 from ssvae.data import Dataset
 from ssvae.labels import LabelStore
 from ssvae.latent_view import LatentView
 from ssvae.points_cache import CACHE_NAME, cache_meta, checkpoint_stamp, load_cache, save_cache
-from ssvae.sessions import now_iso
+from ssvae.sessions import evaluation_curve, now_iso
 from ssvae.workspace import Workspace
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from alctl.server.model_state import ModelState
     from ssvae.callbacks import TrainingCallback, TrainResult
-    from ssvae.points_cache import Predictions2D
 
 MODEL_WAIT_S = 5.0  # how long a sample request waits for a model still loading
 
@@ -67,7 +70,8 @@ class WorkspaceSession:
         self._model_ready = threading.Event()
         self._model_error: str | None = None
         self._checkpoint: dict[str, Any] = {"epochs_trained": 0, "test_accuracy": None}
-        self._evaluations: list[dict[str, Any]] = []  # one per session this server trained
+        self.test_split = SplitEvaluation(dataset)
+        self.report = ReportFile(workspace, dataset)
         self._stamp = checkpoint_stamp(workspace.checkpoint)  # the file as we last saw it
 
     # -- start-up ------------------------------------------------------------------------
@@ -164,7 +168,8 @@ class WorkspaceSession:
             "training": self.training.status(),
             "hparams": self.training.hparams(),
             "latent": self.points.info(),
-            "evaluations": [dict(e) for e in self._evaluations],
+            # Did it get better: one point per evaluated session, saved with the sessions.
+            "evaluations": evaluation_curve(self.training.sessions()),
             "device": model.device if model is not None else state,
             "model": {"state": state, "error": self._model_error},
             "server": {
@@ -192,6 +197,26 @@ class WorkspaceSession:
         else:
             head = queue_head(points, labels, strategy, n, trained=trained)
         return {**head.to_dict(), "latent_version": self.points.info()["version"]}
+
+    def evaluation(self) -> dict[str, Any]:
+        """`/api/evaluation`: the test split's confusion matrix and per-class accuracy, from the
+        weights the page shows (a frozen copy: a running session is neither waited for nor
+        disturbed)."""
+        model = self._require_model(self.model_wait_s)
+        if len(self.dataset.test_targets) == 0:
+            raise SessionError(f"{self.dataset.name} has no test split to evaluate on", 409)
+        with self._lock:  # the view and the points' version change together (_after)
+            view = model.view
+            version = self.points.info()["version"]
+            epochs = int(self._checkpoint.get("epochs_trained") or 0)
+        if epochs == 0:
+            raise SessionError(
+                "the model has not been trained yet: train once (Start training or "
+                "`alctl train`), then evaluate",
+                409,
+            )
+        answer = self.test_split.get(version, lambda images: model.classify(images, view))
+        return {**answer, "epochs_trained": epochs}
 
     def sample(self, serial: int) -> dict[str, Any]:
         """Everything the sample panel shows; blocks up to MODEL_WAIT_S while the model loads."""
@@ -330,15 +355,27 @@ class WorkspaceSession:
         # A stopped session has changed weights even without a complete epoch.
         if result.status != "failed" or result.epochs_run > 0:
             what = f"after training session {result.session}"
-            self._report(what, "refresh the predictions", lambda: self._after(model, result, what))
+            self._report(
+                what, "refresh the predictions", lambda: self._after(model, result, labels, what)
+            )
 
-    def _after(self, model: ModelState, result: TrainResult, what: str) -> None:
+    def _after(self, model: ModelState, result: TrainResult, labels: np.ndarray, what: str) -> None:
+        from ssvae.evaluation import session_evaluation
+        from ssvae.sessions import record_evaluation
+
         view = model.snapshot_view()
-        accuracy = model.test_accuracy(self.dataset.test_images, self.dataset.test_targets, view)
+        points = model.predict_points(self.dataset.train_images, view)
+        test_pred = model.classify(self.dataset.test_images, view)
+        ds = self.dataset
+        evaluation = session_evaluation(test_pred, ds.test_targets, points.pred, labels)
+        trainer = model.trainer
+        # Into the entries before they are saved: the curve survives restarts.
+        record_evaluation(trainer.sessions, result.session, evaluation)
+        self.training.record_evaluation(result.session, evaluation)
+        accuracy = evaluation["test_accuracy"]
         saved = self._report(
             what, "save the checkpoint", lambda: self._save_checkpoint(model, accuracy)
         )
-        trainer = model.trainer
         records = [r for r in trainer.history if r.get("session") == result.session]
         if records and saved:
             from ssvae.history import record_session
@@ -354,12 +391,7 @@ class WorkspaceSession:
                     trainer.sessions,
                 ),
             )
-        points = model.predict_points(self.dataset.train_images, view)
-        with self._lock:
-            previous = self._checkpoint.get("test_accuracy")
-        evaluation = self._evaluate(points, accuracy, previous, result, trainer.sessions)
         with self._lock:  # the decoder reads the view and the points' map together
-            self._evaluations.append(evaluation)
             model.view = view
             self._checkpoint = {
                 "epochs_trained": model.trainer.epochs_trained,
@@ -370,28 +402,6 @@ class WorkspaceSession:
             self._report(what, "write the prediction cache", self._write_cache)
         self.bus.publish("latent_refreshed", latent)
         release_free_memory()
-
-    def _evaluate(
-        self,
-        points: Predictions2D,
-        accuracy: float | None,
-        previous: float | None,
-        result: TrainResult,
-        sessions: list[dict[str, Any]],
-    ) -> dict[str, Any]:
-        """Did it get better: test accuracy (and before), accuracy on the user's labels."""
-        labels = self.labels.array()
-        labeled = labels >= 0
-        agree = points.pred[labeled] == labels[labeled]
-        entry = next((e for e in sessions if e.get("session") == result.session), {})
-        return {
-            "session": result.session,
-            "status": result.status,
-            "test_accuracy": accuracy,
-            "previous_test_accuracy": previous,
-            "labeled_accuracy": float(agree.mean()) if labeled.any() else None,
-            "n_labeled": entry.get("n_labeled"),
-        }
 
     # -- internals -----------------------------------------------------------------------
 

@@ -16,7 +16,14 @@ from typing import Any
 from alctl.server.events import EventBus
 from ssvae.callbacks import BatchProgress, EpochRecord, TrainingCallback, TrainResult, TrainStart
 from ssvae.config import SESSION_FIELDS, SSVAEConfig
-from ssvae.sessions import close_session, from_records, last_number, open_session
+from ssvae.sessions import (
+    close_session,
+    from_records,
+    last_number,
+    last_result,
+    open_session,
+    record_evaluation,
+)
 
 # The owner's training job: (epochs, overrides, stop event, the runner as callback).
 Job = Callable[[int, dict[str, Any], threading.Event, TrainingCallback], None]
@@ -91,6 +98,8 @@ class TrainingRunner(TrainingCallback):
             ]
             self._epochs = next((e for e in reversed(asked) if e), self._epochs)
             self._last_session = last_number(self._sessions, self._records)
+            if self._status["state"] == "idle":  # a reloaded page shows how the last one ended
+                self._status = idle_status(last_result(self._sessions))
 
     def hparams(self) -> dict[str, Any]:
         with self._lock:
@@ -109,6 +118,15 @@ class TrainingRunner(TrainingCallback):
     def history(self) -> dict[str, Any]:
         with self._lock:
             return {"records": list(self._records), "sessions": [dict(s) for s in self._sessions]}
+
+    def sessions(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(s) for s in self._sessions]
+
+    def record_evaluation(self, number: int, evaluation: Mapping[str, Any]) -> None:
+        """How session `number`'s weights did (the trainer's entry gets the same fields)."""
+        with self._lock:
+            record_evaluation(self._sessions, number, evaluation)
 
     def start(self, epochs: int, overrides: Mapping[str, Any], job: Job) -> dict[str, Any]:
         """Run `job` in the background; ValueError for bad values, TrainingBusy if running.

@@ -3,6 +3,7 @@ import { createApi } from "./api.js";
 import { createBatch, merged, toggled } from "./batch.js";
 import { createCharts } from "./charts.js";
 import { createEvaluation } from "./evaluation.js";
+import { createEvaluationPanel } from "./evaluation_panel.js";
 import { createDecoderView } from "./decoder.js";
 import { connectEvents } from "./events.js";
 import { bindKeys } from "./keys.js";
@@ -111,6 +112,7 @@ function boot(config) {
   });
   const charts = createCharts($("charts"));
   const evaluation = createEvaluation({ line: $("eval-line"), curve: $("eval-curve") });
+  const evaluationPanel = createEvaluationPanel({ api, $ });
   const decoder = createDecoderView({
     api, plot: () => scatter.plot, canvas: $("scatter"), classNames: state.classNames,
     els: { preview: $("decoder-preview"), image: $("decoder-image"),
@@ -187,6 +189,7 @@ function boot(config) {
     training.setHparams(status.hparams);
     if (status.training) training.sync(status.training);
     evaluation.show(status.evaluations);
+    evaluationPanel.showStatus(status);
     if (status.labels) applyStats(status.labels);
     if (status.dataset_source) $("dataset-source").textContent = status.dataset_source;
     const problem = status.model?.state === "failed" ? status.model.error : null;
@@ -217,6 +220,7 @@ function boot(config) {
         refreshLabelButtons();
         queue.refresh(); // new predictions: the whole pool is ranked again
         manifold.refresh();
+        evaluationPanel.pointsChanged();
       },
     },
   );
@@ -349,6 +353,7 @@ function boot(config) {
       redo: () => history.redo(),
       decoder: () => decoder.toggle(),
       manifold: () => manifold.toggle(),
+      evaluate: () => evaluationPanel.toggleDialog(),
     });
     $("undo").addEventListener("click", () => history.undo());
     $("redo").addEventListener("click", () => history.redo());

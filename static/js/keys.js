@@ -11,10 +11,12 @@ const MODE_KEYS = { u: "user", p: "pred", c: "certainty", g: "truth" };
 
 /**
  * @param {object} actions  {label(n), unlabel(), deselect(), mode(name), resetView(), focusJump(),
- *   next(), undo(), redo(), decoder(), manifold()}
+ *   next(), undo(), redo(), decoder(), manifold(), evaluate()}
  */
 export function bindKeys(actions) {
   window.addEventListener("keydown", (event) => {
+    // An open dialog (the evaluation) has the keyboard: no labels or views change behind it.
+    if (document.querySelector("dialog[open]")) return;
     if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "z"
       && !isTyping(event.target)) {
       event.preventDefault(); // the browser's own undo would act on a field instead
@@ -40,6 +42,7 @@ export function bindKeys(actions) {
     else if (key === "n") actions.next();
     else if (key === "m") actions.decoder();
     else if (key === "o") actions.manifold();
+    else if (key === "e") actions.evaluate();
     else handled = false;
     if (handled) event.preventDefault();
   });

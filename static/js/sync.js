@@ -102,8 +102,14 @@ export function createSync(parts, hooks) {
   }
 
   async function loadHistory({ merge }) {
-    const body = await api.history();
-    charts.setHistory(body.records ?? [], { merge });
+    showHistory(await api.history(), { merge });
+  }
+
+  /** The loss curves and, when no session runs, the last epoch's loss table. */
+  function showHistory(body, { merge }) {
+    const records = body.records ?? [];
+    charts.setHistory(records, { merge });
+    if (records.length && training.state === "idle") training.epoch(records[records.length - 1]);
   }
 
   const progress = coalesce((event) => training.progress(event), PROGRESS_PAINT_MS);
@@ -192,7 +198,7 @@ export function createSync(parts, hooks) {
         api.status(), loadPoints({ transition: false }), api.history(), loadLabels()]);
       instance ??= instanceOf(status);
       hooks.applyStatus(status);
-      charts.setHistory(history.records ?? [], { merge: false });
+      showHistory(history, { merge: false });
     },
   };
 }

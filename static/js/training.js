@@ -102,6 +102,14 @@ export function createTrainingPanel({ api, els }) {
     }
   }
 
+  function showResult(result) {
+    const seconds = typeof result.seconds === "number" ? ` in ${clock(result.seconds)}` : "";
+    els.result.textContent = `session ${result.session} ${result.status.replace("_", " ")}: `
+      + `${result.epochs_run} epoch${result.epochs_run === 1 ? "" : "s"}${seconds}, `
+      + `${result.global_epoch} in total`;
+    els.result.classList.toggle("failed", result.status === "failed");
+  }
+
   return {
     get state() {
       return state;
@@ -119,6 +127,10 @@ export function createTrainingPanel({ api, els }) {
     sync(training) {
       if (training.state !== "idle" && training.session) runningSession = training.session;
       setState(training.state ?? "idle");
+      // A reloaded page: the last session's summary comes from the server, not page memory.
+      if (training.state === "idle" && training.last_result && !els.result.textContent) {
+        showResult(training.last_result);
+      }
       if (training.state !== "idle" && training.epochs) progress(training);
     },
     started({ session, epochs, batches, n_labeled: labeled }) {
@@ -148,12 +160,7 @@ export function createTrainingPanel({ api, els }) {
     ended(result) {
       runningSession = null;
       setState("idle");
-      const seconds = typeof result.seconds === "number" ? ` in ${clock(result.seconds)}` : "";
-      const summary = `session ${result.session} ${result.status.replace("_", " ")}: `
-        + `${result.epochs_run} epoch${result.epochs_run === 1 ? "" : "s"}${seconds}, `
-        + `${result.global_epoch} in total`;
-      els.result.textContent = summary;
-      els.result.classList.toggle("failed", result.status === "failed");
+      showResult(result);
       if (result.status === "failed") {
         return `Training failed: ${result.error ?? "no reason given"}. Adjust the settings and start again.`;
       }
