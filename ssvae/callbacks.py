@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Literal, TextIO
 
-from ssvae.formats import fixed
+from ssvae.formats import fixed, plural
 
 METRIC_KEYS = ("loss", "reconstruction_loss", "kl_loss", "classification_loss", "accuracy")
 Status = Literal["completed", "stopped", "early_stopped", "failed"]
@@ -89,8 +89,9 @@ class EpochPrinter(TrainingCallback):
 
     def on_train_start(self, event: TrainStart) -> None:
         print(
-            f"session {event.session}: {event.epochs} epoch(s) from epoch {event.start_epoch}, "
-            f"{event.batches_per_epoch} batches each, {event.n_labeled} labeled images",
+            f"session {event.session}: {plural(event.epochs, 'epoch')} from epoch "
+            f"{event.start_epoch}, {plural(event.batches_per_epoch, 'batch')} each, "
+            f"{plural(event.n_labeled, 'labeled image')}",
             file=self.stream,
             flush=True,
         )

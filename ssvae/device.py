@@ -6,6 +6,8 @@ import os
 
 import torch
 
+from ssvae.formats import plural
+
 
 def pick_device(preference: str | torch.device | None = None) -> torch.device:
     """Resolve "auto"/None (CUDA if available, else CPU), "cpu", "cuda" or "cuda:N".
@@ -35,4 +37,4 @@ def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
-    return f"cpu ({torch.get_num_threads()} threads)"
+    return f"cpu ({plural(torch.get_num_threads(), 'thread')})"

@@ -1,5 +1,8 @@
 """Numbers as people read them, the same way in the scripts, the CLI and the report.
 
+`plural` is the one place the Python side counts nouns ("1 epoch", "2 epochs"); the page
+has its own in static/js/plural.js.
+
 Every function takes whatever a record or an API answer holds (None, NaN, a string) and
 shows something: `missing` for what is not a finite number. Standard library only.
 """
@@ -53,3 +56,23 @@ def duration(seconds: Any, missing: str = "?") -> str:
     hours, rest = divmod(round(v), 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+# The few nouns whose plural is not noun + "s".
+_IRREGULAR = {"batch": "batches", "class": "classes"}
+
+
+def plural(count: object, noun: str, many: str | None = None) -> str:
+    """`count` and `noun`, the noun plural unless the count is exactly one.
+
+    Whole numbers get thousands separators. A count that is not a number (a field missing
+    from an old record, shown as "?") is printed as given, with the plural.
+    """
+    word = many or _IRREGULAR.get(noun, noun + "s")
+    if isinstance(count, bool) or not isinstance(count, (int, float)):
+        return f"{count} {word}"
+    if count == 1:
+        word = noun
+    if isinstance(count, int) or count.is_integer():
+        return f"{int(count):,} {word}"
+    return f"{count:g} {word}"

@@ -176,6 +176,8 @@ def plot_history(path_png: str | os.PathLike[str], records: Iterable[Mapping[str
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
+    from ssvae.formats import plural
+
     records = list(records)
     titles = {
         "loss": "total loss",
@@ -201,7 +203,9 @@ def plot_history(path_png: str | os.PathLike[str], records: Iterable[Mapping[str
     axes[-1].axis("off")
     if records:
         last = records[-1]
-        axes[-1].text(0, 0.5, f"{len(records)} epochs\nlast: global epoch {last['global_epoch']}")
+        axes[-1].text(
+            0, 0.5, f"{plural(len(records), 'epoch')}\nlast: global epoch {last['global_epoch']}"
+        )
     try:
         _atomic_savefig(fig, Path(path_png))
     finally:

@@ -43,6 +43,14 @@ FOREIGN_URL = re.compile(
     "(?!https?://(?:" + "|".join(re.escape(h) for h in sorted(LOCAL_HOSTS)) + ")(?::[0-9]+)?/)"
 )
 
+# What the view shows against where the points are (static/js/viewport.js on the live plot).
+PLOT_VIEW = """async () => { const v = await import('/static/js/viewport.js');
+  const canvas = document.querySelector('#scatter');
+  const visible = v.plotViewport(window.alctl.scatter, canvas).visible();
+  const bounds = v.pointBounds(window.alctl.state.x, window.alctl.state.y);
+  return {visible, bounds, inside: !v.refitNeeded(bounds, visible, 0),
+    view: Array.from(window.alctl.scatter.get('cameraView'))}; }"""
+
 
 @dataclass
 class PageGuard:

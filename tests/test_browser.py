@@ -19,6 +19,7 @@ import pytest
 
 from tests.browser import (
     CHROMIUM,
+    PLOT_VIEW,
     guard_page,
     launched_chromium,
     read_labels_csv,
@@ -323,7 +324,7 @@ def test_training_refreshes_the_latent_in_place(dashboard: Dashboard) -> None:
     serial = 3
     dashboard.select(serial)
     version = dashboard.js("window.alctl.state.latentVersion")
-    view = dashboard.js("Array.from(window.alctl.scatter.get('cameraView'))")
+    before = dashboard.js(PLOT_VIEW)
     train_one_epoch(page)
     assert re.search(r"epoch 1 / 1", page.text_content("#progress-epoch"))
     assert page.text_content("#train-state") == "idle"
@@ -333,11 +334,20 @@ def test_training_refreshes_the_latent_in_place(dashboard: Dashboard) -> None:
         what="the refreshed latent",
     )
     wait_for(lambda: page.text_content(".chart-latest").strip(), what="the loss curves")
-    # In place: the selection and the view stay.
+    # In place: the selection stays; so does the view where the new points fit in it,
+    # else it is refit to show them all.
     assert dashboard.js("window.alctl.state.selected") == serial
     assert dashboard.js("window.alctl.scatter.get('selectedPoints')") == [serial]
-    assert dashboard.js("Array.from(window.alctl.scatter.get('cameraView'))") == view
-    wait_for(lambda: "1 epochs trained" in page.text_content("#checkpoint"), what="the header")
+    after = wait_for(
+        lambda: (view := dashboard.js(PLOT_VIEW))["inside"] and view, what="every point in view"
+    )
+    fits = dashboard.page.evaluate(
+        "([b, v]) => import('/static/js/viewport.js').then((m) => !m.refitNeeded(b, v))",
+        [after["bounds"], before["visible"]],
+    )
+    if fits:
+        assert after["view"] == before["view"]
+    wait_for(lambda: "1 epoch trained" in page.text_content("#checkpoint"), what="the header")
 
 
 def test_training_input_is_checked_before_sending(dashboard: Dashboard) -> None:

@@ -235,6 +235,9 @@ def test_shift_click_batch_label_is_one_write_and_undo_restores_the_csv(board: P
     board.page.keyboard.press("6")
     chosen = {picks[0]: 6, picks[3]: 6}
     wait_for(lambda: chosen.items() <= board.labels().items(), what="the batch in the CSV")
+    # Playwright hands "request" events over only inside one of its calls; the CSV wait above
+    # makes none, so the answered write may not be in `writes` yet: settle with page calls.
+    board.settled()
     assert [w.split()[0] for w in writes] == ["POST"]  # one write for the batch
     assert board.js("window.alctl.batch") == [] and board.page.is_hidden("#batch-panel")
     assert board.page.text_content("#history-list li") == "2 samples → 6 6"

@@ -99,7 +99,7 @@ def test_list_to_file(workspace: Path, ws: list[str], tmp_path: Path) -> None:
     out = tmp_path / "export" / "labels.csv"
     done = invoke("labels", "--out", out, *ws)
     assert done.code == 0 and done.stdout == ""
-    assert "wrote 1 labels" in done.stderr
+    assert "wrote 1 label to" in done.stderr
     assert out.read_text() == "Serial,label\n3,9\n"
 
 

@@ -66,7 +66,7 @@ def test_report_is_self_contained(report_html: Path) -> None:
 def test_report_content(report_html: Path) -> None:
     html = report_html.read_text(encoding="utf-8")
     for words in (
-        "alctl report: mnist, 1 epochs trained",
+        "alctl report: mnist, 1 epoch trained",
         "Confusion matrix, test split",
         "Most uncertain unlabeled samples (48)",
         "Hyperparameters",

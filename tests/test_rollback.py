@@ -72,7 +72,7 @@ def test_cli_rollback_without_a_server(workspace: Path, tiny_data_dir: Path) -> 
     assert invoke("train", "--epochs", 1, *files).code == 0
     done = invoke("rollback", *files)
     assert done.code == 0, done.stderr
-    assert "restored the previous checkpoint (1 epochs)" in done.stdout
+    assert "restored the previous checkpoint (1 epoch)" in done.stdout
     ckpt = workspace / "artifacts" / "mnist" / "ssvae.ckpt"
     assert load_checkpoint(ckpt).epochs_trained == 1
     history = read_history_csv(workspace / "artifacts" / "mnist" / "history.csv")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from alctl.errors import CliError, UsageError
+from ssvae.formats import plural
 
 if TYPE_CHECKING:
     from alctl.cli.offline import Files
@@ -133,7 +134,7 @@ def import_labels(target: Target, path: Path) -> None:
     changed = answer.get("changed")
     count = len(changed) if isinstance(changed, (list, dict)) else changed
     typer.echo(
-        f"imported {len(changes)} labels from {path} ({count} changed); "
+        f"imported {plural(len(changes), 'label')} from {path} ({count} changed); "
         f"{stats_line(answer.get('stats') or {})}"
     )
 
@@ -153,7 +154,7 @@ def list_labels(target: Target, out: Path | None) -> None:
 
     atomic_write_text(out.expanduser(), text)
     count = max(0, len(text.strip().splitlines()) - 1)
-    note(f"wrote {count} labels to {out}")
+    note(f"wrote {plural(count, 'label')} to {out}")
 
 
 def parse_hparams(given: dict[str, Any]) -> dict[str, Any]:
@@ -208,7 +209,7 @@ def rollback(target: Target) -> None:
         ckpt = rollback_checkpoint(ws.checkpoint, ws.dataset, ws.history_csv, ws.loss_plot)
         answer = {"checkpoint": str(ws.checkpoint), "epochs_trained": ckpt.epochs_trained}
     typer.echo(
-        f"restored the previous checkpoint ({answer.get('epochs_trained')} epochs) as "
+        f"restored the previous checkpoint ({plural(answer.get('epochs_trained'), 'epoch')}) as "
         f"{answer.get('checkpoint')}; run `alctl rollback` again to undo"
     )
 

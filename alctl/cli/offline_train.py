@@ -20,6 +20,7 @@ from alctl.cli.offline import Files
 from alctl.cli.progress import TrainProgress
 from alctl.errors import CliError, exit_code
 from ssvae.callbacks import BatchProgress, EpochRecord, TrainingCallback, TrainStart
+from ssvae.formats import plural
 
 
 class ProgressCallback(TrainingCallback):
@@ -107,7 +108,7 @@ def train_direct(
     from ssvae.runner import TrainRun, train_from_files
 
     data = load_dataset(files.dataset, data_dir)
-    progress.note(f"dataset: {data.name}, {data.n_train} images ({data.source})")
+    progress.note(f"dataset: {data.name}, {plural(data.n_train, 'image')} ({data.source})")
     ws = files.workspace
     run = TrainRun(
         dataset=data,

@@ -79,7 +79,8 @@ class TrainProgress:
         shown = ", ".join(f"{k}={v}" for k, v in hparams.items() if k != "epochs")
         start = data.get("start_epoch")
         since = f" from epoch #{start}" if start is not None else ""
-        self.note(f"training session {data.get('session', '?')}: {self._epochs} epochs{since}")
+        epochs = formats.plural(self._epochs, "epoch")
+        self.note(f"training session {data.get('session', '?')}: {epochs}{since}")
         if shown:
             self.note(f"  {shown}")
 
@@ -102,8 +103,9 @@ class TrainProgress:
 
     def ended(self, data: Mapping[str, Any]) -> None:
         status = data.get("status", "?")
+        epochs = formats.plural(data.get("epochs_run", "?"), "epoch")
         line = (
-            f"training {status.replace('_', ' ')}: {data.get('epochs_run', '?')} epochs "
+            f"training {status.replace('_', ' ')}: {epochs} "
             f"in {formats.duration(data.get('seconds'))} "
             f"(model at epoch #{data.get('global_epoch', '?')})"
         )

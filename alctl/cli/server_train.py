@@ -14,6 +14,7 @@ from typing import Any
 from alctl.cli.progress import TrainProgress
 from alctl.cli.server_client import ApiClient, ServerError, SSEEvent, StreamClosed
 from alctl.errors import EXIT_INTERRUPTED, exit_code
+from ssvae.formats import plural
 
 SAVE_WAIT_S = 120.0
 
@@ -52,7 +53,7 @@ def train_remote(
         if events is None:
             progress.note(
                 f"training session {session} started on {client.url} "
-                f"({started.get('epochs')} epochs); "
+                f"({plural(started.get('epochs'), 'epoch')}); "
                 "follow it on the page or with `alctl status`"
             )
             return 0

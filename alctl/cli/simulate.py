@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from alctl.errors import EXIT_INTERRUPTED, UsageError, fail_cleanly
+from ssvae.formats import plural
 
 _NAME = re.compile(r"[A-Za-z0-9._+=,-]{1,200}")
 _DEFAULTS = {"start": 20, "step": 20, "rounds": 5, "epochs_per_round": 5, "seeds": 1}
@@ -233,7 +234,7 @@ class _Bar:
         if progress.row:
             r = progress.row
             line += (
-                f"  {r['strategy']} seed {r['seed']}: {r['n_labels']} labels "
+                f"  {r['strategy']} seed {r['seed']}: {plural(r['n_labels'], 'label')} "
                 f"{100 * r['test_accuracy']:.1f} %"
             )
         line += f"  eta {format_duration(eta)}"

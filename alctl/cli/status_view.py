@@ -73,7 +73,7 @@ def _checkpoint_line(c: dict[str, Any]) -> str:
         return f"none yet ({c.get('path')}); train with `alctl train`"
     parts = [str(c.get("path"))]
     if c.get("epochs_trained") is not None:
-        parts.append(f"{c['epochs_trained']} epochs trained")
+        parts.append(f"{formats.plural(c['epochs_trained'], 'epoch')} trained")
     if c.get("train_loss") is not None or c.get("val_loss") is not None:
         train, val = formats.number(c.get("train_loss")), formats.number(c.get("val_loss"))
         parts.append(f"loss {train} train / {val} val")

@@ -213,7 +213,8 @@ def report_context(
             {
                 "title": "by your labels",
                 "png": _b64(figs.scatter_png(xy, labels, "coloured by your labels")),
-                "caption": f"{int(labeled.sum())} labeled points, enlarged; the rest grey.",
+                "caption": formats.plural(int(labeled.sum()), "labeled point")
+                + ", enlarged; the rest grey.",
             },
             {
                 "title": "by prediction",
@@ -297,6 +298,7 @@ def build_report(
     env = Environment(
         loader=FileSystemLoader(templates_dir()), autoescape=select_autoescape(["html"])
     )
+    env.globals["plural"] = formats.plural  # report.html counts with it: "1 epoch", "2 sessions"
     env.globals.update(pct=formats.percent, num=formats.number)
     context = report_context(root, dataset, data_dir, data)
     return env.get_template("report.html").render(**context)

@@ -31,6 +31,7 @@ import uvicorn
 from alctl.discovery import ServerInfo, find_live_server, remove_discovery, write_discovery
 from alctl.server.events import EventBus
 from alctl.server.security import is_loopback, new_token
+from ssvae.formats import plural
 
 GRACEFUL_SHUTDOWN_S = 3.0
 SHUTDOWN_TRAINING_S = 120.0
@@ -159,7 +160,7 @@ def _open_session(
         cached = session.use_cache()
         facts = session.status()["checkpoint"]
         if cached:
-            epochs = _plural(facts["epochs_trained"], "epoch")
+            epochs = plural(facts["epochs_trained"], "epoch")
             line.append(f"{ws.checkpoint}, {epochs}; points from the cache")
         else:
             line.append(
@@ -176,7 +177,7 @@ def _open_session(
                 f"{exc}. Move it away to start with a fresh model, or restore a good copy"
             ) from exc
         status = session.status()
-        epochs = _plural(status["checkpoint"]["epochs_trained"], "epoch")
+        epochs = plural(status["checkpoint"]["epochs_trained"], "epoch")
         line.append(f"{epochs} trained, on {status['device']}")
     with _step(echo, "predictions") as line:
         session.compute_points()
@@ -202,10 +203,6 @@ def _tidy_after_a_crash(ws: Any, echo: Callable[[str], None]) -> None:
 
 def _preload_model_code() -> None:
     import ssvae.model  # noqa: F401  (imports torch)
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
 def _url(host: str, port: int) -> str:

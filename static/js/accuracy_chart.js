@@ -1,6 +1,7 @@
 // Test accuracy against the number of labels, one point per evaluated session
 // (status.evaluations, saved with the sessions, so it covers every session of the workspace).
 // Solid: test split; dashed: the person's own labels. A point's title gives its numbers.
+import { plural } from "./plural.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const pct = (x) => `${(x * 100).toFixed(1)} %`;
@@ -53,7 +54,7 @@ function node(tag, attrs, text) {
 }
 
 function title(e) {
-  const labels = `${e.n_labeled.toLocaleString("en-US")} labels`;
+  const labels = plural(e.n_labeled, "label");
   const yours = typeof e.labeled_accuracy === "number" ? `, your labels ${pct(e.labeled_accuracy)}` : "";
   const test = typeof e.test_accuracy === "number" ? `test ${pct(e.test_accuracy)}` : "test –";
   return `session ${e.session}: ${labels} → ${test}${yours}`;

@@ -6,13 +6,16 @@ import { createEvaluation } from "./evaluation.js";
 import { createEvaluationPanel } from "./evaluation_panel.js";
 import { createDecoderView } from "./decoder.js";
 import { connectEvents } from "./events.js";
+import { createFirstHint } from "./hint.js";
 import { bindKeys } from "./keys.js";
 import { createLabeler } from "./labeling.js";
+import { bindLayout } from "./layout.js";
 import { createManifold } from "./manifold.js";
 import { CLASS_COLORS, MODES, UNLABELED_COLOR, pointColor } from "./palette.js";
 import {
   createDatasetPanel, createTooltip, datasetTitle, renderCheckpoint, renderLegend,
 } from "./panels.js";
+import { shownBox } from "./placement.js";
 import { createQueue } from "./queue.js";
 import { createSamplePanel } from "./samples.js";
 import { createScatter } from "./scatter.js";
@@ -93,7 +96,8 @@ function boot(config) {
       }
     },
   });
-  const tooltip = createTooltip($("tooltip"), $("scatter-wrap"), state, api.thumbnailUrl);
+  const tooltip = createTooltip($("tooltip"), $("scatter-wrap"), state, api.thumbnailUrl,
+    $("legend"));
   const samples = createSamplePanel({
     api, state,
     els: { index: $("sample-index"), original: $("img-original"), recon: $("img-recon"),
@@ -110,7 +114,8 @@ function boot(config) {
       epoch: $("progress-epoch"), eta: $("progress-eta"), fill: $("progress-fill"),
       losses: $("latest-losses"), result: $("train-result") },
   });
-  const charts = createCharts($("charts"));
+  const charts = createCharts($("charts"), $("charts").parentElement);
+  const firstHint = createFirstHint($("first-hint"), $("first-hint-close"));
   const evaluation = createEvaluation({ line: $("eval-line"), curve: $("eval-curve") });
   const evaluationPanel = createEvaluationPanel({ api, $ });
   const decoder = createDecoderView({
@@ -119,6 +124,7 @@ function boot(config) {
       caption: $("decoder-caption"), note: $("decoder-note"), button: $("decoder-toggle") },
     onPainted: (ms) => recordTiming(state, "decodePreview", ms),
     onError: (message) => toasts.error(message),
+    avoid: () => shownBox($("legend")),
   });
   const manifold = createManifold({
     api, plot: () => scatter.plot, scatterCanvas: $("scatter"), canvas: $("manifold"),
@@ -143,6 +149,7 @@ function boot(config) {
     onChange: () => {
       labelsDrawn = scatter.valuesChanged(state.user);
       samples.refreshFacts();
+      tooltip.refresh();
       refreshLabelButtons();
       queue.labelsChanged();
     },
@@ -186,6 +193,7 @@ function boot(config) {
   let modelProblem = null;
   function applyStatus(status) {
     renderCheckpoint($("checkpoint"), status.checkpoint, status.device);
+    firstHint.update(status.checkpoint);
     training.setHparams(status.hparams);
     if (status.training) training.sync(status.training);
     evaluation.show(status.evaluations);
@@ -217,6 +225,9 @@ function boot(config) {
       pointsShown(points) {
         $("scatter-info").textContent =
           `${state.n.toLocaleString()} points · latent v${points.version ?? "?"}`;
+        // Hover facts were the old model's, and the point has moved from under the pointer.
+        tooltip.hide();
+        decoder.refresh();
         refreshLabelButtons();
         queue.refresh(); // new predictions: the whole pool is ranked again
         manifold.refresh();
@@ -364,6 +375,8 @@ function boot(config) {
     $("dataset-name").textContent = datasetTitle(config.dataset);
     $("dataset-count").textContent = state.n.toLocaleString();
     bindControls();
+    bindLayout({ legend: $("legend"), wrap: $("scatter-wrap"),
+      tabs: [...document.querySelectorAll(".side-tab")], trainState: $("train-state") });
     setMode("user");
     try {
       await sync.initial();
@@ -394,6 +407,10 @@ function boot(config) {
     },
     get queue() {
       return queue.head;
+    },
+    /** How often the view was fit to the points (a refresh that leaves it refits). */
+    get refits() {
+      return scatter.refits;
     },
     get batch() {
       return [...batch.serials];

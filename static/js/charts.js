@@ -1,18 +1,27 @@
-// Loss curves per epoch (total, reconstruction, KL, classification; train and validation),
-// one small uPlot each. Dashed verticals mark where a new training session began.
+// Training curves per epoch (total, reconstruction, KL and classification loss, and
+// classification accuracy; train and validation), one uPlot each, under the plot. A key
+// tells train (solid) from validation (dashed) without relying on colour; hovering any
+// chart shows that epoch's values in every chart; "Expand" gives the curves most of the
+// column. Dotted verticals mark where a new training session began.
 import uPlot from "../vendor/uPlot.js";
 
 const CHARTS = [
-  { key: "loss", title: "total", log: true },
+  { key: "loss", title: "total loss (log)", log: true },
   { key: "reconstruction_loss", title: "reconstruction" },
   { key: "kl_loss", title: "KL" },
   { key: "classification_loss", title: "classification" },
+  { key: "accuracy", title: "accuracy", percent: true },
 ];
 const TRAIN = "#5b8ff9";
 const VAL = "#f6bd16";
+const VAL_DASH = [5, 4];
 const AXIS = "#8b93a1";
 const GRID = "rgba(255, 255, 255, 0.06)";
-const HEIGHT = 118;
+const COMPACT_HEIGHT = 96;
+const EXPANDED_MIN_HEIGHT = 140;
+const MIN_CHART_WIDTH = 120;
+const EXPANDED_CHART_WIDTH = 220;
+const SVG = "http://www.w3.org/2000/svg";
 
 // Records come as EpochRecord dicts ({train: {loss}}); flat CSV-style keys also work.
 function metric(record, split, key) {
@@ -20,13 +29,29 @@ function metric(record, split, key) {
   return typeof v === "number" && Number.isFinite(v) ? v : null;
 }
 
-const short = (v) => (v === null ? "–" : Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(3));
+/** A value as the chart heads show it: accuracy in %, losses to 3 significant digits. */
+export function formatValue(v, percent = false) {
+  if (v === null || v === undefined) return "–";
+  if (percent) return `${(v * 100).toFixed(1)}%`;
+  return Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(3);
+}
+
+/**
+ * Columns and rows of the chart grid for `count` charts in `width` px: compact puts them in
+ * one row; expanded, as many of EXPANDED_CHART_WIDTH px as fit.
+ */
+export function chartGrid(count, width, expanded) {
+  const columns = expanded
+    ? Math.max(1, Math.min(count, Math.floor(width / EXPANDED_CHART_WIDTH)))
+    : count;
+  return { columns, rows: Math.ceil(count / columns) };
+}
 
 function sessionLines(u, boundaries) {
   const { ctx, bbox } = u;
   ctx.save();
   ctx.strokeStyle = "rgba(255, 255, 255, 0.35)";
-  ctx.setLineDash([3, 3]);
+  ctx.setLineDash([2, 3]);
   ctx.lineWidth = devicePixelRatio;
   for (const x of boundaries) {
     const px = Math.round(u.valToPos(x, "x", true));
@@ -39,57 +64,117 @@ function sessionLines(u, boundaries) {
   ctx.restore();
 }
 
-function makeChart(spec, host, boundaries) {
-  const box = document.createElement("div");
-  box.className = "chart";
-  const head = document.createElement("div");
-  head.className = "chart-head";
-  const title = document.createElement("span");
-  title.className = "chart-title";
-  title.textContent = spec.log ? `${spec.title} (log)` : spec.title;
-  // The latest values, in the series colours: they double as the line key.
-  const latest = document.createElement("span");
-  latest.className = "chart-latest";
-  latest.title = "latest epoch: train (solid) / validation (dashed)";
-  const trainValue = document.createElement("span");
-  trainValue.style.color = TRAIN;
-  const valValue = document.createElement("span");
-  valValue.style.color = VAL;
-  latest.append(trainValue, " ", valValue);
-  head.append(title, latest);
+/** A short line sample for the key: solid, dashed or dotted, in `color`. */
+function lineSample(color, dash) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("width", "22");
+  svg.setAttribute("height", "8");
+  const line = document.createElementNS(SVG, "line");
+  for (const [k, v] of [["x1", 1], ["y1", 4], ["x2", 21], ["y2", 4], ["stroke", color],
+    ["stroke-width", 2]]) line.setAttribute(k, String(v));
+  if (dash) line.setAttribute("stroke-dasharray", dash.join(" "));
+  svg.append(line);
+  return svg;
+}
+
+function keyItem(color, dash, text) {
+  const item = document.createElement("span");
+  item.className = "charts-key";
+  item.dataset.series = text;
+  item.append(lineSample(color, dash), text);
+  return item;
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function makeChart(spec, host, boundaries, onCursor) {
+  const box = el("div", "chart");
+  box.dataset.metric = spec.key;
+  const head = el("div", "chart-head");
+  const title = el("span", "chart-title", spec.title);
+  // The latest epoch's values, or the hovered one's.
+  const values = el("span", "chart-latest");
+  values.title = "train / validation";
+  head.append(title, values);
   const plotHost = document.createElement("div");
   box.append(head, plotHost);
   host.append(box);
 
   const axis = { stroke: AXIS, grid: { stroke: GRID, width: 1 }, ticks: { show: false },
     font: "10px system-ui, sans-serif", size: 28, gap: 2 };
+  const y = spec.percent
+    ? { ...axis, size: 38, values: (u, ticks) => ticks.map((t) => `${Math.round(t * 100)}%`) }
+    : { ...axis, size: 42 };
   const plot = new uPlot({
-    width: Math.max(120, host.clientWidth / CHARTS.length - 12),
-    height: HEIGHT,
+    width: MIN_CHART_WIDTH,
+    height: COMPACT_HEIGHT,
     legend: { show: false },
-    cursor: { drag: { x: false, y: false }, points: { size: 5 } },
-    scales: { x: { time: false }, y: spec.log ? { distr: 3, log: 10 } : { auto: true } },
+    cursor: { drag: { x: false, y: false }, points: { size: 5 }, sync: { key: "alctl-epochs" } },
+    scales: {
+      x: { time: false },
+      y: spec.log ? { distr: 3, log: 10 } : spec.percent ? { range: [0, 1] } : { auto: true },
+    },
     // Epochs are whole numbers: no 1.5 ticks.
-    axes: [{ ...axis, size: 20, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] },
-      { ...axis, size: 42 }],
+    axes: [{ ...axis, size: 20, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }, y],
     series: [
       {},
       { label: "train", stroke: TRAIN, width: 1.5, spanGaps: true, points: { size: 4 } },
-      { label: "val", stroke: VAL, width: 1.5, dash: [4, 3], spanGaps: true, points: { size: 4 } },
+      { label: "validation", stroke: VAL, width: 1.5, dash: VAL_DASH, spanGaps: true,
+        points: { size: 4 } },
     ],
-    hooks: { draw: [(u) => sessionLines(u, boundaries)] },
+    hooks: {
+      draw: [(u) => sessionLines(u, boundaries)],
+      setCursor: [(u) => onCursor(u.cursor.idx ?? null)],
+    },
   }, [[], [], []], plotHost);
-  return { spec, plot, trainValue, valValue };
+  return { spec, plot, values, head };
 }
 
-export function createCharts(host) {
+export function createCharts(host, column) {
   const boundaries = [];
   let records = [];
-  const empty = document.createElement("div");
-  empty.className = "charts-empty";
-  empty.textContent = "No epochs yet: loss curves appear here once training runs.";
-  host.append(empty);
-  const charts = CHARTS.map((spec) => makeChart(spec, host, boundaries));
+  let expanded = false;
+  let hovered = null; // index into records under the cursor, or null: the latest
+
+  const bar = el("div", "charts-bar");
+  const expand = el("button", "charts-expand", "Expand ▴");
+  expand.type = "button";
+  expand.id = "charts-expand";
+  expand.setAttribute("aria-expanded", "false");
+  expand.title = "Give the training curves most of the column";
+  bar.append(el("span", "charts-heading", "Training curves"), keyItem(TRAIN, null, "train"),
+    keyItem(VAL, VAL_DASH, "validation"), keyItem("rgba(255,255,255,0.6)", [2, 3],
+      "new session"), expand);
+  const grid = el("div", "charts-grid");
+  const empty = el("div", "charts-empty",
+    "No epochs yet: the training curves appear here once training runs.");
+  host.append(bar, grid, empty);
+
+  function showValues() {
+    const at = hovered ?? records.length - 1;
+    const record = records[at];
+    for (const { spec, values } of charts) {
+      values.textContent = "";
+      if (!record) continue;
+      if (hovered !== null) values.append(el("span", "chart-epoch", `#${record.global_epoch} `));
+      const train = el("span", "", formatValue(metric(record, "train", spec.key), spec.percent));
+      train.style.color = TRAIN;
+      const val = el("span", "", formatValue(metric(record, "val", spec.key), spec.percent));
+      val.style.color = VAL;
+      values.append(train, " / ", val);
+    }
+  }
+
+  const charts = CHARTS.map((spec) => makeChart(spec, grid, boundaries, (idx) => {
+    if (idx === hovered) return;
+    hovered = idx;
+    showValues();
+  }));
 
   function render() {
     empty.hidden = records.length > 0;
@@ -100,23 +185,42 @@ export function createCharts(host) {
       }
     }
     const xs = records.map((r) => r.global_epoch);
-    for (const { spec, plot, trainValue, valValue } of charts) {
+    for (const { spec, plot } of charts) {
       // A log axis cannot show zero or negative values.
       const clean = (v) => (spec.log && v !== null && v <= 0 ? null : v);
       const train = records.map((r) => clean(metric(r, "train", spec.key)));
       const val = records.map((r) => clean(metric(r, "val", spec.key)));
       plot.setData([xs, train, val]);
-      const last = records.at(-1);
-      trainValue.textContent = last ? short(metric(last, "train", spec.key)) : "";
-      valValue.textContent = last ? short(metric(last, "val", spec.key)) : "";
     }
+    hovered = null;
+    showValues();
   }
 
-  const resize = new ResizeObserver(() => {
-    const width = Math.max(120, Math.floor(host.clientWidth / CHARTS.length) - 12);
-    for (const { plot } of charts) plot.setSize({ width, height: HEIGHT });
-  });
-  resize.observe(host);
+  function resize() {
+    const width = grid.clientWidth;
+    if (width <= 0) return;
+    const { columns, rows } = chartGrid(charts.length, width, expanded);
+    grid.style.gridTemplateColumns = `repeat(${columns}, minmax(0, 1fr))`;
+    const gap = 12;
+    const chartWidth = Math.max(MIN_CHART_WIDTH, Math.floor((width - gap * (columns - 1)) / columns));
+    // Expanded: the rows share the panel's height (each row: a head, then the plot).
+    const free = host.clientHeight - bar.offsetHeight - 12 - 4 * (rows - 1);
+    const height = expanded
+      ? Math.max(EXPANDED_MIN_HEIGHT, Math.floor(free / rows) - charts[0].head.offsetHeight - 4)
+      : COMPACT_HEIGHT;
+    for (const { plot } of charts) plot.setSize({ width: chartWidth, height });
+  }
+
+  function setExpanded(next) {
+    expanded = next;
+    column.classList.toggle("curves-open", expanded);
+    expand.textContent = expanded ? "Collapse ▾" : "Expand ▴";
+    expand.setAttribute("aria-expanded", String(expanded));
+    resize();
+  }
+  expand.addEventListener("click", () => setExpanded(!expanded));
+
+  new ResizeObserver(resize).observe(host);
 
   return {
     /**
@@ -141,6 +245,10 @@ export function createCharts(host) {
         records.push(record);
       }
       render();
+    },
+    toggleExpanded: () => setExpanded(!expanded),
+    get expanded() {
+      return expanded;
     },
     get count() {
       return records.length;

@@ -5,6 +5,7 @@
 // one on screen is dropped, so a stale image never replaces a newer one (createLatestOnly).
 import { decodeImage } from "./api.js";
 import { CLASS_COLORS } from "./palette.js";
+import { placeCard } from "./placement.js";
 import { plotViewport } from "./viewport.js";
 
 const OFFSET_PX = 18; // the preview sits this far right/below the cursor
@@ -86,7 +87,13 @@ export function createLatestOnly({ request, onAnswer, onError, maxInFlight = 2 }
  * @param {(ms: number) => void} deps.onPainted  move-to-painted time
  * @param {(message: string) => void} deps.onError
  */
-export function createDecoderView({ api, plot, canvas, els, classNames, onPainted, onError }) {
+/**
+ * @param {object} deps  {api, plot(), canvas, els, classNames, onPainted(ms), onError(message),
+ *   avoid(): boxes the preview must not cover (the legend)}
+ */
+export function createDecoderView({
+  api, plot, canvas, els, classNames, onPainted, onError, avoid = () => [],
+}) {
   let on = false;
   let painted = false; // the preview holds an image from this decoder session
   let lastError = "";
@@ -124,11 +131,9 @@ export function createDecoderView({ api, plot, canvas, els, classNames, onPainte
     const sy = event.clientY - rect.top;
     if (sx < 0 || sy < 0 || sx > rect.width || sy > rect.height) return;
     const [x, y] = plotViewport(plot(), canvas).toPage(sx, sy);
-    // Beside the cursor, flipped to the other side near the right/bottom edges.
-    const w = els.preview.offsetWidth || 120;
-    const h = els.preview.offsetHeight || 140;
-    const left = sx + OFFSET_PX + w > rect.width ? sx - OFFSET_PX - w : sx + OFFSET_PX;
-    const top = sy + OFFSET_PX + h > rect.height ? sy - OFFSET_PX - h : sy + OFFSET_PX;
+    // Beside the cursor, flipped near the edges, never over the legend.
+    const size = { width: els.preview.offsetWidth || 120, height: els.preview.offsetHeight || 140 };
+    const [left, top] = placeCard([sx, sy], size, rect, avoid(), OFFSET_PX);
     els.preview.style.transform = `translate(${left}px, ${top}px)`;
     els.preview.hidden = !painted; // no empty frame before the first image
     requests.push({ x, y, t: event.timeStamp || performance.now() });
@@ -161,5 +166,11 @@ export function createDecoderView({ api, plot, canvas, els, classNames, onPainte
       return on;
     },
     toggle: () => set(!on),
+    /** New model outputs: the preview on screen was decoded by the old model. */
+    refresh() {
+      els.preview.hidden = true;
+      painted = false;
+      requests.clear();
+    },
   };
 }

@@ -1,6 +1,7 @@
 // "Did it get better?": after each training session, its test accuracy (with the change from
 // before), the accuracy on the person's own labels and how many labels it trained on; plus
 // test accuracy against the number of labels over this server's sessions.
+import { plural } from "./plural.js";
 
 const pct = (x) => (typeof x === "number" ? `${(x * 100).toFixed(1)} %` : "–");
 
@@ -11,7 +12,7 @@ export function evaluationLine(e) {
       + `${Math.abs((e.test_accuracy - e.previous_test_accuracy) * 100).toFixed(1)})`
     : "";
   const labels = typeof e.n_labeled === "number"
-    ? `trained on ${e.n_labeled.toLocaleString("en-US")} label${e.n_labeled === 1 ? "" : "s"}`
+    ? `trained on ${plural(e.n_labeled, "label")}`
     : "labels used unknown";
   return `session ${e.session}: test ${pct(e.test_accuracy)}${change} · `
     + `your labels ${pct(e.labeled_accuracy)} · ${labels}`;

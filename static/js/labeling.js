@@ -7,6 +7,7 @@
 // can all be built on it (it returns the previous labels).
 import { WRITE_DEADLINE_MS as FIRST_DEADLINE_MS } from "./api.js";
 import { withUser } from "./palette.js";
+import { plural } from "./plural.js";
 
 const ATTEMPTS = 4; // deadlines 3, 6, 12, 24 s: 45 s in all before a write is rolled back
 
@@ -62,7 +63,7 @@ export function createLabeler({ api, state, onChange, onStats, onError }) {
   }
 
   function describe(serials, label) {
-    const what = serials.length === 1 ? `sample #${serials[0]}` : `${serials.length} samples`;
+    const what = serials.length === 1 ? `sample #${serials[0]}` : plural(serials.length, "sample");
     if (label === null) return `Could not remove the label of ${what}`;
     const name = state.classNames[label] ?? label;
     return `Could not save label ${label} (${name}) for ${what}`;

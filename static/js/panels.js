@@ -2,6 +2,8 @@
 import {
   CERTAINTY_MIN, CLASS_COLORS, MODES, UNLABELED_COLOR, certaintyColor,
 } from "./palette.js";
+import { placeCard, shownBox, within } from "./placement.js";
+import { plural } from "./plural.js";
 
 const DATASET_TITLES = { mnist: "MNIST", "fashion-mnist": "Fashion-MNIST" };
 
@@ -20,12 +22,12 @@ export function renderCheckpoint(node, checkpoint, device) {
   if (!checkpoint) return;
   const parts = [];
   if (checkpoint.exists) {
-    parts.push(`checkpoint: ${checkpoint.epochs_trained ?? 0} epochs trained`);
+    parts.push(`checkpoint: ${plural(checkpoint.epochs_trained ?? 0, "epoch")} trained`);
     if (typeof checkpoint.test_accuracy === "number") {
       parts.push(`test accuracy ${(checkpoint.test_accuracy * 100).toFixed(1)}%`);
     }
   } else {
-    parts.push(`fresh model (${checkpoint.epochs_trained ?? 0} epochs, no checkpoint saved yet)`);
+    parts.push(`fresh model (${plural(checkpoint.epochs_trained ?? 0, "epoch")}, no checkpoint saved yet)`);
   }
   if (device) parts.push(device);
   node.textContent = parts.join(" · ");
@@ -73,9 +75,19 @@ export function createDatasetPanel({ labeled, coverage, bars }, classNames, tota
   };
 }
 
+/** The legend for `mode`; its title folds it away and back (the state is the node's class). */
 export function renderLegend(node, mode, classNames) {
   node.textContent = "";
-  node.append(el("div", "legend-title", MODES[mode].title));
+  const title = el("button", "legend-title", MODES[mode].title);
+  title.type = "button";
+  title.id = "legend-toggle";
+  title.title = "Fold the legend away (or back)";
+  title.setAttribute("aria-expanded", String(!node.classList.contains("collapsed")));
+  title.addEventListener("click", () => {
+    const collapsed = node.classList.toggle("collapsed");
+    title.setAttribute("aria-expanded", String(!collapsed));
+  });
+  node.append(title);
   if (mode === "certainty") {
     const bar = el("div", "legend-gradient");
     const stops = Array.from({ length: 11 }, (_, i) => certaintyColor(i / 10));
@@ -103,8 +115,12 @@ export function renderLegend(node, mode, classNames) {
   node.append(list);
 }
 
-/** Hover card: thumbnail, index, truth, prediction and label; follows the pointer. */
-export function createTooltip(node, wrap, state, thumbnailUrl) {
+/**
+ * Hover card: thumbnail, index, truth, prediction and label; follows the pointer, never
+ * covers the legend. `refresh()` redraws it from the state (new labels); `hide()` closes
+ * it (new predictions move the point from under the pointer).
+ */
+export function createTooltip(node, wrap, state, thumbnailUrl, legend) {
   let pointer = [0, 0];
   let shown = null;
   wrap.addEventListener("pointermove", (event) => {
@@ -114,12 +130,14 @@ export function createTooltip(node, wrap, state, thumbnailUrl) {
   });
 
   function place() {
+    const avoid = shownBox(legend);
+    // Over the legend the person reads the legend: no card on top of it.
+    node.hidden = within(pointer, avoid);
+    if (node.hidden) return;
     const { width, height } = wrap.getBoundingClientRect();
-    const w = node.offsetWidth;
-    const h = node.offsetHeight;
-    const x = pointer[0] + 14 + w > width ? pointer[0] - 14 - w : pointer[0] + 14;
-    const y = pointer[1] + 14 + h > height ? pointer[1] - 14 - h : pointer[1] + 14;
-    node.style.transform = `translate(${Math.max(0, x)}px, ${Math.max(0, y)}px)`;
+    const [x, y] = placeCard(pointer, { width: node.offsetWidth, height: node.offsetHeight },
+      { width, height }, avoid);
+    node.style.transform = `translate(${x}px, ${y}px)`;
   }
 
   function line(label, cls, extra = "") {
@@ -137,26 +155,33 @@ export function createTooltip(node, wrap, state, thumbnailUrl) {
     return row;
   }
 
+  function show(index) {
+    shown = index;
+    if (index === null) {
+      node.hidden = true;
+      return;
+    }
+    node.textContent = "";
+    node.dataset.index = String(index);
+    const img = el("img", "tip-thumb");
+    img.alt = "";
+    img.width = 56;
+    img.height = 56;
+    img.src = thumbnailUrl(index);
+    const facts = el("div", "tip-facts");
+    facts.append(el("div", "tip-index", `#${index}`), line("truth", state.truth[index]),
+      line("pred", state.pred[index], ` ${(state.certainty[index] * 100).toFixed(0)}%`),
+      line("label", state.user[index]));
+    node.append(img, facts);
+    node.hidden = false;
+    place();
+  }
+
   return {
-    show(index) {
-      shown = index;
-      if (index === null) {
-        node.hidden = true;
-        return;
-      }
-      node.textContent = "";
-      const img = el("img", "tip-thumb");
-      img.alt = "";
-      img.width = 56;
-      img.height = 56;
-      img.src = thumbnailUrl(index);
-      const facts = el("div", "tip-facts");
-      facts.append(el("div", "tip-index", `#${index}`), line("truth", state.truth[index]),
-        line("pred", state.pred[index], ` ${(state.certainty[index] * 100).toFixed(0)}%`),
-        line("label", state.user[index]));
-      node.append(img, facts);
-      node.hidden = false;
-      place();
+    show,
+    refresh() {
+      if (shown !== null) show(shown);
     },
+    hide: () => show(null),
   };
 }

@@ -5,6 +5,9 @@ import createScatterplot, { createRegl, createRenderer } from "../vendor/regl-sc
 import { createLevelOfDetail } from "./detail.js";
 import { createDemandFrames } from "./frames.js";
 import { BACKGROUND, buildModeSettings } from "./palette.js";
+import {
+  ZOOM_LIMITS, fitArea, plotViewport, pointBounds, refitNeeded,
+} from "./viewport.js";
 
 const POINT_SIZE = 3;
 // From here on, squares without alpha blending (the library's performance mode).
@@ -13,6 +16,7 @@ const TRANSITION_MS = 700;
 const DIMMED = 0.35; // opacity of the points outside a batch selection
 // Drawing labeled points last costs O(N) per label change; beyond this it is skipped.
 const POINT_ORDER_LIMIT = 250_000;
+const FIT_MS = 300;
 
 /**
  * @param {object} opts
@@ -53,6 +57,8 @@ export function createScatter({ canvas, ring, count, onSelect, onHover }) {
     syncEvents: true,
   });
   const modes = buildModeSettings(count >= LARGE ? 1 : POINT_SIZE);
+  // Zooming further in than this shows an empty plot; further out, a dot.
+  plot.get("camera").setScaleBounds([ZOOM_LIMITS, ZOOM_LIMITS]);
 
   let columns = null; // { x, y, valueA (Uint16 codes), valueB (Float32) }
   let spatialIndex = null;
@@ -63,6 +69,8 @@ export function createScatter({ canvas, ring, count, onSelect, onHover }) {
   let orderFrom = null; // user labels whose draw order is still to be applied
   let pending = null;
   let busy = false;
+  let fitted = false; // the first points are fit to the plot once drawn
+  let refits = 0;
 
   async function runDraws() {
     busy = true;
@@ -86,7 +94,15 @@ export function createScatter({ canvas, ring, count, onSelect, onHover }) {
         } finally {
           release();
         }
-        if (job.positions) spatialIndex = plot.get("spatialIndex");
+        if (job.positions) {
+          spatialIndex = plot.get("spatialIndex");
+          // New positions (a training session moved every point): refit the view when
+          // they leave it, keep it when they fit.
+          if (!fitted || refitNeeded(bounds(), plotViewport(plot, canvas).visible())) {
+            await fit(fitted);
+          }
+          fitted = true;
+        }
       } catch (error) {
         console.error("scatter draw failed", error);
       }
@@ -107,6 +123,22 @@ export function createScatter({ canvas, ring, count, onSelect, onHover }) {
       }
       if (!busy) runDraws();
     });
+  }
+
+  const bounds = () => pointBounds(columns.x, columns.y);
+
+  /** Zooms to every point, with a margin (animated unless it is the first view). */
+  async function fit(transition) {
+    if (!columns) return;
+    refits++;
+    detail.moving();
+    const release = frames.hold(); // the camera moves over the next frames
+    try {
+      await plot.zoomToArea(fitArea(bounds()),
+        transition ? { transition: true, transitionDuration: FIT_MS } : {});
+    } finally {
+      release();
+    }
   }
 
   function placeRing() {
@@ -264,10 +296,13 @@ export function createScatter({ canvas, ring, count, onSelect, onHover }) {
       plot.zoomToLocation([columns.x[index], columns.y[index]], plot.get("cameraDistance"),
         { transition: true, transitionDuration: 300 });
     },
+    /** Back to every point in view, with a margin (key r). */
     resetView() {
-      frames.wake();
-      detail.moving();
-      plot.zoomToOrigin({ transition: true, transitionDuration: 300 });
+      return fit(true);
+    },
+    /** How often the view was fit to the points (the first view counts). */
+    get refits() {
+      return refits;
     },
     /** Resolves at the next frame the library draws (after a mode switch, say). */
     nextFrame() {

@@ -1,5 +1,6 @@
 // Keeping the page in step with the server: initial loads, the handlers for every SSE
 // event, and the resynchronisation a `snapshot` triggers after a reconnect or restart.
+import { plural } from "./plural.js";
 import { recordTiming, sameVersion } from "./state.js";
 
 // Batch progress arrives up to 5 times a second; a person reads it at a glance, and every
@@ -176,7 +177,7 @@ export function createSync(parts, hooks) {
       progress.cancel();
       const problem = training.ended(result);
       if (problem) toasts.error(problem);
-      else toasts.note(`Training ${result.status.replace("_", " ")} after ${result.epochs_run} epochs.`);
+      else toasts.note(`Training ${result.status.replace("_", " ")} after ${plural(result.epochs_run, "epoch")}.`);
       refreshStatus();
     },
     latent_refreshed() {

@@ -1,29 +1,38 @@
-// Messages for the person at the screen: errors stay until closed, notes fade.
+// Messages for the person at the screen: errors stay until closed, notes fade. At most
+// MAX_VISIBLE show at once (the oldest goes first), and a message that is already shown
+// is not stacked again: it moves to the newest place with a count ("×3").
 
 const NOTE_MS = 4000;
-const MAX_VISIBLE = 5;
+export const MAX_VISIBLE = 3;
+
+/**
+ * The toasts after `toast` ({kind, message, ...}) arrives, oldest first: an identical one
+ * already shown is counted and moved last; otherwise it is added and the oldest beyond
+ * `max` are dropped. Pure: returns {entries, dropped}; entries keep their other fields.
+ */
+export function admit(entries, toast, max = MAX_VISIBLE) {
+  const at = entries.findIndex((e) => e.kind === toast.kind && e.message === toast.message);
+  if (at >= 0) {
+    const bumped = { ...entries[at], count: entries[at].count + 1 };
+    return { entries: [...entries.filter((_, i) => i !== at), bumped], dropped: [] };
+  }
+  const all = [...entries, { ...toast, count: 1 }];
+  const excess = Math.max(0, all.length - max);
+  return { entries: all.slice(excess), dropped: all.slice(0, excess) };
+}
 
 export function createToasts(container) {
+  let entries = []; // {kind, message, count, node}, oldest first, as on screen
+
   function dismiss(node) {
+    entries = entries.filter((e) => e.node !== node);
     node.classList.add("leaving");
     setTimeout(() => node.remove(), 200);
   }
 
-  function show(kind, message) {
-    // The same error again (a retry loop) bumps a counter instead of stacking up.
-    for (const node of container.children) {
-      if (node.dataset.kind === kind && node.dataset.message === message) {
-        const count = Number(node.dataset.count) + 1;
-        node.dataset.count = String(count);
-        node.querySelector(".toast-count").textContent = `×${count}`;
-        return node;
-      }
-    }
+  function build(kind, message) {
     const node = document.createElement("div");
     node.className = `toast toast-${kind}`;
-    node.dataset.kind = kind;
-    node.dataset.message = message;
-    node.dataset.count = "1";
     node.setAttribute("role", kind === "error" ? "alert" : "status");
     const text = document.createElement("span");
     text.className = "toast-text";
@@ -37,10 +46,23 @@ export function createToasts(container) {
     close.textContent = "×";
     close.addEventListener("click", () => dismiss(node));
     node.append(text, count, close);
-    container.append(node);
-    while (container.children.length > MAX_VISIBLE) container.firstElementChild.remove();
-    if (kind !== "error") setTimeout(() => dismiss(node), NOTE_MS);
     return node;
+  }
+
+  function show(kind, message) {
+    const known = entries.some((e) => e.kind === kind && e.message === message);
+    const result = admit(entries, { kind, message, node: known ? null : build(kind, message) });
+    entries = result.entries;
+    for (const gone of result.dropped) gone.node.remove();
+    const entry = entries.at(-1);
+    entry.node.querySelector(".toast-count").textContent = entry.count > 1 ? `×${entry.count}` : "";
+    entry.node.dataset.count = String(entry.count);
+    container.append(entry.node); // (re)placed newest
+    if (kind !== "error") {
+      clearTimeout(entry.node.fadeTimer);
+      entry.node.fadeTimer = setTimeout(() => dismiss(entry.node), NOTE_MS);
+    }
+    return entry.node;
   }
 
   return {

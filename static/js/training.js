@@ -2,6 +2,7 @@
 // page embeds, server errors shown as they come), Start/Stop, and live progress.
 
 import { checkParams } from "./params.js";
+import { plural } from "./plural.js";
 
 /** Returns [params, errors] for the form's inputs; the schema is the form's data-params. */
 export function readParams(form) {
@@ -105,7 +106,7 @@ export function createTrainingPanel({ api, els }) {
   function showResult(result) {
     const seconds = typeof result.seconds === "number" ? ` in ${clock(result.seconds)}` : "";
     els.result.textContent = `session ${result.session} ${result.status.replace("_", " ")}: `
-      + `${result.epochs_run} epoch${result.epochs_run === 1 ? "" : "s"}${seconds}, `
+      + `${plural(result.epochs_run, "epoch")}${seconds}, `
       + `${result.global_epoch} in total`;
     els.result.classList.toggle("failed", result.status === "failed");
   }
@@ -138,8 +139,8 @@ export function createTrainingPanel({ api, els }) {
       setState("running");
       showError("");
       // Every label trains: say how many this session uses.
-      const on = typeof labeled === "number" ? ` on ${labeled.toLocaleString("en-US")} labels` : "";
-      els.result.textContent = `session ${session} running: ${epochs} epoch${epochs === 1 ? "" : "s"}${on}`;
+      const on = typeof labeled === "number" ? ` on ${plural(labeled, "label")}` : "";
+      els.result.textContent = `session ${session} running: ${plural(epochs, "epoch")}${on}`;
       els.result.classList.remove("failed");
       progress({ epoch: 1, epochs, batch: 0, batches: batches ?? 0 });
     },

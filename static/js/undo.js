@@ -1,6 +1,7 @@
 // Undo / redo of label actions (single and batch). Every step is a real write through the
 // labeler, so the CSV follows: undoing restores each sample's previous label (deleting the
 // ones that had none), which leaves the file as it was before the action.
+import { plural } from "./plural.js";
 
 export const HISTORY_KEPT = 100;
 export const HISTORY_SHOWN = 5;
@@ -18,7 +19,7 @@ export function groupByLabel(previous) {
 
 /** "#123 → 3 Sneaker", "12 samples → unlabeled". */
 export function describeAction(action, classNames) {
-  const what = action.serials.length === 1 ? `#${action.serials[0]}` : `${action.serials.length} samples`;
+  const what = action.serials.length === 1 ? `#${action.serials[0]}` : plural(action.serials.length, "sample");
   const to = action.label === null ? "unlabeled" : `${action.label} ${classNames[action.label] ?? ""}`.trim();
   return `${what} → ${to}`;
 }

@@ -46,3 +46,49 @@ export function plotViewport(plot, canvas) {
   const rect = canvas.getBoundingClientRect();
   return viewport(plot.get("cameraView"), rect.width, rect.height, plot.get("aspectRatio") || 1);
 }
+
+// How far the wheel zooms, as the camera's scale (1: the whole [-1, 1] page square fills
+// the plot's height). In: about 40 notches of the default wheel already leave a few points
+// on screen at 60,000 points; out: the cloud never shrinks below a third of the plot.
+export const ZOOM_LIMITS = [0.5, 40];
+
+/** [x0, x1, y0, y1] of the finite points (the page square when there are none). */
+export function pointBounds(xs, ys) {
+  let x0 = Infinity;
+  let x1 = -Infinity;
+  let y0 = Infinity;
+  let y1 = -Infinity;
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i];
+    const y = ys[i];
+    if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
+    if (x < x0) x0 = x;
+    if (x > x1) x1 = x;
+    if (y < y0) y0 = y;
+    if (y > y1) y1 = y;
+  }
+  return x0 <= x1 ? [x0, x1, y0, y1] : [-1, 1, -1, 1];
+}
+
+/**
+ * Whether new points must be refit after a refresh: true when any part of `bounds` lies
+ * outside `visible` shrunk by `margin` (a fraction of its size); a view that still holds
+ * every point is the person's and is kept.
+ */
+export function refitNeeded(bounds, visible, margin = 0.02) {
+  const [x0, x1, y0, y1] = bounds;
+  const [v0, v1, w0, w1] = visible;
+  const mx = (v1 - v0) * margin;
+  const my = (w1 - w0) * margin;
+  return x0 < v0 + mx || x1 > v1 - mx || y0 < w0 + my || y1 > w1 - my;
+}
+
+/** The area to zoom to for `bounds`: padded by `pad` of its longer side, never empty. */
+export function fitArea(bounds, pad = 0.06) {
+  const [x0, x1, y0, y1] = bounds;
+  const side = Math.max(x1 - x0, y1 - y0, 0.02);
+  const p = side * pad;
+  const width = Math.max(x1 - x0, 0.02) + 2 * p;
+  const height = Math.max(y1 - y0, 0.02) + 2 * p;
+  return { x: (x0 + x1) / 2 - width / 2, y: (y0 + y1) / 2 - height / 2, width, height };
+}
