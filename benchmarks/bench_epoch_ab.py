@@ -28,8 +28,8 @@ import torch
 from ssvae.batches import TrainingData
 from ssvae.config import LEGACY_DEFAULTS, SSVAEConfig
 from ssvae.data import load_dataset
-from ssvae.losses import ssvae_loss
 from ssvae.model import SSVAE
+from ssvae.session_loop import batch_loss
 from ssvae.training import make_optimizer
 
 
@@ -46,7 +46,7 @@ def time_epoch(config: SSVAEConfig, data: TrainingData, batches: int | None) -> 
     )
     started = time.perf_counter()
     for _, (x, y) in zip(range(n), stream, strict=False):
-        terms = ssvae_loss(model(x), x, y, config)
+        terms = batch_loss(model, x, y, config, generator)
         optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

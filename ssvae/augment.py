@@ -13,7 +13,8 @@ import torch
 def jitter(
     images: torch.Tensor, generator: torch.Generator, *, mirror: bool, max_shift: int = 2
 ) -> torch.Tensor:
-    """uint8 [B, 28, 28] -> the same images, each shifted (zero fill) and maybe mirrored."""
+    """[B, 28, 28] (uint8 or float) -> the same images, each shifted (zero fill) and maybe
+    mirrored."""
     b, h, w = images.shape
     device = images.device
     if mirror:

@@ -10,6 +10,12 @@ total = recon_weight × reconstruction + kl_weight × KL + label_weight × class
   only, the explicit classification term of Kingma et al. (2014), "Semi-Supervised Learning
   with Deep Generative Models", eq. 9 (its alpha is our label_weight). Unlabeled rows add
   nothing to it; a batch without labels gives exactly 0 (not NaN).
+
+Optional terms on the unlabeled rows (0 weight = off): `unlabeled_weight` × their mean
+classifier entropy, and `consistency_weight` × `pseudo_label_loss` of jittered copies of
+them (FixMatch, Sohn et al. 2020: the class predicted on the plain image, where the
+classifier is sure enough, is the target of the jittered one; made by
+ssvae.session_loop.batch_loss).
 """
 
 from __future__ import annotations
@@ -35,9 +41,17 @@ class LossTerms:
 
 
 def ssvae_loss(
-    out: SSVAEOutput, x: torch.Tensor, targets: torch.Tensor, config: SSVAEConfig
+    out: SSVAEOutput,
+    x: torch.Tensor,
+    targets: torch.Tensor,
+    config: SSVAEConfig,
+    jittered: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> LossTerms:
-    """Loss terms of one batch; `targets` is int64 [B] with -1 for unlabeled rows."""
+    """Loss terms of one batch; `targets` is int64 [B] with -1 for unlabeled rows.
+
+    `jittered` = (rows, logits): the class logits of jittered copies of the unlabeled rows
+    `x[rows]` (the consistency term; their pseudo-labels come from `out.class_logits[rows]`).
+    """
     batch = x.shape[0]
     reconstruction = (
         F.binary_cross_entropy_with_logits(out.recon_logits, x, reduction="sum") / batch
@@ -55,6 +69,11 @@ def ssvae_loss(
     total = weighted_total(config, reconstruction, kl, classification)
     if config.unlabeled_weight > 0 and n_labeled < batch:
         total = total + config.unlabeled_weight * mean_entropy(out.class_logits[~labeled])
+    if config.consistency_weight > 0 and jittered is not None:
+        rows, logits = jittered
+        plain = out.class_logits[rows].detach()
+        pseudo = pseudo_label_loss(plain, logits, config.consistency_threshold)
+        total = total + config.consistency_weight * pseudo
     return LossTerms(total, reconstruction, kl, classification, accuracy, n_labeled)
 
 
@@ -75,3 +94,16 @@ def mean_entropy(logits: torch.Tensor) -> torch.Tensor:
     pushes unlabeled images away from the class boundaries."""
     log_p = F.log_softmax(logits, dim=1)
     return -(log_p.exp() * log_p).sum(dim=1).mean()
+
+
+def pseudo_label_loss(
+    plain_logits: torch.Tensor, jittered_logits: torch.Tensor, threshold: float
+) -> torch.Tensor:
+    """FixMatch's unlabeled term: cross-entropy of the jittered view against the class the
+    plain view predicts, on the rows whose plain certainty (max softmax) is >= `threshold`,
+    averaged over all rows (so few sure rows give a small term, none gives 0)."""
+    probs = torch.softmax(plain_logits.detach(), dim=1)
+    certainty, pseudo = probs.max(dim=1)
+    sure = (certainty >= threshold).to(jittered_logits.dtype)
+    per_row = F.cross_entropy(jittered_logits, pseudo, reduction="none")
+    return (per_row * sure).sum() / max(len(per_row), 1)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ssvae.points_cache import Predictions2D
-from ssvae.ranking import DEFAULT_STRATEGY, STRATEGIES, rank
+from ssvae.ranking import DEFAULT_STRATEGY, LATENT_ONLY, STRATEGIES, rank
 
 UNTRAINED_NOTE = "train once to rank by uncertainty; random until then"
 NO_PROBS_NOTE = "ranking once the model has loaded; random until then"
@@ -68,12 +68,15 @@ def queue_head(
 ) -> QueueHead:
     """The next `n` unlabeled samples to label (labels: int [N], -1 = unlabeled).
 
-    "diverse" measures distance in the page's 2-D view (the latent itself for a 2-D
-    latent), so the page, the CLI and the cache agree without storing the full latent.
+    "diverse" and "typical" measure distance in the page's 2-D view (the latent itself for
+    a 2-D latent), so the page, the CLI and the cache agree without storing the full latent.
+    "typical" needs no probabilities, so it ranks after unsupervised training too.
     """
     labeled = np.asarray(labels) >= 0
     note = None
-    if points.probs is None:
+    if strategy in LATENT_ONLY:  # ranks by the latent: any trained model orders it
+        note = None if trained else UNTRAINED_NOTE
+    elif points.probs is None:
         note = NO_PROBS_NOTE
     elif not trained or float(np.ptp(points.certainty)) < FLAT_SPREAD:
         note = UNTRAINED_NOTE

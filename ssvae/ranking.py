@@ -18,6 +18,10 @@ Strategies (probabilities `p` of one sample, sorted descending `p1 >= p2 >= ...`
   restricted to an uncertain pool), so a batch is not n near-duplicates from one ridge.
   The first pick is the least confident sample; each next pick is the candidate farthest
   (Euclidean, in the latent) from the picks so far and from the labeled samples.
+- typical: representative picks for the cold start, where uncertainty sampling loses to
+  random: the most typical unlabeled sample of each k-means cluster of the latent that has
+  no label yet, biggest cluster first (TypiClust; ssvae.representative). Needs the latent,
+  not the probabilities, so it ranks meaningfully after unsupervised training too.
 """
 
 from __future__ import annotations
@@ -26,8 +30,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STRATEGIES = ("least_confidence", "margin", "entropy", "random", "diverse")
-DEFAULT_STRATEGY = "least_confidence"
+from ssvae.representative import typical_picks
+
+STRATEGIES = ("least_confidence", "margin", "entropy", "random", "diverse", "typical")
+# Strategies that rank by the latent alone: an unsupervised model already orders them.
+LATENT_ONLY = ("typical",)
+# The queue's default (page, `alctl suggest`, `alctl simulate`): in the page's first rounds
+# (20 random labels, then 20 picks per 5-epoch session) it beat random and least confidence,
+# which did not improve the model at all (docs/EXPERIMENTS.md).
+DEFAULT_STRATEGY = "typical"
 DIVERSE_POOL = 10  # candidates per pick for "diverse": uncertain enough, varied enough
 
 
@@ -63,7 +74,8 @@ def rank(
 ) -> Ranking:
     """The `n` unlabeled samples to ask about first, best first, with their scores.
 
-    `probs` is [N, classes] (calibrated), `latent` [N, d] (needed by "diverse" only),
+    `probs` is [N, classes] (calibrated), `latent` [N, d] (needed by "diverse" and
+    "typical"),
     `labeled_mask` bool [N] (True = already labeled, never returned).
     """
     if strategy not in STRATEGIES:
@@ -80,18 +92,26 @@ def rank(
     if strategy == "random":
         order = np.random.default_rng(seed).permutation(pool)[:n]
         return Ranking(order.astype(np.int64), np.zeros(len(order)), strategy)
+    if strategy == "typical":
+        picks, priority = typical_picks(_latent(latent, probs, strategy), labeled, n, seed)
+        return Ranking(picks, priority, strategy)
     scores = uncertainty_scores(strategy, probs)
     by_score = pool[np.argsort(-scores[pool], kind="stable")]
     if strategy != "diverse":
         top = by_score[:n].astype(np.int64)
         return Ranking(top, scores[top], strategy)
+    points = _latent(latent, probs, strategy)
+    picks = k_center(points, by_score[: DIVERSE_POOL * n], np.flatnonzero(labeled), n)
+    return Ranking(picks, scores[picks], strategy)
+
+
+def _latent(latent: np.ndarray | None, probs: np.ndarray, strategy: str) -> np.ndarray:
     if latent is None:
-        raise ValueError("strategy 'diverse' needs the latent")
+        raise ValueError(f"strategy {strategy!r} needs the latent")
     points = np.asarray(latent, dtype=np.float64)
     if points.ndim != 2 or points.shape[0] != probs.shape[0]:
         raise ValueError(f"latent must be [N, d] for probs [N, C], got {points.shape}")
-    picks = k_center(points, by_score[: DIVERSE_POOL * n], np.flatnonzero(labeled), n)
-    return Ranking(picks, scores[picks], strategy)
+    return points
 
 
 def k_center(points: np.ndarray, candidates: np.ndarray, anchors: np.ndarray, n: int) -> np.ndarray:

@@ -15,15 +15,17 @@ from typing import Any
 
 import torch
 
+from ssvae.augment import jitter
 from ssvae.batches import TrainingData
 from ssvae.callbacks import BatchProgress, EpochRecord, TrainingCallback, TrainResult, TrainStart
 from ssvae.config import SSVAEConfig
 from ssvae.divergence import Diverged, DivergenceGuard
-from ssvae.losses import ssvae_loss, weighted_total
+from ssvae.losses import LossTerms, ssvae_loss, weighted_total
 from ssvae.model import SSVAE, SSVAEOutput
 from ssvae.sessions import now_iso
 
 _NAN = float("nan")
+JITTERED_SHARE = 0.5  # of a batch's rows, at most, get the consistency pass (its cost)
 
 
 class NonFiniteLoss(RuntimeError):
@@ -136,7 +138,7 @@ class SessionLoop:
         for batch, (x, y) in enumerate(batches, start=1):
             if stop_event is not None and stop_event.is_set():
                 return None
-            terms = ssvae_loss(model(x), x, y, cfg)
+            terms = batch_loss(model, x, y, cfg, generator)
             self.optimizer.zero_grad(set_to_none=True)
             terms.total.backward()
             norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
@@ -207,6 +209,31 @@ class SessionLoop:
     def _emit(self, hook: str, event: Any) -> None:
         for callback in self.callbacks:
             getattr(callback, hook)(event)
+
+
+def batch_loss(
+    model: SSVAE,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: SSVAEConfig,
+    generator: torch.Generator,
+) -> LossTerms:
+    """The loss of one training batch.
+
+    With `consistency_weight`, up to `JITTERED_SHARE` of the batch's rows (unlabeled ones, in
+    batch order, which is shuffled) also go through the encoder and classifier jittered; the
+    VAE itself trains on the images as they are, so the latent the page shows is unchanged.
+    """
+    out = model(x)
+    jittered = None
+    if config.consistency_weight > 0:
+        rows = torch.nonzero(y < 0).squeeze(1)[: max(1, int(JITTERED_SHARE * len(y)))]
+        if rows.numel():
+            mirror = config.consistency_augment == "shift_mirror"
+            views = jitter(x[rows].squeeze(1), generator, mirror=mirror).unsqueeze(1)
+            mu, _, h = model.encode_features(views)
+            jittered = (rows, model.classify(mu, h))
+    return ssvae_loss(out, x, y, config, jittered)
 
 
 def _metrics(

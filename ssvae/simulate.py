@@ -79,7 +79,7 @@ class Oracle:
 @dataclass
 class Plan:
     strategies: list[str]
-    start: int = 20  # random labels before the first round
+    start: int = 20  # random labels before the first round; 0: the first round trains unlabeled
     step: int = 20  # labels the strategy picks after each round
     rounds: int = 5  # rounds trained and measured: start, start + step, ...
     epochs_per_round: int = 5
@@ -93,7 +93,7 @@ class Plan:
         if bad or not self.strategies:
             named = ", ".join(bad) or "(none)"
             raise ValueError(f"unknown strategy {named}; choose from {', '.join(STRATEGIES)}")
-        for name, low in (("start", 1), ("step", 1), ("rounds", 1), ("epochs_per_round", 1)):
+        for name, low in (("start", 0), ("step", 1), ("rounds", 1), ("epochs_per_round", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")

@@ -91,7 +91,7 @@ def board(browser: Any, server: LiveServer) -> Iterator[Page]:
 def test_n_then_digits_labels_the_queue_one_key_each(board: Page) -> None:
     line = board.page.text_content("#queue-line")
     pool = int(line.split()[1].replace(",", ""))
-    assert line.endswith("by least confidence") and not board.page.is_visible("#queue-note")
+    assert line.endswith("by typical") and not board.page.is_visible("#queue-note")
     head = board.head()
     assert not set(head) & set(board.labels())
 

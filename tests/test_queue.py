@@ -11,7 +11,7 @@ import pytest
 
 from ssvae.points_cache import Predictions2D, load_cache, save_cache
 from ssvae.queue import UNTRAINED_NOTE, check_request, queue_head
-from ssvae.ranking import rank
+from ssvae.ranking import DEFAULT_STRATEGY, rank
 from tests.cli_support import invoke, run
 from tests.live_server import running_server
 
@@ -51,8 +51,20 @@ def test_an_untrained_or_flat_model_says_so_and_is_random(trained: bool) -> None
     ).indices.tolist()
 
 
+def test_typical_needs_only_a_trained_latent_not_probabilities_or_spread() -> None:
+    p = points()
+    flat = Predictions2D(p.xy, np.full(50, 0.1), p.pred)  # no probs, every certainty equal
+    head = queue_head(flat, np.full(50, -1), "typical", 5, trained=True)
+    assert head.meaningful and head.strategy == "typical" and head.note is None
+    expected = rank("typical", np.full((50, 2), 0.5), p.xy, np.zeros(50, bool), 5)
+    assert [i["serial"] for i in head.items] == expected.indices.tolist()
+    untrained = queue_head(flat, np.full(50, -1), "typical", 5, trained=False)
+    assert not untrained.meaningful and untrained.note == UNTRAINED_NOTE
+    assert untrained.strategy == "random" and untrained.requested == "typical"
+
+
 def test_bad_requests_are_refused_in_words() -> None:
-    assert check_request(None, "20") == ("least_confidence", 20)
+    assert check_request(None, "20") == (DEFAULT_STRATEGY, 20)
     for strategy, n in [("best", 5), ("margin", "0"), ("margin", "2.5"), ("margin", "x")]:
         with pytest.raises(ValueError, match=r"strategy|n must"):
             check_request(strategy, n)

@@ -45,6 +45,7 @@ def test_old_checkpoint_loads_with_old_architecture_and_temperature_one(tmp_path
     assert ckpt is not None and ckpt.temperature == 1.0 and ckpt.trained_labels is None
     assert ckpt.config.classifier_input == "mean"
     assert ckpt.config.unlabeled_weight == 0.0 and ckpt.config.label_smoothing == 0.0
+    assert ckpt.config.consistency_weight == 0.0
     model, _ = build_model(ckpt)
     images, _ = synthetic_digits(40, seed=2)
     a, b = predict(old, images, reconstruct=False), predict(model, images, reconstruct=False)

@@ -298,11 +298,13 @@ def report(
 def suggest(
     n: Annotated[int, typer.Option("-n", "--count", min=1, max=1000, help="How many.")] = 20,
     strategy: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="least_confidence, margin, entropy, random or diverse (the page's chooser)."
+            help="least_confidence, margin, entropy, random, diverse or typical (the page's"
+            " chooser) [default: the page's default, ssvae.ranking.DEFAULT_STRATEGY].",
+            show_default=False,
         ),
-    ] = "least_confidence",
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     workspace: WorkspaceOpt = Path("."),
     dataset: DatasetOpt = DatasetName.auto,

@@ -28,11 +28,15 @@ _QUICK_SETTINGS = {"batch_size": 32}  # 600 images: enough steps per epoch to le
 
 def simulate(
     strategy: Annotated[
-        str,
-        typer.Option(help="Comma-separated: least_confidence, margin, entropy, random, diverse."),
-    ] = "least_confidence,random",
+        str | None,
+        typer.Option(
+            help="Comma-separated: least_confidence, margin, entropy, random, diverse, typical"
+            " [default: the queue's default strategy and random].",
+            show_default=False,
+        ),
+    ] = None,
     start: Annotated[
-        int | None, typer.Option(help="Random labels before the first round [20].")
+        int | None, typer.Option(help="Random labels before the first round [20]; 0 = none.")
     ] = None,
     step: Annotated[int | None, typer.Option(help="Labels picked per round [20].")] = None,
     rounds: Annotated[int | None, typer.Option(help="Rounds trained and measured [5].")] = None,
@@ -80,6 +84,9 @@ def simulate(
     """
     with fail_cleanly():
         from ssvae import simulate as sim
+        from ssvae.ranking import DEFAULT_STRATEGY
+
+        strategy = strategy or f"{DEFAULT_STRATEGY},random"
 
         given = {
             "start": start,

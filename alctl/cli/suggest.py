@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ssvae.points_cache import Predictions2D
 
 
-def suggest(target: Target, strategy: str, n: int, as_json: bool) -> None:
+def suggest(target: Target, strategy: str | None, n: int, as_json: bool) -> None:
     from ssvae.queue import check_request
 
     try:

@@ -28,7 +28,7 @@ from alctl.server.security import SecurityMiddleware
 from alctl.server.session import WorkspaceSession
 from ssvae.config import SESSION_PARAMS
 from ssvae.hparams import schema_json
-from ssvae.ranking import STRATEGIES
+from ssvae.ranking import DEFAULT_STRATEGY, STRATEGIES
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 TICK_S = 0.1
@@ -54,7 +54,8 @@ def create_app(
             "n_samples": session.n_samples,
             "static_url": _static_url,
             "train_params": schema_json(SESSION_PARAMS.values()),  # the page's inputs
-            "strategies": list(STRATEGIES),  # the queue's chooser
+            # The queue's chooser; the page starts on the first, so the default leads.
+            "strategies": [DEFAULT_STRATEGY, *(s for s in STRATEGIES if s != DEFAULT_STRATEGY)],
         }
         response = templates.TemplateResponse(request, "index.html", context)
         response.headers["Cache-Control"] = "no-store"  # it embeds this server's token

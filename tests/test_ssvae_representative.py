@@ -1,0 +1,104 @@
+"""The cold-start strategy `typical` (TypiClust) on point sets whose answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ssvae import representative
+from ssvae.ranking import rank
+from ssvae.representative import cluster_typicality, kmeans, typical_picks
+
+
+def _blob(centre: tuple[float, float], rings: int) -> np.ndarray:
+    """The centre, then `rings` rings of 8 points around it: the centre is the most typical."""
+    angles = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+    ring = np.stack([np.cos(angles), np.sin(angles)], 1)
+    pts = [np.zeros((1, 2))] + [r * 0.1 * ring for r in range(1, rings + 1)]
+    return np.vstack(pts) + np.asarray(centre)
+
+
+# Three far-apart blobs of 41, 25 and 9 points; their centres are rows 0, 41 and 66.
+POINTS = np.vstack([_blob((0, 0), 5), _blob((100, 0), 3), _blob((0, 100), 1)])
+CENTRES = [0, 41, 66]
+
+
+def test_one_pick_per_blob_biggest_first_and_each_is_the_blob_centre() -> None:
+    picks, scores = typical_picks(POINTS, np.zeros(len(POINTS), bool), 3)
+    assert picks.tolist() == CENTRES
+    assert scores * 76 == pytest.approx([41, 25, 9])  # share of the points, no label yet
+    again, _ = typical_picks(POINTS, np.zeros(len(POINTS), bool), 4)
+    blob = np.searchsorted([41, 66], again, side="right")  # 4 clusters: one blob splits
+    assert sorted(set(blob.tolist())) == [0, 1, 2]
+
+
+def test_a_labeled_blob_is_covered_so_the_picks_go_elsewhere() -> None:
+    labeled = np.zeros(len(POINTS), bool)
+    labeled[5] = True  # a point of the biggest blob
+    picks, scores = typical_picks(POINTS, labeled, 3)
+    # k = 4 clusters: the big blob may be split, but the other two blobs are both asked.
+    assert {41, 66} <= set(picks.tolist())
+    assert 5 not in picks.tolist()
+    assert np.all(np.diff(scores) <= 0)
+
+
+def test_identical_points_tie_and_come_in_index_order() -> None:
+    points = np.zeros((12, 2))
+    labeled = np.zeros(12, bool)
+    labeled[[0, 3]] = True
+    picks, scores = typical_picks(points, labeled, 4, seed=7)
+    assert picks.tolist() == [1, 2, 4, 5]
+    assert np.all(np.diff(scores) <= 0)
+
+
+def test_same_seed_same_picks_and_never_more_than_the_pool() -> None:
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(300, 2))
+    labeled = np.zeros(300, bool)
+    labeled[:290] = True
+    a = rank("typical", np.full((300, 10), 0.1), points, labeled, 50, seed=3)
+    b = rank("typical", np.full((300, 10), 0.1), points, labeled, 50, seed=3)
+    assert a.indices.tolist() == b.indices.tolist()
+    assert sorted(a.indices.tolist()) == list(range(290, 300))
+    assert a.strategy == "typical" and len(a.scores) == 10
+
+
+def test_no_pick_asked_or_none_left() -> None:
+    assert typical_picks(POINTS, np.zeros(len(POINTS), bool), 0)[0].tolist() == []
+    assert typical_picks(POINTS, np.ones(len(POINTS), bool), 5)[0].tolist() == []
+
+
+def test_typical_needs_the_latent_and_matching_shapes() -> None:
+    probs = np.full((4, 10), 0.1)
+    with pytest.raises(ValueError, match="needs the latent"):
+        rank("typical", probs, None, np.zeros(4, bool), 2)
+    with pytest.raises(ValueError, match="latent must be"):
+        rank("typical", probs, np.zeros((3, 2)), np.zeros(4, bool), 2)
+
+
+def test_kmeans_separates_far_blobs() -> None:
+    assign = kmeans(POINTS, 3, np.random.default_rng(0))
+    groups = [set(assign[a:b].tolist()) for a, b in ((0, 41), (41, 66), (66, 75))]
+    assert all(len(g) == 1 for g in groups) and len(set.union(*groups)) == 3
+
+
+def test_typicality_is_highest_at_the_centre_and_subsamples_big_clusters() -> None:
+    blob = _blob((0, 0), 5)
+    t = cluster_typicality(blob, np.random.default_rng(0))
+    assert int(np.argmax(t)) == 0 and t.shape == (41,)
+    big = np.random.default_rng(1).normal(size=(3000, 2))
+    t_big = cluster_typicality(big, np.random.default_rng(0))
+    # The densest point of a Gaussian sits near its mean, the sparsest far out.
+    assert np.linalg.norm(big[int(np.argmax(t_big))]) < 1.0
+    assert np.linalg.norm(big[int(np.argmin(t_big))]) > 2.5
+    assert cluster_typicality(np.zeros((1, 2)), np.random.default_rng(0)).tolist() == [1.0]
+
+
+def test_kmeans_fitted_on_a_sample_still_assigns_every_point(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(representative, "KMEANS_FIT", 30)
+    assign = kmeans(POINTS, 3, np.random.default_rng(0))
+    assert assign.shape == (len(POINTS),)
+    groups = [set(assign[a:b].tolist()) for a, b in ((0, 41), (41, 66), (66, 75))]
+    assert all(len(g) == 1 for g in groups) and len(set.union(*groups)) == 3
