@@ -16,6 +16,7 @@ import numpy as np
 
 from ssvae.points_cache import Predictions2D
 from ssvae.ranking import DEFAULT_STRATEGY, LATENT_ONLY, STRATEGIES, rank
+from ssvae.representative import ClusterMemo
 
 UNTRAINED_NOTE = "train once to rank by uncertainty; random until then"
 NO_PROBS_NOTE = "ranking once the model has loaded; random until then"
@@ -65,6 +66,7 @@ def queue_head(
     *,
     trained: bool,
     seed: int = 0,
+    memo: ClusterMemo | None = None,
 ) -> QueueHead:
     """The next `n` unlabeled samples to label (labels: int [N], -1 = unlabeled).
 
@@ -82,7 +84,7 @@ def queue_head(
         note = UNTRAINED_NOTE
     used = "random" if note else strategy
     probs = points.probs if points.probs is not None else np.full((len(labeled), 2), 0.5)
-    ranking = rank(used, probs, points.xy, labeled, n, seed)
+    ranking = rank(used, probs, points.xy, labeled, n, seed, memo)
     items = [
         {
             "serial": int(i),

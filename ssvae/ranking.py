@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ssvae.representative import typical_picks
+from ssvae.representative import ClusterMemo, typical_picks
 
 STRATEGIES = ("least_confidence", "margin", "entropy", "random", "diverse", "typical")
 # Strategies that rank by the latent alone: an unsupervised model already orders them.
@@ -71,12 +71,13 @@ def rank(
     labeled_mask: np.ndarray,
     n: int,
     seed: int = 0,
+    memo: ClusterMemo | None = None,
 ) -> Ranking:
     """The `n` unlabeled samples to ask about first, best first, with their scores.
 
     `probs` is [N, classes] (calibrated), `latent` [N, d] (needed by "diverse" and
-    "typical"),
-    `labeled_mask` bool [N] (True = already labeled, never returned).
+    "typical"), `labeled_mask` bool [N] (True = already labeled, never returned).
+    `memo` keeps "typical"'s clusters for the next call (the same picks, sooner).
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
@@ -93,7 +94,8 @@ def rank(
         order = np.random.default_rng(seed).permutation(pool)[:n]
         return Ranking(order.astype(np.int64), np.zeros(len(order)), strategy)
     if strategy == "typical":
-        picks, priority = typical_picks(_latent(latent, probs, strategy), labeled, n, seed)
+        points = _latent(latent, probs, strategy)
+        picks, priority = typical_picks(points, labeled, n, seed, memo)
         return Ranking(picks, priority, strategy)
     scores = uncertainty_scores(strategy, probs)
     by_score = pool[np.argsort(-scores[pool], kind="stable")]

@@ -7,7 +7,8 @@ dense region first covers the data and the classes (Hacohen, Dekel & Weinshall 2
 
 `typical_picks(points, labeled, n)`:
 1. k-means (k-means++ seeding, `KMEANS_ITERATIONS` Lloyd steps) over all points,
-   labeled and unlabeled, with k = labeled + n clusters (at most `MAX_CLUSTERS`);
+   labeled and unlabeled, with k = labeled + n clusters (above `K_EXACT` rounded up to
+   a multiple of `K_STEP`; at most `MAX_CLUSTERS`);
 2. the next pick comes from the cluster with the fewest labels (a pick counts as one),
    the biggest of those first: score = share of the points in it - labels in it;
 3. from the cluster of highest priority (the smaller cluster index on a tie), the
@@ -15,21 +16,60 @@ dense region first covers the data and the classes (Hacohen, Dekel & Weinshall 2
    points of the same cluster (at most `REFERENCE` of them, a seeded subsample).
 Deterministic for a given seed; the scores (the priority at the pick) never increase.
 numpy only.
+
+The page asks again after every label (for 50 picks), so `ClusterMemo` keeps the clusters
+and their typicality between requests: there k moves in steps of `K_STEP` labels, and each
+cluster's typicality comes from its own seeded subsample, so a memo changes the cost (about
+a second on 60k points, then milliseconds), never the picks.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
+
 import numpy as np
 
 MAX_CLUSTERS = 500  # beyond this many labels the picks stratify by density, not cover
+K_EXACT = 50  # up to this many clusters k = labels + picks exactly (tiny budgets)
+K_STEP = 10  # beyond, k is rounded up to a multiple of this: the clusters outlive labels
 KMEANS_ITERATIONS = 25
 KMEANS_FIT = 10_000  # points the centres are fitted on, at most
 NEIGHBORS = 20  # as in TypiClust
 REFERENCE = 1000  # neighbours are looked for among this many points of a cluster at most
 
 
+class ClusterMemo:
+    """The clusters of the last (points, k, seed) asked about, with the typicality of the
+    clusters computed so far. Thread-safe; one per server (the page's queue)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[tuple[int, ...], bytes, int, int] | None = None
+        self._assign = np.empty(0, np.int64)
+        self._typicality: dict[int, np.ndarray] = {}
+
+    def clusters(
+        self, points: np.ndarray, k: int, seed: int
+    ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+        # Keyed by the values (a digest of 60k points takes about a millisecond): callers
+        # hand in fresh float64 copies, and new predictions may reuse an old buffer.
+        digest = hashlib.blake2b(np.ascontiguousarray(points).tobytes(), digest_size=16).digest()
+        key = (points.shape, digest, k, seed)
+        with self._lock:
+            if key != self._key:
+                self._assign = kmeans(points, k, np.random.default_rng(seed))
+                self._typicality = {}
+                self._key = key
+            return self._assign, self._typicality
+
+
 def typical_picks(
-    points: np.ndarray, labeled: np.ndarray, n: int, seed: int = 0
+    points: np.ndarray,
+    labeled: np.ndarray,
+    n: int,
+    seed: int = 0,
+    memo: ClusterMemo | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(indices, scores) of `n` unlabeled points, best first (see the module docstring)."""
     points = np.asarray(points, dtype=np.float64)
@@ -40,21 +80,25 @@ def typical_picks(
     n = min(int(n), pool)
     if n == 0:
         return np.empty(0, np.int64), np.empty(0)
-    k = min(int(labeled.sum()) + n, MAX_CLUSTERS, len(points))
-    rng = np.random.default_rng(seed)
-    assign = kmeans(points, k, rng)
+    wanted = int(labeled.sum()) + n
+    if wanted > K_EXACT:
+        wanted = -(-wanted // K_STEP) * K_STEP
+    k = min(wanted, MAX_CLUSTERS, len(points))
+    assign, known = (memo or ClusterMemo()).clusters(points, k, seed)
     share = np.bincount(assign, minlength=k) / (len(points) + 1.0)  # < 1: labels rank first
     covered = np.bincount(assign[labeled], minlength=k).astype(np.float64)
     typicality = np.full(len(points), -np.inf)
     picks, scores = [], []
-    ready = np.zeros(k, bool)  # typicality computed for the cluster's members
+    ready = np.zeros(k, bool)  # typicality copied in for the cluster's members
     open_ = np.bincount(assign[~labeled], minlength=k) > 0  # still has unlabeled points
     for _ in range(n):
         priority = np.where(open_, share - covered, -np.inf)
         c = int(np.argmax(priority))  # argmax keeps the first of equal maxima
         members = np.flatnonzero(assign == c)
         if not ready[c]:
-            typicality[members] = cluster_typicality(points[members], rng)
+            if c not in known:
+                known[c] = cluster_typicality(points[members], np.random.default_rng([seed, c]))
+            typicality[members] = known[c]
             typicality[members[labeled[members]]] = -np.inf
             ready[c] = True
         best = members[int(np.argmax(typicality[members]))]

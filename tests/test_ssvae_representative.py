@@ -102,3 +102,24 @@ def test_kmeans_fitted_on_a_sample_still_assigns_every_point(
     assert assign.shape == (len(POINTS),)
     groups = [set(assign[a:b].tolist()) for a, b in ((0, 41), (41, 66), (66, 75))]
     assert all(len(g) == 1 for g in groups) and len(set.union(*groups)) == 3
+
+
+def test_a_memo_gives_the_same_picks_and_keeps_its_clusters_across_labels() -> None:
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(3000, 2)).astype(np.float32)  # the page's float32 view
+    labeled = np.zeros(len(points), bool)
+    memo = representative.ClusterMemo()
+    fits = []
+    for step in range(12):  # labels 1..12 with 50 picks: k = 60 up to 10 labels, then 70
+        labeled[step * 11] = True
+        with_memo = typical_picks(points, labeled, 50, seed=2, memo=memo)
+        without = typical_picks(points, labeled, 50, seed=2)
+        assert with_memo[0].tolist() == without[0].tolist()
+        assert with_memo[1] == pytest.approx(without[1])
+        assert not labeled[with_memo[0]].any()
+        k = 60 if step + 1 <= 10 else 70
+        fits.append(id(memo.clusters(points.astype(np.float64), k, 2)[0]))
+    assert len(set(fits[:10])) == 1  # one k-means for the first ten labels
+    assert fits[10] != fits[0] and fits[11] == fits[10]  # k moved to 70: clustered once more
+    moved = points + np.float32(0.5)  # new predictions: never the old clusters
+    assert id(memo.clusters(moved.astype(np.float64), 70, 2)[0]) != fits[-1]

@@ -30,6 +30,7 @@ from ssvae.data import Dataset
 from ssvae.labels import LabelStore
 from ssvae.latent_view import LatentView
 from ssvae.points_cache import CACHE_NAME, cache_meta, checkpoint_stamp, load_cache, save_cache
+from ssvae.representative import ClusterMemo
 from ssvae.sessions import evaluation_curve, now_iso
 from ssvae.workspace import Workspace
 
@@ -72,6 +73,7 @@ class WorkspaceSession:
         self._checkpoint: dict[str, Any] = {"epochs_trained": 0, "test_accuracy": None}
         self.test_split = SplitEvaluation(dataset)
         self.report = ReportFile(workspace, dataset)
+        self.clusters = ClusterMemo()  # the queue's "typical" clusters, kept between labels
         self._stamp = checkpoint_stamp(workspace.checkpoint)  # the file as we last saw it
 
     # -- start-up ------------------------------------------------------------------------
@@ -195,7 +197,7 @@ class WorkspaceSession:
         if points is None:
             head = QueueHead("random", strategy, False, "the points are still loading", 0)
         else:
-            head = queue_head(points, labels, strategy, n, trained=trained)
+            head = queue_head(points, labels, strategy, n, trained=trained, memo=self.clusters)
         return {**head.to_dict(), "latent_version": self.points.info()["version"]}
 
     def evaluation(self) -> dict[str, Any]:
