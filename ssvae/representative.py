@@ -48,6 +48,7 @@ class ClusterMemo:
         self._key: tuple[tuple[int, ...], bytes, int, int] | None = None
         self._assign = np.empty(0, np.int64)
         self._typicality: dict[int, np.ndarray] = {}
+        self.fits = 0  # k-means runs so far: how often the memo could not help
 
     def clusters(
         self, points: np.ndarray, k: int, seed: int
@@ -60,6 +61,7 @@ class ClusterMemo:
             if key != self._key:
                 self._assign = kmeans(points, k, np.random.default_rng(seed))
                 self._typicality = {}
+                self.fits += 1
                 self._key = key
             return self._assign, self._typicality
 

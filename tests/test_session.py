@@ -157,6 +157,22 @@ def test_training_thread_runs_saves_and_refreshes(session: WorkspaceSession) -> 
     assert session.cache_path.is_file()
 
 
+def test_new_points_are_ranked_before_the_page_asks(session: WorkspaceSession) -> None:
+    """The queue's default ranking is computed when the points change, so the page's first
+    request after a refresh (or a page opened during the next session) finds it done."""
+    recorder = Recorder(session.bus)
+    session.start_training(1, {})
+    recorder.wait_for("latent_refreshed")
+    deadline = time.monotonic() + 30
+    while session.clusters.fits == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    fits = session.clusters.fits
+    assert fits >= 1
+    head = session.queue("typical", 50)
+    assert head["strategy"] == "typical" and len(head["items"]) == 50
+    assert session.clusters.fits == fits  # the warm clusters served the request
+
+
 def test_failed_session_is_reported_and_the_next_one_runs(session: WorkspaceSession) -> None:
     recorder = Recorder(session.bus)
     # Valid but absurd: the loss overflows to inf in the first batch.

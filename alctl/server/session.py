@@ -9,6 +9,7 @@ lock, and nothing here runs on the event loop except dictionary work.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import threading
@@ -41,6 +42,11 @@ if TYPE_CHECKING:
     from ssvae.callbacks import TrainingCallback, TrainResult
 
 MODEL_WAIT_S = 5.0  # how long a sample request waits for a model still loading
+
+
+# The page holds this many of the queue's head (QUEUE_FETCH in static/js/queue.js): the
+# ranking warmed when the points change is the one its first request asks for.
+QUEUE_WARM_N = 50
 
 
 class SessionError(Exception):
@@ -100,6 +106,7 @@ class WorkspaceSession:
                 "test_accuracy": meta.get("test_accuracy"),
             }
         self.points.set(cached.predictions)
+        self._warm_queue()
         return True
 
     def load_model(self, *, seed: bool = True) -> None:
@@ -150,6 +157,7 @@ class WorkspaceSession:
         """Predict every training image with the loaded model and cache the result."""
         model = self._require_model(0.0)
         self.points.set(model.predict_points(self.dataset.train_images))
+        self._warm_queue()
         self._write_cache()
 
     # -- state for the API ---------------------------------------------------------------
@@ -400,12 +408,29 @@ class WorkspaceSession:
                 "test_accuracy": accuracy,
             }
             latent = self.points.set(points)
+        self._warm_queue()
         if saved:
             self._report(what, "write the prediction cache", self._write_cache)
         self.bus.publish("latent_refreshed", latent)
         release_free_memory()
 
     # -- internals -----------------------------------------------------------------------
+
+    def _warm_queue(self) -> threading.Thread:
+        """Rank the new points for the default strategy now, in the background: "typical"
+        clusters 60k points in about a second, which the page's first queue request after
+        a refresh (or a page opened during the next session) would otherwise wait for and
+        take from the trainer. The memo keeps the result; a failure is left for that request
+        to report."""
+        from ssvae.ranking import DEFAULT_STRATEGY
+
+        def warm() -> None:
+            with contextlib.suppress(Exception):
+                self.queue(DEFAULT_STRATEGY, QUEUE_WARM_N)
+
+        thread = threading.Thread(target=warm, name="alctl-queue-warm", daemon=True)
+        thread.start()
+        return thread
 
     def _require_model(self, wait_s: float) -> ModelState:
         self._model_ready.wait(wait_s)
