@@ -417,14 +417,18 @@ class WorkspaceSession:
     # -- internals -----------------------------------------------------------------------
 
     def _warm_queue(self) -> threading.Thread:
-        """Rank the new points for the default strategy now, in the background: "typical"
-        clusters 60k points in about a second, which the page's first queue request after
-        a refresh (or a page opened during the next session) would otherwise wait for and
-        take from the trainer. The memo keeps the result; a failure is left for that request
-        to report."""
+        """Rank the new points for the default strategy now, in the background and at the
+        lowest priority: "typical" clusters 60k points in about a second, which the page's
+        first queue request after a refresh (or a page opened during the next session) would
+        otherwise wait for and take from the trainer. The memo keeps the result; a failure
+        is left for that request to report."""
         from ssvae.ranking import DEFAULT_STRATEGY
 
         def warm() -> None:
+            # The lowest CPU priority for this thread alone (Linux schedules threads; elsewhere
+            # it may not apply): a session started meanwhile keeps its cores.
+            with contextlib.suppress(AttributeError, OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
             with contextlib.suppress(Exception):
                 self.queue(DEFAULT_STRATEGY, QUEUE_WARM_N)
 
