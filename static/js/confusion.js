@@ -3,6 +3,8 @@
 // Rows are the true class, columns the prediction; each cell is shaded by its share of the row,
 // the diagonal in blue and mistakes in red, so a weak class and what it is taken for stand out.
 
+import { plural } from "./plural.js";
+
 const pct = (x) => (typeof x === "number" ? `${(x * 100).toFixed(1)} %` : "–");
 
 /** Each row's cells with their share of the row (0 for an empty row) and the row's total. */
@@ -88,7 +90,7 @@ export function createConfusionDialog({ dialog, body, summary, close, fetchEvalu
       const answer = await fetchEvaluation();
       if (mine !== request) return;
       summary.textContent = `test split: ${answer.n.toLocaleString("en-US")} images · accuracy `
-        + `${pct(answer.accuracy)} · ${answer.epochs_trained} epochs trained · latent v`
+        + `${pct(answer.accuracy)} · ${plural(answer.epochs_trained, "epoch")} trained · latent v`
         + `${answer.latent_version}${answer.cached ? "" : ` · computed in ${answer.seconds} s`}`;
       body.replaceChildren(confusionTable(answer));
     } catch (error) {
