@@ -31,3 +31,11 @@ def write_synthetic_idx(
     write_idx(directory / (FILES["test_images"] + suffix), test_x)
     write_idx(directory / (FILES["test_labels"] + suffix), test_y)
     return directory
+
+
+def seed_labels(workspace: Path, count: int, dataset: str = "mnist") -> Path:
+    """Label serials 0..count-1 as serial % 10 in the workspace's CSV (created); its path."""
+    labels = workspace / "data" / dataset / "labels.csv"
+    labels.parent.mkdir(parents=True, exist_ok=True)
+    labels.write_text("Serial,label\n" + "".join(f"{i},{i % 10}\n" for i in range(count)))
+    return labels

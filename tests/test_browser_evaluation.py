@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.browser import CHROMIUM, guard_page, read_labels_csv, wait_for
+from tests.datagen import seed_labels
 from tests.live_server import LiveServer, SSEReader, running_server
 
 pytestmark = [
@@ -28,9 +29,7 @@ N_TEST = 200  # the tiny dataset's test split
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path) -> Iterator[LiveServer]:
     workspace = tmp_path_factory.mktemp("evaluation-ws")
-    labels = workspace / "data" / "mnist" / "labels.csv"
-    labels.parent.mkdir(parents=True)
-    labels.write_text("Serial,label\n" + "".join(f"{i},{i % 10}\n" for i in range(SEEDED)))
+    seed_labels(workspace, SEEDED)
     with running_server(workspace, tiny_data_dir) as live:
         yield live
 

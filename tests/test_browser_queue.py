@@ -20,6 +20,7 @@ from tests.browser import (
     wait_for,
 )
 from tests.cli_support import invoke
+from tests.datagen import seed_labels
 from tests.live_server import LiveServer, running_server
 
 pytestmark = [
@@ -35,9 +36,7 @@ SEEDED = 30  # labels before the first training: serials 0..29
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path) -> Iterator[LiveServer]:
     workspace = tmp_path_factory.mktemp("queue-ws")
-    labels = workspace / "data" / "mnist" / "labels.csv"
-    labels.parent.mkdir(parents=True)
-    labels.write_text("Serial,label\n" + "".join(f"{i},{i % 10}\n" for i in range(SEEDED)))
+    seed_labels(workspace, SEEDED)
     trained = invoke("train", "--no-server", "--workspace", str(workspace), "--data-dir",
                      str(tiny_data_dir), "-d", "mnist", "--epochs", "1")  # fmt: skip
     assert trained.code == 0, trained.stderr

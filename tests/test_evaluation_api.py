@@ -13,6 +13,7 @@ import pytest
 
 from tests.browser import wait_for
 from tests.cli_support import invoke
+from tests.datagen import seed_labels
 from tests.live_server import LiveServer, SSEReader, running_server
 from tests.thread_server import served_workspace
 
@@ -23,9 +24,7 @@ SEEDED = 30  # labels before the first session
 def trained(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path) -> Path:
     """A workspace with one session trained from the shell (`alctl train --no-server`)."""
     workspace = tmp_path_factory.mktemp("evaluated-ws")
-    labels = workspace / "data" / "mnist" / "labels.csv"
-    labels.parent.mkdir(parents=True)
-    labels.write_text("Serial,label\n" + "".join(f"{i},{i % 10}\n" for i in range(SEEDED)))
+    seed_labels(workspace, SEEDED)
     done = invoke("train", "--no-server", *_files(workspace, tiny_data_dir), "--epochs", "1")
     assert done.code == 0, done.stderr
     assert f"on your {SEEDED} labels" in done.stdout

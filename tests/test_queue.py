@@ -13,6 +13,7 @@ from ssvae.points_cache import Predictions2D, load_cache, save_cache
 from ssvae.queue import UNTRAINED_NOTE, check_request, queue_head
 from ssvae.ranking import DEFAULT_STRATEGY, rank
 from tests.cli_support import invoke, run
+from tests.datagen import seed_labels
 from tests.live_server import running_server
 
 
@@ -98,9 +99,7 @@ def serials(head: dict) -> list[int]:
 def test_page_and_shell_list_the_same_queue_and_follow_cli_labels(
     tiny_data_dir: Path, workspace: Path
 ) -> None:
-    labels = workspace / "data" / "mnist" / "labels.csv"
-    labels.parent.mkdir(parents=True)
-    labels.write_text("Serial,label\n" + "".join(f"{i},{i % 10}\n" for i in range(30)))
+    seed_labels(workspace, 30)
     untrained = _suggest(workspace, tiny_data_dir, "--no-server")
     assert untrained["note"] == UNTRAINED_NOTE and not untrained["meaningful"]
     trained = invoke("train", "--no-server", "--workspace", str(workspace), "--data-dir",
@@ -135,9 +134,7 @@ def test_each_session_reports_whether_it_got_better(tiny_data_dir: Path, workspa
     from tests.test_session import Recorder
     from tests.thread_server import make_session
 
-    labels = workspace / "data" / "mnist" / "labels.csv"
-    labels.parent.mkdir(parents=True)
-    labels.write_text("Serial,label\n" + "".join(f"{i},{i % 10}\n" for i in range(25)))
+    seed_labels(workspace, 25)
     session = make_session(workspace, tiny_data_dir)
     try:
         assert session.status()["evaluations"] == []

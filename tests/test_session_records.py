@@ -13,6 +13,7 @@ from pathlib import Path
 from ssvae.checkpoint import load_checkpoint
 from ssvae.history import read_sessions_csv
 from tests.cli_support import invoke
+from tests.datagen import seed_labels
 from tests.test_session import Recorder
 from tests.thread_server import make_session
 
@@ -21,9 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_the_session_list_is_the_same_whoever_trained(tiny_data_dir: Path, workspace: Path) -> None:
     common = ["--workspace", str(workspace), "--data-dir", str(tiny_data_dir)]
-    labels = workspace / "data" / "mnist" / "labels.csv"
-    labels.parent.mkdir(parents=True)
-    labels.write_text("Serial,label\n" + "".join(f"{i},{i % 10}\n" for i in range(40)))
+    seed_labels(workspace, 40)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     script = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "train.py"), *common, "--dataset", "mnist",
