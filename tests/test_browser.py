@@ -366,12 +366,7 @@ def test_page_carries_on_after_a_server_restart(
     with server_on_port(workspace, tiny_data_dir, port) as first:
         board, page = open_dashboard(browser, first)
         instance = board.js("window.alctl.serverInstance")
-        board.select(50)
-        page.keyboard.press("8")
-        try:
-            wait_for(lambda: read_labels_csv(board.labels_csv).get(50) == 8, what="the CSV row")
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}; the page: {page_diagnosis(board)}") from None
+        label_with_key(board, 50, 8)
         if stop == "sigkill-while-training":
             response = httpx.post(
                 first.url + "api/train",
@@ -417,12 +412,7 @@ def test_page_carries_on_after_a_server_restart(
             assert "interrupted" in page.text_content("#train-result")
 
         # The page works against the new server: a label and a training session.
-        board.select(52)
-        page.keyboard.press("5")
-        try:
-            wait_for(lambda: read_labels_csv(board.labels_csv).get(52) == 5, what="the new label")
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}; the page: {page_diagnosis(board)}") from None
+        label_with_key(board, 52, 5)
         train_one_epoch(page)
         assert page.text_content("#train-error") == ""
         history = httpx.get(second.url + "api/history").json()
@@ -439,6 +429,16 @@ def test_page_carries_on_after_a_server_restart(
         assert read_labels_csv(board.labels_csv) == page_labels(board)
         page.close()
     board.guard.check()
+
+
+def label_with_key(board: Dashboard, serial: int, digit: int) -> None:
+    """Select `serial`, press `digit`, wait for the CSV row; a timeout says what the page knows."""
+    board.select(serial)
+    board.page.keyboard.press(str(digit))
+    try:
+        wait_for(lambda: read_labels_csv(board.labels_csv).get(serial) == digit, what="the row")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the page: {page_diagnosis(board)}") from None
 
 
 def page_diagnosis(board: Dashboard) -> dict[str, Any]:

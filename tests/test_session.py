@@ -164,13 +164,13 @@ def test_new_points_are_ranked_before_the_page_asks(session: WorkspaceSession) -
     session.start_training(1, {})
     recorder.wait_for("latent_refreshed")
     deadline = time.monotonic() + 30
-    while session.clusters.fits == 0 and time.monotonic() < deadline:
+    while session.labeling_queue.clusters.fits == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
-    fits = session.clusters.fits
+    fits = session.labeling_queue.clusters.fits
     assert fits >= 1
     head = session.queue("typical", 50)
     assert head["strategy"] == "typical" and len(head["items"]) == 50
-    assert session.clusters.fits == fits  # the warm clusters served the request
+    assert session.labeling_queue.clusters.fits == fits  # the warm clusters served the request
 
 
 def test_failed_session_is_reported_and_the_next_one_runs(session: WorkspaceSession) -> None:

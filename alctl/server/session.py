@@ -9,7 +9,6 @@ lock, and nothing here runs on the event loop except dictionary work.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import threading
@@ -21,6 +20,7 @@ from alctl.images import b64_pixels, png_bytes
 from alctl.server.decoding import DecodeRequest, answer
 from alctl.server.events import EventBus
 from alctl.server.label_state import LabelState
+from alctl.server.labeling_queue import LabelingQueue
 from alctl.server.memory import release_free_memory
 from alctl.server.points import LatentPoints, Mapping
 from alctl.server.report_file import ReportFile
@@ -31,7 +31,6 @@ from ssvae.data import Dataset
 from ssvae.labels import LabelStore
 from ssvae.latent_view import LatentView
 from ssvae.points_cache import CACHE_NAME, cache_meta, checkpoint_stamp, load_cache, save_cache
-from ssvae.representative import ClusterMemo
 from ssvae.sessions import evaluation_curve, now_iso
 from ssvae.workspace import Workspace
 
@@ -42,11 +41,6 @@ if TYPE_CHECKING:
     from ssvae.callbacks import TrainingCallback, TrainResult
 
 MODEL_WAIT_S = 5.0  # how long a sample request waits for a model still loading
-
-
-# The page holds this many of the queue's head (QUEUE_FETCH in static/js/queue.js): the
-# ranking warmed when the points change is the one its first request asks for.
-QUEUE_WARM_N = 50
 
 
 class SessionError(Exception):
@@ -79,7 +73,7 @@ class WorkspaceSession:
         self._checkpoint: dict[str, Any] = {"epochs_trained": 0, "test_accuracy": None}
         self.test_split = SplitEvaluation(dataset)
         self.report = ReportFile(workspace, dataset)
-        self.clusters = ClusterMemo()  # the queue's "typical" clusters, kept between labels
+        self.labeling_queue = LabelingQueue(self.points, self.labels, self._trained)
         self._stamp = checkpoint_stamp(workspace.checkpoint)  # the file as we last saw it
 
     # -- start-up ------------------------------------------------------------------------
@@ -106,7 +100,7 @@ class WorkspaceSession:
                 "test_accuracy": meta.get("test_accuracy"),
             }
         self.points.set(cached.predictions)
-        self._warm_queue()
+        self.labeling_queue.warm()
         return True
 
     def load_model(self, *, seed: bool = True) -> None:
@@ -157,7 +151,7 @@ class WorkspaceSession:
         """Predict every training image with the loaded model and cache the result."""
         model = self._require_model(0.0)
         self.points.set(model.predict_points(self.dataset.train_images))
-        self._warm_queue()
+        self.labeling_queue.warm()
         self._write_cache()
 
     # -- state for the API ---------------------------------------------------------------
@@ -195,18 +189,8 @@ class WorkspaceSession:
         return self.points.payload(self.labels.array())
 
     def queue(self, strategy: str, n: int) -> dict[str, Any]:
-        """`/api/queue`: the next `n` unlabeled samples to label, by `strategy` (ssvae.queue)."""
-        from ssvae.queue import QueueHead, queue_head
-
-        with self._lock:
-            trained = int(self._checkpoint.get("epochs_trained") or 0) > 0
-        points = self.points.predictions
-        labels = self.labels.array()
-        if points is None:
-            head = QueueHead("random", strategy, False, "the points are still loading", 0)
-        else:
-            head = queue_head(points, labels, strategy, n, trained=trained, memo=self.clusters)
-        return {**head.to_dict(), "latent_version": self.points.info()["version"]}
+        """`/api/queue`: the next `n` unlabeled samples to label, by `strategy`."""
+        return self.labeling_queue.head(strategy, n)
 
     def evaluation(self) -> dict[str, Any]:
         """`/api/evaluation`: the test split's confusion matrix and per-class accuracy, from the
@@ -408,7 +392,7 @@ class WorkspaceSession:
                 "test_accuracy": accuracy,
             }
             latent = self.points.set(points)
-        self._warm_queue()
+        self.labeling_queue.warm()
         if saved:
             self._report(what, "write the prediction cache", self._write_cache)
         self.bus.publish("latent_refreshed", latent)
@@ -416,25 +400,9 @@ class WorkspaceSession:
 
     # -- internals -----------------------------------------------------------------------
 
-    def _warm_queue(self) -> threading.Thread:
-        """Rank the new points for the default strategy now, in the background and at the
-        lowest priority: "typical" clusters 60k points in about a second, which the page's
-        first queue request after a refresh (or a page opened during the next session) would
-        otherwise wait for and take from the trainer. The memo keeps the result; a failure
-        is left for that request to report."""
-        from ssvae.ranking import DEFAULT_STRATEGY
-
-        def warm() -> None:
-            # The lowest CPU priority for this thread alone (Linux schedules threads; elsewhere
-            # it may not apply): a session started meanwhile keeps its cores.
-            with contextlib.suppress(AttributeError, OSError):
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-            with contextlib.suppress(Exception):
-                self.queue(DEFAULT_STRATEGY, QUEUE_WARM_N)
-
-        thread = threading.Thread(target=warm, name="alctl-queue-warm", daemon=True)
-        thread.start()
-        return thread
+    def _trained(self) -> bool:
+        with self._lock:
+            return int(self._checkpoint.get("epochs_trained") or 0) > 0
 
     def _require_model(self, wait_s: float) -> ModelState:
         self._model_ready.wait(wait_s)
