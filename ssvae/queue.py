@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ssvae.points_cache import Predictions2D
-from ssvae.ranking import DEFAULT_STRATEGY, LATENT_ONLY, STRATEGIES, rank
+from ssvae.ranking import DEFAULT_STRATEGY, MODEL_FREE, STRATEGIES, rank
 from ssvae.representative import ClusterMemo
 
 UNTRAINED_NOTE = "train once to rank by uncertainty; random until then"
@@ -67,24 +67,26 @@ def queue_head(
     trained: bool,
     seed: int = 0,
     memo: ClusterMemo | None = None,
+    features: np.ndarray | None = None,
 ) -> QueueHead:
     """The next `n` unlabeled samples to label (labels: int [N], -1 = unlabeled).
 
-    "diverse" and "typical" measure distance in the page's 2-D view (the latent itself for
-    a 2-D latent), so the page, the CLI and the cache agree without storing the full latent.
-    "typical" needs no probabilities, so it ranks after unsupervised training too.
+    "diverse" measures distance in the page's 2-D view (the latent itself for a 2-D
+    latent), so the page, the CLI and the cache agree without storing the full latent.
+    "typical" clusters `features`, the images' own (ssvae.pixel_features): it needs no
+    model, so it ranks before the first training too.
     """
     labeled = np.asarray(labels) >= 0
     note = None
-    if strategy in LATENT_ONLY:  # ranks by the latent: any trained model orders it
-        note = None if trained else UNTRAINED_NOTE
+    if strategy in MODEL_FREE:  # ranks by the images: meaningful from the start
+        pass
     elif points.probs is None:
         note = NO_PROBS_NOTE
     elif not trained or float(np.ptp(points.certainty)) < FLAT_SPREAD:
         note = UNTRAINED_NOTE
     used = "random" if note else strategy
     probs = points.probs if points.probs is not None else np.full((len(labeled), 2), 0.5)
-    ranking = rank(used, probs, points.xy, labeled, n, seed, memo)
+    ranking = rank(used, probs, points.xy, labeled, n, seed, memo, features)
     items = [
         {
             "serial": int(i),

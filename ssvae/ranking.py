@@ -19,9 +19,11 @@ Strategies (probabilities `p` of one sample, sorted descending `p1 >= p2 >= ...`
   The first pick is the least confident sample; each next pick is the candidate farthest
   (Euclidean, in the latent) from the picks so far and from the labeled samples.
 - typical: representative picks for the cold start, where uncertainty sampling loses to
-  random: the most typical unlabeled sample of each k-means cluster of the latent that has
-  no label yet, biggest cluster first (TypiClust; ssvae.representative). Needs the latent,
-  not the probabilities, so it ranks meaningfully after unsupervised training too.
+  random: the most typical unlabeled sample of each k-means cluster that has no label yet,
+  biggest cluster first (TypiClust; ssvae.representative), clustered over the images' own
+  features (`features`: ssvae.pixel_features, the pixels' principal components), where
+  Fashion-MNIST's classes separate better than in the 2-D latent. It needs no model, so it
+  ranks meaningfully before the first training too.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ import numpy as np
 from ssvae.representative import ClusterMemo, typical_picks
 
 STRATEGIES = ("least_confidence", "margin", "entropy", "random", "diverse", "typical")
-# Strategies that rank by the latent alone: an unsupervised model already orders them.
-LATENT_ONLY = ("typical",)
+# Strategies that rank by the images alone: meaningful before any training.
+MODEL_FREE = ("typical",)
 # The queue's default (page, `alctl suggest`, `alctl simulate`): in the page's first rounds
 # (20 random labels, then 20 picks per 5-epoch session) it beat random and least confidence,
 # which did not improve the model at all (docs/EXPERIMENTS.md).
@@ -72,11 +74,13 @@ def rank(
     n: int,
     seed: int = 0,
     memo: ClusterMemo | None = None,
+    features: np.ndarray | None = None,
 ) -> Ranking:
     """The `n` unlabeled samples to ask about first, best first, with their scores.
 
-    `probs` is [N, classes] (calibrated), `latent` [N, d] (needed by "diverse" and
-    "typical"), `labeled_mask` bool [N] (True = already labeled, never returned).
+    `probs` is [N, classes] (calibrated), `latent` [N, d] (needed by "diverse"),
+    `labeled_mask` bool [N] (True = already labeled, never returned), `features` [N, f]
+    the images' features (needed by "typical": ssvae.pixel_features.pixel_pca).
     `memo` keeps "typical"'s clusters for the next call (the same picks, sooner).
     """
     if strategy not in STRATEGIES:
@@ -94,7 +98,7 @@ def rank(
         order = np.random.default_rng(seed).permutation(pool)[:n]
         return Ranking(order.astype(np.int64), np.zeros(len(order)), strategy)
     if strategy == "typical":
-        points = _latent(latent, probs, strategy)
+        points = _points(features, probs, strategy, "the images' features")
         picks, priority = typical_picks(points, labeled, n, seed, memo)
         return Ranking(picks, priority, strategy)
     scores = uncertainty_scores(strategy, probs)
@@ -102,17 +106,17 @@ def rank(
     if strategy != "diverse":
         top = by_score[:n].astype(np.int64)
         return Ranking(top, scores[top], strategy)
-    points = _latent(latent, probs, strategy)
+    points = _points(latent, probs, strategy, "the latent")
     picks = k_center(points, by_score[: DIVERSE_POOL * n], np.flatnonzero(labeled), n)
     return Ranking(picks, scores[picks], strategy)
 
 
-def _latent(latent: np.ndarray | None, probs: np.ndarray, strategy: str) -> np.ndarray:
-    if latent is None:
-        raise ValueError(f"strategy {strategy!r} needs the latent")
-    points = np.asarray(latent, dtype=np.float64)
+def _points(values: np.ndarray | None, probs: np.ndarray, strategy: str, what: str) -> np.ndarray:
+    if values is None:
+        raise ValueError(f"strategy {strategy!r} needs {what}")
+    points = np.asarray(values, dtype=np.float64)
     if points.ndim != 2 or points.shape[0] != probs.shape[0]:
-        raise ValueError(f"latent must be [N, d] for probs [N, C], got {points.shape}")
+        raise ValueError(f"{what} must be [N, d] for probs [N, C], got {points.shape}")
     return points
 
 

@@ -37,7 +37,8 @@ from ssvae.checkpoint import build_model, load_checkpoint, save_checkpoint
 from ssvae.config import SSVAEConfig
 from ssvae.data import Dataset
 from ssvae.model import class_logits
-from ssvae.ranking import STRATEGIES, rank
+from ssvae.pixel_features import PixelFeatures
+from ssvae.ranking import MODEL_FREE, STRATEGIES, rank
 from ssvae.training import InteractiveTrainer
 
 RESULT_FIELDS = (
@@ -145,6 +146,7 @@ def run_simulation(
     total = plan.seeds * len(plan.strategies) * plan.rounds
     if on_progress:
         on_progress(Progress(len(done), total, None))
+    features = PixelFeatures(dataset.train_images)  # "typical"'s, computed once if asked for
     for seed in range(plan.seeds):
         for strategy in plan.strategies:
             todo = [r for r in range(plan.rounds) if (strategy, seed, r) not in done]
@@ -152,7 +154,9 @@ def run_simulation(
                 continue
             if stop_event is not None and stop_event.is_set():
                 return read_results(results)
-            for row in _run_one(dataset, plan, out_dir, strategy, seed, device, stop_event):
+            for row in _run_one(
+                dataset, plan, out_dir, strategy, seed, device, stop_event, features
+            ):
                 if (strategy, seed, row["round"]) not in done:
                     append_result(results, row)
                     done.add((strategy, seed, row["round"]))
@@ -185,6 +189,7 @@ def _run_one(
     seed: int,
     device: str | None,
     stop_event: threading.Event | None,
+    features: PixelFeatures,
 ) -> Any:
     """Yield one row per round; a resumed run replays its rounds (cheaper than storing them)."""
     trainer = _warm_start(dataset, plan, out_dir, seed, device)
@@ -207,7 +212,7 @@ def _run_one(
         carried = model.temperature
         n_labels = int(oracle.labeled_mask.sum())
         test_logits = class_logits(model, dataset.test_images)
-        if strategy == "random":  # needs no predictions: spare the pass over the pool
+        if strategy in ("random", *MODEL_FREE):  # no predictions: spare the pass over the pool
             probs, latent = np.zeros((dataset.n_train, 2)), None
         else:  # calibrated by the last honest fit, as the page's queue gets them
             pool = trainer.predict(dataset.train_images, reconstruct=False)
@@ -219,6 +224,7 @@ def _run_one(
             oracle.labeled_mask,
             plan.step,
             seed=seed * 1000 + round_no,
+            features=features.get() if strategy == "typical" else None,
         ).indices
         oracle.reveal(picks)
         pick_logits = class_logits(model, dataset.train_images[picks])

@@ -52,16 +52,19 @@ def test_an_untrained_or_flat_model_says_so_and_is_random(trained: bool) -> None
     ).indices.tolist()
 
 
-def test_typical_needs_only_a_trained_latent_not_probabilities_or_spread() -> None:
+@pytest.mark.parametrize("trained", [False, True])
+def test_typical_ranks_the_images_before_any_training(trained: bool) -> None:
     p = points()
     flat = Predictions2D(p.xy, np.full(50, 0.1), p.pred)  # no probs, every certainty equal
-    head = queue_head(flat, np.full(50, -1), "typical", 5, trained=True)
+    features = np.random.default_rng(2).normal(size=(50, 20))
+    head = queue_head(flat, np.full(50, -1), "typical", 5, trained=trained, features=features)
     assert head.meaningful and head.strategy == "typical" and head.note is None
-    expected = rank("typical", np.full((50, 2), 0.5), p.xy, np.zeros(50, bool), 5)
+    expected = rank("typical", np.full((50, 2), 0.5), None, np.zeros(50, bool), 5,
+                    features=features)  # fmt: skip
     assert [i["serial"] for i in head.items] == expected.indices.tolist()
-    untrained = queue_head(flat, np.full(50, -1), "typical", 5, trained=False)
-    assert not untrained.meaningful and untrained.note == UNTRAINED_NOTE
-    assert untrained.strategy == "random" and untrained.requested == "typical"
+    by_latent = rank("typical", np.full((50, 2), 0.5), None, np.zeros(50, bool), 5,
+                     features=p.xy)  # fmt: skip
+    assert by_latent.indices.tolist() != expected.indices.tolist()  # the features decide
 
 
 def test_bad_requests_are_refused_in_words() -> None:
@@ -100,8 +103,13 @@ def test_page_and_shell_list_the_same_queue_and_follow_cli_labels(
     tiny_data_dir: Path, workspace: Path
 ) -> None:
     seed_labels(workspace, 30)
-    untrained = _suggest(workspace, tiny_data_dir, "--no-server")
+    untrained = _suggest(workspace, tiny_data_dir, "--strategy", "margin", "--no-server")
     assert untrained["note"] == UNTRAINED_NOTE and not untrained["meaningful"]
+    # The default ("typical") ranks the images themselves: meaningful before any training,
+    # and the same order after it.
+    typical = _suggest(workspace, tiny_data_dir, "--no-server")
+    assert typical["meaningful"] and typical["note"] is None and typical["strategy"] == "typical"
+    assert set(serials(typical)).isdisjoint(range(30)) and len(serials(typical)) == 15
     trained = invoke("train", "--no-server", "--workspace", str(workspace), "--data-dir",
                      str(tiny_data_dir), "-d", "mnist", "--epochs", "1")  # fmt: skip
     assert trained.code == 0, trained.stderr
@@ -119,6 +127,9 @@ def test_page_and_shell_list_the_same_queue_and_follow_cli_labels(
         assert serials(page) == serials(offline) and page["meaningful"]
         shell = _suggest(workspace, tiny_data_dir, "--strategy", "margin")
         assert serials(shell) == serials(page)
+        page_typical = server.api("GET", "/api/queue?n=15").json()
+        assert page_typical["strategy"] == "typical"
+        assert serials(page_typical) == serials(typical)
 
         head = serials(page)[0]
         assert run("label", head, 3, "--workspace", str(workspace)).code == 0

@@ -48,7 +48,7 @@ def test_uniform_probabilities_tie_everywhere_and_keep_index_order() -> None:
 def test_labeled_samples_are_never_returned() -> None:
     labeled = np.array([False, True, True, False])
     for strategy in STRATEGIES:
-        out = rank(strategy, PROBS, np.eye(4)[:, :2], labeled, 10)
+        out = rank(strategy, PROBS, np.eye(4)[:, :2], labeled, 10, features=np.eye(4))
         assert sorted(out.indices.tolist()) == [0, 3], strategy
 
 

@@ -56,8 +56,9 @@ def test_same_seed_same_picks_and_never_more_than_the_pool() -> None:
     points = rng.normal(size=(300, 2))
     labeled = np.zeros(300, bool)
     labeled[:290] = True
-    a = rank("typical", np.full((300, 10), 0.1), points, labeled, 50, seed=3)
-    b = rank("typical", np.full((300, 10), 0.1), points, labeled, 50, seed=3)
+    probs = np.full((300, 10), 0.1)
+    a = rank("typical", probs, None, labeled, 50, seed=3, features=points)
+    b = rank("typical", probs, None, labeled, 50, seed=3, features=points)
     assert a.indices.tolist() == b.indices.tolist()
     assert sorted(a.indices.tolist()) == list(range(290, 300))
     assert a.strategy == "typical" and len(a.scores) == 10
@@ -68,12 +69,14 @@ def test_no_pick_asked_or_none_left() -> None:
     assert typical_picks(POINTS, np.ones(len(POINTS), bool), 5)[0].tolist() == []
 
 
-def test_typical_needs_the_latent_and_matching_shapes() -> None:
+def test_typical_needs_the_images_features_not_the_latent() -> None:
     probs = np.full((4, 10), 0.1)
+    with pytest.raises(ValueError, match="needs the images' features"):
+        rank("typical", probs, np.zeros((4, 2)), np.zeros(4, bool), 2)
+    with pytest.raises(ValueError, match="features must be"):
+        rank("typical", probs, None, np.zeros(4, bool), 2, features=np.zeros((3, 2)))
     with pytest.raises(ValueError, match="needs the latent"):
-        rank("typical", probs, None, np.zeros(4, bool), 2)
-    with pytest.raises(ValueError, match="latent must be"):
-        rank("typical", probs, np.zeros((3, 2)), np.zeros(4, bool), 2)
+        rank("diverse", probs, None, np.zeros(4, bool), 2, features=np.zeros((4, 2)))
 
 
 def test_kmeans_separates_far_blobs() -> None:

@@ -39,7 +39,13 @@ def offline_queue(files: Files, strategy: str, n: int, data_dir: Any) -> dict[st
 
     labels = files.store().as_array()
     points, trained = _points(files, data_dir)
-    return queue_head(points, labels, strategy, n, trained=trained).to_dict()
+    features = None
+    if strategy == "typical":  # clusters the images themselves (ssvae.pixel_features)
+        from ssvae.data import load_dataset
+        from ssvae.pixel_features import pixel_pca
+
+        features = pixel_pca(load_dataset(files.dataset, data_dir).train_images)
+    return queue_head(points, labels, strategy, n, trained=trained, features=features).to_dict()
 
 
 def _points(files: Files, data_dir: Any) -> tuple[Predictions2D, bool]:

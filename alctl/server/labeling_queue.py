@@ -1,7 +1,8 @@
 """LabelingQueue: `/api/queue` over the server's points and labels, and the ranking kept warm.
 
-"typical" clusters the whole pool (about a second on 60k points) and the page asks again
-after every label, so the clusters are memoised (ssvae.representative.ClusterMemo) and, when
+"typical" clusters the images' pixel features (ssvae.pixel_features, computed once) over the
+whole pool (about a second on 60k points) and the page asks again after every label, so the
+clusters are memoised (ssvae.representative.ClusterMemo) and, when
 the points change, ranked ahead in a background thread at the lowest CPU priority: the first
 request after a refresh, or from a page opened during the next session, takes nothing from
 the trainer.
@@ -17,6 +18,7 @@ from typing import Any
 
 from alctl.server.label_state import LabelState
 from alctl.server.points import LatentPoints
+from ssvae.pixel_features import PixelFeatures
 from ssvae.representative import ClusterMemo
 
 # The page holds this many of the queue's head (QUEUE_FETCH in static/js/queue.js): the
@@ -26,9 +28,14 @@ QUEUE_WARM_N = 50
 
 class LabelingQueue:
     def __init__(
-        self, points: LatentPoints, labels: LabelState, trained: Callable[[], bool]
+        self,
+        points: LatentPoints,
+        labels: LabelState,
+        trained: Callable[[], bool],
+        features: PixelFeatures,
     ) -> None:
         self.points, self.labels, self.trained = points, labels, trained
+        self.features = features  # what "typical" clusters: the images', not the model's
         self.clusters = ClusterMemo()  # "typical"'s clusters, kept between labels
 
     def head(self, strategy: str, n: int) -> dict[str, Any]:
@@ -41,7 +48,10 @@ class LabelingQueue:
         if points is None:
             head = QueueHead("random", strategy, False, "the points are still loading", 0)
         else:
-            head = queue_head(points, labels, strategy, n, trained=trained, memo=self.clusters)
+            features = self.features.get() if strategy == "typical" else None
+            head = queue_head(
+                points, labels, strategy, n, trained=trained, memo=self.clusters, features=features
+            )
         return {**head.to_dict(), "latent_version": self.points.info()["version"]}
 
     def warm(self) -> threading.Thread:

@@ -30,6 +30,7 @@ from ssvae.config import SSVAEConfig
 from ssvae.data import Dataset
 from ssvae.labels import LabelStore
 from ssvae.latent_view import LatentView
+from ssvae.pixel_features import PixelFeatures
 from ssvae.points_cache import CACHE_NAME, cache_meta, checkpoint_stamp, load_cache, save_cache
 from ssvae.sessions import evaluation_curve, now_iso
 from ssvae.workspace import Workspace
@@ -73,7 +74,9 @@ class WorkspaceSession:
         self._checkpoint: dict[str, Any] = {"epochs_trained": 0, "test_accuracy": None}
         self.test_split = SplitEvaluation(dataset)
         self.report = ReportFile(workspace, dataset)
-        self.labeling_queue = LabelingQueue(self.points, self.labels, self._trained)
+        self.labeling_queue = LabelingQueue(
+            self.points, self.labels, self._trained, PixelFeatures(dataset.train_images)
+        )
         self._stamp = checkpoint_stamp(workspace.checkpoint)  # the file as we last saw it
 
     # -- start-up ------------------------------------------------------------------------
