@@ -103,7 +103,14 @@ class SSVAE(nn.Module):
         else:
             self.decoder = _conv_decoder(d, dims[0], p)
         width = dims[-1]
-        reads = d + features if config.classifier_input == "hidden" else d
+        reads = d + features if config.classifier_input != "mean" else d
+        # "image": the classifier also reads the pixels through a trunk of its own (M2's
+        # q(y|x)), whose features the reconstruction does not have to share.
+        self.trunk: nn.Module | None = None
+        if config.classifier_input == "image":
+            trunk_dims = [_PIXELS, *dims[:2]]
+            self.trunk = nn.Sequential(nn.Flatten(), _mlp(trunk_dims, p))
+            reads += trunk_dims[-1]
         self.classifier = nn.Sequential(
             nn.Linear(reads, width),
             nn.ReLU(),
@@ -124,14 +131,17 @@ class SSVAE(nn.Module):
         """(mu, logvar, h) with h the encoder's last hidden layer."""
         h = self.encoder(x)
         # Clamp so exp(logvar) can neither overflow nor vanish on a bad step.
-        return self.mu_head(h), self.logvar_head(h).clamp(-20.0, 10.0), h
+        mu, logvar = self.mu_head(h), self.logvar_head(h).clamp(-20.0, 10.0)
+        if self.trunk is not None:
+            h = torch.cat([h, self.trunk(x)], dim=1)
+        return mu, logvar, h
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)
 
     def classify(self, mu: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
         """Class logits (uncalibrated) from the latent mean, plus `features` when it reads them."""
-        if self.config.classifier_input == "hidden":
+        if self.config.classifier_input != "mean":
             if features is None:
                 raise ValueError("this classifier reads the encoder's hidden layer too")
             return self.classifier(torch.cat([mu, features], dim=1))

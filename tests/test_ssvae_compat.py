@@ -81,3 +81,30 @@ def test_hidden_classifier_is_a_different_architecture() -> None:
     assert model.classifier[0].in_features == 2 + 16
     with pytest.raises(ValueError, match="classifier_input"):
         SSVAEConfig(classifier_input="pixels")
+
+
+def test_image_classifier_reads_the_pixels_through_its_own_trunk(tmp_path: Path) -> None:
+    config = SSVAEConfig(**SMALL, classifier_input="image")
+    torch.manual_seed(0)
+    model = SSVAE(config)
+    assert model.trunk is not None and model.classifier[0].in_features == 2 + 16 + 16
+    x = torch.rand(8, 1, 28, 28)
+    out = model(x)
+    # Only the class loss reaches the trunk: the VAE terms leave it alone.
+    (out.recon_logits.sum() + out.mu.sum()).backward(retain_graph=True)
+    assert all(p.grad is None for p in model.trunk.parameters())
+    out.class_logits.sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.trunk.parameters())
+    # It round-trips through a checkpoint, and a 'hidden' one stays 'hidden'.
+    path = tmp_path / "image.ckpt"
+    save_checkpoint(path, model=model, optimizer=None, config=config, epochs_trained=1,
+                    dataset="mnist", history=[])  # fmt: skip
+    loaded, _ = build_model(load_checkpoint(path))
+    images, _ = synthetic_digits(20, seed=3)
+    a, b = predict(model, images, reconstruct=False), predict(loaded, images, reconstruct=False)
+    assert np.array_equal(a.pred_class, b.pred_class) and np.allclose(a.certainty, b.certainty)
+    hidden = SSVAEConfig(**SMALL, classifier_input="hidden")
+    save_checkpoint(path, model=SSVAE(hidden), optimizer=None, config=hidden, epochs_trained=1,
+                    dataset="mnist", history=[])  # fmt: skip
+    again, cfg = build_model(load_checkpoint(path))
+    assert cfg.classifier_input == "hidden" and again.trunk is None
