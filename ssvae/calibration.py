@@ -91,11 +91,14 @@ def held_out_temperature(
 
     `labels` is int [N] with -1 = unlabeled; `trained` the serials the weights were
     trained on (None: unknown, so none is trusted as held out). None when fewer than
-    MIN_LABELS such labels exist: keep the temperature there is.
+    MIN_LABELS such labels exist, or when the weights never trained on a label: a classifier
+    that has not learnt anything yet is at chance, and the T that fits it (the largest
+    there is) would flatten the certainty of the model trained next. Then keep the
+    temperature there is.
     """
     from ssvae.model import class_logits
 
-    if trained is None:
+    if trained is None or len(trained) == 0:
         return None
     fresh = np.flatnonzero(np.asarray(labels) >= 0)
     fresh = np.setdiff1d(fresh, np.asarray(trained, dtype=np.int64))

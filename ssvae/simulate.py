@@ -229,7 +229,8 @@ def _run_one(
         oracle.reveal(picks)
         pick_logits = class_logits(model, dataset.train_images[picks])
         temperature = fit_temperature(pick_logits, dataset.train_targets[picks])
-        model.temperature = temperature
+        if n_labels:  # as the tool does: a classifier that saw no label is not calibrated
+            model.temperature = temperature
         yield {
             "strategy": strategy,
             "seed": seed,

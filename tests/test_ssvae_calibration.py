@@ -11,6 +11,7 @@ from ssvae.calibration import (
     MIN_LABELS,
     expected_calibration_error,
     fit_temperature,
+    held_out_temperature,
     nll,
     softmax,
 )
@@ -73,3 +74,23 @@ def test_softmax_rows_sum_to_one_and_temperature_flattens() -> None:
     logits = np.array([[2.0, 0.0, -1.0]])
     assert softmax(logits).sum() == pytest.approx(1.0)
     assert softmax(logits, 10.0).max() < softmax(logits).max()
+
+
+def test_held_out_labels_fit_only_a_model_that_has_seen_labels() -> None:
+    import torch
+
+    from ssvae.config import SSVAEConfig
+    from ssvae.model import SSVAE
+    from ssvae.synthetic import synthetic_digits
+
+    images, truth = synthetic_digits(60, seed=4)
+    torch.manual_seed(0)
+    model = SSVAE(SSVAEConfig(hidden_dims=(32, 16)))
+    labels = np.full(60, -1)
+    labels[:30] = truth[:30]
+    fitted = held_out_temperature(model, images, labels, trained=[40, 41])
+    assert fitted is not None and fitted > 0  # 30 labels it never trained on
+    assert held_out_temperature(model, images, labels, trained=list(range(25))) is None  # 5 left
+    # Weights that never saw a label (a session without labels): nothing to calibrate.
+    assert held_out_temperature(model, images, labels, trained=[]) is None
+    assert held_out_temperature(model, images, labels, trained=None) is None
