@@ -146,20 +146,54 @@ class Panner:
         self.last = time.monotonic()
 
 
-def _session_epochs(server: ServerProcess, epochs: int, during: Callable[[], None]) -> list[float]:
-    """Train `epochs` through the API; call `during` while it runs; s/epoch of the session."""
-    import httpx
+class Sessions:
+    """Training sessions through the HTTP API, each left to finish its refresh before the next.
 
-    headers = {"X-Alctl-Token": server.token()}
-    with httpx.Client(base_url=server.url, headers=headers, trust_env=False, timeout=30) as http:
-        session = http.post("/api/train", json={"epochs": epochs}).raise_for_status().json()
+    A session's status turns idle before the server has predicted the new points, saved the
+    checkpoint and announced them (then an open page reloads every point and, with the
+    overlay on, asks for a grid). Started back to back, the next session, of whichever state
+    comes next, would train through all of that, and a state's epochs and Chromium share
+    would depend on a race. So the next session waits for the new points, and the page that
+    would reload them is closed then."""
+
+    def __init__(self, server: ServerProcess) -> None:
+        import httpx
+
+        self.url = server.url
+        self.http = httpx.Client(
+            base_url=server.url,
+            headers={"X-Alctl-Token": server.token()},
+            trust_env=False,
+            timeout=30,
+        )
+
+    def latent_version(self) -> Any:
+        return self.http.get("/api/status").json()["latent"]["version"]
+
+    def train(self, epochs: int, during: Callable[[], None]) -> tuple[list[float], Any]:
+        """Train `epochs`, calling `during` meanwhile: (s/epoch, the latent version before)."""
+        version = self.latent_version()
+        session = self.http.post("/api/train", json={"epochs": epochs}).raise_for_status().json()
         number = session.get("session")
-        while http.get("/api/status").json()["training"]["state"] != "idle":
+        while self.http.get("/api/status").json()["training"]["state"] != "idle":
             during()
             time.sleep(0.5)
-        records = http.get("/api/history").json()["records"]
-    return [float(r["seconds"]) for r in records if r.get("session") == number]
+        records = self.http.get("/api/history").json()["records"]
+        return [float(r["seconds"]) for r in records if r.get("session") == number], version
 
+    def settle(self, version: Any, timeout_s: float = 600) -> None:
+        """Wait until the server has the points after `version` out."""
+        deadline = time.monotonic() + timeout_s
+        while self.latent_version() == version:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no new latent after version {version} in {timeout_s:.0f} s")
+            time.sleep(0.2)
+
+    def close(self) -> None:
+        self.http.close()
+
+
+GRIDS_JS = "() => window.alctl.state.timings.manifoldPaint.length"
 
 # The sides of the throughput comparison, run in turn each round (A B C D E A B C D E …):
 # (overlay on, view panned every 2 s). None: no page at all.
@@ -174,27 +208,30 @@ SIDES: dict[str, tuple[bool, bool] | None] = {
 
 def _page_session(
     browser: Any,
-    server: ServerProcess,
+    sessions: Sessions,
     s: Any,
     console: list[str],
     open_page: Callable[..., Any],
     wait_ready: Callable[[Any], None],
     overlay: bool,
     panned: bool,
-) -> tuple[list[float], float, str]:
-    """One session with a page open: (s/epoch, Chromium CPU s per wall s, what was drawn)."""
-    page = open_page(browser, server.url, console)
+) -> tuple[list[float], float, int]:
+    """One session with a page open: (s/epoch, Chromium CPU s per wall s while it trained,
+    grids the overlay drew while it trained)."""
+    page = open_page(browser, sessions.url, console)
     wait_ready(page)
     if overlay:
         page.keyboard.press("o")
         page.wait_for_function("document.getElementById('manifold').dataset.seq", timeout=60_000)
     pan = Panner(page)
+    grids = int(page.evaluate(GRIDS_JS))
     cpu, wall = chromium_cpu_s(), time.monotonic()
-    epochs = _session_epochs(server, s.epochs, pan if panned else lambda: None)
+    epochs, version = sessions.train(s.epochs, pan if panned else lambda: None)
     share = (chromium_cpu_s() - cpu) / (time.monotonic() - wall)
-    grids = int(page.evaluate("() => window.alctl.state.timings.manifoldPaint.length"))
+    grids = int(page.evaluate(GRIDS_JS)) - grids
+    sessions.settle(version)
     page.context.close()
-    return epochs, share, f"{pan.pans} pans, {grids} grids drawn"
+    return epochs, share, grids
 
 
 def measure_throughput_overlay(
@@ -215,28 +252,38 @@ def measure_throughput_overlay(
     less than it disturbs epoch times."""
     epochs: dict[str, list[float]] = {side: [] for side in SIDES}
     shares: dict[str, list[float]] = {side: [] for side in SIDES if SIDES[side]}
-    drawn = ""
+    grids: dict[str, list[int]] = {side: [] for side, state in SIDES.items() if state and state[0]}
     with ServerProcess(workspace, s.dataset, s.data_dir) as server:
         server.wait_port()
-        _session_epochs(server, 1, lambda: None)  # warm-up: a new process's first epoch is slow
-        for _ in range(s.rounds):
-            for side, state in SIDES.items():
-                if state is None:
-                    epochs[side] += _session_epochs(server, s.epochs, lambda: None)
-                    continue
-                seconds, share, what = _page_session(
-                    browser, server, s, console, open_page, wait_ready, *state
-                )
-                epochs[side] += seconds
-                shares[side].append(share)
-                drawn = what if side == "overlay on, panned" else drawn
+        sessions = Sessions(server)
+        try:
+            # Warm-up: a new process's first epoch is slow.
+            sessions.settle(sessions.train(1, lambda: None)[1])
+            for _ in range(s.rounds):
+                for side, state in SIDES.items():
+                    if state is None:
+                        seconds, version = sessions.train(s.epochs, lambda: None)
+                        sessions.settle(version)
+                        epochs[side] += seconds
+                        continue
+                    seconds, share, drawn = _page_session(
+                        browser, sessions, s, console, open_page, wait_ready, *state
+                    )
+                    epochs[side] += seconds
+                    shares[side].append(share)
+                    if side in grids:
+                        grids[side].append(drawn)
+        finally:
+            sessions.close()
     p50 = {side: percentile(values, 50) for side, values in epochs.items()}
     cpu = ", ".join(f"{side} {percentile(v, 50) * 100:.1f} %" for side, v in shares.items())
+    drawn = ", ".join(f"{side} {' '.join(map(str, v))}" for side, v in grids.items())
     common_note = (
         f"s/epoch medians: {', '.join(f'{k} {v:.2f}' for k, v in p50.items())}; "
-        f"{s.rounds} round(s) of {s.epochs} epoch(s) per state, states alternated; "
+        f"{s.rounds} round(s) of {s.epochs} epoch(s) per state, states alternated, each "
+        f"session started after the last one's new points were out; "
         f"Chromium CPU share (of one core) while training: {cpu}; "
-        f"the last panned-overlay session: {drawn}"
+        f"grids the overlay drew while training, per session: {drawn}"
     )
     rows = []
     for side in ("overlay on", "page open", "overlay on, panned"):

@@ -230,9 +230,10 @@ function boot(config) {
         decoder.refresh();
         refreshLabelButtons();
         queue.refresh(); // new predictions: the whole pool is ranked again
-        manifold.refresh();
         evaluationPanel.pointsChanged();
       },
+      // The overlay asks for its grid once the view has settled on the new points.
+      pointsDrawn: () => manifold.refresh(),
     },
   );
 

@@ -110,11 +110,16 @@ export function createManifold({ api, plot, scatterCanvas, canvas, els, onTiming
     requests.push({ box, shape, started: performance.now() });
   }
 
+  /** Asks for the grid once nothing has changed for SETTLE_MS (a pan, a refit, new points). */
+  function settle() {
+    clearTimeout(timer);
+    timer = setTimeout(recompute, SETTLE_MS);
+  }
+
   function viewChanged() {
     if (!on) return;
     draw(); // follow the camera at once with the grid we have
-    clearTimeout(timer);
-    timer = setTimeout(recompute, SETTLE_MS);
+    settle();
   }
 
   function set(next) {
@@ -140,9 +145,13 @@ export function createManifold({ api, plot, scatterCanvas, canvas, els, onTiming
       return on;
     },
     toggle: () => set(!on),
-    /** The points moved (a new model): the same view means other latent points now. */
+    /**
+     * New points are drawn (a new model): the same view means other latent points now. Call
+     * it once they are on screen: a refit of the view moves the camera first, and its view
+     * events and this call then settle into one request for the view the person sees.
+     */
     refresh: () => {
-      if (on) recompute();
+      if (on) settle();
     },
   };
 }

@@ -40,7 +40,8 @@ const instanceOf = (status) => status.server?.instance ?? status.server?.started
 
 /**
  * @param {object} parts  {api, state, scatter, samples, labeler, charts, training, toasts}
- * @param {object} hooks  {applyStatus(status), pointsShown(points), animate(): boolean,
+ * @param {object} hooks  {applyStatus(status), pointsShown(points), pointsDrawn(points) (once
+ *   the scatter shows them, after any transition and refit), animate(): boolean,
  *   restarted(status) (before the new state is applied), reload(config): boolean (true when
  *   the page must be loaded again: another dataset)}
  */
@@ -74,6 +75,7 @@ export function createSync(parts, hooks) {
       samples.invalidate();
       hooks.pointsShown(points);
       await drawn;
+      hooks.pointsDrawn(points);
       recordTiming(state, "pointsLoad", performance.now() - started);
     })();
     try {
