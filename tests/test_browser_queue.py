@@ -254,6 +254,44 @@ def test_shift_click_batch_label_is_one_write_and_undo_restores_the_csv(board: P
     board.page.wait_for_selector("#history-list li.undone")
 
 
+# A press whose pointer move no frame has seen yet: a tap's mouse events, or a quick move and
+# click while a software-rendered frame takes long. They go in one task here, so that no frame
+# falls between the move and the press; the frames then run with the button held.
+PRESS_AFTER_A_JUMP = """async ([x, y]) => {
+  const canvas = document.getElementById('scatter');
+  const at = { clientX: x, clientY: y, bubbles: true, cancelable: true, view: window };
+  const press = { ...at, button: 0, buttons: 1 };
+  const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+  canvas.dispatchEvent(new PointerEvent('pointermove', at));
+  canvas.dispatchEvent(new MouseEvent('mousemove', at));
+  canvas.dispatchEvent(new PointerEvent('pointerdown', press));
+  canvas.dispatchEvent(new MouseEvent('mousedown', press));
+  for (let i = 0; i < 3; i++) await frame();
+  const held = Array.from(window.alctl.scatter.get('cameraView'));
+  canvas.dispatchEvent(new PointerEvent('pointerup', at));
+  canvas.dispatchEvent(new MouseEvent('mouseup', at));
+  canvas.dispatchEvent(new MouseEvent('click', at));
+  return held;
+}"""
+
+
+def test_a_click_right_after_the_pointer_jumped_neither_pans_nor_picks_another_point(
+    board: Page,
+) -> None:
+    picks = _on_screen_unlabeled(board, 2)
+    assert len(picks) == 2, picks
+    spots = _screen(board, picks)
+    board.page.mouse.click(*spots[0])
+    wait_for(lambda: board.selected() == picks[0], what="the first pick")
+    # Resting, the frame loop last saw the pointer at the first pick.
+    wait_for(lambda: not board.js("window.alctl.scatterAnimating"), what="the frames to rest")
+    view = board.js("Array.from(window.alctl.scatter.get('cameraView'))")
+    held = board.page.evaluate(PRESS_AFTER_A_JUMP, spots[1])
+    assert held == view  # the jump to the press is no drag
+    wait_for(lambda: board.selected() == picks[1], what="the second pick")
+    assert board.js("Array.from(window.alctl.scatter.get('cameraView'))") == view
+
+
 def test_a_lasso_selects_the_points_inside_it(board: Page) -> None:
     box = board.js(
         "(() => { const b = document.getElementById('scatter').getBoundingClientRect();"

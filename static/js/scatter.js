@@ -184,6 +184,16 @@ export function createScatter({ canvas, ring, count, onSelect, onHover }) {
     container.addEventListener(type, () => frames.wake(), { capture: true, passive: true });
   }
   plot.subscribe("draw", () => frames.wake());
+  // The camera pans, once a frame, by how far the pointer moved since the frame before while
+  // the button is down. A move no frame has seen yet when the button goes down (a tap; a quick
+  // move and click while a frame takes long; the first click after the loop rested) would pan
+  // the view by that whole move, and the click would pick the point carried under the pointer
+  // (often the one clicked before). Ticking the camera before its own mousedown handler runs
+  // starts the drag at the press; a view change that tick takes is handed on to the next frame.
+  container.addEventListener("mousedown", () => {
+    const camera = plot.get("camera");
+    if (camera.tick()) camera.setView(camera.view);
+  }, { capture: true, passive: true });
   // A drag or the wheel moves the view: very large scatters draw a sample meanwhile.
   const detail = createLevelOfDetail(plot, () => selected, () => frames.wake());
   const options = { capture: true, passive: true };
