@@ -3,10 +3,12 @@
 
     python benchmarks/bench_epoch_ab.py              # Fashion-MNIST 60k, 100 labels, 3 pairs
     python benchmarks/bench_epoch_ab.py --pairs 5 --batches 100   # time 100 batches only
+    python benchmarks/bench_epoch_ab.py --set classifier_input=image   # an option's cost
 
 Runs A B A B ... in one process (A: LEGACY_DEFAULTS, the settings of checkpoints without
-the new fields; B: SSVAEConfig() today) and prints the median seconds per epoch of each
-and the ratio B / A (the budget is 1.5). On a shared machine the pairs share the noise.
+the new fields; B: SSVAEConfig() today, with the `--set` settings when given) and prints the
+median seconds per epoch of each and the ratio B / A (the budget is 1.5). On a shared
+machine the pairs share the noise.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ except ImportError:  # run from a checkout: make the repo root importable
 import numpy as np
 import torch
 
+from alctl.cli.simulate import parse_settings
 from ssvae.batches import TrainingData
 from ssvae.config import LEGACY_DEFAULTS, SSVAEConfig
 from ssvae.data import load_dataset
@@ -59,13 +62,16 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--batches", type=int, default=None, help="time only this many")
     parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
+    parser.add_argument(
+        "--set", default="", help="B's settings beyond the defaults: KEY=VALUE[,KEY=VALUE...]"
+    )
     args = parser.parse_args()
     ds = load_dataset("fashion-mnist", args.data_dir, download=False)
     labels = np.full(ds.n_train, -1, np.int64)
     pick = np.random.default_rng(0).permutation(ds.n_train)[:100]
     labels[pick] = ds.train_targets[pick]
     old = SSVAEConfig(**LEGACY_DEFAULTS)
-    new = SSVAEConfig()
+    new = SSVAEConfig().replace(**parse_settings([i for i in args.set.split(",") if i]))
     data = TrainingData.build(
         ds.train_images, labels, val_split=new.val_split, seed=0, device=torch.device("cpu")
     )
@@ -77,7 +83,8 @@ def main() -> None:
     print("### One epoch at batch 128, Fashion-MNIST 60k (median of A B pairs)\n")
     print("| model | s / epoch | runs |")
     print("|---|---|---|")
-    for name, value in (("before (legacy defaults)", before), ("after (defaults)", after)):
+    after_name = f"after (defaults, {args.set})" if args.set else "after (defaults)"
+    for name, value in (("before (legacy defaults)", before), (after_name, after)):
         runs = ", ".join(f"{t:.2f}" for t in times[name.split()[0]])
         print(f"| {name} | {value:.2f} | {runs} |")
     print(f"\nratio after / before: {after / before:.2f} (budget 1.5)")

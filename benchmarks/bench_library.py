@@ -104,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
+    started = time.perf_counter()
     ds = load_dataset(args.dataset, args.data_dir)
+    load_seconds = time.perf_counter() - started
+    loaded = f"load the dataset ({ds.n_train:,} + {len(ds.test_images):,} images)"
     epochs = args.epochs
     if args.quick:
         ds, epochs = shrink(ds, 2000, 500), 1
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# ssvae library benchmark: {ds.name}, {ds.n_train} train / {len(ds.test_images)} test")
     print(f"# source: {ds.source}")
     print(f"# device: {describe_device(device)}; torch {torch.__version__}; {platform.machine()}")
-    rows: list[tuple[str, str]] = []
+    rows: list[tuple[str, str]] = [(loaded, f"{load_seconds:.2f} s")]
     for batch in (128, 512):
         seconds = time_epoch(ds, few, batch, device)
         rows.append(

@@ -33,7 +33,7 @@ from ssvae.download import (
     recent_failure,
     remember_failure,
 )
-from ssvae.idx import IDXError, read_idx, read_idx_shape
+from ssvae.idx import IDXError, read_idx, read_idx_head, read_idx_shape
 
 DATASETS = ("mnist", "fashion-mnist")
 IDX_NAMES = (
@@ -58,7 +58,21 @@ CLASS_NAMES: dict[str, list[str]] = {
     ],
 }
 _TORCHVISION_NAMES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
+_DISPLAY = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
 _SYSTEM_DIRS = {"fashion-mnist": Path("/usr/share/datasets/fashion-mnist")}
+# The first 12 training and test labels of the published files. Both datasets ship the same
+# IDX names, format and sizes, so these tell a directory of one from the other's: Fashion-MNIST
+# is never read (or shown) as MNIST, nor the other way round.
+PUBLISHED_LABELS: dict[str, tuple[bytes, bytes]] = {
+    "mnist": (
+        bytes([5, 0, 4, 1, 9, 2, 1, 3, 1, 4, 3, 5]),
+        bytes([7, 2, 1, 0, 4, 1, 4, 9, 5, 9, 0, 6]),
+    ),
+    "fashion-mnist": (
+        bytes([9, 0, 0, 3, 0, 2, 7, 2, 5, 5, 0, 9]),
+        bytes([9, 2, 1, 1, 6, 1, 4, 6, 5, 7, 4, 5]),
+    ),
+}
 
 
 class DataError(Exception):
@@ -101,9 +115,26 @@ def cache_dir(name: str) -> Path:
 
 
 def find_idx_dir(directory: Path, name: str) -> Path | None:
-    """The directory holding all four IDX files for `name` inside `directory`, if any."""
+    """The directory holding all four IDX files for `name` inside `directory`, if any; files
+    that are the other published dataset's do not count."""
     candidates = [directory, directory / name, directory / _TORCHVISION_NAMES[name] / "raw"]
-    return next((c for c in candidates if _missing_files(c) == []), None)
+    return next(
+        (c for c in candidates if _missing_files(c) == [] and published_as(c) in (None, name)),
+        None,
+    )
+
+
+def published_as(directory: Path) -> str | None:
+    """Which published dataset the IDX files in `directory` are, by their first labels; None
+    for any other files (generated, subsets, relabelled)."""
+    try:
+        heads = (
+            read_idx_head(_idx_file(directory, "train-labels-idx1-ubyte"), 12),
+            read_idx_head(_idx_file(directory, "t10k-labels-idx1-ubyte"), 12),
+        )
+    except (OSError, IDXError):
+        return None
+    return next((name for name, first in PUBLISHED_LABELS.items() if first == heads), None)
 
 
 def load_dataset(
@@ -232,6 +263,12 @@ def _bad_data_dir_message(directory: Path, name: str) -> str:
     if not directory.is_dir():
         return f"--data-dir {directory} does not exist; give a directory holding the four IDX files"
     missing = _missing_files(directory)
+    other = published_as(directory) if not missing else None
+    if other is not None and other != name:
+        return (
+            f"--data-dir {directory} holds {_DISPLAY[other]}'s IDX files (their first labels are "
+            f"the published {_DISPLAY[other]}'s), not {_DISPLAY[name]}'s: use --dataset {other}"
+        )
     return (
         f"--data-dir {directory} does not hold the {name} IDX files (missing: "
         f"{', '.join(missing)}, each optionally .gz; also looked in {name}/ and "

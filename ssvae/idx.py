@@ -78,7 +78,15 @@ def read_idx_shape(path: str | os.PathLike) -> tuple[int, ...]:
 
     Cheap: reads a few bytes, so callers can learn a dataset's size without loading it.
     """
-    path = Path(path)
+    return _read_head(Path(path), 0)[0]
+
+
+def read_idx_head(path: str | os.PathLike, count: int) -> bytes:
+    """The first `count` bytes of an IDX file's data (for uint8 labels: the first labels)."""
+    return _read_head(Path(path), count)[1]
+
+
+def _read_head(path: Path, count: int) -> tuple[tuple[int, ...], bytes]:
     with path.open("rb") as raw_handle:
         gzipped = raw_handle.read(2) == b"\x1f\x8b"
     opener = gzip.open if gzipped else open
@@ -88,8 +96,9 @@ def read_idx_shape(path: str | os.PathLike) -> tuple[int, ...]:
             if len(magic) < 4 or magic[0] != 0 or magic[1] != 0:
                 raise IDXError(f"{path}: not an IDX file (bad magic number)")
             dims = handle.read(4 * magic[3])
+            data = handle.read(count)
     except (OSError, EOFError) as exc:
         raise IDXError(f"{path}: cannot read the IDX header ({exc})") from exc
     if len(dims) < 4 * magic[3]:
         raise IDXError(f"{path}: truncated header")
-    return struct.unpack(f">{magic[3]}I", dims)
+    return struct.unpack(f">{magic[3]}I", dims), data

@@ -128,7 +128,8 @@ class SSVAE(nn.Module):
         return mu, logvar
 
     def encode_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(mu, logvar, h) with h the encoder's last hidden layer."""
+        """(mu, logvar, h): h is what the classifier reads beside mu (the encoder's last hidden
+        layer; with classifier_input "image" also its own trunk's features of the pixels)."""
         h = self.encoder(x)
         # Clamp so exp(logvar) can neither overflow nor vanish on a bad step.
         mu, logvar = self.mu_head(h), self.logvar_head(h).clamp(-20.0, 10.0)
@@ -143,7 +144,7 @@ class SSVAE(nn.Module):
         """Class logits (uncalibrated) from the latent mean, plus `features` when it reads them."""
         if self.config.classifier_input != "mean":
             if features is None:
-                raise ValueError("this classifier reads the encoder's hidden layer too")
+                raise ValueError("this classifier reads encode_features()'s features too")
             return self.classifier(torch.cat([mu, features], dim=1))
         return self.classifier(mu)
 

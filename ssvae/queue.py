@@ -78,12 +78,11 @@ def queue_head(
     """
     labeled = np.asarray(labels) >= 0
     note = None
-    if strategy in MODEL_FREE:  # ranks by the images: meaningful from the start
-        pass
-    elif points.probs is None:
-        note = NO_PROBS_NOTE
-    elif not trained or float(np.ptp(points.certainty)) < FLAT_SPREAD:
-        note = UNTRAINED_NOTE
+    if strategy not in MODEL_FREE:  # those rank by the images: meaningful from the start
+        if points.probs is None:
+            note = NO_PROBS_NOTE
+        elif not trained or float(np.ptp(points.certainty)) < FLAT_SPREAD:
+            note = UNTRAINED_NOTE
     used = "random" if note else strategy
     probs = points.probs if points.probs is not None else np.full((len(labeled), 2), 0.5)
     ranking = rank(used, probs, points.xy, labeled, n, seed, memo, features)
