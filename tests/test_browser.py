@@ -278,6 +278,7 @@ def test_a_label_request_that_never_settles_is_retried_in_order(dashboard: Dashb
     assert read_labels_csv(dashboard.labels_csv) == page_labels(dashboard)
 
 
+@pytest.mark.slow  # a storm: 500 keys at key-repeat speed (make test-all, CI)
 def test_500_labels_at_key_repeat_speed_leave_csv_equal_to_page(dashboard: Dashboard) -> None:
     page = dashboard.page
     rng = random.Random(7)
