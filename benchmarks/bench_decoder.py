@@ -340,6 +340,9 @@ def main() -> int:
         "--throughput-quick", action="store_true", help="the throughput row on generated data"
     )
     parser.add_argument("--no-throughput", action="store_true", help="the page rows only")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="throughput rounds (each state once per round)"
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="alctl-bench-decoder-"))
     console: list[str] = []
@@ -369,6 +372,8 @@ def main() -> int:
                 s.rounds, s.epochs = 3, 2
                 bd.make_checkpoint(quick / "ws", s)
                 workspace = quick / "ws"
+            if args.rounds:
+                s.rounds = args.rounds
             if not args.no_throughput:
                 results += measure_throughput_overlay(
                     browser, workspace, s, console, bd.open_page, bd.wait_ready
