@@ -6,6 +6,7 @@ Servers come from tests.live_server (`running_server`, the `live_server` fixture
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -87,6 +88,15 @@ def wait_idle(client: Any, timeout: float = 120.0) -> dict[str, Any]:
         time.sleep(0.1)
 
 
+def as_foreground() -> None:
+    """Popen's preexec_fn: Ctrl+C at its default, as a shell starts a foreground command.
+
+    A test run started in the background (`make test &`, a CI runner) inherits SIGINT
+    ignored, and a Python child keeps it ignored: the Ctrl+C tests would then test nothing.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Background:
     """`python -m alctl ARGS` running in the background, its output collected as it comes."""
 
@@ -99,6 +109,7 @@ class Background:
             text=True,
             env=cli_env(),
             cwd=REPO,
+            preexec_fn=as_foreground,
         )
         self.out: list[str] = []
         self.err: list[str] = []

@@ -18,6 +18,7 @@ from tests.cli_support import (
     REPO,
     Background,
     api_client,
+    as_foreground,
     cli_env,
     one_error_line,
     run,
@@ -182,6 +183,7 @@ def test_ctrl_c_on_a_terminal_asks_and_stops(server: LiveServer, client: ApiClie
         stderr=child_fd,
         env=cli_env(COLUMNS="100"),
         cwd=REPO,
+        preexec_fn=as_foreground,
     )
     os.close(child_fd)
     seen = b""
