@@ -121,7 +121,7 @@ def _open_session(
 ) -> tuple[Any, bool]:
     """The session, ready to serve; True when the model is still to be loaded."""
     # Imported here: numpy and the session modules are not needed to report a busy port.
-    from alctl.server.memory import keep_triton_out
+    from alctl.server.memory import keep_triton_out, limit_arenas
     from alctl.server.session import WorkspaceSession
     from ssvae.checkpoint import CheckpointError
     from ssvae.data import DataError, load_dataset
@@ -140,6 +140,7 @@ def _open_session(
     # Importing torch takes seconds; begin now so that it overlaps reading the dataset
     # (zlib releases the GIL) instead of following it, or stalling the loop once serving.
     keep_triton_out()  # before any thread can create an optimizer
+    limit_arenas()
     threading.Thread(target=_preload_model_code, name="preload-torch", daemon=True).start()
     with _step(echo, "dataset") as line:
         try:
