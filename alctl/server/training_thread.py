@@ -241,6 +241,9 @@ class TrainingRunner(TrainingCallback):
                 "hparams": entry["hparams"],
                 "batches": event.batches_per_epoch,
                 "n_labeled": event.n_labeled,
+                # With the number, what tells this session from another of the same number
+                # (a page that outlived a crash sees the next session take the lost one's).
+                "started_at": entry["started_at"],
             }
             self.bus.publish("train_started", data)
 
