@@ -356,19 +356,22 @@ def test_training_input_is_checked_before_sending(dashboard: Dashboard) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stop", ["sigint", "sigkill-while-training"])
+@pytest.mark.parametrize("stop", ["sigint", "sigint-while-training", "sigkill-while-training"])
 def test_page_carries_on_after_a_server_restart(
     browser: Any, tmp_path: Path, tiny_data_dir: Path, stop: str
 ) -> None:
     """Lose the server for real (Ctrl+C, or kill -9 mid-session), change the CSV meanwhile,
-    restart: the page takes the new server's token and state, then labels and trains."""
+    restart: the page takes the new server's token and state, then labels and trains. Of a
+    session it saw running, it says what the new server has: saved (Ctrl+C stops a session
+    between batches and saves it) or lost (kill -9)."""
     workspace, port = tmp_path / "ws", free_port()
     workspace.mkdir()
-    with server_on_port(workspace, tiny_data_dir, port) as first:
+    # A Ctrl+C mid-session waits for the session to be saved (slow on a busy machine).
+    with server_on_port(workspace, tiny_data_dir, port, stop_timeout=30) as first:
         board, page = open_dashboard(browser, first)
         instance = board.js("window.alctl.serverInstance")
         label_with_key(board, 50, 8)
-        if stop == "sigkill-while-training":
+        if stop.endswith("-while-training"):
             response = httpx.post(
                 first.url + "api/train",
                 json={"epochs": 1000, "batch_size": 1},
@@ -376,9 +379,10 @@ def test_page_carries_on_after_a_server_restart(
             )
             assert response.status_code == 202, response.text
             wait_for(lambda: "running" in page.text_content("#train-result"), what="'running'")
+            board.guard.allow("ERR_INCOMPLETE_CHUNKED_ENCODING")  # the stream ends mid-way
+        if stop == "sigkill-while-training":
             first.process.kill()
             first.process.wait()
-            board.guard.allow("ERR_INCOMPLETE_CHUNKED_ENCODING")  # the stream cut mid-way
             # Requests in flight at the kill (queue thumbnails, the next sample's prefetch):
             # refused, reset, or cut after the headers promised a length (an image mid-body).
             board.guard.allow("ERR_CONNECTION_RESET")
@@ -410,7 +414,20 @@ def test_page_carries_on_after_a_server_restart(
         wait_for(lambda: page.text_content("#train-error") == "", what="the stale error cleared")
         assert page.text_content("#train-state") == "idle"
         if stop == "sigkill-while-training":
-            assert "interrupted" in page.text_content("#train-result")
+            assert page.text_content("#train-result") == (
+                "session 1 was lost when the server stopped: nothing of it was saved, the model"
+                " is as it was before it"
+            )
+        if stop == "sigint-while-training":
+            result = page.text_content("#train-result")
+            assert re.fullmatch(
+                r"session 1 stopped and was saved before the server restarted: "
+                r"\d+ complete epochs? and part of the next, \d+ in total",
+                result,
+            ), result
+            # Its own evaluation beside it (the saved weights were evaluated), nothing older.
+            wait_for(lambda: page.is_visible("#eval-line"), what="session 1's evaluation")
+            assert page.text_content("#eval-line").startswith("session 1: test ")
 
         # The page works against the new server: a label and a training session.
         label_with_key(board, 52, 5)

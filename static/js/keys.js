@@ -11,7 +11,8 @@ const MODE_KEYS = { u: "user", p: "pred", c: "certainty", g: "truth" };
 
 /**
  * @param {object} actions  {label(n), unlabel(), deselect(), mode(name), resetView(), focusJump(),
- *   next(), undo(), redo(), decoder(), manifold(), evaluate()}
+ *   next(), undo(), redo(), decoder(), manifold(), evaluate(), confirm(): boolean (Enter: false
+ *   when nothing waits for it, so a focused button still gets it)}
  */
 export function bindKeys(actions) {
   window.addEventListener("keydown", (event) => {
@@ -36,6 +37,7 @@ export function bindKeys(actions) {
     }
     else if (key === "Delete" || key === "Backspace") actions.unlabel();
     else if (key === "Escape") actions.deselect();
+    else if (key === "Enter") handled = actions.confirm();
     else if (MODE_KEYS[key]) actions.mode(MODE_KEYS[key]);
     else if (key === "r") actions.resetView();
     else if (key === "/") actions.focusJump();

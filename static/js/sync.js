@@ -39,14 +39,15 @@ export function coalesce(paint, everyMs) {
 const instanceOf = (status) => status.server?.instance ?? status.server?.started_at ?? null;
 
 /**
- * @param {object} parts  {api, state, scatter, samples, labeler, charts, training, toasts}
+ * @param {object} parts  {api, state, scatter, samples, labeler, charts, training, summary,
+ *   toasts}
  * @param {object} hooks  {applyStatus(status), pointsShown(points), pointsDrawn(points) (once
  *   the scatter shows them, after any transition and refit), animate(): boolean,
  *   restarted(status) (before the new state is applied), reload(config): boolean (true when
  *   the page must be loaded again: another dataset)}
  */
 export function createSync(parts, hooks) {
-  const { api, state, scatter, samples, labeler, charts, training, toasts } = parts;
+  const { api, state, scatter, samples, labeler, charts, training, summary, toasts } = parts;
   let instance = null;
   let pointsLoading = null;
   let pointsStale = false;
@@ -133,12 +134,19 @@ export function createSync(parts, hooks) {
     }
     state.stats = null;
     hooks.restarted(status);
+    // Its sessions first: they say what became of a session the old server was running
+    // (saved by a Ctrl+C, or lost in a crash), before its status says "idle".
+    const history = await api.history().catch((error) => {
+      failed("Could not reload the loss history")(error);
+      return null;
+    });
+    summary.serverRestarted(history?.sessions ?? null, status.training?.last_result);
     hooks.applyStatus(status);
+    if (history) showHistory(history, { merge: false });
     await Promise.all([
       refetchLabels().catch(failed("Could not reload the labels")),
       loadPoints({ transition: hooks.animate() })
         .catch(failed("Could not reload the latent points")),
-      loadHistory({ merge: false }).catch(failed("Could not reload the loss history")),
     ]);
   }
 
@@ -169,6 +177,7 @@ export function createSync(parts, hooks) {
     train_started(event) {
       progress.cancel();
       training.started(event);
+      summary.running(event);
     },
     train_progress: (event) => progress.push(event),
     train_epoch(record) {
@@ -178,9 +187,26 @@ export function createSync(parts, hooks) {
     train_ended(result) {
       progress.cancel();
       const problem = training.ended(result);
+      summary.ended(result);
       if (problem) toasts.error(problem);
       else toasts.note(`Training ${result.status.replace("_", " ")} after ${plural(result.epochs_run, "epoch")}.`);
       refreshStatus();
+    },
+    /** The session was evaluated and saved (or could not be): its facts, all at once. */
+    session_saved(event) {
+      summary.saved(event);
+      if (event.saved === false) {
+        toasts.error(`Session ${event.session} could not be saved: ${event.error ?? "no reason given"}.`);
+      }
+      refreshStatus();
+    },
+    /**
+     * The model finished loading (or failed to): the header's "loading" is over, and a sample
+     * shown meanwhile gets its reconstruction.
+     */
+    model() {
+      refreshStatus();
+      samples.invalidate();
     },
     latent_refreshed() {
       loadPoints({ transition: hooks.animate() })
