@@ -14,11 +14,11 @@ from ssvae.config import SSVAEConfig
 from ssvae.io.checkpoint import (
     FORMAT_VERSION,
     CheckpointError,
-    build_model,
     checkpoint_summary,
     load_checkpoint,
     save_checkpoint,
 )
+from ssvae.nn.restore import build_model
 from ssvae.train.trainer import InteractiveTrainer
 from tests.datagen import synthetic_digits
 
