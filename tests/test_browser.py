@@ -380,6 +380,9 @@ def test_page_carries_on_after_a_server_restart(
             assert response.status_code == 202, response.text
             wait_for(lambda: "running" in page.text_content("#train-result"), what="'running'")
             board.guard.allow("ERR_INCOMPLETE_CHUNKED_ENCODING")  # the stream ends mid-way
+            # Saved, so the next server starts from its cache and loads the model behind it:
+            # the page's samples wait for it (503 "model loading").
+            board.guard.allow("status of 503 (Service Unavailable)")
         if stop == "sigkill-while-training":
             first.process.kill()
             first.process.wait()

@@ -226,7 +226,7 @@ def test_a_big_batch_asks_first_and_stays_undoable_across_a_reload_and_a_restart
         assert board.page.text_content("#batch-makeup").startswith("predicted: ")
         board.page.keyboard.press("7")
         board.page.locator("#batch-ask").wait_for(state="visible")
-        assert f"Label all {len(batch)} samples as 7" in board.page.text_content("#batch-ask")
+        assert f"Label all {len(batch)} samples as 7?" in board.page.text_content("#batch-ask")
         assert board.csv.read_bytes() == before, "nothing written before Enter"
         board.page.keyboard.press("Escape")  # cancels the question, keeps the batch
         board.page.locator("#batch-ask").wait_for(state="hidden")

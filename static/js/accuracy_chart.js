@@ -97,7 +97,7 @@ function node(tag, attrs, text) {
   return el;
 }
 
-/** A point's title: "session 3: 120 labels → test 61.0 % (−1.7), blind 70.0 % on 20 new labels". */
+/** A point's title: "session 3: 120 labels → test 61.0 % (−1.7), blind 70.0 %…". */
 export function pointTitle(e) {
   const change = testChange(e);
   const test = `test ${pct(e.test_accuracy)}${change ? ` (${change.text})` : ""}`;
@@ -123,8 +123,8 @@ export function renderAccuracyChart(svg, evaluations) {
   for (const x of g.xTicks) {
     const at = g.xAt(x);
     svg.append(node("path", { d: `M${at.toFixed(1)},${bottom}v3`, class: "axis" }));
-    svg.append(node("text", { x: at, y: bottom + 12, class: "tick x-tick", "text-anchor": "middle" },
-      tickText(x)));
+    svg.append(node("text",
+      { x: at, y: bottom + 12, class: "tick x-tick", "text-anchor": "middle" }, tickText(x)));
   }
   svg.append(node("text", { x: right, y: bottom + 22, class: "tick", "text-anchor": "end" },
     "labels (log scale)"));

@@ -194,7 +194,10 @@ function boot(config) {
     current: (serial) => (state.user[serial] < 0 ? null : state.user[serial]),
     onChange: renderHistory,
     onNote: (message) => toasts.note(message),
-    store: { load: () => readJson(storage, undoKey), save: (data) => writeJson(storage, undoKey, data) },
+    store: {
+      load: () => readJson(storage, undoKey),
+      save: (data) => writeJson(storage, undoKey, data),
+    },
   });
 
   function renderHistory() {

@@ -14,7 +14,9 @@ export function testChange(e) {
   const points = (e.test_accuracy - e.previous_test_accuracy) * 100;
   const text = Math.abs(points).toFixed(1);
   if (text === "0.0") return { text: "±0.0", direction: "same" };
-  return points > 0 ? { text: `+${text}`, direction: "up" } : { text: `−${text}`, direction: "down" };
+  return points > 0
+    ? { text: `+${text}`, direction: "up" }
+    : { text: `−${text}`, direction: "down" };
 }
 
 /** "blind 70.0 % on 20 new labels", or why there is none. */

@@ -24,12 +24,18 @@ export function makeup(serials, pred) {
     .sort((a, b) => b.count - a.count || a.cls - b.cls);
 }
 
-/** "predicted: 812 Dress · 30 Coat · 15 others". */
+/** "3 Dress", or "3" where the class is named by its digit (MNIST). */
+export function classText(label, classNames) {
+  const name = classNames[label];
+  return name === undefined || name === String(label) ? String(label) : `${label} ${name}`;
+}
+
+/** "predicted: Dress 812 · Coat 30 · other 15" (MNIST: "7: 420 · 5: 180"). */
 export function makeupText(parts, classNames, shown = 3) {
   const head = parts.slice(0, shown).map(({ cls, count }) =>
-    `${count.toLocaleString("en-US")} ${classNames[cls] ?? cls}`);
+    `${classNames[cls] ?? cls}: ${count.toLocaleString("en-US")}`);
   const rest = parts.slice(shown).reduce((n, p) => n + p.count, 0);
-  if (rest) head.push(`${rest.toLocaleString("en-US")} other`);
+  if (rest) head.push(`other: ${rest.toLocaleString("en-US")}`);
   return `predicted: ${head.join(" · ")}`;
 }
 
@@ -56,7 +62,7 @@ export function confirmationReason(serials, label, pred, { trained, classNames }
 /** The question shown before a guarded batch label. */
 export function confirmationText(n, label, reason, classNames) {
   const what = label === null ? "Remove the labels of" : "Label";
-  const to = label === null ? "" : ` as ${label} ${classNames[label] ?? ""}`.trimEnd();
+  const to = label === null ? "" : ` as ${classText(label, classNames)}`;
   return `${what} all ${plural(n, "sample")}${to}? ${reason[0].toUpperCase()}${reason.slice(1)}.`;
 }
 
@@ -74,8 +80,9 @@ export function lopsided(stats) {
 export function lopsidedText({ cls, count, labeled, share }, classNames) {
   const name = classNames[cls] ?? cls;
   return `${count.toLocaleString("en-US")} of your ${plural(labeled, "label")}`
-    + ` (${Math.round(share * 100)} %) are ${cls} ${name}: a model trained on them mostly learns`
-    + ` to answer ${name}. Label other classes too (the queue picks across all of them).`;
+    + ` (${Math.round(share * 100)} %) are ${classText(cls, classNames)}: a model trained on`
+    + ` them mostly learns to answer ${name}. Label other classes too (the queue picks across`
+    + " all of them).";
 }
 
 /**

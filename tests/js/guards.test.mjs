@@ -14,7 +14,11 @@ test("a batch's make-up by predicted class, largest first", () => {
   const pred = Int8Array.from([3, 3, 4, 3, 6, 4, 8, 9]);
   const parts = makeup([0, 1, 2, 3, 4, 5, 6, 7], pred);
   assert.deepEqual(parts.slice(0, 2), [{ cls: 3, count: 3 }, { cls: 4, count: 2 }]);
-  assert.equal(makeupText(parts, names), "predicted: 3 Dress · 2 Coat · 1 Shirt · 2 other");
+  assert.equal(makeupText(parts, names), "predicted: Dress: 3 · Coat: 2 · Shirt: 1 · other: 2");
+  const digits = names.map((_, i) => String(i));
+  assert.equal(makeupText(parts.slice(0, 1), digits), "predicted: 3: 3");
+  assert.equal(confirmationText(60, 4, "that is 60 samples", digits),
+    "Label all 60 samples as 4? That is 60 samples.");
 });
 
 test("a batch above 50, or mostly predicted another class, needs Enter; deleting many too", () => {
