@@ -113,6 +113,14 @@ class Board:
             ".map((t) => t.textContent)"
         )
 
+    def diagnosis(self) -> dict[str, Any]:
+        """What the page knows of its writes, for a failure message."""
+        return self.js(
+            """({pending: window.alctl.pendingWrites, retries: window.alctl.writeRetries,
+            history: window.alctl.history, conn: document.querySelector('#conn').dataset.state,
+            toasts: [...document.querySelectorAll('.toast')].map((t) => t.textContent)})"""
+        )
+
     def settled(self) -> None:
         wait_for(lambda: self.js("window.alctl.pendingWrites") == 0, what="writes answered")
 
@@ -239,15 +247,15 @@ def test_a_big_batch_asks_first_and_stays_undoable_across_a_reload_and_a_restart
         board.page.wait_for_selector("body[data-ready='1']", timeout=READY_TIMEOUT_MS)
         assert board.page.text_content("#history-list li") == f"{len(batch)} samples → 7 7"
         assert board.page.is_enabled("#undo")
+        instance = board.js("window.alctl.serverInstance")
     with server_on_port(workspace, tiny_data_dir, port) as second:
         board.wait_live()
-        wait_for(lambda: board.js("window.alctl.serverInstance") is not None, what="instance")
+        wait_for(lambda: board.js("window.alctl.serverInstance") != instance, what="new server")
         board.page.keyboard.press("Control+z")
-        wait_for(
-            lambda: board.csv.read_bytes() == before,
-            timeout=30,
-            what="the undo to restore the labels file",
-        )
+        try:
+            wait_for(lambda: board.csv.read_bytes() == before, timeout=60, what="the undo")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the page: {board.diagnosis()}") from None
         board.settled()
         # Requests that wait for the model (the queue's next images) end before the stop.
         wait_for(

@@ -128,7 +128,10 @@ export function createQueue({
 
   /** The head in a new order (new predictions, another strategy): `n` waits for it. */
   function reorder() {
-    const done = refresh();
+    const done = (async () => {
+      await refresh();
+      while (loading) await loading; // a refetch asked for meanwhile is part of it
+    })();
     reordering = done;
     done.finally(() => {
       if (reordering === done) reordering = null;
