@@ -33,18 +33,18 @@ export function resultText(facts) {
     return facts.result ? `${endedText(facts.result)} · saving…` : `session ${session}: saving…`;
   }
   if (phase === "kept") {
-    // A stop (Ctrl+C on the server stops a session between batches) keeps the updates of
-    // the epoch it interrupted, without counting that epoch.
+    // Ctrl+C on the server stops a session between batches and saves its whole epochs (the
+    // one it interrupted is rolled back).
     const { entry } = facts;
     const epochs = entry.epochs_run ?? 0;
     const global = (entry.start_global_epoch ?? 0) + epochs;
-    const partial = entry.status === "stopped" ? " and part of the next" : "";
     return `session ${session} ${words(entry.status)} and was saved before the server`
-      + ` restarted: ${plural(epochs, "complete epoch")}${partial}, ${global} in total`;
+      + ` restarted: ${plural(epochs, "epoch")}, ${global} in total`;
   }
   if (phase === "lost") {
-    return `session ${session} was lost when the server stopped: nothing of it was saved,`
-      + " the model is as it was before it";
+    // A crash, kill -9, or a stop before its first whole epoch.
+    return `session ${session} ended with the server and nothing of it was kept: the model`
+      + " is as it was before it";
   }
   const text = endedText(facts.result);
   return facts.saveError ? `${text} · not saved: ${facts.saveError}` : text;
@@ -120,12 +120,18 @@ export function createSessionSummary(els) {
         startedAt: facts?.session === result.session ? facts.startedAt : undefined };
       render();
     },
-    /** `session_saved`: the session's facts, all at once. */
-    saved({ session, saved: ok, error, evaluation }) {
-      if (evaluation) saved.set(session, evaluation);
-      const result = facts?.session === session ? facts.result : null;
-      facts = { phase: "done", session, result: result ?? { session, status: "ended" },
-        saveError: ok === false ? (error ?? "no reason given") : null };
+    /**
+     * `session_saved`: the session's facts, all at once. `saved` false with no `save_error`:
+     * no whole epoch was kept, so there was nothing to save (its epochs say 0).
+     */
+    saved(event) {
+      const { session, evaluation } = event;
+      if (evaluation) saved.set(session, { n_labeled: event.n_labeled, ...evaluation });
+      const result = facts?.session === session && facts.result ? facts.result
+        : { session, status: event.status, epochs_run: event.epochs_run,
+          global_epoch: event.epochs_trained };
+      facts = { phase: "done", session, result,
+        saveError: event.saved === false ? event.save_error ?? null : null };
       render();
     },
     /** Every status: its evaluations, and the training block for a page that missed events. */
@@ -135,7 +141,8 @@ export function createSessionSummary(els) {
       if (training?.state === "idle" && last) {
         // A reloaded page, or one that missed the end of a session while reconnecting.
         if (!facts || (open() && facts.session === last.session)) {
-          facts = { phase: "done", session: last.session, result: facts?.result ?? last };
+          facts = { phase: "done", session: last.session, result: facts?.result ?? last,
+            saveError: last.saved === false ? last.save_error ?? null : null };
         }
       } else if (training && training.state !== "idle" && training.session
         && (!facts || facts.session !== training.session)) {

@@ -195,10 +195,16 @@ export function createSync(parts, hooks) {
     /** The session was evaluated and saved (or could not be): its facts, all at once. */
     session_saved(event) {
       summary.saved(event);
-      if (event.saved === false) {
-        toasts.error(`Session ${event.session} could not be saved: ${event.error ?? "no reason given"}.`);
+      if (event.save_error) {
+        toasts.error(`Session ${event.session} could not be saved: ${event.save_error}. Its`
+          + " weights stay in the server's memory until a session saves.");
       }
       refreshStatus();
+    },
+    /** Something to know that is no problem (another program saved the checkpoint). */
+    notice({ message }) {
+      if (message) toasts.note(message);
+      loadHistory({ merge: false }).catch(failed("Could not reload the loss history"));
     },
     /**
      * The model finished loading (or failed to): the header's "loading" is over, and a sample

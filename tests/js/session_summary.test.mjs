@@ -41,22 +41,30 @@ test("the end of a session never shows the session before's evaluation beside it
   assert.ok(els.line.hidden);
   summary.status({ evaluations: [session1], training: { state: "saving", session: 2 } });
   assert.ok(els.line.hidden);
-  summary.saved({ session: 2, saved: true, error: null, epochs_trained: 2,
-    evaluation: { test_accuracy: 0.569, blind_accuracy: 0.75, blind_n: 20, n_labeled: 50 } });
+  summary.saved({ session: 2, status: "completed", epochs_run: 1, epochs_trained: 2, saved: true,
+    save_error: null, warnings: [], n_labeled: 50, checkpoint: "/w/ssvae.ckpt",
+    evaluation: { test_accuracy: 0.569, test_ece: 0.04, blind_accuracy: 0.75, blind_n: 20,
+      labeled_accuracy: 1 } });
   assert.equal(els.result.textContent, "session 2 completed: 1 epoch in 0:03, 2 in total");
   assert.equal(els.line.textContent,
     "session 2: test 56.9 % (−1.7) · blind 75.0 % on 20 new labels · trained on 50 labels");
   assert.equal(els.line.children[2].className, "change down", "a drop is shown as a drop");
 });
 
-test("a session that could not be saved says so", () => {
+test("a session that could not be saved says so; one that kept no epoch had nothing to save", () => {
   const { els, summary } = setup();
   summary.ended(ended2);
-  summary.saved({ session: 2, saved: false, error: "disk full", evaluation: null });
+  summary.saved({ session: 2, status: "completed", epochs_run: 1, epochs_trained: 2,
+    saved: false, save_error: "disk full", evaluation: null, n_labeled: 50 });
   assert.equal(els.result.textContent,
     "session 2 completed: 1 epoch in 0:03, 2 in total · not saved: disk full");
   assert.ok(els.result.classList.set.has("failed"));
   assert.ok(els.line.hidden);
+  // A page that connected while session 3 was saving hears only its session_saved.
+  summary.saved({ session: 3, status: "stopped", epochs_run: 0, epochs_trained: 2,
+    saved: false, save_error: null, evaluation: null, n_labeled: 50 });
+  assert.equal(els.result.textContent, "session 3 stopped: 0 epochs, 2 in total");
+  assert.ok(!els.result.classList.set.has("failed"));
 });
 
 test("after a restart: a session the new server has was saved, one it lacks was lost", () => {
@@ -65,7 +73,7 @@ test("after a restart: a session the new server has was saved, one it lacks was 
   kept.summary.serverRestarted([{ session: 2, status: "completed" },
     { session: 3, status: "stopped", epochs_run: 2, start_global_epoch: 10, started_at: "t3" }]);
   assert.equal(kept.els.result.textContent, "session 3 stopped and was saved before the server"
-    + " restarted: 2 complete epochs and part of the next, 12 in total");
+    + " restarted: 2 epochs, 12 in total");
   kept.summary.status({ evaluations: [{ ...session1, session: 3 }],
     training: { state: "idle", last_result: { session: 3 } } });
   assert.match(kept.els.line.textContent, /^session 3: test/, "its own evaluation beside it");
@@ -74,8 +82,8 @@ test("after a restart: a session the new server has was saved, one it lacks was 
   lost.summary.running({ session: 3, epochs: 1000, n_labeled: 30, started_at: "t3" });
   // A session 3 that is not this one (another process trained after the crash).
   lost.summary.serverRestarted([{ session: 3, status: "completed", started_at: "t9" }]);
-  assert.equal(lost.els.result.textContent, "session 3 was lost when the server stopped: nothing"
-    + " of it was saved, the model is as it was before it");
+  assert.equal(lost.els.result.textContent, "session 3 ended with the server and nothing of it"
+    + " was kept: the model is as it was before it");
   assert.ok(lost.els.result.classList.set.has("failed"));
 });
 
