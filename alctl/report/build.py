@@ -48,11 +48,6 @@ def _history(ckpt: Checkpoint, history_csv: Path) -> list[dict[str, Any]]:
         return []  # the report says "no history"; status and the page name the bad file
 
 
-# The blind accuracy of a session (the labels given since the model was last saved, as the
-# model predicted them before the session) and how many labels that was.
-BLIND_KEYS = ("blind_accuracy", "blind_n")
-
-
 def _sessions(
     records: Sequence[Mapping[str, Any]], entries: Sequence[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -76,11 +71,10 @@ def _sessions(
     )
     known = pd.DataFrame([dict(e) for e in (entries or from_records(records))])
     known["settings"] = known["hparams"].map(_settings)
-    evaluation = list(dict.fromkeys([*EVALUATION_KEYS, *BLIND_KEYS]))
-    for key in evaluation:  # entries saved before evaluations (or blind accuracy) were stored
+    for key in EVALUATION_KEYS:  # entries saved before evaluations were stored
         if key not in known:
             known[key] = None
-    columns = ["session", "started_at", "n_labeled", "status", "settings", *evaluation]
+    columns = ["session", "started_at", "n_labeled", "status", "settings", *EVALUATION_KEYS]
     table = table.join(known[columns].set_index("session"), how="left").reset_index()
     table = table.astype(object).where(table.notna(), None)
     return table.to_dict("records")

@@ -24,7 +24,8 @@ export function blindText(e) {
   if (typeof e.blind_n === "number" && e.blind_n > 0 && typeof e.blind_accuracy === "number") {
     return `blind ${pct(e.blind_accuracy)} on ${plural(e.blind_n, "new label")}`;
   }
-  if (e.blind_n === 0) return "blind – (no new labels)";
+  // No label the weights had not trained on, or no weights before (a first session).
+  if (e.blind_n === 0) return "blind – (none to check)";
   return "blind –";
 }
 

@@ -12,7 +12,7 @@ test("a session's line gives test accuracy with its change, blind accuracy and l
   const first = { session: 1, test_accuracy: 0.5, previous_test_accuracy: null,
     blind_accuracy: null, blind_n: 0, n_labeled: 1 };
   assert.equal(evaluationLine(first),
-    "session 1: test 50.0 % · blind – (no new labels) · trained on 1 label");
+    "session 1: test 50.0 % · blind – (none to check) · trained on 1 label");
   assert.match(evaluationLine({ ...e, test_accuracy: 0.6 }), /test 60\.0 % \(−8\.1\)/);
   // A server from before blind accuracy: no count, no value.
   assert.equal(blindText({ labeled_accuracy: 1 }), "blind –");
