@@ -302,14 +302,18 @@ def test_500_labels_at_key_repeat_speed_leave_csv_equal_to_page(dashboard: Dashb
 
 
 def train_one_epoch(page: Any) -> None:
-    """Start a 1-epoch session from the form and wait until the page says it completed."""
+    """Start a 1-epoch session from the form and wait until the page says it completed and
+    was saved (the result line's phase is `done` once `session_saved` arrived)."""
     page.fill("input[name=epochs]", "1")
     page.fill("input[name=batch_size]", "64")
     page.click("#train-start")
     wait_for(
-        lambda: "completed" in (page.text_content("#train-result") or ""),
+        lambda: (
+            "completed" in (page.text_content("#train-result") or "")
+            and page.get_attribute("#train-result", "data-phase") == "done"
+        ),
         timeout=120,
-        what="the session to complete",
+        what="the session to complete and be saved",
     )
 
 

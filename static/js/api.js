@@ -102,12 +102,13 @@ export function createApi(initialToken, { writer = randomId() } = {}) {
   }
 
   async function request(method, path, body, options = {}) {
+    const sentWith = token; // the token may be renewed while the request is out
     let response = await send(method, path, body, options);
     if (response.status === 403 && method !== "GET") {
-      // Refused: perhaps the server restarted with a new token. Retry once if it did.
-      const before = token;
-      await renewToken().catch(() => {});
-      if (token !== before) response = await send(method, path, body, options);
+      // Refused: perhaps the server restarted with a new token. Retry once if it did (a
+      // renewal that ended while this request was out counts too).
+      if (token === sentWith) await renewToken().catch(() => {});
+      if (token !== sentWith) response = await send(method, path, body, options);
     }
     if (!response.ok) throw await errorFrom(response);
     return response;

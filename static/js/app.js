@@ -12,7 +12,7 @@ import { createFirstHint } from "./hint.js";
 import { bindKeys } from "./keys.js";
 import {
   BEAT_MS, browserStorage, createPendingJournal, readJson, resentText, scopeKey, storedSet,
-  writeJson,
+  writeText,
 } from "./journal.js";
 import { RETRY_TOPIC, createLabeler } from "./labeling.js";
 import { bindLayout } from "./layout.js";
@@ -196,7 +196,7 @@ function boot(config) {
     onNote: (message) => toasts.note(message),
     store: {
       load: () => readJson(storage, undoKey),
-      save: (data) => writeJson(storage, undoKey, data),
+      save: (text) => writeText(storage, undoKey, text),
     },
   });
 
@@ -464,7 +464,10 @@ function boot(config) {
     // Labels that were not written (changed elsewhere) are worth a message that stays.
     if (resent.conflicts.length) toasts.warn(resentText(resent));
     else if (resent.written) toasts.note(resentText(resent));
-    window.addEventListener("pagehide", () => journal.release());
+    window.addEventListener("pagehide", () => {
+      journal.release();
+      history.flush();
+    });
     setInterval(() => journal.beat(), BEAT_MS);
     // Another tab of this labels file changed the shared undo history.
     window.addEventListener("storage", (event) => {

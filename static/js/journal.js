@@ -58,14 +58,19 @@ function read(storage, key) {
   }
 }
 
-/** Writes `value`; false when the storage refused it (quota, private mode). */
-export function writeJson(storage, key, value) {
+/** Writes `text`; false when the storage refused it (quota, private mode). */
+export function writeText(storage, key, text) {
   try {
-    storage.setItem(key, JSON.stringify(value));
+    storage.setItem(key, text);
     return true;
   } catch {
     return false;
   }
+}
+
+/** Writes `value` as JSON; false when the storage refused it. */
+export function writeJson(storage, key, value) {
+  return writeText(storage, key, JSON.stringify(value));
 }
 
 export function readJson(storage, key) {

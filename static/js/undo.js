@@ -5,7 +5,9 @@
 // keeps that newer label: undo restores only samples that still carry the action's label,
 // redo only those that still carry the label from before it, and the page says what it left.
 // The history is kept in the browser's storage for the labels file (journal.js), so a reload
-// or a server restart keeps it; tabs on the same labels file share it.
+// or a server restart keeps it; tabs on the same labels file share it. It is written a moment
+// after a change, off the key press (a history of big batches is a megabyte of text), and at
+// once when the page goes.
 import { plural } from "./plural.js";
 
 export const HISTORY_KEPT = 100;
@@ -13,6 +15,7 @@ export const HISTORY_SHOWN = 5;
 // Stored history beyond this many characters loses its oldest actions (a 60,000-point lasso
 // is about 1 MB; the browser gives an address about 5 M characters in all).
 export const HISTORY_MAX_CHARS = 2_000_000;
+export const PERSIST_AFTER_MS = 300;
 
 /** [[label|null, serials[]], ...]: one write per distinct previous label. */
 export function groupByLabel(previous) {
@@ -32,8 +35,17 @@ export function describeAction(action, classNames) {
   return `${what} → ${to}`;
 }
 
-const toJson = (action) => ({ serials: action.serials, label: action.label,
-  previous: [...action.previous] });
+// An action's stored text, made once (actions never change).
+const texts = new WeakMap();
+function actionText(action) {
+  let text = texts.get(action);
+  if (text === undefined) {
+    text = JSON.stringify({ serials: action.serials, label: action.label,
+      previous: [...action.previous] });
+    texts.set(action, text);
+  }
+  return text;
+}
 const fromJson = (item) => ({ serials: item.serials, label: item.label,
   previous: new Map(item.previous) });
 
@@ -43,16 +55,16 @@ function validAction(item) {
 }
 
 /**
- * The stored form of a history, oldest actions dropped until it fits `maxChars`.
- * Pure: returns {done, undone} of plain JSON.
+ * The stored text of a history (`{"done": [...], "undone": [...]}`), its oldest actions
+ * dropped until it fits `maxChars`.
  */
 export function storedHistory(done, undone, maxChars = HISTORY_MAX_CHARS) {
-  const out = { done: done.map(toJson), undone: undone.map(toJson) };
-  while (JSON.stringify(out).length > maxChars && (out.done.length || out.undone.length)) {
-    if (out.done.length) out.done.shift();
-    else out.undone.shift();
+  const kept = [done.map(actionText), undone.map(actionText)];
+  let size = 24 + kept.flat().reduce((n, text) => n + text.length + 1, 0);
+  for (const list of kept) {
+    while (size > maxChars && list.length) size -= list.shift().length + 1;
   }
-  return out;
+  return `{"done":[${kept[0].join(",")}],"undone":[${kept[1].join(",")}]}`;
 }
 
 /**
@@ -61,15 +73,22 @@ export function storedHistory(done, undone, maxChars = HISTORY_MAX_CHARS) {
  * @param {(serial: number) => number|null} [opts.current]  the label a sample has now
  * @param {() => void} opts.onChange  the history changed (re-render)
  * @param {(message: string) => void} [opts.onNote]  what an undo or redo left alone
- * @param {{load(): object|null, save(data: object): boolean}} [opts.store]
+ * @param {{load(): object|null, save(text: string): void}} [opts.store]
  */
 export function createHistory({ apply, current = () => undefined, onChange, onNote = () => {},
   store = null }) {
   const done = []; // newest last
   const undone = []; // newest last; cleared by a new action
+  let timer = null;
+
+  function flush() {
+    clearTimeout(timer);
+    timer = null;
+    store?.save(storedHistory(done, undone));
+  }
 
   function persist() {
-    store?.save(storedHistory(done, undone));
+    if (store && timer === null) timer = setTimeout(flush, PERSIST_AFTER_MS);
   }
 
   function adopt(data) {
@@ -138,9 +157,13 @@ export function createHistory({ apply, current = () => undefined, onChange, onNo
     },
     /** Another tab saved the shared history: show its version. */
     reload() {
+      clearTimeout(timer);
+      timer = null;
       adopt(store?.load() ?? null);
       onChange();
     },
+    /** Writes the history now (the page is going away). */
+    flush,
     /** The most recent actions, newest first: [{action, undone}]. */
     recent(limit = HISTORY_SHOWN) {
       const rows = [...undone.map((action) => ({ action, undone: true }))];

@@ -77,7 +77,7 @@ function stored(labels, store) {
     current: (serial) => labels.get(serial) ?? null,
     onChange: () => {},
     onNote: (message) => notes.push(message),
-    store: { load: () => store.data ?? null, save: (data) => { store.data = JSON.parse(JSON.stringify(data)); } },
+    store: { load: () => store.data ?? null, save: (text) => { store.data = JSON.parse(text); } },
   });
   return { history, notes };
 }
@@ -88,11 +88,14 @@ test("the history outlives the page: a new page on the same store undoes a big b
   const batch = Array.from({ length: 857 }, (_, i) => i);
   const before = new Map(batch.map((s) => [s, labels.get(s) ?? null]));
   for (const s of batch) labels.set(s, 3);
-  stored(labels, store).history.record(batch, 3, before, Promise.resolve({ ok: true }));
+  const first = stored(labels, store).history;
+  first.record(batch, 3, before, Promise.resolve({ ok: true }));
+  first.flush(); // the page goes (pagehide); otherwise written a moment after the action
   const { history } = stored(labels, store); // the reloaded page
   assert.ok(history.canUndo);
   assert.ok(await history.undo());
   assert.deepEqual([...labels], [[0, 1]]);
+  history.flush();
   assert.ok(stored(labels, store).history.canRedo, "the undone action is kept too");
 });
 
@@ -115,7 +118,11 @@ test("undo and redo leave alone a label someone else changed since, and say so",
 test("the stored history drops its oldest actions to stay within its size", () => {
   const action = (i) => ({ serials: [i], label: 1, previous: new Map([[i, null]]) });
   const done = Array.from({ length: 10 }, (_, i) => action(i));
-  const out = storedHistory(done, [], 200);
-  assert.ok(JSON.stringify(out).length <= 200);
+  const text = storedHistory(done, [action(10)], 200);
+  assert.ok(text.length <= 200);
+  const out = JSON.parse(text);
   assert.ok(out.done.length < 10 && out.done.at(-1).serials[0] === 9, "the newest are kept");
+  assert.deepEqual(out.undone[0], { serials: [10], label: 1, previous: [[10, null]] });
+  const all = JSON.parse(storedHistory(done, []));
+  assert.equal(all.done.length, 10);
 });
