@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from ssvae.checkpoint import load_checkpoint, save_checkpoint
 from ssvae.config import SSVAEConfig
-from ssvae.labels import LabelStore
-from ssvae.model import SSVAE
+from ssvae.io.checkpoint import load_checkpoint, save_checkpoint
+from ssvae.io.labels import LabelStore
+from ssvae.nn.model import SSVAE
 from tests.cli_support import invoke, one_error_line
 from tests.live_server import free_port, serve_command, server_env
 from tests.thread_server import served_workspace

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from alctl.images import b64_pixels
-from ssvae.decode import grid_points
+from ssvae.nn.decode import grid_points
 
 MAX_GRID = 32  # cells per side: 32×32 = 1,024 images, 0.8 MB of pixels
 MAX_POINTS = MAX_GRID * MAX_GRID

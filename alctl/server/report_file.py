@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ssvae.data import Dataset
-from ssvae.workspace import Workspace
+from ssvae.data.datasets import Dataset
+from ssvae.io.workspace import Workspace
 
 REPORT_URL = "/report"
 

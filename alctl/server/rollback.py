@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from alctl.server.training_thread import TrainingBusy
-from ssvae.checkpoint import CheckpointError
-from ssvae.rollback import rollback_checkpoint
+from ssvae.io.checkpoint import CheckpointError
+from ssvae.io.rollback import rollback_checkpoint
 
 if TYPE_CHECKING:
     from alctl.server.session import WorkspaceSession

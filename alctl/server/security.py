@@ -17,7 +17,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ssvae.strict_input import clip
+from ssvae.io.strict_input import clip
 
 TOKEN_HEADER = "x-alctl-token"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
