@@ -435,6 +435,10 @@ function boot(config) {
     get writeRetries() {
       return labeler.retries;
     },
+    /** The training curves: each one's metric, plot height (CSS px), y ticks, validation. */
+    get curves() {
+      return charts.describe();
+    },
     /** The server instance the page follows (changes when the server restarts). */
     get serverInstance() {
       return sync.instance;

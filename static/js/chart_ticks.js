@@ -4,7 +4,9 @@
 // inside it, as many as the plot's height holds. Pure: the node tests check them.
 
 // Mantissas of round numbers, from few ticks a decade to many.
-const MANTISSAS = [[1], [1, 3], [1, 2, 5], [1, 1.5, 2, 3, 5, 7], [1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8]];
+const MANTISSAS = [
+  [1], [1, 3], [1, 2, 5], [1, 1.5, 2, 3, 5, 7], [1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8],
+];
 
 /** [min, max] of a log scale around data from `min` to `max` (both > 0), a little padded. */
 export function logRange(min, max) {
@@ -15,8 +17,8 @@ export function logRange(min, max) {
 }
 
 /**
- * Evenly stepped round ticks (steps 1, 2, 5 × 10^k) inside [min, max]: the most that are at
- * most `count`, and at least two where any step gives two (then maybe one more than `count`).
+ * Evenly stepped round ticks (steps 1, 2, 5 × 10^k) inside [min, max]: as close to `count`
+ * as the steps allow (fewer on a tie), and at least two where any step gives two.
  */
 export function linearTicks(min, max, count) {
   if (!(max > min) || count < 1) return [];
@@ -35,10 +37,10 @@ export function linearTicks(min, max, count) {
     candidates.push(...sets);
     if (sets[2].length <= 1) break;
   }
-  const fits = candidates.filter((t) => t.length >= 2 && t.length <= count);
-  if (fits.length) return fits[0]; // the smallest step that fits: the most ticks
-  const more = candidates.filter((t) => t.length >= 2);
-  return more.length ? more.at(-1) : candidates.at(-1);
+  const two = candidates.filter((t) => t.length >= 2);
+  if (!two.length) return candidates.at(-1);
+  const miss = (t) => Math.abs(t.length - count) + (t.length > count ? 0.5 : 0);
+  return two.reduce((best, t) => (miss(t) < miss(best) ? t : best));
 }
 
 function roundTicks(mantissas, min, max) {
@@ -54,8 +56,8 @@ function roundTicks(mantissas, min, max) {
 
 /**
  * Ticks for a log axis over [min, max]: the largest set of round numbers (1-2-5 and finer)
- * that is at most `count`; when a narrow range holds fewer than two (there log is nearly
- * linear), evenly stepped ones.
+ * that is at most `count`; when a narrow range holds fewer than three of them (there log is
+ * nearly linear), evenly stepped ones if those are more.
  */
 export function logTicks(min, max, count = 4) {
   if (!(min > 0) || !(max > min) || count < 1) return [];
@@ -64,7 +66,9 @@ export function logTicks(min, max, count = 4) {
     const ticks = roundTicks(mantissas, min, max);
     if (ticks.length <= count && ticks.length > best.length) best = ticks;
   }
-  return best.length >= 2 ? best : linearTicks(min, max, count);
+  if (best.length >= Math.min(3, count)) return best;
+  const even = linearTicks(min, max, count);
+  return even.length > best.length ? even : best;
 }
 
 /** A tick's label: thousands separated, at most three significant digits past the point. */

@@ -6,7 +6,7 @@
 // values (validation classification: the validation images train unlabeled, so it has
 // none; no session boundary yet) gets no key entry and no hover value.
 import uPlot from "../vendor/uPlot.js";
-import { formatTick, logRange, logTicks } from "./chart_ticks.js";
+import { formatTick, linearTicks, logRange, logTicks } from "./chart_ticks.js";
 
 const CHARTS = [
   { key: "loss", title: "total loss (log)", log: true },
@@ -110,23 +110,28 @@ function makeChart(spec, host, boundaries, onCursor) {
   box.append(head, plotHost);
   host.append(box);
 
+  const chart = { spec, values, head, hasVal: false, ticks: [] };
   const axis = { stroke: AXIS, grid: { stroke: GRID, width: 1 }, ticks: { show: false },
     font: "10px system-ui, sans-serif", size: 28, gap: 2 };
-  const y = spec.percent
-    ? { ...axis, size: 38, space: TICK_SPACE,
-      values: (u, ticks) => ticks.map((t) => `${Math.round(t * 100)}%`) }
-    : { ...axis, size: 42, space: TICK_SPACE };
-  if (spec.log) {
-    // Round ticks inside the data's range, as many as the height holds (chart_ticks.js).
-    y.splits = (u, _axis, min, max) => logTicks(min, max,
-      Math.max(2, Math.floor(u.bbox.height / devicePixelRatio / TICK_SPACE)));
-    y.filter = (u, ticks) => ticks; // uPlot's own log filter would blank all but decades
-    y.values = (u, ticks) => ticks.map(formatTick);
-  }
-  const plot = new uPlot({
+  // Round y ticks inside the scale, as many as the plot's height holds (chart_ticks.js);
+  // a log axis otherwise gets ticks at whole decades only.
+  const y = {
+    ...axis,
+    size: spec.percent ? 38 : 42,
+    splits: (u, _axis, min, max) => {
+      const count = Math.max(2, Math.floor(u.bbox.height / devicePixelRatio / TICK_SPACE));
+      chart.ticks = spec.log ? logTicks(min, max, count) : linearTicks(min, max, count);
+      return chart.ticks;
+    },
+    filter: (u, ticks) => ticks, // uPlot's own log filter would blank all but decades
+    values: (u, ticks) => ticks.map((t) => (spec.percent ? `${Math.round(t * 100)}%`
+      : formatTick(t))),
+  };
+  chart.plot = new uPlot({
     width: MIN_CHART_WIDTH,
     height: COMPACT_MIN_HEIGHT,
     legend: { show: false },
+    padding: [7, 6, 0, 0], // room for the top tick label; uPlot's own is wider
     cursor: { drag: { x: false, y: false }, points: { size: 5 }, sync: { key: "alctl-epochs" } },
     scales: {
       x: { time: false },
@@ -134,7 +139,7 @@ function makeChart(spec, host, boundaries, onCursor) {
         : spec.percent ? { range: [0, 1] } : { auto: true },
     },
     // Epochs are whole numbers: no 1.5 ticks.
-    axes: [{ ...axis, size: 20, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }, y],
+    axes: [{ ...axis, size: 18, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }, y],
     series: [
       {},
       { label: "train", stroke: TRAIN, width: 1.5, spanGaps: true, points: { size: 4 } },
@@ -146,7 +151,7 @@ function makeChart(spec, host, boundaries, onCursor) {
       setCursor: [(u) => onCursor(u.cursor.idx ?? null)],
     },
   }, [[], [], []], plotHost);
-  return { spec, plot, values, head, hasVal: false };
+  return chart;
 }
 
 export function createCharts(host, column) {
@@ -279,6 +284,9 @@ export function createCharts(host, column) {
       render();
     },
     toggleExpanded: () => setExpanded(!expanded),
+    /** What each chart shows, for tests: its plot area's CSS height and its y ticks. */
+    describe: () => charts.map(({ spec, plot, ticks, hasVal }) => ({ metric: spec.key,
+      height: plot.bbox.height / devicePixelRatio, ticks: [...ticks], validation: hasVal })),
     get expanded() {
       return expanded;
     },
