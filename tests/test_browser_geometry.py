@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import CHROMIUM, guard_page, wait_for
+from tests.browser import CHROMIUM, box, guard_page, inside, overlap, wait_for
 from tests.datagen import seed_labels, write_synthetic_idx
 from tests.live_server import LiveServer, SSEReader, running_server
 
@@ -34,6 +34,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 SIZES = [(1000, 700), (1280, 800), (1600, 1000), (1920, 1080)]
 THREE_COLUMNS = SIZES[1:]  # from 1200 px on, both side columns show
+AT_EACH_SIZE = pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
 N_TRAIN = 10_000  # "10,000 training images": as wide as Fashion-MNIST's "60,000"
 SEEDED = 60
 READY_TIMEOUT_MS = 60_000
@@ -69,11 +70,6 @@ CONTROLS = """(scroll) => {
   for (const c of document.querySelectorAll('.col, .batch-grid')) c.scrollTop = 0;
   return bad;
 }"""
-
-BOX = """(selector) => { const e = document.querySelector(selector);
-  if (!e || !e.getClientRects().length || !e.offsetWidth) return null;
-  const b = e.getBoundingClientRect();
-  return {left: b.left, top: b.top, width: b.width, height: b.height}; }"""
 
 # The bottom of the last panel of a column, against the window's height.
 COLUMN_END = """(selector) => {
@@ -122,24 +118,8 @@ def open_page(browser: Any, server: LiveServer) -> Iterator[Any]:
         guard.check()
 
 
-def box(page: Any, selector: str) -> dict[str, float] | None:
-    return page.evaluate(BOX, selector)
-
-
-def overlap(a: dict[str, float], b: dict[str, float]) -> float:
-    """The area two boxes share, in px²."""
-    w = min(a["left"] + a["width"], b["left"] + b["width"]) - max(a["left"], b["left"])
-    h = min(a["top"] + a["height"], b["top"] + b["height"]) - max(a["top"], b["top"])
-    return max(0.0, w) * max(0.0, h)
-
-
-def inside(inner: dict[str, float], outer: dict[str, float], slack: float = 0.5) -> bool:
-    return (
-        inner["left"] >= outer["left"] - slack
-        and inner["top"] >= outer["top"] - slack
-        and inner["left"] + inner["width"] <= outer["left"] + outer["width"] + slack
-        and inner["top"] + inner["height"] <= outer["top"] + outer["height"] + slack
-    )
+def window(width: int, height: int) -> dict[str, float]:
+    return {"left": 0, "top": 0, "width": width, "height": height}
 
 
 def lasso_a_batch(page: Any) -> int:
@@ -181,7 +161,7 @@ def check_header(page: Any, width: int) -> None:
     assert "10,000" in page.text_content(".dataset-size")
 
 
-@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+@AT_EACH_SIZE
 def test_nothing_overlaps_and_every_control_is_on_screen(
     open_page: Any, size: tuple[int, int]
 ) -> None:
@@ -204,17 +184,13 @@ def test_nothing_overlaps_and_every_control_is_on_screen(
         # every control, none covered (by the label buttons pinned to the column's foot).
         assert page.evaluate(CONTROLS, True) == []
         for name in ("queue-next", "label-delete"):
-            assert inside(
-                box(page, f"#{name}"), {"left": 0, "top": 0, "width": width, "height": height}
-            ), name
+            assert inside(box(page, f"#{name}"), window(width, height)), name
         page.click(".side-tab[data-side='train']")
         assert page.evaluate(CONTROLS, True) == []
-        assert inside(
-            box(page, "#train-start"), {"left": 0, "top": 0, "width": width, "height": height}
-        )
+        assert inside(box(page, "#train-start"), window(width, height))
 
 
-@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+@AT_EACH_SIZE
 def test_the_label_buttons_stay_on_screen_with_a_batch(
     open_page: Any, size: tuple[int, int]
 ) -> None:
@@ -222,10 +198,9 @@ def test_the_label_buttons_stay_on_screen_with_a_batch(
     width, height = size
     page = open_page(width, height)
     assert lasso_a_batch(page) > 48  # a full grid of thumbnails
-    window = {"left": 0, "top": 0, "width": width, "height": height}
-    assert inside(box(page, "#batch-panel"), {**window, "height": 10_000})
+    assert inside(box(page, "#batch-panel"), window(width, 10_000))
     for selector in ("#label-panel", "#batch-clear", "#batch-count"):
-        assert inside(box(page, selector), window), selector
+        assert inside(box(page, selector), window(width, height)), selector
     stuck = page.evaluate(CONTROLS, False)
     assert not [s for s in stuck if s.startswith(("label-btn", "label-delete"))], stuck
     assert page.evaluate(CONTROLS, True) == []  # the rest: by the column's own scroll
@@ -233,7 +208,7 @@ def test_the_label_buttons_stay_on_screen_with_a_batch(
     wait_for(lambda: page.is_hidden("#batch-panel"), what="the batch gone")
 
 
-@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+@AT_EACH_SIZE
 def test_the_curves_have_room_ticks_and_no_key_for_a_missing_line(
     open_page: Any, server: LiveServer, size: tuple[int, int]
 ) -> None:
