@@ -17,8 +17,9 @@ export function logRange(min, max) {
 }
 
 /**
- * Evenly stepped round ticks (steps 1, 2, 5 × 10^k) inside [min, max]: as close to `count`
- * as the steps allow (fewer on a tie), and at least two where any step gives two.
+ * Evenly stepped round ticks (steps 1, 2, 2.5, 5 × 10^k) inside [min, max]: as close to
+ * `count` as the steps allow (fewer on a tie), three or more where a step gives that many
+ * without going past `count` + 1, else at least two where any step gives two.
  */
 export function linearTicks(min, max, count) {
   if (!(max > min) || count < 1) return [];
@@ -33,14 +34,16 @@ export function linearTicks(min, max, count) {
   // Steps from one that gives about 2 × count ticks up to one that gives at most one.
   const candidates = [];
   for (let power = 10 ** Math.floor(Math.log10((max - min) / (2 * count))); ; power *= 10) {
-    const sets = [1, 2, 5].map((m) => ticksOf(m * power));
+    const sets = [1, 2, 2.5, 5].map((m) => ticksOf(m * power));
     candidates.push(...sets);
-    if (sets[2].length <= 1) break;
+    if (sets[3].length <= 1) break;
   }
   const two = candidates.filter((t) => t.length >= 2);
   if (!two.length) return candidates.at(-1);
+  // Three or more where the height allows one more than `count`: two ticks tell little.
+  const several = two.filter((t) => t.length >= 3 && t.length <= count + 1);
   const miss = (t) => Math.abs(t.length - count) + (t.length > count ? 0.5 : 0);
-  return two.reduce((best, t) => (miss(t) < miss(best) ? t : best));
+  return (several.length ? several : two).reduce((best, t) => (miss(t) < miss(best) ? t : best));
 }
 
 function roundTicks(mantissas, min, max) {

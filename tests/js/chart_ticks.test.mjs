@@ -31,7 +31,9 @@ test("a loss within one decade gets several round ticks, never more than asked",
 test("evenly stepped ticks are round and survive floating-point steps", () => {
   assert.deepEqual(linearTicks(235, 276, 4), [240, 250, 260, 270]);
   assert.deepEqual(linearTicks(0.0001, 0.0002, 3), [0.0001, 0.00015, 0.0002]);
-  assert.deepEqual(linearTicks(253, 335, 3), [260, 280, 300, 320]); // two or more, if need be
+  assert.deepEqual(linearTicks(253, 335, 3), [275, 300, 325]);
+  assert.deepEqual(linearTicks(1.4, 2.4, 4), [1.5, 1.75, 2, 2.25]); // before: 1.5, 2
+  assert.deepEqual(linearTicks(0, 1, 4), [0, 0.5, 1]);
   assert.deepEqual(linearTicks(5, 5, 3), []);
 });
 
