@@ -9,6 +9,7 @@ import {
   confirmationReason, confirmationText, createBalanceWatch, makeup, makeupText,
 } from "./guards.js";
 import { createFirstHint } from "./hint.js";
+import { createKeyHelp } from "./key_help.js";
 import { bindKeys } from "./keys.js";
 import {
   BEAT_MS, browserStorage, createPendingJournal, readJson, resentText, scopeKey, storedSet,
@@ -145,6 +146,8 @@ function boot(config) {
   const charts = createCharts($("charts"), $("charts").parentElement);
   const firstHint = createFirstHint($("first-hint"), $("first-hint-close"));
   const evaluationPanel = createEvaluationPanel({ api, $ });
+  const keyHelp = createKeyHelp({ dialog: $("keys-dialog"), list: $("keys-list"),
+    open: $("keys-open"), close: $("keys-dialog-close") });
   const decoder = createDecoderView({
     api, plot: () => scatter.plot, canvas: $("scatter"), classNames: state.classNames,
     els: { preview: $("decoder-preview"), image: $("decoder-image"),
@@ -152,6 +155,8 @@ function boot(config) {
     onPainted: (ms) => recordTiming(state, "decodePreview", ms),
     onError: reportError,
     avoid: () => shownBox($("legend")),
+    points: state,
+    onShow: () => tooltip.hide(), // the preview takes the hover's place; no card stays under it
   });
   const manifold = createManifold({
     api, plot: () => scatter.plot, scatterCanvas: $("scatter"), canvas: $("manifold"),
@@ -352,7 +357,8 @@ function boot(config) {
       return labelBatch(label);
     }
     if (state.selected === null) {
-      toasts.note("Select a sample first: click a point or type its index in “Go to index”.");
+      toasts.note("Select a sample first: press n for the next one in the queue, click a point, "
+        + "or type its index in “Go to index”.");
       return null;
     }
     const started = performance.now();
@@ -435,6 +441,7 @@ function boot(config) {
       decoder: () => decoder.toggle(),
       manifold: () => manifold.toggle(),
       evaluate: () => evaluationPanel.toggleDialog(),
+      help: () => keyHelp.toggle(),
     });
     $("undo").addEventListener("click", () => history.undo());
     $("redo").addEventListener("click", () => history.redo());
@@ -512,6 +519,10 @@ function boot(config) {
     },
     get writeRetries() {
       return labeler.retries;
+    },
+    /** The training curves: each one's metric, plot height (CSS px), y ticks, validation. */
+    get curves() {
+      return charts.describe();
     },
     /** The server instance the page follows (changes when the server restarts). */
     get serverInstance() {
