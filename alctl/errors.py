@@ -39,6 +39,7 @@ EXIT_BY_STATUS = {
 _USER_ERRORS = (
     ("alctl.cli.server_client", "ServerError"),
     ("alctl.server.run", "StartupError"),
+    ("alctl.decode_request", "DecodeRequestError"),
     ("ssvae.labels", "LabelError"),
     ("ssvae.checkpoint", "CheckpointError"),
     ("ssvae.data", "DataError"),

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from alctl.server.disk import refused_by_disk
 from ssvae.data import Dataset
 from ssvae.workspace import Workspace
 
@@ -53,9 +54,10 @@ class ReportFile:
             raise ReportBusy("a report is being written already; it opens when it is done")
         try:
             started = time.perf_counter()
-            path = write_report(
-                self.workspace.root, self.dataset.name, self.path, data=self.dataset
-            )
+            with refused_by_disk(self.path):
+                path = write_report(
+                    self.workspace.root, self.dataset.name, self.path, data=self.dataset
+                )
         except CliError as exc:  # no checkpoint yet
             raise ReportUnavailable(str(exc)) from None
         finally:

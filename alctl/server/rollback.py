@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from alctl.server.disk import refused_by_disk
 from alctl.server.training_thread import TrainingBusy
 from ssvae.checkpoint import CheckpointError
 from ssvae.rollback import rollback_checkpoint
@@ -28,9 +29,10 @@ def rollback_session(session: WorkspaceSession) -> dict[str, Any]:
         raise TrainingBusy("training is running; stop it before going back a checkpoint")
     ws = session.workspace
     try:
-        ckpt = rollback_checkpoint(
-            ws.checkpoint, session.dataset.name, ws.history_csv, ws.loss_plot
-        )
+        with refused_by_disk(ws.checkpoint):
+            ckpt = rollback_checkpoint(
+                ws.checkpoint, session.dataset.name, ws.history_csv, ws.loss_plot
+            )
     except CheckpointError as exc:
         raise RollbackRefused(str(exc)) from exc
     session.checkpoint_written()

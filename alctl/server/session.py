@@ -16,12 +16,13 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from alctl.decode_request import DecodeRequest
 from alctl.images import b64_pixels, png_bytes
-from alctl.server.decoding import DecodeRequest, answer
+from alctl.server.decoding import answer
 from alctl.server.events import EventBus
 from alctl.server.label_state import LabelState
 from alctl.server.labeling_queue import LabelingQueue
-from alctl.server.memory import release_free_memory
+from alctl.server.memory import AfterBurst, release_free_memory
 from alctl.server.points import LatentPoints, Mapping
 from alctl.server.report_file import ReportFile
 from alctl.server.split_evaluation import SplitEvaluation
@@ -78,6 +79,7 @@ class WorkspaceSession:
             self.points, self.labels, self._trained, PixelFeatures(dataset.train_images)
         )
         self._stamp = checkpoint_stamp(workspace.checkpoint)  # the file as we last saw it
+        self.after_burst = AfterBurst()  # memory is released once heavy requests pause
 
     # -- start-up ------------------------------------------------------------------------
 
