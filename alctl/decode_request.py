@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ssvae.decode import grid_points
-from ssvae.strict_input import clip
+from ssvae.io.strict_input import clip
+from ssvae.nn.decode import grid_points
 
 MAX_GRID = 32  # cells per side: 32×32 = 1,024 images, 0.8 MB of pixels
 MAX_POINTS = MAX_GRID * MAX_GRID

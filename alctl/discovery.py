@@ -13,7 +13,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ssvae.atomic import atomic_write
+from ssvae.io.atomic import atomic_write
 
 FIELDS = ("url", "pid", "token", "dataset", "workspace", "started_at")
 
@@ -32,7 +32,7 @@ class ServerInfo:
 
 
 def discovery_path(workspace: Path) -> Path:
-    # Same place as ssvae.workspace.Workspace.server_file; not imported to stay light.
+    # Same place as ssvae.io.workspace.Workspace.server_file; not imported to stay light.
     return Path(workspace) / ".alctl" / "server.json"
 
 

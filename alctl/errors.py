@@ -40,12 +40,12 @@ _USER_ERRORS = (
     ("alctl.cli.server_client", "ServerError"),
     ("alctl.server.run", "StartupError"),
     ("alctl.decode_request", "DecodeRequestError"),
-    ("ssvae.labels", "LabelError"),
-    ("ssvae.checkpoint", "CheckpointError"),
-    ("ssvae.data", "DataError"),
-    ("ssvae.download", "DownloadError"),
-    ("ssvae.idx", "IDXError"),
-    ("ssvae.hparams", "HyperparameterError"),
+    ("ssvae.io.labels", "LabelError"),
+    ("ssvae.io.checkpoint", "CheckpointError"),
+    ("ssvae.data.datasets", "DataError"),
+    ("ssvae.data.download", "DownloadError"),
+    ("ssvae.data.idx", "IDXError"),
+    ("ssvae.config.hparams", "HyperparameterError"),
 )
 
 

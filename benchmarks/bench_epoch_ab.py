@@ -28,12 +28,12 @@ import numpy as np
 import torch
 
 from alctl.cli.simulate import parse_settings
-from ssvae.batches import TrainingData
 from ssvae.config import LEGACY_DEFAULTS, SSVAEConfig
-from ssvae.data import load_dataset
-from ssvae.model import SSVAE
-from ssvae.session_loop import batch_loss
-from ssvae.training import make_optimizer
+from ssvae.data.datasets import load_dataset
+from ssvae.nn.model import SSVAE
+from ssvae.train.batches import TrainingData
+from ssvae.train.session_loop import batch_loss
+from ssvae.train.trainer import make_optimizer
 
 
 def time_epoch(config: SSVAEConfig, data: TrainingData, batches: int | None) -> float:

@@ -29,12 +29,12 @@ except ImportError:  # run from a checkout: make the repo root importable
 
 import torch
 
-from ssvae.callbacks import EpochRecord, TrainingCallback
 from ssvae.config import SSVAEConfig
-from ssvae.data import DATASETS, Dataset, load_dataset
-from ssvae.device import describe_device, pick_device
-from ssvae.model import predict
-from ssvae.training import InteractiveTrainer
+from ssvae.data.datasets import DATASETS, Dataset, load_dataset
+from ssvae.nn.model import predict
+from ssvae.records.events import EpochRecord, TrainingCallback
+from ssvae.train.device import describe_device, pick_device
+from ssvae.train.trainer import InteractiveTrainer
 
 
 class EpochTimes(TrainingCallback):

@@ -17,10 +17,10 @@ _CHECKOUT = Path(__file__).resolve().parent.parent
 if (_CHECKOUT / "ssvae" / "__init__.py").is_file():  # run from a checkout: use its own library
     sys.path.insert(0, str(_CHECKOUT))
 
-from ssvae.checkpoint import CheckpointError
-from ssvae.data import DATASETS, DataError, load_dataset
-from ssvae.runner import infer_to_npz
-from ssvae.workspace import Workspace
+from ssvae.data.datasets import DATASETS, DataError, load_dataset
+from ssvae.io.checkpoint import CheckpointError
+from ssvae.io.workspace import Workspace
+from ssvae.runs.pipeline import infer_to_npz
 
 
 def build_parser() -> argparse.ArgumentParser:

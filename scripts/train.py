@@ -26,14 +26,14 @@ _CHECKOUT = Path(__file__).resolve().parent.parent
 if (_CHECKOUT / "ssvae" / "__init__.py").is_file():  # run from a checkout: use its own library
     sys.path.insert(0, str(_CHECKOUT))
 
-from ssvae.callbacks import EpochPrinter
-from ssvae.checkpoint import CheckpointError
 from ssvae.config import PARAMS
-from ssvae.data import DATASETS, DataError, load_dataset
-from ssvae.hparams import HyperparameterError, Param
-from ssvae.labels import LabelError
-from ssvae.runner import TrainRun, train_from_files
-from ssvae.workspace import Workspace, sidecar_paths
+from ssvae.config.hparams import HyperparameterError, Param
+from ssvae.data.datasets import DATASETS, DataError, load_dataset
+from ssvae.io.checkpoint import CheckpointError
+from ssvae.io.labels import LabelError
+from ssvae.io.workspace import Workspace, sidecar_paths
+from ssvae.records.events import EpochPrinter
+from ssvae.runs.pipeline import TrainRun, train_from_files
 
 # Every scalar config field is an option (--kl-weight, ...), parsed and range-checked by the
 # hyperparameter schema; left out, it keeps the checkpoint's value (or the default).

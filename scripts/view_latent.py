@@ -21,10 +21,10 @@ _CHECKOUT = Path(__file__).resolve().parent.parent
 if (_CHECKOUT / "ssvae" / "__init__.py").is_file():  # run from a checkout: use its own library
     sys.path.insert(0, str(_CHECKOUT))
 
-from ssvae.data import CLASS_NAMES, DATASETS
-from ssvae.labels import LabelError, LabelStore
-from ssvae.npz import read_predictions_npz
-from ssvae.workspace import Workspace
+from ssvae.data.datasets import CLASS_NAMES, DATASETS
+from ssvae.io.labels import LabelError, LabelStore
+from ssvae.io.npz import read_predictions_npz
+from ssvae.io.workspace import Workspace
 
 MODES = ("user labels", "predicted", "ground truth", "certainty")
 _UNLABELED = (0.75, 0.75, 0.75, 0.35)

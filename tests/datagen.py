@@ -1,14 +1,14 @@
 """Small, learnable IDX datasets that tests generate instead of downloading MNIST.
 
-The images come from ssvae.synthetic (class c is a bright square at a position set by c).
+The images come from ssvae.data.synthetic (class c is a bright square at a position set by c).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ssvae.idx import write_idx
-from ssvae.synthetic import synthetic_digits
+from ssvae.data.idx import write_idx
+from ssvae.data.synthetic import synthetic_digits
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",

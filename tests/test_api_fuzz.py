@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ssvae.labels import LabelStore
+from ssvae.io.labels import LabelStore
 from tests.live_server import SSEReader
 from tests.thread_server import ThreadServer, served_workspace
 

@@ -31,7 +31,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 READY_TIMEOUT_MS = 60_000
 # Labels before the first training: serials 0..30. "typical" clusters k = labels + 50 (the page's
-# head) points, rounded up to a multiple of 10 (ssvae.representative), so its order holds for
+# head) points, rounded up to a multiple of 10 (ssvae.select.representative), so its order holds for
 # ten labels at a time: with 31 seeded, k stays 90 for the 5 labels a test gives.
 SEEDED = 31
 

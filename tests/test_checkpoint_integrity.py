@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from ssvae.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from ssvae.checkpoint_integrity import CHECKSUM_KEY, payload_checksum
 from ssvae.config import SSVAEConfig
-from ssvae.model import SSVAE
-from ssvae.training import make_optimizer
+from ssvae.io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ssvae.io.checkpoint_integrity import CHECKSUM_KEY, payload_checksum
+from ssvae.nn.model import SSVAE
+from ssvae.train.trainer import make_optimizer
 
 
 @pytest.fixture()

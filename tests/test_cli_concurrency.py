@@ -6,7 +6,7 @@ import threading
 import time
 from pathlib import Path
 
-from ssvae.labels import LabelStore
+from ssvae.io.labels import LabelStore
 from tests.cli_support import Outcome, api_client, run
 from tests.live_server import LiveServer
 

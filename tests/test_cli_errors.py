@@ -8,9 +8,9 @@ import pytest
 import typer
 
 from alctl.errors import EXIT_BUG, EXIT_ERROR, CliError, fail_cleanly
-from ssvae.checkpoint import CheckpointError
-from ssvae.hparams import HyperparameterError
-from ssvae.labels import LabelError
+from ssvae.config.hparams import HyperparameterError
+from ssvae.io.checkpoint import CheckpointError
+from ssvae.io.labels import LabelError
 from tests.cli_support import invoke
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ssvae.labels import LabelStore
+from ssvae.io.labels import LabelStore
 from tests.cli_support import invoke, one_error_line, run
 
 

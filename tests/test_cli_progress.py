@@ -7,7 +7,7 @@ import math
 
 from alctl.cli.progress import TrainProgress, format_epoch_line
 from alctl.cli.server_client import SSEEvent, parse_sse
-from ssvae.formats import duration as format_duration
+from ssvae.records.formats import duration as format_duration
 
 RECORD = {
     "session": 2,

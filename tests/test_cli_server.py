@@ -13,7 +13,7 @@ import pytest
 
 from alctl.cli.server_client import ApiClient, SSEEvent
 from alctl.discovery import ServerInfo, write_discovery
-from ssvae.labels import LabelStore
+from ssvae.io.labels import LabelStore
 from tests.cli_support import api_client, one_error_line, run
 from tests.live_server import LiveServer, running_server
 

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from alctl.discovery import discovery_path
-from ssvae.labels import LabelStore
+from ssvae.io.labels import LabelStore
 from tests.cli_support import invoke
 from tests.live_server import LiveServer, running_server
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from alctl.server.points import PageMap, fit_page_map, normalise
-from ssvae.latent_view import LatentView
+from ssvae.select.latent_view import LatentView
 from tests.thread_server import ThreadServer, make_session, thread_server
 
 
@@ -53,8 +53,8 @@ def test_decoding_a_latent_mean_gives_the_reconstruction() -> None:
     import torch
 
     from ssvae.config import SSVAEConfig
-    from ssvae.decode import decode_latent, grid_points, tile
-    from ssvae.model import SSVAE, predict
+    from ssvae.nn.decode import decode_latent, grid_points, tile
+    from ssvae.nn.model import SSVAE, predict
 
     torch.manual_seed(0)
     model = SSVAE(SSVAEConfig(latent_dim=3, hidden_dims=(32, 16), classifier_input="mean"))
@@ -76,8 +76,8 @@ def test_decoding_a_latent_mean_gives_the_reconstruction() -> None:
 
 def test_a_classifier_that_reads_features_gives_no_prediction_off_the_data() -> None:
     from ssvae.config import SSVAEConfig
-    from ssvae.decode import decode_latent
-    from ssvae.model import SSVAE
+    from ssvae.nn.decode import decode_latent
+    from ssvae.nn.model import SSVAE
 
     model = SSVAE(SSVAEConfig(hidden_dims=(16,), classifier_input="hidden"))
     decoded = decode_latent(model, np.zeros((2, 2), np.float32))
@@ -88,10 +88,10 @@ def test_a_classifier_that_reads_features_gives_no_prediction_off_the_data() -> 
 @pytest.fixture(scope="module")
 def server(tiny_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
     """A server whose classifier reads the latent alone, so every point has a prediction."""
-    from ssvae.checkpoint import save_checkpoint
     from ssvae.config import SSVAEConfig
-    from ssvae.training import InteractiveTrainer
-    from ssvae.workspace import Workspace
+    from ssvae.io.checkpoint import save_checkpoint
+    from ssvae.io.workspace import Workspace
+    from ssvae.train.trainer import InteractiveTrainer
 
     root = tmp_path_factory.mktemp("ws")
     trainer = InteractiveTrainer(SSVAEConfig(classifier_input="mean"))
@@ -207,10 +207,10 @@ def test_a_wider_latent_is_decoded_from_its_principal_plane(
     tiny_data_dir: Path, tmp_path: Path
 ) -> None:
     """latent_dim 4: a page point is the sample's projection, the rest at the data's mean."""
-    from ssvae.checkpoint import save_checkpoint
     from ssvae.config import SSVAEConfig
-    from ssvae.training import InteractiveTrainer
-    from ssvae.workspace import Workspace
+    from ssvae.io.checkpoint import save_checkpoint
+    from ssvae.io.workspace import Workspace
+    from ssvae.train.trainer import InteractiveTrainer
 
     trainer = InteractiveTrainer(SSVAEConfig(latent_dim=4, hidden_dims=(32, 16)))
     save_checkpoint(Workspace(tmp_path, "mnist").checkpoint, **trainer.checkpoint_payload("mnist"))

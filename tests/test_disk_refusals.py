@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ssvae.checkpoint import load_checkpoint, save_checkpoint
+from ssvae.io.checkpoint import load_checkpoint, save_checkpoint
 from ssvae.config import SSVAEConfig
-from ssvae.model import SSVAE
+from ssvae.nn.model import SSVAE
 from tests.disks import read_only, tiny_disk
 from tests.thread_server import make_session, thread_server
 

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from ssvae.checkpoint import load_checkpoint, save_checkpoint
-from ssvae.checkpoint_integrity import previous_path
 from ssvae.config import SSVAEConfig
-from ssvae.data import load_dataset
-from ssvae.divergence import Diverged, DivergenceGuard
-from ssvae.training import InteractiveTrainer
+from ssvae.data.datasets import load_dataset
+from ssvae.io.checkpoint import load_checkpoint, save_checkpoint
+from ssvae.io.checkpoint_integrity import previous_path
+from ssvae.train.divergence import Diverged, DivergenceGuard
+from ssvae.train.trainer import InteractiveTrainer
 from tests.live_server import SSEReader
 from tests.thread_server import ThreadServer, served_workspace
 
@@ -69,7 +69,7 @@ def test_runaway_learning_rate_fails_and_rolls_back(
 
 
 def test_save_keeps_the_previous_checkpoint(tmp_path: Path) -> None:
-    from ssvae.model import SSVAE
+    from ssvae.nn.model import SSVAE
 
     path = tmp_path / "ssvae.ckpt"
     model = SSVAE(SSVAEConfig())

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from ssvae.labels import LabelStore
+from ssvae.io.labels import LabelStore
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, guard_page, server_on_port, wait_for
 from tests.live_server import LiveServer, SSEReader, free_port
 from tests.test_storm_and_crash import Writer

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ssvae.evaluation import (
+from ssvae.io.history import COLUMNS, append_history_csv, read_sessions_csv
+from ssvae.records.sessions import evaluation_curve, last_result
+from ssvae.train.evaluation import (
     confusion_matrix,
     labeled_accuracy,
     per_class_accuracy,
     session_evaluation,
     split_report,
 )
-from ssvae.history import COLUMNS, append_history_csv, read_sessions_csv
-from ssvae.sessions import evaluation_curve, last_result
 from tests.test_ssvae_history import SESSION_1, record
 
 
@@ -113,10 +113,10 @@ def test_an_older_checkpoint_without_evaluations_still_serves(
     the last session's result is there for a reloaded page."""
     import torch
 
-    from ssvae.checkpoint import save_checkpoint
     from ssvae.config import SSVAEConfig
-    from ssvae.model import SSVAE
-    from ssvae.workspace import Workspace
+    from ssvae.io.checkpoint import save_checkpoint
+    from ssvae.io.workspace import Workspace
+    from ssvae.nn.model import SSVAE
     from tests.thread_server import make_session
 
     config = SSVAEConfig(hidden_dims=(16,))

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from ssvae.checkpoint import load_checkpoint, save_checkpoint
 from ssvae.config import SSVAEConfig
-from ssvae.labels import LabelStore
-from ssvae.model import SSVAE
+from ssvae.io.checkpoint import load_checkpoint, save_checkpoint
+from ssvae.io.labels import LabelStore
+from ssvae.nn.model import SSVAE
 from tests.cli_support import invoke, one_error_line
 from tests.disks import fill, remount, tiny_disk
 from tests.live_server import free_port, serve_command, server_env

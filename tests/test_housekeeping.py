@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ssvae.checkpoint import save_checkpoint
 from ssvae.config import SSVAEConfig
-from ssvae.data import load_dataset
-from ssvae.history import read_history_csv, write_history_csv
-from ssvae.housekeeping import remove_orphan_temp_files, repair_history_csv
-from ssvae.training import InteractiveTrainer
-from ssvae.workspace import Workspace
+from ssvae.data.datasets import load_dataset
+from ssvae.io.checkpoint import save_checkpoint
+from ssvae.io.history import read_history_csv, write_history_csv
+from ssvae.io.housekeeping import remove_orphan_temp_files, repair_history_csv
+from ssvae.io.workspace import Workspace
+from ssvae.train.trainer import InteractiveTrainer
 from tests.live_server import running_server
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from alctl.server.api import ApiError, parse_train_request
 from ssvae.config import PARAMS, SESSION_PARAMS, SSVAEConfig
-from ssvae.hparams import HyperparameterError, hparam, params_of
+from ssvae.config.hparams import HyperparameterError, hparam, params_of
 from tests.cli_support import invoke
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""The queue's model-free features: the pixels' principal components (ssvae.pixel_features)."""
+"""The queue's model-free features: the pixels' principal components (ssvae.data.pixel_features)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from ssvae.pixel_features import PixelFeatures, pixel_pca
+from ssvae.data.pixel_features import PixelFeatures, pixel_pca
 
 
 def two_kinds(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

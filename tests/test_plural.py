@@ -1,11 +1,11 @@
-"""The one Python pluraliser (ssvae/formats.py): CLI, server start-up lines, report, logs."""
+"""The one Python pluraliser (ssvae/records/formats.py): CLI, server start-up lines, report, logs."""
 
 from __future__ import annotations
 
 import io
 
 from alctl.cli.progress import TrainProgress
-from ssvae.formats import plural
+from ssvae.records.formats import plural
 
 
 def test_one_is_singular_and_everything_else_plural() -> None:
@@ -40,6 +40,6 @@ def test_a_one_epoch_session_reads_in_the_singular() -> None:
 def test_one_cpu_thread_reads_in_the_singular(torch_one_thread: None) -> None:
     import torch
 
-    from ssvae.device import describe_device
+    from ssvae.train.device import describe_device
 
     assert describe_device(torch.device("cpu")) == "cpu (1 thread)"

@@ -1,4 +1,4 @@
-"""The labeling queue: ssvae.queue, GET /api/queue and `alctl suggest` agree and stay honest."""
+"""The labeling queue: ssvae.select.queue, GET /api/queue and `alctl suggest` agree, honestly."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssvae.points_cache import Predictions2D, load_cache, save_cache
-from ssvae.queue import UNTRAINED_NOTE, check_request, queue_head
-from ssvae.ranking import DEFAULT_STRATEGY, rank
+from alctl.queue_request import check_request
+from ssvae.io.points_cache import load_cache, save_cache
+from ssvae.select.points import Predictions2D
+from ssvae.select.queue import UNTRAINED_NOTE, queue_head
+from ssvae.select.ranking import DEFAULT_STRATEGY, rank
 from tests.cli_support import invoke, run
 from tests.datagen import seed_labels
 from tests.live_server import running_server

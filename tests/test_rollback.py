@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ssvae.checkpoint import load_checkpoint
-from ssvae.checkpoint_integrity import previous_path
-from ssvae.history import read_history_csv
+from ssvae.io.checkpoint import load_checkpoint
+from ssvae.io.checkpoint_integrity import previous_path
+from ssvae.io.history import read_history_csv
 from tests.cli_support import invoke
 from tests.live_server import SSEReader
 from tests.thread_server import ThreadServer, served_workspace

@@ -12,9 +12,9 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from ssvae.labels import LabelStore
-from ssvae.npz import KEYS, read_predictions_npz, write_predictions_npz
-from ssvae.points_cache import load_cache
+from ssvae.io.labels import LabelStore
+from ssvae.io.npz import KEYS, read_predictions_npz, write_predictions_npz
+from ssvae.io.points_cache import load_cache
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "scripts"

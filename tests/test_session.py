@@ -16,8 +16,9 @@ from alctl.server.label_state import LabelState
 from alctl.server.points import normalise, points_payload
 from alctl.server.session import SessionError, WorkspaceSession
 from alctl.server.training_thread import NotTraining, TrainingBusy
-from ssvae.labels import LabelStore
-from ssvae.points_cache import Predictions2D, checkpoint_stamp, load_cache, save_cache
+from ssvae.io.labels import LabelStore
+from ssvae.io.points_cache import checkpoint_stamp, load_cache, save_cache
+from ssvae.select.points import Predictions2D
 from tests.thread_server import make_session
 
 

@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ssvae.checkpoint import load_checkpoint
-from ssvae.history import read_sessions_csv
+from ssvae.io.checkpoint import load_checkpoint
+from ssvae.io.history import read_sessions_csv
 from tests.cli_support import invoke
 from tests.datagen import seed_labels
 from tests.test_session import Recorder
@@ -70,10 +70,10 @@ def test_the_session_list_is_the_same_whoever_trained(tiny_data_dir: Path, works
 def test_an_older_checkpoint_gets_its_sessions_from_the_epochs(tmp_path: Path) -> None:
     import torch
 
-    from ssvae.checkpoint import save_checkpoint
     from ssvae.config import SSVAEConfig
-    from ssvae.model import SSVAE
-    from ssvae.training import InteractiveTrainer
+    from ssvae.io.checkpoint import save_checkpoint
+    from ssvae.nn.model import SSVAE
+    from ssvae.train.trainer import InteractiveTrainer
 
     config = SSVAEConfig(hidden_dims=(16,))
     metrics = dict.fromkeys(("loss", "reconstruction_loss", "kl_loss"), 1.0)

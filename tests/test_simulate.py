@@ -1,4 +1,4 @@
-"""`alctl simulate` and ssvae.simulate: end to end on generated data, oracle, resume."""
+"""`alctl simulate` and ssvae.runs.simulate: end to end on generated data, oracle, resume."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssvae.simulate import Oracle, Plan, pool_subset, read_results, run_simulation, summarize
-from ssvae.synthetic import synthetic_dataset
+from ssvae.data.synthetic import synthetic_dataset
+from ssvae.runs.simulate import Oracle, Plan, pool_subset, read_results, run_simulation, summarize
 from tests.cli_support import invoke, one_error_line
 
 PLAN_ARGS = ("--start", 50, "--step", 50, "--rounds", 2, "--epochs-per-round", 5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ssvae.augment import jitter
+from ssvae.data.augment import jitter
 
 
 def _dot_images(n: int) -> torch.Tensor:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from ssvae.calibration import (
+from ssvae.train.calibration import (
     MIN_LABELS,
     expected_calibration_error,
     fit_temperature,
@@ -80,8 +80,8 @@ def test_held_out_labels_fit_only_a_model_that_has_seen_labels() -> None:
     import torch
 
     from ssvae.config import SSVAEConfig
-    from ssvae.model import SSVAE
-    from ssvae.synthetic import synthetic_digits
+    from ssvae.data.synthetic import synthetic_digits
+    from ssvae.nn.model import SSVAE
 
     images, truth = synthetic_digits(60, seed=4)
     torch.manual_seed(0)

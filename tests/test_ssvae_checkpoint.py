@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 import torch
 
-from ssvae.checkpoint import (
+from ssvae.config import SSVAEConfig
+from ssvae.io.checkpoint import (
     FORMAT_VERSION,
     CheckpointError,
-    build_model,
     checkpoint_summary,
     load_checkpoint,
     save_checkpoint,
 )
-from ssvae.config import SSVAEConfig
-from ssvae.training import InteractiveTrainer
+from ssvae.nn.restore import build_model
+from ssvae.train.trainer import InteractiveTrainer
 from tests.datagen import synthetic_digits
 
 SMALL = SSVAEConfig(hidden_dims=(64, 32), batch_size=64, labeled_batch_size=16)
@@ -158,7 +158,7 @@ def test_explicit_other_architecture_is_refused(trained: tuple[InteractiveTraine
 def test_summary_is_cheap_and_torch_free(trained: tuple[InteractiveTrainer, Path]) -> None:
     _, path = trained
     code = (
-        "import sys, json; from ssvae.checkpoint import checkpoint_summary\n"
+        "import sys, json; from ssvae.io.checkpoint import checkpoint_summary\n"
         f"facts = checkpoint_summary({str(path)!r})\n"
         "print(json.dumps(facts)); print('torch' in sys.modules)"
     )

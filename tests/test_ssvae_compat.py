@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from ssvae.checkpoint import KIND, build_model, load_checkpoint, save_checkpoint
 from ssvae.config import LEGACY_DEFAULTS, SSVAEConfig
-from ssvae.model import SSVAE, predict
-from ssvae.synthetic import synthetic_digits
+from ssvae.data.synthetic import synthetic_digits
+from ssvae.io.checkpoint import KIND, load_checkpoint, save_checkpoint
+from ssvae.nn.model import SSVAE, predict
+from ssvae.nn.restore import build_model
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 SMALL = {"hidden_dims": (32, 16), "batch_size": 32}

@@ -90,13 +90,13 @@ def test_fields_split_into_architecture_and_training() -> None:
 
 def test_light_modules_do_not_import_torch() -> None:
     code = (
-        "import sys, ssvae.labels, ssvae.workspace, ssvae.config, ssvae.data, ssvae.npz,"
-        " ssvae.callbacks, ssvae.checkpoint, ssvae.history\n"
+        "import sys, ssvae.io.labels, ssvae.io.workspace, ssvae.config, ssvae.data.datasets,"
+        " ssvae.io.npz, ssvae.records.events, ssvae.io.checkpoint, ssvae.io.history\n"
         "heavy = ('torch', 'torchvision', 'matplotlib', 'pandas')\n"
         "print([m for m in heavy if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
-    labels_only = "import sys, ssvae.labels, ssvae.config; print('numpy' in sys.modules)"
+    labels_only = "import sys, ssvae.io.labels, ssvae.config; print('numpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", labels_only], capture_output=True, text=True)
     assert out.stdout.strip() == "False"

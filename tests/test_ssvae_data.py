@@ -10,10 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssvae import data
-from ssvae.data import DataError, DataNotFoundError, load_dataset
-from ssvae.download import DownloadError, forget_failure, probe, recent_failure, remember_failure
-from ssvae.idx import read_idx, write_idx
+from ssvae.data import datasets as data
+from ssvae.data.datasets import DataError, DataNotFoundError, load_dataset
+from ssvae.data.download import (
+    DownloadError,
+    forget_failure,
+    probe,
+    recent_failure,
+    remember_failure,
+)
+from ssvae.data.idx import read_idx, write_idx
 from tests.datagen import FILES, write_synthetic_idx
 
 
@@ -204,7 +210,7 @@ def test_dataset_size_reads_only_the_header(tiny_data_dir_gz: Path, tmp_path: Pa
 
 
 def test_read_idx_shape(tmp_path: Path) -> None:
-    from ssvae.idx import IDXError, read_idx_shape
+    from ssvae.data.idx import IDXError, read_idx_shape
 
     write_idx(tmp_path / "x.gz", np.zeros((3, 28, 28), np.uint8))
     write_idx(tmp_path / "y", np.zeros(5, np.uint8))

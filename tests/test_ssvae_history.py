@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ssvae.callbacks import EpochRecord, format_epoch
-from ssvae.history import (
+from ssvae.io.history import (
     COLUMNS,
     EPOCH_COLUMNS,
     append_history_csv,
@@ -17,6 +16,7 @@ from ssvae.history import (
     read_history_csv,
     read_sessions_csv,
 )
+from ssvae.records.events import EpochRecord, format_epoch
 
 NAN = float("nan")
 

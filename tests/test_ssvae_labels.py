@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssvae.labels import LabelError, LabelStore, parse_labels_csv
+from ssvae.io.labels import LabelError, LabelStore, parse_labels_csv
 
 OLD_STYLE = (
     ",Serial,label\n"
@@ -202,7 +202,7 @@ def test_threads_with_separate_stores_lose_nothing(store: LabelStore) -> None:
 HAMMER = textwrap.dedent(
     """
     import sys, time
-    from ssvae.labels import LabelStore
+    from ssvae.io.labels import LabelStore
     path, k, start = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     store = LabelStore(path, 60000)
     while time.time() < start:

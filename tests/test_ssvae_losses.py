@@ -10,11 +10,11 @@ import torch
 import torch.nn.functional as F
 
 from ssvae.config import SSVAEConfig
-from ssvae.losses import pseudo_label_loss, ssvae_loss
-from ssvae.model import SSVAE
-from ssvae.session_loop import batch_loss
-from ssvae.synthetic import synthetic_digits
-from ssvae.training import InteractiveTrainer
+from ssvae.data.synthetic import synthetic_digits
+from ssvae.nn.losses import pseudo_label_loss, ssvae_loss
+from ssvae.nn.model import SSVAE
+from ssvae.train.session_loop import batch_loss
+from ssvae.train.trainer import InteractiveTrainer
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

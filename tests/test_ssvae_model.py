@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from ssvae.config import SSVAEConfig
-from ssvae.losses import ssvae_loss
-from ssvae.model import SSVAE, predict, to_input, view_2d
+from ssvae.nn.losses import ssvae_loss
+from ssvae.nn.model import SSVAE, predict, to_input, view_2d
 
 # Model tests run single-threaded: steadier timings and no fight with other processes.
 pytestmark = pytest.mark.usefixtures("torch_one_thread")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ssvae.ranking import STRATEGIES, k_center, rank, uncertainty_scores
+from ssvae.select.ranking import STRATEGIES, k_center, rank, uncertainty_scores
 
 # Sample 0 sure, 1 torn between two classes, 2 spread over all, 3 equal to 1 (a tie).
 PROBS = np.array(

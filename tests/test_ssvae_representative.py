@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ssvae import representative
-from ssvae.ranking import rank
-from ssvae.representative import cluster_typicality, kmeans, typical_picks
+from ssvae.select import representative
+from ssvae.select.ranking import rank
+from ssvae.select.representative import cluster_typicality, kmeans, typical_picks
 
 
 def _blob(centre: tuple[float, float], rings: int) -> np.ndarray:

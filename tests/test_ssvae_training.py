@@ -10,11 +10,17 @@ import numpy as np
 import pytest
 import torch
 
-from ssvae.batches import validation_split
-from ssvae.callbacks import BatchProgress, EpochRecord, TrainingCallback, TrainResult, TrainStart
 from ssvae.config import SSVAEConfig
-from ssvae.model import evaluate_accuracy
-from ssvae.training import InteractiveTrainer
+from ssvae.nn.model import evaluate_accuracy
+from ssvae.records.events import (
+    BatchProgress,
+    EpochRecord,
+    TrainingCallback,
+    TrainResult,
+    TrainStart,
+)
+from ssvae.train.batches import validation_split
+from ssvae.train.trainer import InteractiveTrainer
 from tests.datagen import synthetic_digits
 
 SMALL = SSVAEConfig(hidden_dims=(64, 32), batch_size=64, labeled_batch_size=16)

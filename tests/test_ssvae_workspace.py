@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ssvae.workspace import Workspace, lock_path_for, sidecar_paths
+from ssvae.io.workspace import Workspace, lock_path_for, sidecar_paths
 
 
 def test_paths_follow_the_contract(tmp_path: Path) -> None:

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from alctl.cli.server_client import ApiClient, ServerError
-from ssvae.checkpoint import load_checkpoint
-from ssvae.checkpoint_integrity import previous_path
-from ssvae.history import read_history_csv
-from ssvae.labels import LabelStore
+from ssvae.io.checkpoint import load_checkpoint
+from ssvae.io.checkpoint_integrity import previous_path
+from ssvae.io.history import read_history_csv
+from ssvae.io.labels import LabelStore
 from tests.cli_support import run
 from tests.live_server import LiveServer, SSEReader, running_server
 

@@ -16,7 +16,7 @@ import pytest
 from alctl.server.limits import MAX_BODY_BYTES
 from alctl.server.protocol import HeaderDeadlineProtocol
 from alctl.server.security import host_name
-from ssvae.labels import LabelStore
+from ssvae.io.labels import LabelStore
 from tests.cli_support import invoke
 from tests.live_server import fetch, free_port
 from tests.thread_server import ThreadServer, make_session, thread_server

@@ -64,8 +64,8 @@ def make_session(workspace: Path, data_dir: Path, dataset: str = "mnist") -> Any
 
     from alctl.server.events import EventBus
     from alctl.server.session import WorkspaceSession
-    from ssvae.data import load_dataset
-    from ssvae.workspace import Workspace
+    from ssvae.data.datasets import load_dataset
+    from ssvae.io.workspace import Workspace
 
     torch.set_num_threads(1)  # two cores, shared with the server thread and other tests
     data = load_dataset(dataset, data_dir)

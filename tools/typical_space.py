@@ -25,9 +25,9 @@ try:
 except ImportError:  # run from a checkout: make the repo root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ssvae.data import load_dataset
-from ssvae.pixel_features import pixel_pca
-from ssvae.representative import typical_picks
+from ssvae.data.datasets import load_dataset
+from ssvae.data.pixel_features import pixel_pca
+from ssvae.select.representative import typical_picks
 
 
 def nearest_pick_accuracy(points: np.ndarray, picks: np.ndarray, truth: np.ndarray) -> float:
@@ -40,8 +40,9 @@ def nearest_pick_accuracy(points: np.ndarray, picks: np.ndarray, truth: np.ndarr
 def model_spaces(checkpoint: Path, images: np.ndarray) -> dict[str, np.ndarray]:
     import torch
 
-    from ssvae.checkpoint import build_model, load_checkpoint
-    from ssvae.model import to_input
+    from ssvae.io.checkpoint import load_checkpoint
+    from ssvae.nn.model import to_input
+    from ssvae.nn.restore import build_model
 
     ckpt = load_checkpoint(checkpoint)
     if ckpt is None:

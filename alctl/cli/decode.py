@@ -75,7 +75,7 @@ def _ask(client: Any, body: dict, wait_s: float = MODEL_WAIT_S) -> dict:
 def decode_via_server(target: Target, xy: tuple[float, float] | None, grid: int | None) -> Any:
     assert target.server is not None
     status = target.server.status
-    from ssvae.decode import square_extent
+    from ssvae.nn.decode import square_extent
 
     bounds = square_extent(status["latent"]["bounds"]) if grid is not None else None
     answer = _ask(target.server.client, request_body(xy, grid, bounds))
@@ -95,11 +95,12 @@ def decode_via_server(target: Target, xy: tuple[float, float] | None, grid: int 
 def decode_offline(target: Target, xy: tuple[float, float] | None, grid: int | None) -> Any:
     """Load the checkpoint and decode here; the view's axes and extent come from the points
     cache when it matches the checkpoint, else from encoding the training set."""
-    from ssvae.checkpoint import build_model, load_checkpoint
-    from ssvae.data import CLASS_NAMES, load_dataset
-    from ssvae.decode import decode_latent, square_extent
-    from ssvae.latent_view import LatentView
-    from ssvae.points_cache import cache_path_for, load_cache
+    from ssvae.data.datasets import CLASS_NAMES, load_dataset
+    from ssvae.io.checkpoint import load_checkpoint
+    from ssvae.io.points_cache import cache_path_for, load_cache
+    from ssvae.nn.decode import decode_latent, square_extent
+    from ssvae.nn.restore import build_model
+    from ssvae.select.latent_view import LatentView
 
     files = target.files()
     checkpoint = files.workspace.checkpoint
@@ -116,8 +117,8 @@ def decode_offline(target: Target, xy: tuple[float, float] | None, grid: int | N
     if cached is not None:
         predictions = cached.predictions
     else:
-        from ssvae.model import predict
-        from ssvae.points_cache import Predictions2D
+        from ssvae.nn.model import predict
+        from ssvae.select.points import Predictions2D
 
         data = load_dataset(files.dataset, target.data_dir)
         predictions = Predictions2D.of(predict(model, data.train_images, reconstruct=False))
@@ -149,8 +150,8 @@ def decode(
 ) -> list[str]:
     """Decode and write `out` (PNG) if given; returns the lines to print."""
     from alctl.images import png_bytes
-    from ssvae.atomic import atomic_write
-    from ssvae.decode import tile
+    from ssvae.io.atomic import atomic_write
+    from ssvae.nn.decode import tile
 
     if xy is not None:  # refused before a checkpoint loads or a request goes out
         parse_body(point_body(*xy))

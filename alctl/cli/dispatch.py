@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from alctl.errors import CliError, UsageError
-from ssvae.formats import plural
+from ssvae.records.formats import plural
 
 if TYPE_CHECKING:
     from alctl.cli.offline import Files
@@ -61,7 +61,7 @@ def resolve(workspace: Path, dataset: str, data_dir: Path | None, no_server: boo
 
 def decimal(text: str, what: str) -> int:
     """A SERIAL or LABEL argument: ASCII digits only (`int()` would take '٣', '+5', '1_0')."""
-    from ssvae.strict_input import clip, parse_decimal
+    from ssvae.io.strict_input import clip, parse_decimal
 
     try:
         return parse_decimal(text, what)
@@ -82,7 +82,7 @@ def _check(serial: int, label: int | None, n_samples: int) -> None:
 
 
 def stats_line(stats: dict[str, Any]) -> str:
-    from ssvae.formats import percent_short
+    from ssvae.records.formats import percent_short
 
     share = percent_short(stats.get("coverage"), missing="")
     return f"{stats.get('labeled', '?')} labeled" + (f" ({share})" if share else "")
@@ -115,7 +115,7 @@ def set_label(target: Target, serial: int, label: int | None) -> None:
 
 def import_labels(target: Target, path: Path) -> None:
     """`alctl label --import FILE`: validate the whole file, then apply it at once."""
-    from ssvae.labels import parse_labels_csv
+    from ssvae.io.labels import parse_labels_csv
 
     if target.server is not None:
         changes = parse_labels_csv(Path(path), int(target.server.status["n_samples"]), strict=True)
@@ -150,7 +150,7 @@ def list_labels(target: Target, out: Path | None) -> None:
     if out is None:
         sys.stdout.write(text)
         return
-    from ssvae.atomic import atomic_write_text
+    from ssvae.io.atomic import atomic_write_text
 
     atomic_write_text(out.expanduser(), text)
     count = max(0, len(text.strip().splitlines()) - 1)
@@ -203,7 +203,7 @@ def rollback(target: Target) -> None:
     if target.server is not None:
         answer = target.server.client.rollback()
     else:
-        from ssvae.rollback import rollback_checkpoint
+        from ssvae.io.rollback import rollback_checkpoint
 
         ws = target.files().workspace
         ckpt = rollback_checkpoint(ws.checkpoint, ws.dataset, ws.history_csv, ws.loss_plot)

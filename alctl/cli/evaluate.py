@@ -1,7 +1,7 @@
 """`alctl evaluate`: per-class accuracy and the confusion matrix on the test split.
 
 With a server it asks `GET /api/evaluation` (the weights the page shows); without one it runs
-the checkpoint on disk over the test split. Both end in `ssvae.evaluation.split_report`, and
+the checkpoint on disk over the test split. Both end in `ssvae.train.evaluation.split_report`, and
 the server's weights are the checkpoint's, so the numbers are the same.
 """
 
@@ -31,10 +31,11 @@ def offline_evaluation(files: Files, data_dir: Any) -> dict[str, Any]:
     """The checkpoint's evaluation on the test split, computed here (imports torch)."""
     import time
 
-    from ssvae.checkpoint import build_model, load_checkpoint
-    from ssvae.data import load_dataset
-    from ssvae.evaluation import split_report
-    from ssvae.model import predict
+    from ssvae.data.datasets import load_dataset
+    from ssvae.io.checkpoint import load_checkpoint
+    from ssvae.nn.model import predict
+    from ssvae.nn.restore import build_model
+    from ssvae.train.evaluation import split_report
 
     ws = files.workspace
     ckpt = load_checkpoint(ws.checkpoint, dataset=files.dataset)

@@ -301,7 +301,7 @@ def suggest(
         str | None,
         typer.Option(
             help="least_confidence, margin, entropy, random, diverse or typical (the page's"
-            " chooser) [default: the page's default, ssvae.ranking.DEFAULT_STRATEGY].",
+            " chooser) [default: the page's default, ssvae.select.ranking.DEFAULT_STRATEGY].",
             show_default=False,
         ),
     ] = None,

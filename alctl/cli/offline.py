@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ssvae.labels import label_stats, labels_csv_text
-from ssvae.workspace import Workspace
+from ssvae.io.labels import label_stats, labels_csv_text
+from ssvae.io.workspace import Workspace
 
 if TYPE_CHECKING:
-    from ssvae.labels import LabelStore
+    from ssvae.io.labels import LabelStore
 
 
 @dataclass(frozen=True)
@@ -33,14 +33,14 @@ class Files:
         return Workspace(self.root, self.dataset)
 
     def store(self) -> LabelStore:
-        from ssvae.labels import LabelStore  # numpy: only when labels are touched
+        from ssvae.io.labels import LabelStore  # numpy: only when labels are touched
 
         return LabelStore(self.workspace.labels_csv, self.n_samples)
 
 
 def open_files(root: Path, dataset: str, data_dir: Path | None) -> Files:
     """Resolve `dataset` (maybe "auto") the way the server does and read its size cheaply."""
-    from ssvae.data import dataset_size
+    from ssvae.data.datasets import dataset_size
 
     name, n_samples = dataset_size(dataset, data_dir)
     return Files(Path(root), name, n_samples)
@@ -93,7 +93,7 @@ def _float(value: Any) -> float | None:
 
 def checkpoint_facts(files: Files) -> dict[str, Any]:
     """Checkpoint facts without torch: its header (checkpoint_summary) plus the history CSV."""
-    from ssvae.checkpoint import checkpoint_summary
+    from ssvae.io.checkpoint import checkpoint_summary
 
     ws = files.workspace
     summary = checkpoint_summary(ws.checkpoint)
@@ -109,7 +109,7 @@ def checkpoint_facts(files: Files) -> dict[str, Any]:
 
 def status(files: Files) -> dict[str, Any]:
     """The `alctl status` facts when no server runs (a bad labels file is shown, not fatal)."""
-    from ssvae.labels import LabelError
+    from ssvae.io.labels import LabelError
 
     store = files.store()
     labels: dict[str, Any] = {"path": str(store.path)}
@@ -129,7 +129,7 @@ def status(files: Files) -> dict[str, Any]:
 
 def evaluations(files: Files) -> list[dict[str, Any]]:
     """The accuracy-vs-labels curve from the checkpoint's session entries (no torch)."""
-    from ssvae.checkpoint import checkpoint_sessions
-    from ssvae.sessions import evaluation_curve
+    from ssvae.io.checkpoint import checkpoint_sessions
+    from ssvae.records.sessions import evaluation_curve
 
     return evaluation_curve(checkpoint_sessions(files.workspace.checkpoint) or [])

@@ -1,6 +1,6 @@
 """`alctl train` without a server: train here with the library's whole-run function.
 
-`ssvae.runner.train_from_files` (also behind scripts/train.py) continues the checkpoint,
+`ssvae.runs.pipeline.train_from_files` (also behind scripts/train.py) continues the checkpoint,
 trains one session and writes the checkpoint with its test accuracy, the history CSV and
 the loss-curve PNG. This module adds the CLI's progress display, one training per
 workspace at a time, and Ctrl+C: stop after the current batch and still save.
@@ -19,8 +19,8 @@ from typing import Any
 from alctl.cli.offline import Files
 from alctl.cli.progress import TrainProgress
 from alctl.errors import CliError, exit_code
-from ssvae.callbacks import BatchProgress, EpochRecord, TrainingCallback, TrainStart
-from ssvae.formats import plural
+from ssvae.records.events import BatchProgress, EpochRecord, TrainingCallback, TrainStart
+from ssvae.records.formats import plural
 
 
 class ProgressCallback(TrainingCallback):
@@ -30,7 +30,7 @@ class ProgressCallback(TrainingCallback):
         self.progress = progress
 
     def on_train_start(self, event: TrainStart) -> None:
-        from ssvae.sessions import session_hparams
+        from ssvae.records.sessions import session_hparams
 
         hparams = session_hparams(event.epochs, event.config)  # as the server's train_started
         self.progress.started(
@@ -104,8 +104,8 @@ def train_direct(
 
     SSVAEConfig().replace(**hparams)  # bad values fail here, before torch is loaded
     progress = progress or TrainProgress()
-    from ssvae.data import load_dataset
-    from ssvae.runner import TrainRun, train_from_files
+    from ssvae.data.datasets import load_dataset
+    from ssvae.runs.pipeline import TrainRun, train_from_files
 
     data = load_dataset(files.dataset, data_dir)
     progress.note(f"dataset: {data.name}, {plural(data.n_train, 'image')} ({data.source})")
@@ -126,7 +126,7 @@ def train_direct(
     result = outcome.result.to_dict()
     progress.ended(result)
     if outcome.saved:
-        from ssvae.formats import percent_short
+        from ssvae.records.formats import percent_short
 
         test = percent_short(outcome.test_accuracy, missing="n/a")
         mine = percent_short(outcome.labeled_accuracy, missing="n/a")

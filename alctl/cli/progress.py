@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
-from ssvae import formats
+from ssvae.records import formats
 
 _LOSS_KEYS = (
     ("loss", "loss"),

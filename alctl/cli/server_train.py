@@ -14,7 +14,7 @@ from typing import Any
 from alctl.cli.progress import TrainProgress
 from alctl.cli.server_client import ApiClient, ServerError, SSEEvent, StreamClosed
 from alctl.errors import EXIT_INTERRUPTED, exit_code
-from ssvae.formats import plural
+from ssvae.records.formats import plural
 
 SAVE_WAIT_S = 120.0
 

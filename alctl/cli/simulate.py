@@ -1,6 +1,6 @@
 """`alctl simulate`: the active-learning loop with the ground truth as the oracle.
 
-Argument parsing, a progress bar and the printed table around `ssvae.simulate`. The run
+Argument parsing, a progress bar and the printed table around `ssvae.runs.simulate`. The run
 lives in `<workspace>/artifacts/<dataset>/simulations/<name>/`; the user's labels and
 checkpoint are never touched.
 """
@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from alctl.errors import EXIT_INTERRUPTED, UsageError, fail_cleanly
-from ssvae.formats import plural
+from ssvae.records.formats import plural
 
 _NAME = re.compile(r"[A-Za-z0-9._+=,-]{1,200}")
 _DEFAULTS = {"start": 20, "step": 20, "rounds": 5, "epochs_per_round": 5, "seeds": 1}
@@ -83,8 +83,8 @@ def simulate(
       alctl simulate --quick
     """
     with fail_cleanly():
-        from ssvae import simulate as sim
-        from ssvae.ranking import DEFAULT_STRATEGY
+        from ssvae.runs import simulate as sim
+        from ssvae.select.ranking import DEFAULT_STRATEGY
 
         strategy = strategy or f"{DEFAULT_STRATEGY},random"
 
@@ -166,7 +166,7 @@ def _check_same_plan(out_dir: Path, plan: Any, run_name: str) -> None:
     """A rerun resumes only the same plan (more seeds may be added)."""
     from dataclasses import asdict
 
-    from ssvae.atomic import atomic_write
+    from ssvae.io.atomic import atomic_write
 
     wanted = {k: v for k, v in asdict(plan).items() if k != "seeds"}
     stored = out_dir / "plan.json"
@@ -185,10 +185,10 @@ def _check_same_plan(out_dir: Path, plan: Any, run_name: str) -> None:
 
 def _load(quick: bool, dataset: str, data_dir: Path | None) -> Any:
     if quick:
-        from ssvae.synthetic import synthetic_dataset
+        from ssvae.data.synthetic import synthetic_dataset
 
         return synthetic_dataset()
-    from ssvae.data import load_dataset
+    from ssvae.data.datasets import load_dataset
 
     return load_dataset(dataset, data_dir, download=False)
 
@@ -220,7 +220,7 @@ class _Bar:
         self.first: tuple[int, float] | None = None  # (done, time) at the first new round
 
     def __call__(self, progress: Any) -> None:
-        from ssvae.formats import duration as format_duration
+        from ssvae.records.formats import duration as format_duration
 
         now, eta = time.perf_counter(), None
         if progress.row is not None and self.first is None:

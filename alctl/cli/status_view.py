@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from alctl.cli.server_client import ApiClient, LiveServer, ServerError
-from ssvae import formats
+from ssvae.records import formats
 
 
 def _last_losses(client: ApiClient) -> dict[str, Any]:
@@ -32,7 +32,7 @@ def _last_losses(client: ApiClient) -> dict[str, Any]:
 
 def server_status(workspace: Path, server: LiveServer) -> dict[str, Any]:
     """The facts from a live server (its status answer plus the last history record)."""
-    from ssvae.workspace import Workspace
+    from ssvae.io.workspace import Workspace
 
     s = server.status
     labels = s.get("labels") or {}

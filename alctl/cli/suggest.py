@@ -2,7 +2,7 @@
 
 Offline it ranks the points the server would rank: the prediction cache when it belongs to
 the checkpoint on disk (no torch), else the checkpoint's predictions. Both paths end in
-`ssvae.queue.queue_head`, as `GET /api/queue` does, so the order is the page's.
+`ssvae.select.queue.queue_head`, as `GET /api/queue` does, so the order is the page's.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import typer
 if TYPE_CHECKING:
     from alctl.cli.dispatch import Target
     from alctl.cli.offline import Files
-    from ssvae.points_cache import Predictions2D
+    from ssvae.select.points import Predictions2D
 
 
 def suggest(target: Target, strategy: str | None, n: int, as_json: bool) -> None:
-    from ssvae.queue import check_request
+    from alctl.queue_request import check_request
 
     try:
         strategy, n = check_request(strategy, n)
@@ -35,14 +35,14 @@ def suggest(target: Target, strategy: str | None, n: int, as_json: bool) -> None
 
 
 def offline_queue(files: Files, strategy: str, n: int, data_dir: Any) -> dict[str, Any]:
-    from ssvae.queue import queue_head
+    from ssvae.select.queue import queue_head
 
     labels = files.store().as_array()
     points, trained = _points(files, data_dir)
     features = None
-    if strategy == "typical":  # clusters the images themselves (ssvae.pixel_features)
-        from ssvae.data import load_dataset
-        from ssvae.pixel_features import pixel_pca
+    if strategy == "typical":  # clusters the images themselves (ssvae.data.pixel_features)
+        from ssvae.data.datasets import load_dataset
+        from ssvae.data.pixel_features import pixel_pca
 
         features = pixel_pca(load_dataset(files.dataset, data_dir).train_images)
     return queue_head(points, labels, strategy, n, trained=trained, features=features).to_dict()
@@ -52,7 +52,8 @@ def _points(files: Files, data_dir: Any) -> tuple[Predictions2D, bool]:
     """The points to rank and whether the model behind them has trained at all."""
     import numpy as np
 
-    from ssvae.points_cache import Predictions2D, cache_path_for, load_cache
+    from ssvae.io.points_cache import cache_path_for, load_cache
+    from ssvae.select.points import Predictions2D
 
     ws = files.workspace
     cached = load_cache(
@@ -69,9 +70,10 @@ def _points(files: Files, data_dir: Any) -> tuple[Predictions2D, bool]:
             np.zeros((n, 2)), np.zeros(n), np.full(n, -1), probs=np.full((n, 2), 0.5)
         )
         return flat, False
-    from ssvae.checkpoint import build_model, load_checkpoint
-    from ssvae.data import load_dataset
-    from ssvae.model import predict
+    from ssvae.data.datasets import load_dataset
+    from ssvae.io.checkpoint import load_checkpoint
+    from ssvae.nn.model import predict
+    from ssvae.nn.restore import build_model
 
     ckpt = load_checkpoint(ws.checkpoint, dataset=files.dataset)
     assert ckpt is not None

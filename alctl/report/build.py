@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from alctl.errors import CliError
-from ssvae import formats
-from ssvae.labels import N_CLASSES
+from ssvae.config import N_CLASSES
+from ssvae.records import formats
 
 if TYPE_CHECKING:
-    from ssvae.checkpoint import Checkpoint
-    from ssvae.data import Dataset
-    from ssvae.model import Predictions
-    from ssvae.workspace import Workspace
+    from ssvae.data.datasets import Dataset
+    from ssvae.io.checkpoint import Checkpoint
+    from ssvae.io.workspace import Workspace
+    from ssvae.nn.model import Predictions
 
 N_UNCERTAIN = 48
 MANIFOLD_GRID = 20  # 400 decoded images, the page's overlay's grid
@@ -40,7 +40,7 @@ def _history(ckpt: Checkpoint, history_csv: Path) -> list[dict[str, Any]]:
     """Epoch records (nested dicts): the checkpoint's own, else the CSV beside it."""
     if ckpt.history:
         return list(ckpt.history)
-    from ssvae.history import read_history_csv
+    from ssvae.io.history import read_history_csv
 
     try:
         return read_history_csv(history_csv)
@@ -56,7 +56,7 @@ def _sessions(
     imported here only, off every command's fast path."""
     import pandas as pd
 
-    from ssvae.sessions import EVALUATION_KEYS, from_records
+    from ssvae.records.sessions import EVALUATION_KEYS, from_records
 
     if not records:
         return []
@@ -91,7 +91,7 @@ def _settings(hparams: Any) -> str:
 
 
 def _confusion(truth: np.ndarray, pred: np.ndarray) -> list[list[dict[str, Any]]]:
-    from ssvae.evaluation import confusion_matrix
+    from ssvae.train.evaluation import confusion_matrix
 
     counts = confusion_matrix(truth, pred, N_CLASSES)
     totals = np.maximum(counts.sum(axis=1, keepdims=True), 1)
@@ -131,9 +131,9 @@ def _uncertain(
 def _load(
     root: Path, dataset: str, data_dir: Path | None, data: Dataset | None
 ) -> tuple[Dataset, Workspace, Checkpoint]:
-    from ssvae.checkpoint import load_checkpoint
-    from ssvae.data import load_dataset
-    from ssvae.workspace import Workspace
+    from ssvae.data.datasets import load_dataset
+    from ssvae.io.checkpoint import load_checkpoint
+    from ssvae.io.workspace import Workspace
 
     if data is None:
         data = load_dataset(dataset, data_dir)
@@ -154,10 +154,10 @@ def report_context(
     import torch
 
     from alctl.report import figures as figs
-    from ssvae.checkpoint import build_model
-    from ssvae.labels import LabelStore
-    from ssvae.latent_view import LatentView
-    from ssvae.model import predict
+    from ssvae.io.labels import LabelStore
+    from ssvae.nn.model import predict
+    from ssvae.nn.restore import build_model
+    from ssvae.select.latent_view import LatentView
 
     started = time.perf_counter()
     data, ws, ckpt = _load(root, dataset, data_dir, data)
@@ -260,7 +260,7 @@ def report_context(
 def _manifold(model: Any, view: Any, xy: np.ndarray) -> dict[str, str]:
     """The decoder's images on a grid over the scatters' extent (Kingma & Welling 2014, fig. 4)."""
     from alctl.images import png_bytes
-    from ssvae.decode import decode_latent, grid_points, square_extent, tile
+    from ssvae.nn.decode import decode_latent, grid_points, square_extent, tile
 
     lo, hi = xy.min(axis=0), xy.max(axis=0)
     extent = square_extent([float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])])
@@ -316,7 +316,7 @@ def write_report(
 
     `data`: the dataset already in memory (a server's), else it is loaded from `data_dir`.
     """
-    from ssvae.atomic import atomic_write_text
+    from ssvae.io.atomic import atomic_write_text
 
     html = build_report(root, dataset, data_dir=data_dir, data=data)
     out = out.absolute()

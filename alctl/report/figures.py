@@ -67,8 +67,8 @@ def scatter_png(xy: np.ndarray, classes: np.ndarray, title: str) -> bytes:
 
 
 def loss_curves_png(records: Sequence[Mapping[str, Any]]) -> bytes:
-    """The loss-curve figure `ssvae.history.plot_history` draws, as PNG bytes."""
-    from ssvae.history import plot_history
+    """The loss-curve figure `ssvae.io.history.plot_history` draws, as PNG bytes."""
+    from ssvae.io.history import plot_history
 
     with tempfile.TemporaryDirectory(prefix="alctl-report-") as tmp:
         path = Path(tmp) / "loss_curves.png"

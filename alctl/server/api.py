@@ -36,8 +36,8 @@ from alctl.server.training_thread import NotTraining, TrainingBusy
 from alctl.server.write_order import HEADER as WRITE_HEADER
 from alctl.server.write_order import SupersededWrite, WriteTicketError, parse_ticket
 from ssvae.config import SESSION_PARAMS
-from ssvae.hparams import HyperparameterError, check_values
-from ssvae.strict_input import clip, is_decimal
+from ssvae.config.hparams import HyperparameterError, check_values
+from ssvae.io.strict_input import clip, is_decimal
 
 SOURCES = ("page", "cli", "import")
 MESSAGE_LIMIT = 600  # characters of an error message
@@ -140,7 +140,7 @@ async def points(request: Request) -> Response:
 
 
 async def queue(request: Request) -> Response:
-    from ssvae.queue import check_request
+    from alctl.queue_request import check_request
 
     query = request.query_params
     try:

@@ -28,8 +28,8 @@ from alctl.server.memory import release_free_memory
 from alctl.server.security import SecurityMiddleware
 from alctl.server.session import WorkspaceSession
 from ssvae.config import SESSION_PARAMS
-from ssvae.hparams import schema_json
-from ssvae.ranking import DEFAULT_STRATEGY, STRATEGIES
+from ssvae.config.hparams import schema_json
+from ssvae.select.ranking import DEFAULT_STRATEGY, STRATEGIES
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 TICK_S = 0.1

@@ -17,7 +17,7 @@ import numpy as np
 from alctl.server.disk import refusal_message
 from alctl.server.events import EventBus
 from alctl.server.write_order import WriteOrder
-from ssvae.labels import LabelError, LabelStore, label_stats, labels_csv_text
+from ssvae.io.labels import LabelError, LabelStore, label_stats, labels_csv_text
 
 
 class LabelState:

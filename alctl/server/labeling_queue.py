@@ -1,8 +1,8 @@
 """LabelingQueue: `/api/queue` over the server's points and labels, and the ranking kept warm.
 
-"typical" clusters the images' pixel features (ssvae.pixel_features, computed once) over the
+"typical" clusters the images' pixel features (ssvae.data.pixel_features, computed once) over the
 whole pool (about a second on 60k points) and the page asks again after every label, so the
-clusters are memoised (ssvae.representative.ClusterMemo) and, when
+clusters are memoised (ssvae.select.representative.ClusterMemo) and, when
 the points change, ranked ahead in a background thread at the lowest CPU priority: the first
 request after a refresh, or from a page opened during the next session, takes nothing from
 the trainer.
@@ -18,8 +18,8 @@ from typing import Any
 
 from alctl.server.label_state import LabelState
 from alctl.server.points import LatentPoints
-from ssvae.pixel_features import PixelFeatures
-from ssvae.representative import ClusterMemo
+from ssvae.data.pixel_features import PixelFeatures
+from ssvae.select.representative import ClusterMemo
 
 # The page holds this many of the queue's head (QUEUE_FETCH in static/js/queue.js): the
 # ranking warmed when the points change is the one its first request asks for.
@@ -39,8 +39,8 @@ class LabelingQueue:
         self.clusters = ClusterMemo()  # "typical"'s clusters, kept between labels
 
     def head(self, strategy: str, n: int) -> dict[str, Any]:
-        """The next `n` unlabeled samples to label, by `strategy` (ssvae.queue)."""
-        from ssvae.queue import QueueHead, queue_head
+        """The next `n` unlabeled samples to label, by `strategy` (ssvae.select.queue)."""
+        from ssvae.select.queue import QueueHead, queue_head
 
         trained = self.trained()
         points = self.points.predictions
@@ -57,7 +57,7 @@ class LabelingQueue:
     def warm(self) -> threading.Thread:
         """Rank the current points for the default strategy in the background; a failure is
         left for the page's own request to report."""
-        from ssvae.ranking import DEFAULT_STRATEGY
+        from ssvae.select.ranking import DEFAULT_STRATEGY
 
         def warm() -> None:
             # The lowest CPU priority for this thread alone (Linux schedules threads; elsewhere

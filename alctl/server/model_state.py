@@ -15,13 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ssvae.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ssvae.config import SSVAEConfig
-from ssvae.decode import Decoded, decode_latent
-from ssvae.device import describe_device
-from ssvae.model import SSVAE, predict
-from ssvae.points_cache import Predictions2D, checkpoint_stamp
-from ssvae.training import InteractiveTrainer
+from ssvae.io.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from ssvae.io.points_cache import checkpoint_stamp
+from ssvae.nn.decode import Decoded, decode_latent
+from ssvae.nn.model import SSVAE, predict
+from ssvae.select.points import Predictions2D
+from ssvae.train.device import describe_device
+from ssvae.train.trainer import InteractiveTrainer
 
 
 class ModelState:

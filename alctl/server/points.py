@@ -1,6 +1,6 @@
 """The scatter's data: the `/api/points` binary layout and the points the page shows.
 
-The prediction cache's format lives in `ssvae.points_cache` (the scripts write it too).
+The prediction cache's format lives in `ssvae.io.points_cache` (the scripts write it too).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ssvae.latent_view import LatentView
-from ssvae.points_cache import Predictions2D
+from ssvae.select.latent_view import LatentView
+from ssvae.select.points import Predictions2D
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from alctl.server.disk import refused_by_disk
-from ssvae.data import Dataset
-from ssvae.workspace import Workspace
+from ssvae.data.datasets import Dataset
+from ssvae.io.workspace import Workspace
 
 REPORT_URL = "/report"
 

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from alctl.server.disk import refused_by_disk
 from alctl.server.training_thread import TrainingBusy
-from ssvae.checkpoint import CheckpointError
-from ssvae.rollback import rollback_checkpoint
+from ssvae.io.checkpoint import CheckpointError
+from ssvae.io.rollback import rollback_checkpoint
 
 if TYPE_CHECKING:
     from alctl.server.session import WorkspaceSession

@@ -31,7 +31,7 @@ import uvicorn
 from alctl.discovery import ServerInfo, find_live_server, remove_discovery, write_discovery
 from alctl.server.events import EventBus
 from alctl.server.security import is_loopback, new_token
-from ssvae.formats import plural
+from ssvae.records.formats import plural
 
 GRACEFUL_SHUTDOWN_S = 3.0
 SHUTDOWN_TRAINING_S = 120.0
@@ -123,10 +123,10 @@ def _open_session(
     # Imported here: numpy and the session modules are not needed to report a busy port.
     from alctl.server.memory import keep_triton_out, limit_arenas
     from alctl.server.session import WorkspaceSession
-    from ssvae.checkpoint import CheckpointError
-    from ssvae.data import DataError, load_dataset
-    from ssvae.labels import LabelError
-    from ssvae.workspace import Workspace
+    from ssvae.data.datasets import DataError, load_dataset
+    from ssvae.io.checkpoint import CheckpointError
+    from ssvae.io.labels import LabelError
+    from ssvae.io.workspace import Workspace
 
     if root.exists() and not root.is_dir():
         raise StartupError(f"--workspace {root} is a file; give a directory")
@@ -187,7 +187,7 @@ def _open_session(
 
 
 def _tidy_after_a_crash(ws: Any, echo: Callable[[str], None]) -> None:
-    from ssvae.housekeeping import (
+    from ssvae.io.housekeeping import (
         remove_orphan_temp_files,
         repair_history_csv,
         workspace_temp_dirs,
@@ -203,7 +203,7 @@ def _tidy_after_a_crash(ws: Any, echo: Callable[[str], None]) -> None:
 
 
 def _preload_model_code() -> None:
-    import ssvae.model  # noqa: F401  (imports torch)
+    import ssvae.nn.model  # noqa: F401  (imports torch)
 
 
 def _url(host: str, port: int) -> str:

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from alctl.server.write_order import HEADER as WRITE_HEADER
-from ssvae.strict_input import clip
+from ssvae.io.strict_input import clip
 
 TOKEN_HEADER = "x-alctl-token"
 SOURCE_HEADER = "x-alctl-source"  # who asked (page, cli, import): the labels event says so

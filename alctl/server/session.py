@@ -28,19 +28,19 @@ from alctl.server.report_file import ReportFile
 from alctl.server.split_evaluation import SplitEvaluation
 from alctl.server.training_thread import TrainingRunner
 from ssvae.config import SSVAEConfig
-from ssvae.data import Dataset
-from ssvae.labels import LabelStore
-from ssvae.latent_view import LatentView
-from ssvae.pixel_features import PixelFeatures
-from ssvae.points_cache import CACHE_NAME, cache_meta, checkpoint_stamp, load_cache, save_cache
-from ssvae.sessions import evaluation_curve, now_iso
-from ssvae.workspace import Workspace
+from ssvae.data.datasets import Dataset
+from ssvae.data.pixel_features import PixelFeatures
+from ssvae.io.labels import LabelStore
+from ssvae.io.points_cache import CACHE_NAME, cache_meta, checkpoint_stamp, load_cache, save_cache
+from ssvae.io.workspace import Workspace
+from ssvae.records.sessions import evaluation_curve, now_iso
+from ssvae.select.latent_view import LatentView
 
 if TYPE_CHECKING:
     import numpy as np
 
     from alctl.server.model_state import ModelState
-    from ssvae.callbacks import TrainingCallback, TrainResult
+    from ssvae.records.events import TrainingCallback, TrainResult
 
 MODEL_WAIT_S = 5.0  # how long a sample request waits for a model still loading
 
@@ -359,8 +359,8 @@ class WorkspaceSession:
             )
 
     def _after(self, model: ModelState, result: TrainResult, labels: np.ndarray, what: str) -> None:
-        from ssvae.evaluation import session_evaluation
-        from ssvae.sessions import record_evaluation
+        from ssvae.records.sessions import record_evaluation
+        from ssvae.train.evaluation import session_evaluation
 
         view = model.snapshot_view()
         points = model.predict_points(self.dataset.train_images, view)
@@ -377,7 +377,7 @@ class WorkspaceSession:
         )
         records = [r for r in trainer.history if r.get("session") == result.session]
         if records and saved:
-            from ssvae.history import record_session
+            from ssvae.io.history import record_session
 
             self._report(
                 what,

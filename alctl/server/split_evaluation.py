@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ssvae.data import Dataset
-from ssvae.evaluation import split_report
+from ssvae.data.datasets import Dataset
+from ssvae.train.evaluation import split_report
 
 
 class SplitEvaluation:

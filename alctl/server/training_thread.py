@@ -14,9 +14,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from alctl.server.events import EventBus
-from ssvae.callbacks import BatchProgress, EpochRecord, TrainingCallback, TrainResult, TrainStart
 from ssvae.config import SESSION_FIELDS, SSVAEConfig
-from ssvae.sessions import (
+from ssvae.records.events import (
+    BatchProgress,
+    EpochRecord,
+    TrainingCallback,
+    TrainResult,
+    TrainStart,
+)
+from ssvae.records.sessions import (
     close_session,
     from_records,
     last_number,

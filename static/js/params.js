@@ -1,5 +1,5 @@
 // Training inputs checked against the hyperparameter schema the server embeds in the page
-// (ssvae/hparams.py is the one place the names, kinds and ranges are written down).
+// (ssvae/config/hparams.py is the one place the names, kinds and ranges are written down).
 // Pure functions: no DOM, so `node --test tests/js/` covers them.
 
 /** [value, null] when `raw` (the input's text) fits `param`, else [null, message]. */

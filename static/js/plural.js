@@ -1,5 +1,5 @@
 // Counted nouns for the page: "1 epoch", "2 epochs", "12,000 labels". The one place the
-// page pluralises (Python has ssvae/formats.py), so no line says "1 epochs".
+// page pluralises (Python has ssvae/records/formats.py), so no line says "1 epochs".
 
 const IRREGULAR = { batch: "batches", class: "classes" };
 

@@ -1,0 +1,109 @@
+"""The semi-supervised VAE objective as a pure function of one batch.
+
+total = recon_weight × reconstruction + kl_weight × KL + label_weight × classification
+
+- reconstruction: Bernoulli negative log-likelihood of the pixels (BCE with logits),
+  summed over the 784 pixels and averaged over the batch;
+- KL: the analytic KL(N(mu, sigma²) || N(0, I)) of Kingma & Welling (2014),
+  "Auto-Encoding Variational Bayes", Appendix B, summed over latent dims, averaged over the batch;
+- classification: cross-entropy of the classifier on the rows with a label (target >= 0)
+  only, the explicit classification term of Kingma et al. (2014), "Semi-Supervised Learning
+  with Deep Generative Models", eq. 9 (its alpha is our label_weight). Unlabeled rows add
+  nothing to it; a batch without labels gives exactly 0 (not NaN).
+
+Optional terms on the unlabeled rows (0 weight = off): `unlabeled_weight` × their mean
+classifier entropy, and `consistency_weight` × `pseudo_label_loss` of jittered copies of
+them (FixMatch, Sohn et al. 2020: the class predicted on the plain image, where the
+classifier is sure enough, is the target of the jittered one; made by
+ssvae.train.session_loop.batch_loss).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ssvae.config import SSVAEConfig
+from ssvae.nn.model import SSVAEOutput
+
+
+@dataclass
+class LossTerms:
+    total: torch.Tensor  # scalar, what is back-propagated
+    reconstruction: torch.Tensor  # scalar, per image
+    kl: torch.Tensor  # scalar, per image
+    classification: torch.Tensor  # scalar, per labeled image; 0 when none
+    accuracy: torch.Tensor  # scalar, over labeled rows; NaN when none
+    n_labeled: int = 0
+
+
+def ssvae_loss(
+    out: SSVAEOutput,
+    x: torch.Tensor,
+    targets: torch.Tensor,
+    config: SSVAEConfig,
+    jittered: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> LossTerms:
+    """Loss terms of one batch; `targets` is int64 [B] with -1 for unlabeled rows.
+
+    `jittered` = (rows, logits): the class logits of jittered copies of the unlabeled rows
+    `x[rows]` (the consistency term; their pseudo-labels come from `out.class_logits[rows]`).
+    """
+    batch = x.shape[0]
+    reconstruction = (
+        F.binary_cross_entropy_with_logits(out.recon_logits, x, reduction="sum") / batch
+    )
+    kl = -0.5 * torch.sum(1 + out.logvar - out.mu.pow(2) - out.logvar.exp()) / batch
+    labeled = targets >= 0
+    n_labeled = int(labeled.sum())
+    if n_labeled:
+        logits, wanted = out.class_logits[labeled], targets[labeled]
+        classification = F.cross_entropy(logits, wanted, label_smoothing=config.label_smoothing)
+        accuracy = (logits.argmax(dim=1) == wanted).float().mean().detach()
+    else:
+        classification = out.class_logits.new_zeros(())
+        accuracy = out.class_logits.new_full((), float("nan"))
+    total = weighted_total(config, reconstruction, kl, classification)
+    if config.unlabeled_weight > 0 and n_labeled < batch:
+        total = total + config.unlabeled_weight * mean_entropy(out.class_logits[~labeled])
+    if config.consistency_weight > 0 and jittered is not None:
+        rows, logits = jittered
+        plain = out.class_logits[rows].detach()
+        pseudo = pseudo_label_loss(plain, logits, config.consistency_threshold)
+        total = total + config.consistency_weight * pseudo
+    return LossTerms(total, reconstruction, kl, classification, accuracy, n_labeled)
+
+
+def weighted_total(config: SSVAEConfig, reconstruction: Any, kl: Any, classification: Any) -> Any:
+    """The objective from its terms (tensors or floats): the one place the weights apply.
+
+    Validation calls this on terms averaged over the whole split.
+    """
+    return (
+        config.recon_weight * reconstruction
+        + config.kl_weight * kl
+        + config.label_weight * classification
+    )
+
+
+def mean_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """Mean entropy of softmax(logits): entropy minimisation (Grandvalet & Bengio 2004)
+    pushes unlabeled images away from the class boundaries."""
+    log_p = F.log_softmax(logits, dim=1)
+    return -(log_p.exp() * log_p).sum(dim=1).mean()
+
+
+def pseudo_label_loss(
+    plain_logits: torch.Tensor, jittered_logits: torch.Tensor, threshold: float
+) -> torch.Tensor:
+    """FixMatch's unlabeled term: cross-entropy of the jittered view against the class the
+    plain view predicts, on the rows whose plain certainty (max softmax) is >= `threshold`,
+    averaged over all rows (so few sure rows give a small term, none gives 0)."""
+    probs = torch.softmax(plain_logits.detach(), dim=1)
+    certainty, pseudo = probs.max(dim=1)
+    sure = (certainty >= threshold).to(jittered_logits.dtype)
+    per_row = F.cross_entropy(jittered_logits, pseudo, reduction="none")
+    return (per_row * sure).sum() / max(len(per_row), 1)
