@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ssvae.io.checkpoint import load_checkpoint, save_checkpoint
 from ssvae.config import SSVAEConfig
+from ssvae.io.checkpoint import load_checkpoint, save_checkpoint
 from ssvae.nn.model import SSVAE
 from tests.disks import read_only, tiny_disk
 from tests.thread_server import make_session, thread_server

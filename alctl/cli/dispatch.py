@@ -141,6 +141,8 @@ def import_labels(target: Target, path: Path) -> None:
 
 def list_labels(target: Target, out: Path | None) -> None:
     """`alctl labels` / `alctl label --list`: the CSV on stdout or into `out`."""
+    if out is not None:
+        out = checked_out(target.workspace, target.dataset, out)
     if target.server is not None:
         text = target.server.client.labels_csv()
     else:
@@ -152,9 +154,17 @@ def list_labels(target: Target, out: Path | None) -> None:
         return
     from ssvae.io.atomic import atomic_write_text
 
-    atomic_write_text(out.expanduser(), text)
+    atomic_write_text(out, text)
     count = max(0, len(text.strip().splitlines()) - 1)
     note(f"wrote {plural(count, 'label')} to {out}")
+
+
+def checked_out(workspace: Path, dataset: str, out: Path) -> Path:
+    """Every `--out`: refused (exit 1, nothing written) when it names a state file of the
+    workspace (labels, checkpoints, history, cache, server file), however it names it."""
+    from ssvae.io.workspace import check_output
+
+    return check_output(out, workspace, None if dataset == "auto" else dataset)
 
 
 def parse_hparams(given: dict[str, Any]) -> dict[str, Any]:
@@ -219,5 +229,6 @@ def report(workspace: Path, dataset: str, data_dir: Path | None, out: Path) -> N
     from alctl.report.build import write_report
 
     target = resolve(workspace, dataset, data_dir, no_server=False)
-    path = write_report(target.workspace, target.dataset, out.expanduser(), data_dir=data_dir)
+    out = checked_out(target.workspace, target.dataset, out)
+    path = write_report(target.workspace, target.dataset, out, data_dir=data_dir)
     note(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -51,12 +51,12 @@ class ProgressCallback(TrainingCallback):
 
 
 @contextlib.contextmanager
-def training_lock(artifacts_dir: Path) -> Iterator[None]:
+def training_lock(path: Path) -> Iterator[None]:
     """One in-process training per workspace and dataset; a second one is refused."""
     import fcntl
 
+    artifacts_dir = path.parent
     artifacts_dir.mkdir(parents=True, exist_ok=True)
-    path = artifacts_dir / "train.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
@@ -119,7 +119,7 @@ def train_direct(
         explicit=dict(hparams),
         epochs=epochs,
     )
-    with training_lock(ws.artifacts_dir):
+    with training_lock(ws.train_lock):
         stop = threading.Event()
         with stop_on_ctrl_c(stop, progress):
             outcome = train_from_files(run, [ProgressCallback(progress)], stop)

@@ -181,8 +181,10 @@ def _open_session(
         epochs = plural(status["checkpoint"]["epochs_trained"], "epoch")
         line.append(f"{epochs} trained, on {status['device']}")
     with _step(echo, "predictions") as line:
-        session.compute_points()
+        problem = session.compute_points()
         line.append(f"{data.n_train:,} images")
+    if problem:
+        echo(f"warning: {problem}")
     return session, False
 
 

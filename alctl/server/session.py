@@ -31,7 +31,7 @@ from ssvae.config import SSVAEConfig
 from ssvae.data.datasets import Dataset
 from ssvae.data.pixel_features import PixelFeatures
 from ssvae.io.labels import LabelStore
-from ssvae.io.points_cache import CACHE_NAME, cache_meta, checkpoint_stamp, load_cache, save_cache
+from ssvae.io.points_cache import cache_meta, checkpoint_stamp, load_cache, save_cache
 from ssvae.io.workspace import Workspace
 from ssvae.records.sessions import evaluation_curve, now_iso
 from ssvae.select.latent_view import LatentView
@@ -65,7 +65,7 @@ class WorkspaceSession:
         self.instance = secrets.token_hex(8)
         self.labels = LabelState(LabelStore(workspace.labels_csv, self.n_samples), bus)
         self.training = TrainingRunner(bus)
-        self.cache_path = workspace.artifacts_dir / CACHE_NAME
+        self.cache_path = workspace.points_cache
         self.model_wait_s = MODEL_WAIT_S
         self.points = LatentPoints(dataset.train_targets)
         self._lock = threading.Lock()
@@ -152,12 +152,22 @@ class WorkspaceSession:
             self.compute_points()
             self.bus.publish("latent_refreshed", self.points.info())
 
-    def compute_points(self) -> None:
-        """Predict every training image with the loaded model and cache the result."""
+    def compute_points(self) -> str | None:
+        """Predict every training image with the loaded model and cache the result.
+
+        Returns what kept the cache from being written, in words (the page still gets its
+        points; the next start computes them again), or None.
+        """
         model = self._require_model(0.0)
         self.points.set(model.predict_points(self.dataset.train_images))
         self.labeling_queue.warm()
-        self._write_cache()
+        try:
+            self._write_cache()
+        except OSError as exc:
+            message = f"the points cache was not written ({exc}); the next start recomputes it"
+            self.bus.publish("error", {"message": message})
+            return message
+        return None
 
     # -- state for the API ---------------------------------------------------------------
 
