@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ssvae.io.strict_input import clip
+from ssvae.io.strict_input import clip, echo
 from ssvae.nn.decode import grid_points
 
 MAX_GRID = 32  # cells per side: 32×32 = 1,024 images, 0.8 MB of pixels
@@ -37,22 +37,15 @@ class DecodeRequest:
     grid: list[int] | None  # [columns, rows] when the points are a grid
 
 
-def shown(value: Any) -> str:
-    """`value` as an error message quotes it: short, even for a 401-digit integer."""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
-        return f"a {len(str(abs(value)))}-digit integer"
-    return clip(repr(value))
-
-
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise DecodeRequestError(f"{where} must be a number, got {shown(value)}")
+        raise DecodeRequestError(f"{where} must be a number, got {echo(value)}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise DecodeRequestError(f"{where} must be finite, got {shown(value)}")
+        raise DecodeRequestError(f"{where} must be finite, got {echo(value)}")
     # Compared before float(): an int of any size compares exactly, but float() of a
     # 401-digit one raises OverflowError.
     if not -MAX_COORDINATE <= value <= MAX_COORDINATE:
-        raise DecodeRequestError(f"{where} = {shown(value)} is beyond ±{MAX_COORDINATE:g}")
+        raise DecodeRequestError(f"{where} = {echo(value)} is beyond ±{MAX_COORDINATE:g}")
     return float(value)
 
 
@@ -69,8 +62,7 @@ def _grid(spec: Any) -> tuple[np.ndarray, list[int]]:
     shape = n if isinstance(n, list) else [n, n]
     if len(shape) != 2 or not all(_cells(v) for v in shape):
         raise DecodeRequestError(
-            f"grid n must be a whole number 1..{MAX_GRID} or [columns, rows] of them, "
-            f"got {shown(n)}"
+            f"grid n must be a whole number 1..{MAX_GRID} or [columns, rows] of them, got {echo(n)}"
         )
     x0, x1, y0, y1 = (_number(spec[k], f"grid {k}") for k in ("x0", "x1", "y0", "y1"))
     return grid_points(x0, x1, y0, y1, shape[0], shape[1]), shape
@@ -84,7 +76,7 @@ def _points(raw: Any) -> np.ndarray:
     out = np.empty((len(raw), 2))
     for i, point in enumerate(raw):
         if not isinstance(point, list) or len(point) != 2:
-            raise DecodeRequestError(f"point {i} must be [x, y], got {shown(point)}")
+            raise DecodeRequestError(f"point {i} must be [x, y], got {echo(point)}")
         out[i] = [_number(point[0], f"point {i} x"), _number(point[1], f"point {i} y")]
     return out
 
@@ -93,7 +85,7 @@ def parse_body(body: dict[str, Any]) -> DecodeRequest:
     """A POST body: `{"points": [[x, y], ...]}` or `{"grid": {...}}`, optional `"space"`."""
     space = body.get("space", "page")
     if space not in SPACES:
-        raise DecodeRequestError(f"space must be one of {', '.join(SPACES)}, got {shown(space)}")
+        raise DecodeRequestError(f"space must be one of {', '.join(SPACES)}, got {echo(space)}")
     unknown = set(body) - {"points", "grid", "space"}
     if unknown:
         raise DecodeRequestError(f"unknown field(s): {clip(', '.join(sorted(unknown)))}")
@@ -116,7 +108,7 @@ def parse_query(query: dict[str, str]) -> DecodeRequest:
         try:
             point.append(float(text))
         except ValueError:
-            raise DecodeRequestError(f"{key} must be a number, got {shown(text)}") from None
+            raise DecodeRequestError(f"{key} must be a number, got {echo(text)}") from None
     body["points"] = [point]
     return parse_body(body)
 

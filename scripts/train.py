@@ -30,6 +30,7 @@ from ssvae.config import PARAMS
 from ssvae.config.hparams import HyperparameterError, Param
 from ssvae.data.datasets import DATASETS, DataError, load_dataset
 from ssvae.io.checkpoint import CheckpointError
+from ssvae.io.checkpoint_integrity import backup_problem
 from ssvae.io.labels import LabelError
 from ssvae.io.workspace import Workspace, sidecar_paths
 from ssvae.records.events import EpochPrinter
@@ -83,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         workspace = Workspace(args.workspace, dataset.name)
         weights = (args.weights or workspace.checkpoint).expanduser().absolute()
         history_csv, loss_plot = sidecar_paths(weights, workspace)
+        backup = backup_problem(weights)
+        if backup:
+            print(f"warning: {backup}", file=sys.stderr, flush=True)
         explicit = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k) is not None}
         run = TrainRun(
             dataset=dataset,

@@ -105,11 +105,15 @@ def train_direct(
     SSVAEConfig().replace(**hparams)  # bad values fail here, before torch is loaded
     progress = progress or TrainProgress()
     from ssvae.data.datasets import load_dataset
+    from ssvae.io.checkpoint_integrity import backup_problem
     from ssvae.runs.pipeline import TrainRun, train_from_files
 
     data = load_dataset(files.dataset, data_dir)
     progress.note(f"dataset: {data.name}, {plural(data.n_train, 'image')} ({data.source})")
     ws = files.workspace
+    backup = backup_problem(ws.checkpoint)
+    if backup:
+        progress.note(f"warning: {backup}")
     run = TrainRun(
         dataset=data,
         weights=ws.checkpoint,

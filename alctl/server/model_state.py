@@ -83,17 +83,22 @@ class ModelState:
 
     def save(
         self, path: Path, dataset: str, test_accuracy: float | None, expected: dict | None
-    ) -> Path | None:
+    ) -> list[str]:
         """Atomic checkpoint of the trainer (model, optimizer, config, epochs, history).
 
         A file that is not the one we last saw (`expected`, a `checkpoint_stamp`) was
-        written by another program (scripts/train.py?): it is kept aside, and returned.
+        written by another program (scripts/train.py?): it is kept aside. Returns what the
+        page should hear about the save (that file kept aside, no backup kept), in words.
         """
-        kept = None
+        notes = []
         current = checkpoint_stamp(path)
         if current is not None and current != expected:
             kept = path.with_name(f"{path.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
             os.replace(path, kept)
+            notes.append(
+                f"{path} was changed by another program while the server ran; "
+                f"kept that file as {kept.name} and saved the server's model"
+            )
         payload = self.trainer.checkpoint_payload(dataset, test_accuracy=test_accuracy)
-        save_checkpoint(path, **payload)
-        return kept
+        backup = save_checkpoint(path, **payload)
+        return notes if backup is None else [*notes, backup]

@@ -167,6 +167,8 @@ def _open_session(
             line.append(
                 f"{ws.checkpoint}" + ("" if facts["exists"] else " (none yet: a fresh model)")
             )
+    if facts.get("backup_warning"):
+        echo(f"warning: {facts['backup_warning']}")
     if cached:
         echo(f"  {'model':<12}loads in the background once serving (samples and training wait)")
         return session, True

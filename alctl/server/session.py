@@ -30,6 +30,7 @@ from alctl.server.training_thread import TrainingRunner
 from ssvae.config import SSVAEConfig
 from ssvae.data.datasets import Dataset
 from ssvae.data.pixel_features import PixelFeatures
+from ssvae.io.checkpoint_integrity import backup_problem
 from ssvae.io.labels import LabelStore
 from ssvae.io.points_cache import cache_meta, checkpoint_stamp, load_cache, save_cache
 from ssvae.io.workspace import Workspace
@@ -183,7 +184,12 @@ class WorkspaceSession:
             "n_samples": self.n_samples,
             "class_names": list(self.dataset.class_names),
             "labels": self.labels.stats(),
-            "checkpoint": {"path": str(checkpoint), "exists": checkpoint.exists(), **facts},
+            "checkpoint": {
+                "path": str(checkpoint),
+                "exists": checkpoint.exists(),
+                "backup_warning": backup_problem(checkpoint),
+                **facts,
+            },
             "training": self.training.status(),
             "hparams": self.training.hparams(),
             "latent": self.points.info(),
@@ -430,13 +436,9 @@ class WorkspaceSession:
 
     def _save_checkpoint(self, model: ModelState, accuracy: float | None) -> None:
         path = self.workspace.checkpoint
-        kept = model.save(path, self.dataset.name, accuracy, expected=self._stamp)
+        notes = model.save(path, self.dataset.name, accuracy, expected=self._stamp)
         self._stamp = checkpoint_stamp(path)
-        if kept is not None:
-            message = (
-                f"{path} was changed by another program while the server ran; "
-                f"kept that file as {kept.name} and saved the server's model"
-            )
+        for message in notes:
             self.bus.publish("error", {"message": message})
 
     def _write_cache(self) -> None:
