@@ -115,17 +115,15 @@ def set_label(target: Target, serial: int, label: int | None) -> None:
 
 def import_labels(target: Target, path: Path) -> None:
     """`alctl label --import FILE`: validate the whole file, then apply it at once."""
-    from ssvae.io.labels import parse_labels_csv
-
     if target.server is not None:
-        changes = parse_labels_csv(Path(path), int(target.server.status["n_samples"]), strict=True)
+        changes = _read_import(path, int(target.server.status["n_samples"]))
         if changes:
             answer = target.server.client.update_labels(changes, source="import")
     else:
         from alctl.cli.offline import import_labels as direct_import
 
         files = target.files()
-        changes = parse_labels_csv(Path(path), files.n_samples, strict=True)
+        changes = _read_import(path, files.n_samples)
         if changes:
             answer = direct_import(files, changes)
     if not changes:
@@ -137,6 +135,18 @@ def import_labels(target: Target, path: Path) -> None:
         f"imported {plural(len(changes), 'label')} from {path} ({count} changed); "
         f"{stats_line(answer.get('stats') or {})}"
     )
+
+
+def _read_import(path: Path, n_samples: int) -> dict[int, int]:
+    """The file streamed and checked (ssvae.io.label_import), with progress when it is big."""
+    from alctl.cli.progress import ReadProgress
+    from ssvae.io.label_import import read_import
+
+    progress = ReadProgress(str(path))
+    try:
+        return read_import(path, n_samples, progress=progress)
+    finally:
+        progress.done()
 
 
 def list_labels(target: Target, out: Path | None) -> None:
