@@ -40,7 +40,10 @@ def test_status_has_every_documented_field(server: ThreadServer) -> None:
     assert status["class_names"] == [str(d) for d in range(10)]
     assert "IDX files" in status["dataset_source"]
     assert set(status["labels"]) == {"labeled", "coverage", "per_class", "version", "file_error"}
-    assert set(status["checkpoint"]) == {"path", "exists", "epochs_trained", "test_accuracy"}
+    assert set(status["checkpoint"]) == {
+        "path", "exists", "epochs_trained", "test_accuracy", "backup_warning"
+    }  # fmt: skip
+    assert status["checkpoint"]["backup_warning"] is None
     assert set(status["training"]) == {
         "state", "session", "epoch", "epochs", "batch", "batches", "eta_s", "last_result"
     }  # fmt: skip
