@@ -26,8 +26,11 @@ def refusal_message(path: Path, exc: OSError) -> str:
 
 @contextlib.contextmanager
 def refused_by_disk(path: Path) -> Iterator[None]:
-    """Turn an OSError inside the block into DiskRefused naming `path`."""
+    """Turn an OSError inside the block into DiskRefused naming `path` (one that carries its
+    own HTTP status, such as the checkpoint lock's 507, keeps its words)."""
     try:
         yield
     except OSError as exc:
+        if hasattr(exc, "status"):
+            raise
         raise DiskRefused(refusal_message(path, exc)) from exc

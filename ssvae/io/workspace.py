@@ -3,11 +3,11 @@
 Layout under the workspace root (the current directory by default):
 
     data/<dataset>/labels.csv            the user's labels (+ labels.csv.lock)
-    artifacts/<dataset>/ssvae.ckpt       the checkpoint (+ ssvae.prev.ckpt, the one before)
+    artifacts/<dataset>/ssvae.ckpt       the checkpoint (+ ssvae.ckpt.lock: who changes it)
+    artifacts/<dataset>/ssvae.prev.ckpt  the checkpoint before the last save
+    artifacts/<dataset>/points_cache.npz the page's points for that checkpoint
     artifacts/<dataset>/history.csv      one row per trained epoch
     artifacts/<dataset>/loss_curves.png  the loss curves of that history
-    artifacts/<dataset>/points_cache.npz the page's points, computed from the checkpoint
-    artifacts/<dataset>/train.lock       held while `alctl train --no-server` trains
     artifacts/<dataset>/report.html      the static report the page's Report button writes
     artifacts/<dataset>/predictions_train.npz   scripts/infer.py output
     .alctl/server.json                   the running server's discovery file
@@ -71,17 +71,19 @@ class Workspace:
         return self.artifacts_dir / "ssvae.ckpt"
 
     @property
+    def checkpoint_lock_file(self) -> Path:
+        """Held by whoever changes the checkpoint (ssvae.io.checkpoint_lock)."""
+        return lock_path_for(self.checkpoint)
+
+    @property
     def previous_checkpoint(self) -> Path:
         """Where each save keeps the checkpoint it replaces (`alctl rollback` goes back to it)."""
         return previous_path(self.checkpoint)
 
     @property
     def points_cache(self) -> Path:
+        """The page's points for the checkpoint, so `alctl serve` starts without torch."""
         return self.artifacts_dir / POINTS_CACHE_NAME
-
-    @property
-    def train_lock(self) -> Path:
-        return self.artifacts_dir / "train.lock"
 
     @property
     def history_csv(self) -> Path:
@@ -120,11 +122,11 @@ class Workspace:
             "labels file": self.labels_csv,
             "labels lock": self.labels_lock,
             "checkpoint": self.checkpoint,
+            "checkpoint lock": self.checkpoint_lock_file,
             "previous checkpoint": self.previous_checkpoint,
             "training history": self.history_csv,
             "loss-curve plot": self.loss_plot,
             "points cache": self.points_cache,
-            "training lock": self.train_lock,
             "server discovery file": self.server_file,
         }
 
@@ -177,7 +179,7 @@ def _state_files_of_root(
 
 
 def lock_path_for(csv_path: str | os.PathLike[str]) -> Path:
-    """The lock file that serialises writers of `csv_path`: the same path + `.lock`."""
+    """The lock file that serialises writers of a file: the same path + `.lock`."""
     path = Path(csv_path)
     return path.with_name(path.name + ".lock")
 
