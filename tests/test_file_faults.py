@@ -162,7 +162,7 @@ def test_unusable_checkpoints_are_named_and_kept(
     line = one_error_line(invoke("train", "--epochs", 1, "--no-server", *ws))
     assert words in line and str(ckpt) in line
     assert ckpt.read_bytes() == before
-    assert sorted(p.name for p in ckpt.parent.iterdir()) == ["ssvae.ckpt", "train.lock"]
+    assert sorted(p.name for p in ckpt.parent.iterdir()) == ["ssvae.ckpt", "ssvae.ckpt.lock"]
 
 
 def test_serve_refuses_a_nan_checkpoint_naming_it(workspace: Path, tiny_data_dir: Path) -> None:
