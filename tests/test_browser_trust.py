@@ -1,7 +1,8 @@
 """What the page owes the person at it, in real Chromium against real `alctl serve` processes:
 no label typed is lost (server stopped and started again inside the test, page reloaded), the
 undo history outlives a reload and a restart, status messages go when their fact does, big
-batch labels ask first, and `n` says what it skipped.
+batch labels ask first, `n` says what it skipped, and a session's end (`session_saved`) shows
+as it is, a refused save included.
 
 Each restart test has a workspace of its own, copied from one trained once for the module (so
 that a restarted server starts from its prediction cache and loads the model behind it).
@@ -19,6 +20,7 @@ import pytest
 from tests.browser import CHROMIUM, guard_page, read_labels_csv, server_on_port, wait_for
 from tests.cli_support import invoke
 from tests.datagen import seed_labels
+from tests.disks import fill, tiny_disk
 from tests.live_server import LiveServer, free_port, running_server
 
 pytestmark = [
@@ -361,3 +363,68 @@ def test_n_says_which_unlabeled_sample_it_skipped(shared: Board) -> None:
     note = board.page.locator(".toast-note", has_text=f"Skipped #{first}")
     note.wait_for(timeout=5000)
     assert note.text_content().startswith(f"Skipped #{first}: still unlabeled")
+
+
+class HeldStatus:
+    """Holds the page's /api/status answers (fetched when asked, so they say what was true
+    then) until `release`, which hands them over one at a time in the order given."""
+
+    def __init__(self, board: Board) -> None:
+        self.board = board
+        self.held: list[tuple[Any, Any]] = []
+        board.page.route("**/api/status", self._hold)
+
+    def _hold(self, route: Any) -> None:
+        self.held.append((route, route.fetch()))
+
+    def states(self) -> list[str]:
+        return [response.json()["training"]["state"] for _, response in self.held]
+
+    def release(self, order: list[int]) -> None:
+        self.board.page.unroute("**/api/status", self._hold)
+        for index in order:
+            route, response = self.held[index]
+            answered = self.board.js("window.alctl.statusAnswers")
+            route.fulfill(response=response)
+            wait_for(
+                lambda n=answered: self.board.js("window.alctl.statusAnswers") > n,
+                what=f"the page to weigh status answer {index}",
+            )
+
+
+def test_a_session_the_disk_refuses_to_save_says_so_and_the_page_is_idle_after_it(
+    board: Board, trained: Path, workspace: Path, tiny_data_dir: Path
+) -> None:
+    """The session is over when `session_saved` arrives: the page is idle then (not once a
+    status says so; one asked for during the save and answered late says "saving"), and says
+    the save failed and why; the header counts the epoch only the server's memory holds."""
+    artifacts = workspace / "artifacts" / "mnist"
+    shutil.rmtree(artifacts)
+    with tiny_disk(artifacts, "16m") as disk:
+        for file in (trained / "artifacts" / "mnist").iterdir():
+            shutil.copy2(file, disk / file.name)  # mtimes kept: the cache fits the checkpoint
+        with running_server(workspace, tiny_data_dir) as server:
+            board.start(server)
+            fill(disk)  # the session trains in memory; its save finds no space
+            held = HeldStatus(board)
+            board.page.fill("input[name=epochs]", "1")
+            board.page.click("#train-start")
+            refused = board.page.locator(".toast-error", has_text="could not be saved")
+            refused.wait_for(timeout=120_000)
+            assert board.page.text_content("#train-state") == "idle"
+            result = board.page.locator("#train-result")
+            assert "not saved: could not save" in result.text_content()
+            assert "No space left on device" in result.text_content()
+            assert "failed" in result.get_attribute("class")
+            # The answer asked for at train_ended (during the save), then session_saved's.
+            wait_for(lambda: len(held.held) >= 2, what="the status asked for at session_saved")
+            states = held.states()
+            assert states[0] != "idle" and states[-1] == "idle", states
+            # The page gets the answers that say "idle" first, then the older ones.
+            held.release(sorted(range(len(states)), key=lambda i: states[i] != "idle"))
+            assert board.page.text_content("#train-state") == "idle"
+            assert board.page.is_enabled("#train-start")
+            assert "1 epoch not saved" in board.page.text_content("#checkpoint")
+            status = server.api("GET", "/api/status").json()["training"]
+            assert status["state"] == "idle" and status["last_result"]["saved"] is False
+            (disk / "filler").unlink()

@@ -498,6 +498,10 @@ function boot(config) {
     get pendingWrites() {
       return labeler.pending;
     },
+    /** Status answers the page asked for after an event and weighed (applied or stale). */
+    get statusAnswers() {
+      return sync.statusAnswers;
+    },
     get queue() {
       return queue.head;
     },

@@ -2,6 +2,7 @@
 // event, and the resynchronisation a `snapshot` triggers after a reconnect or restart.
 import { plural } from "./plural.js";
 import { recordTiming, sameVersion } from "./state.js";
+import { createStatusOrder } from "./status_order.js";
 
 // Batch progress arrives up to 5 times a second; a person reads it at a glance, and every
 // repaint in software rendering takes CPU from the trainer on the same 2 cores. So the
@@ -118,7 +119,14 @@ export function createSync(parts, hooks) {
 
   const progress = coalesce((event) => training.progress(event), PROGRESS_PAINT_MS);
 
-  const refreshStatus = () => api.status().then(hooks.applyStatus).catch(() => {});
+  const statusOrder = createStatusOrder();
+  /** Ask for the status; its answer is applied unless something newer came meanwhile. */
+  function refreshStatus() {
+    const ticket = statusOrder.ask();
+    return api.status()
+      .then((status) => statusOrder.fresh(ticket) && hooks.applyStatus(status))
+      .catch(() => {});
+  }
 
   /**
    * Another server process answers now: its token, versions and session numbers are its own.
@@ -186,6 +194,7 @@ export function createSync(parts, hooks) {
     },
     train_ended(result) {
       progress.cancel();
+      statusOrder.overtaken(); // a status asked for while it ran says "running"
       const problem = training.ended(result);
       summary.ended(result);
       if (problem) toasts.error(problem);
@@ -194,6 +203,10 @@ export function createSync(parts, hooks) {
     },
     /** The session was evaluated and saved (or could not be): its facts, all at once. */
     session_saved(event) {
+      // The save is done: the server is idle now (it says so before this event goes out),
+      // whatever a status asked for during the save still says.
+      statusOrder.overtaken();
+      training.saved();
       summary.saved(event);
       if (event.save_error) {
         toasts.error(`Session ${event.session} could not be saved: ${event.save_error}. Its`
@@ -226,6 +239,10 @@ export function createSync(parts, hooks) {
     handlers,
     get instance() {
       return instance;
+    },
+    /** How many asked-for status answers came back (applied, or dropped as stale). */
+    get statusAnswers() {
+      return statusOrder.answered;
     },
     /** Everything the page needs before it is ready; rejects with the first failure. */
     async initial() {

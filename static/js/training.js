@@ -132,6 +132,10 @@ export function createTrainingPanel({ api, els }) {
       showError("");
       els.start.disabled = state !== "idle";
     },
+    /** `session_saved`: the session is over and its save done (or refused): idle. */
+    saved() {
+      setState("idle");
+    },
     /**
      * `train_ended`: the loop ended; the session is saved next (state `saving` until
      * `session_saved`, on servers that report it). Returns a message for the page when the
