@@ -29,6 +29,7 @@ from ssvae.records.sessions import record_evaluation
 from ssvae.select.points import Predictions2D
 from ssvae.train.calibration import held_out_temperature
 from ssvae.train.evaluation import session_evaluation
+from ssvae.train.threads import ThreadGovernor
 from ssvae.train.trainer import InteractiveTrainer
 
 
@@ -44,6 +45,7 @@ class TrainRun:
     explicit: dict[str, Any] = field(default_factory=dict)  # config fields the user gave
     epochs: int | None = None  # None: config.max_epochs
     device: str | None = None
+    threads: int | None = None  # torch threads; None: OMP_NUM_THREADS, else the policy
 
 
 @dataclass
@@ -67,15 +69,17 @@ def train_from_files(
     The checkpoint is written when at least one epoch completed, also after a stop.
     """
     ds = run.dataset
+    threads = ThreadGovernor.for_process(option=run.threads)
     ckpt = load_checkpoint(run.weights, dataset=ds.name)
     if ckpt is None:
-        trainer = InteractiveTrainer(SSVAEConfig().replace(**run.explicit), run.device)
+        config = SSVAEConfig().replace(**run.explicit)
+        trainer = InteractiveTrainer(config, run.device, threads=threads)
     else:
         try:
             config = ckpt.config.replace(**run.explicit)
         except ValueError as exc:
             raise CheckpointError(run.weights, str(exc)) from exc
-        trainer = InteractiveTrainer.from_checkpoint(ckpt, run.device, config=config)
+        trainer = InteractiveTrainer.from_checkpoint(ckpt, run.device, config, threads)
     labels = LabelStore(run.labels_csv, ds.n_train).as_array()
     # Labels given since the checkpoint was trained are held out from its weights: the one
     # honest set to fit the certainty's temperature on (see ssvae.train.calibration).
