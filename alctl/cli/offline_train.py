@@ -40,6 +40,7 @@ class ProgressCallback(TrainingCallback):
                 "start_epoch": event.start_epoch,
                 "hparams": hparams,
                 "batches": event.batches_per_epoch,
+                "threads": event.threads,
             }
         )
 
@@ -98,8 +99,12 @@ def train_direct(
     *,
     data_dir: Path | None,
     progress: TrainProgress | None = None,
+    threads: int | None = None,
 ) -> int:
-    """Train one session in this process and save it; returns the exit status."""
+    """Train one session in this process and save it; returns the exit status.
+
+    `threads`: torch threads (--threads); None leaves them to ssvae.train.threads' policy.
+    """
     from ssvae.config import SSVAEConfig
 
     SSVAEConfig().replace(**hparams)  # bad values fail here, before torch is loaded
@@ -118,6 +123,7 @@ def train_direct(
         loss_plot=ws.loss_plot,
         explicit=dict(hparams),
         epochs=epochs,
+        threads=threads,
     )
     with training_lock(ws.artifacts_dir):
         stop = threading.Event()

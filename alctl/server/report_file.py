@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from alctl.server.cpu_demand import BackgroundJobs
 from ssvae.data.datasets import Dataset
 from ssvae.io.workspace import Workspace
 
@@ -36,8 +37,11 @@ class ReportUnavailable(Exception):
 class ReportFile:
     """Writes the workspace's report file; `_lock` lets one write run at a time."""
 
-    def __init__(self, workspace: Workspace, dataset: Dataset) -> None:
+    def __init__(
+        self, workspace: Workspace, dataset: Dataset, jobs: BackgroundJobs | None = None
+    ) -> None:
         self.workspace, self.dataset = workspace, dataset
+        self.jobs = jobs or BackgroundJobs()  # a report counts as one while it is written
         self._lock = threading.Lock()
 
     @property
@@ -53,9 +57,10 @@ class ReportFile:
             raise ReportBusy("a report is being written already; it opens when it is done")
         try:
             started = time.perf_counter()
-            path = write_report(
-                self.workspace.root, self.dataset.name, self.path, data=self.dataset
-            )
+            with self.jobs.running():
+                path = write_report(
+                    self.workspace.root, self.dataset.name, self.path, data=self.dataset
+                )
         except CliError as exc:  # no checkpoint yet
             raise ReportUnavailable(str(exc)) from None
         finally:

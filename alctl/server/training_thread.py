@@ -247,6 +247,7 @@ class TrainingRunner(TrainingCallback):
                 "hparams": entry["hparams"],
                 "batches": event.batches_per_epoch,
                 "n_labeled": event.n_labeled,
+                "threads": event.threads,
             }
             self.bus.publish("train_started", data)
 
