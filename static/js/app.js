@@ -390,7 +390,8 @@ function boot(config) {
     $("scatter-loading").hidden = true;
     document.body.dataset.ready = "1";
     markReady();
-    connectEvents("/api/events", sync.handlers, connectionChanged);
+    // `client=page`: the server's thread policy counts the pages that watch it.
+    connectEvents("/api/events?client=page", sync.handlers, connectionChanged);
   }
 
   // Read-only debugging hook for tests and benchmarks.
