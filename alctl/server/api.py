@@ -34,6 +34,7 @@ from alctl.server.write_order import HEADER as WRITE_HEADER
 from alctl.server.write_order import SupersededWrite, WriteTicketError, parse_ticket
 from ssvae.config import SESSION_PARAMS
 from ssvae.config.hparams import HyperparameterError, check_values
+from ssvae.io.checkpoint_lock import CheckpointBusy, LockUnavailable
 from ssvae.io.strict_input import clip, is_decimal
 
 SOURCE_HEADER = "x-alctl-source"
@@ -272,12 +273,12 @@ async def write_report(request: Request) -> Response:
 
 
 async def report_page(request: Request) -> Response:
-    """The report file last written (one fixed path: nothing in the request names a file)."""
-    path = _session(request).report.path
-    if not path.is_file():
-        return PlainTextResponse(
-            "No report yet: press Report on the page (or POST /api/report), then reload.", 404
-        )
+    """The report of the saved model, brought up to date first (one fixed file: nothing in
+    the request names one)."""
+    try:
+        path = await run_in_threadpool(_session(request).report.current)
+    except ReportUnavailable as exc:
+        return PlainTextResponse(f"No report yet: {exc}.", 404)
     return FileResponse(path, media_type="text/html", headers={"Cache-Control": "no-store"})
 
 
@@ -335,6 +336,8 @@ REFUSALS = (
     SupersededWrite,
     WriteTicketError,
     RollbackRefused,
+    CheckpointBusy,
+    LockUnavailable,
     ReportBusy,
     ReportUnavailable,
     RequestTooLarge,
