@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from alctl.server.cpu_demand import BackgroundJobs
+from alctl.server.disk import refused_by_disk
 from ssvae.data.datasets import Dataset
 from ssvae.io.workspace import Workspace
 
@@ -97,7 +98,7 @@ class ReportFile:
 
         inputs = self._inputs()  # before reading: a change meanwhile is seen next time
         try:
-            with self.jobs.running():
+            with self.jobs.running(), refused_by_disk(self.path):
                 path = write_report(
                     self.workspace.root, self.dataset.name, self.path, data=self.dataset
                 )
