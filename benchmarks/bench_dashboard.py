@@ -24,22 +24,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import common
 from bench_decoder import measure_decoder, measure_throughput_overlay
 from common import (
     REPO,
     EventRecorder,
     Result,
     ServerProcess,
-    bench_env,
-    dataset_args,
     launch_chromium,
     machine_load,
     percentile,
     print_results,
-    run_checked,
     speed_ratio_row,
 )
-from page_cost import measure_page_cost
+from page_cost import POLICY, launch_browser, measure_page_cost
 from page_scale import measure_scale
 
 VIEWPORT = {"width": 1440, "height": 900}
@@ -212,20 +210,7 @@ def ms_stats(values: list[float]) -> str:
 
 def train_script(workspace: Path, s: Settings, epochs: int, *extra: str, timeout: int) -> None:
     """Run scripts/train.py on the benchmark's dataset (continuing any checkpoint)."""
-    run_checked(
-        [
-            sys.executable,
-            "scripts/train.py",
-            "--workspace",
-            str(workspace),
-            *dataset_args(s.dataset, s.data_dir),
-            "--max-epochs",
-            str(epochs),
-            *extra,
-        ],
-        timeout=timeout,
-        env=bench_env(),
-    )
+    common.train_script(workspace, s.dataset, s.data_dir, epochs, *extra, timeout=timeout)
 
 
 def make_checkpoint(workspace: Path, s: Settings) -> None:
@@ -784,6 +769,34 @@ def measure_queue_alone(
             dash.close()
 
 
+def page_cost_row(browser: Any, workspace: Path, s: Settings, rounds: int, epochs: int) -> Result:
+    """Training speed with the page open vs no page, alctl choosing its threads."""
+    measured, order = measure_page_cost(
+        browser,
+        workspace,
+        s.dataset,
+        s.data_dir,
+        settings=[POLICY],
+        rounds=rounds,
+        epochs=epochs,
+        viewport=VIEWPORT,
+        settle_s=5.0 if s.quick else 25.0,
+    )
+    side = measured[0]
+    return speed_ratio_row(
+        "training speed with the page open vs no page",
+        side.alone.median / side.page.median * 100,
+        f"no-page s/epoch ÷ page-open s/epoch, medians over all epochs: "
+        f"{side.alone.median:.2f} s ÷ {side.page.median:.2f} s; {' '.join(order)}, {epochs} "
+        f"epochs each, batch 128, server settled first; Chromium composites through "
+        f"SwiftShader at 1440×900 and used "
+        f"{' '.join(f'{100 * v:.1f}' for v in side.page.chromium)} % of a core while the "
+        f"page-open sessions trained; threads in use: "
+        f"{'/'.join(sorted(side.page.threads | side.alone.threads))}; "
+        f"benchmarks/bench_page_cost.py compares thread settings",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from playwright.sync_api import sync_playwright
 
@@ -807,17 +820,18 @@ def run(args: argparse.Namespace) -> int:
             if args.only == "queue":
                 results += measure_queue_alone(browser, root / "ws", s, console)
             if args.only in ("all", "page-cost"):
+                # Its own Chromium: GPU compositing through SwiftShader, the harder case.
+                harder = launch_browser(playwright, "swiftshader")
                 results.append(
-                    measure_page_cost(
-                        browser,
+                    page_cost_row(
+                        harder,
                         root / "ws",
-                        s.dataset,
-                        s.data_dir,
+                        s,
                         rounds=args.cost_rounds or s.cost_rounds,
                         epochs=args.cost_epochs or s.cost_epochs,
-                        viewport=VIEWPORT,
                     )
                 )
+                harder.close()
             if args.only in ("all", "scale"):
                 results += measure_scale(
                     browser,

@@ -180,6 +180,26 @@ def dataset_args(dataset: str, data_dir: Path | None) -> list[str]:
     return ["--dataset", dataset] + (["--data-dir", str(data_dir)] if data_dir else [])
 
 
+def train_script(
+    workspace: Path, dataset: str, data_dir: Path | None, epochs: int, *extra: str, timeout: float
+) -> None:
+    """Run scripts/train.py on a dataset (continuing the workspace's checkpoint, if any)."""
+    run_checked(
+        [
+            sys.executable,
+            "scripts/train.py",
+            "--workspace",
+            str(workspace),
+            *dataset_args(dataset, data_dir),
+            "--max-epochs",
+            str(epochs),
+            *extra,
+        ],
+        timeout=timeout,
+        env=bench_env(),
+    )
+
+
 def run_checked(cmd: Sequence[str], *, timeout: float, env: dict[str, str]) -> str:
     """Run a command to completion; on failure raise with its output's tail."""
     proc = subprocess.run(

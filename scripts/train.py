@@ -62,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--labels", type=Path, help="labels CSV (default: workspace's)")
     parser.add_argument("--weights", type=Path, help="checkpoint file (default: workspace's)")
     parser.add_argument("--device", default=None, help="auto (default), cpu or cuda[:N]")
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="torch threads (default: chosen for the machine and what else runs on it; "
+        "OMP_NUM_THREADS also sets it)",
+    )
     for name in CONFIG_FLAGS:
         param = PARAMS[name]
         parser.add_argument(
@@ -71,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"{param.help} ({param.describe()}; default {param.default!r})",
         )
     return parser
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:  # argparse prints this message and exits 2
+        raise argparse.ArgumentTypeError(f"give a whole number, 1 or more, not {text!r}")
+    return int(text)
 
 
 def _schema_type(param: Param) -> Callable[[str], Any]:
@@ -106,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             epochs=args.max_epochs,
             device=args.device,
             what=f"scripts/train.py (pid {os.getpid()})",
+            threads=args.threads,
         )
         stop = threading.Event()
         _stop_on_ctrl_c(stop)

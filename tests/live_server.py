@@ -233,12 +233,16 @@ class Event:
 class SSEReader:
     """A real `/api/events` connection read line by line (each read bounded by `timeout`)."""
 
-    def __init__(self, base_url: str, timeout: float = 30.0, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float = 30.0,
+        headers: dict[str, str] | None = None,
+        path: str = "/api/events",
+    ):
         parts = urlsplit(base_url)
         self._conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
-        self._conn.request(
-            "GET", "/api/events", headers={"Accept": "text/event-stream", **(headers or {})}
-        )
+        self._conn.request("GET", path, headers={"Accept": "text/event-stream", **(headers or {})})
         self.response = self._conn.getresponse()
         assert self.response.status == 200, self.response.read()
         self.comments: list[str] = []

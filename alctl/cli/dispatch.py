@@ -189,18 +189,35 @@ def parse_hparams(given: dict[str, Any]) -> dict[str, Any]:
     return {k: one(k, v) for k, v in given.items() if v is not None}
 
 
-def train(target: Target, epochs: int | None, hparams: dict[str, Any], *, detach: bool) -> int:
+def train(
+    target: Target,
+    epochs: int | None,
+    hparams: dict[str, Any],
+    *,
+    detach: bool,
+    threads: int | None = None,
+) -> int:
     """`alctl train`: through the server (followed live) or here; returns the exit status."""
     given = {k: v for k, v in hparams.items() if v is not None}
     if target.server is not None:
         from alctl.cli.server_train import train_remote
 
+        if threads is not None:
+            raise UsageError(
+                f"--threads sets training here; the server at {target.server.client.url} "
+                "chooses its own (`alctl serve --threads N`), or add --no-server"
+            )
         return train_remote(target.server.client, epochs, given, detach=detach)
     if detach:
         raise UsageError("--detach needs a running server (start one with `alctl serve`)")
     from alctl.cli.offline_train import train_direct
+    from ssvae.train.threads import user_threads
 
-    return train_direct(target.files(), epochs, given, data_dir=target.data_dir)
+    try:
+        user_threads(threads)  # a bad OMP_NUM_THREADS is one line, before the data loads
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    return train_direct(target.files(), epochs, given, data_dir=target.data_dir, threads=threads)
 
 
 def status(target: Target, as_json: bool) -> None:

@@ -57,6 +57,16 @@ NoServerOpt = Annotated[
 OutOpt = Annotated[
     Path | None, typer.Option("--out", "-o", dir_okay=False, help="Write to FILE instead.")
 ]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        min=1,
+        help="Torch threads for training (default: chosen for the machine and what else runs;"
+        " OMP_NUM_THREADS also sets it).",
+        show_default=False,
+    ),
+]
 
 
 def serve(
@@ -66,6 +76,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind; keep loopback.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 = any free).")] = 8050,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page.")] = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Run the dashboard for a workspace.
 
@@ -85,6 +96,7 @@ def serve(
             open_browser=open_browser,
             data_dir=data_dir,
             echo=print,
+            threads=threads,
         )
     raise typer.Exit(code)
 
@@ -170,6 +182,7 @@ def train(
     dataset: DatasetOpt = DatasetName.auto,
     data_dir: DataDirOpt = None,
     no_server: NoServerOpt = False,
+    threads: ThreadsOpt = None,
     **hparams: Any,
 ) -> None:
     """Train one session, continuing from the checkpoint (omitted settings stay as they were).
@@ -192,7 +205,7 @@ def train(
         values = dispatch.parse_hparams(hparams)
         epochs = values.pop("epochs", None)
         target = dispatch.resolve(workspace, dataset.value, data_dir, no_server)
-        code = dispatch.train(target, epochs, values, detach=detach)
+        code = dispatch.train(target, epochs, values, detach=detach, threads=threads)
     raise typer.Exit(code)
 
 

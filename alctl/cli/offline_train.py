@@ -40,6 +40,7 @@ class ProgressCallback(TrainingCallback):
                 "start_epoch": event.start_epoch,
                 "hparams": hparams,
                 "batches": event.batches_per_epoch,
+                "threads": event.threads,
             }
         )
 
@@ -78,8 +79,12 @@ def train_direct(
     *,
     data_dir: Path | None,
     progress: TrainProgress | None = None,
+    threads: int | None = None,
 ) -> int:
-    """Train one session in this process and save it; returns the exit status."""
+    """Train one session in this process and save it; returns the exit status.
+
+    `threads`: torch threads (--threads); None leaves them to ssvae.train.threads' policy.
+    """
     from ssvae.config import SSVAEConfig
 
     SSVAEConfig().replace(**hparams)  # bad values fail here, before torch is loaded
@@ -102,6 +107,7 @@ def train_direct(
         explicit=dict(hparams),
         epochs=epochs,
         what=f"`alctl train` (pid {os.getpid()})",
+        threads=threads,
     )
     stop = threading.Event()
     with stop_on_ctrl_c(stop, progress):

@@ -80,7 +80,9 @@ class TrainProgress:
         start = data.get("start_epoch")
         since = f" from epoch #{start}" if start is not None else ""
         epochs = formats.plural(self._epochs, "epoch")
-        self.note(f"training session {data.get('session', '?')}: {epochs}{since}")
+        threads = data.get("threads")
+        on = f", {formats.plural(threads, 'torch thread')}" if threads else ""
+        self.note(f"training session {data.get('session', '?')}: {epochs}{since}{on}")
         if shown:
             self.note(f"  {shown}")
 

@@ -297,8 +297,10 @@ async def history(request: Request) -> Response:
 
 
 async def events(request: Request) -> Response:
+    # The page opens ?client=page: pages count in the trainer's thread policy, the CLI does not.
+    page = request.query_params.get("client") == "page"
     return EventSourceResponse(
-        _session(request).event_stream(),
+        _session(request).event_stream(page=page),
         ping=request.app.state.ping_s,
         headers={"Cache-Control": "no-store"},
     )

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from alctl.server.cpu_demand import BackgroundJobs
 from alctl.server.label_state import LabelState
 from alctl.server.points import LatentPoints
 from ssvae.data.pixel_features import PixelFeatures
@@ -33,8 +34,10 @@ class LabelingQueue:
         labels: LabelState,
         trained: Callable[[], bool],
         features: PixelFeatures,
+        jobs: BackgroundJobs | None = None,
     ) -> None:
         self.points, self.labels, self.trained = points, labels, trained
+        self.jobs = jobs or BackgroundJobs()  # the warm-up counts as one while it runs
         self.features = features  # what "typical" clusters: the images', not the model's
         self.clusters = ClusterMemo()  # "typical"'s clusters, kept between labels
 
@@ -64,7 +67,7 @@ class LabelingQueue:
             # it may not apply): a session started meanwhile keeps its cores.
             with contextlib.suppress(AttributeError, OSError):
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception), self.jobs.running():
                 self.head(DEFAULT_STRATEGY, QUEUE_WARM_N)
 
         thread = threading.Thread(target=warm, name="alctl-queue-warm", daemon=True)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from alctl.decode_request import DecodeRequest
 from alctl.images import b64_pixels, png_bytes
+from alctl.server.cpu_demand import BackgroundJobs, ServerDemand
 from alctl.server.decoding import answer
 from alctl.server.events import EventBus
 from alctl.server.label_state import LabelState
@@ -37,6 +38,7 @@ from ssvae.io.points_cache import cache_meta, checkpoint_stamp, load_cache, save
 from ssvae.io.workspace import Workspace
 from ssvae.records.sessions import TrainerSnapshot, evaluation_curve, now_iso
 from ssvae.select.latent_view import LatentView
+from ssvae.train.threads import ThreadGovernor
 
 if TYPE_CHECKING:
     from alctl.server.model_state import ModelState
@@ -57,8 +59,14 @@ class SessionError(Exception):
 class WorkspaceSession:
     """Dataset, labels, model, points and training of one workspace + dataset."""
 
-    def __init__(self, workspace: Workspace, dataset: Dataset, bus: EventBus) -> None:
+    def __init__(
+        self, workspace: Workspace, dataset: Dataset, bus: EventBus, threads: int | None = None
+    ) -> None:
         self.workspace, self.dataset, self.bus = workspace, dataset, bus
+        # The trainer's thread count: `threads` (--threads), else OMP_NUM_THREADS, else the
+        # policy, which hears of connected pages and of the background jobs counted here.
+        self.jobs = BackgroundJobs()
+        self.threads = ThreadGovernor.for_process(ServerDemand(bus, self.jobs).now, threads)
         self.n_samples = dataset.n_train
         self.pid, self.started_at = os.getpid(), now_iso()
         # Unique per server process: a page that sees it change knows its token, versions and
@@ -86,9 +94,13 @@ class WorkspaceSession:
         self._exclusive = threading.Lock()
         self._closing = threading.Event()
         self.test_split = SplitEvaluation(dataset)
-        self.report = ReportFile(workspace, dataset)
+        self.report = ReportFile(workspace, dataset, self.jobs)
         self.labeling_queue = LabelingQueue(
-            self.points, self.labels, self._trained, PixelFeatures(dataset.train_images)
+            self.points,
+            self.labels,
+            self._trained,
+            PixelFeatures(dataset.train_images),
+            self.jobs,
         )
         self._stamp = checkpoint_stamp(workspace.checkpoint)  # the file as we last saw it
         self.after_burst = AfterBurst()  # memory is released once heavy requests pause
@@ -136,7 +148,9 @@ class WorkspaceSession:
         from alctl.server.model_state import ModelState  # imports torch: off the fast path
 
         stamp = checkpoint_stamp(self.workspace.checkpoint)
-        model, ckpt = ModelState.open(self.workspace.checkpoint, self.dataset.name)
+        model, ckpt = ModelState.open(
+            self.workspace.checkpoint, self.dataset.name, threads=self.threads
+        )
         with self._lock:
             self._model = model
             self._stamp = stamp
@@ -219,6 +233,7 @@ class WorkspaceSession:
             # Did it get better: one point per evaluated session, saved with the sessions.
             "evaluations": evaluation_curve(records.sessions),
             "device": model_status["device"],
+            "threads": self.threads.describe(),
             "model": {"state": model_status["state"], "error": model_status["error"]},
             "server": {
                 "pid": self.pid,
@@ -297,7 +312,8 @@ class WorkspaceSession:
         view_xy = page_map.to_view(request.points) if page else request.points
         latent = view.unproject(view_xy)
         started = time.perf_counter()
-        decoded = model.decode(latent, view_model)
+        with self.jobs.running():
+            decoded = model.decode(latent, view_model)
         decode_ms = (time.perf_counter() - started) * 1000
         extras = {
             "version": mapping.version,
@@ -341,9 +357,10 @@ class WorkspaceSession:
         """`/api/history`: epoch records and session entries."""
         return self.training.history()
 
-    def event_stream(self) -> AsyncIterator[dict[str, str]]:
-        """A new SSE subscription; its first event is the status snapshot."""
-        return self.bus.stream(self.status)
+    def event_stream(self, *, page: bool = False) -> AsyncIterator[dict[str, str]]:
+        """A new SSE subscription; its first event is the status snapshot. `page`: a
+        dashboard page (counted by the trainer's thread policy while connected)."""
+        return self.bus.stream(self.status, page=page)
 
     def start_training(self, epochs: int | None, overrides: dict[str, Any]) -> dict[str, Any]:
         """Start a session (`epochs` None: as many as last time); 409 while one runs or saves,

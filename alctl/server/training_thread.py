@@ -246,6 +246,7 @@ class TrainingRunner(TrainingCallback):
                 # With the number, what tells this session from another of the same number
                 # (a page that outlived a crash sees the next session take the lost one's).
                 "started_at": event.started_at,
+                "threads": event.threads,
             }
             self.bus.publish("train_started", data)
 

@@ -482,7 +482,8 @@ function boot(config) {
     });
     document.body.dataset.ready = "1";
     markReady();
-    connectEvents("/api/events", sync.handlers, connectionChanged);
+    // `client=page`: the server's thread policy counts the pages that watch it.
+    connectEvents("/api/events?client=page", sync.handlers, connectionChanged);
   }
 
   // Read-only debugging hook for tests and benchmarks.

@@ -4,31 +4,52 @@ import { plural } from "./plural.js";
 import { recordTiming, sameVersion } from "./state.js";
 import { createStatusOrder } from "./status_order.js";
 
-// Batch progress arrives up to 5 times a second; a person reads it at a glance, and every
-// repaint in software rendering takes CPU from the trainer on the same 2 cores. So the
-// progress line repaints at most this often (the latest event wins), at an animation frame.
+// Batch progress arrives up to 4 times a second; a person reads it at a glance, and every
+// repaint takes CPU from the trainer. With a GPU that is little: the progress line repaints
+// twice a second. Without one (a software WebGL renderer), Chromium composites each frame of
+// the whole window on the CPU the trainer needs, 20-50 ms at 1440×900: it repaints every
+// 2 s. Either way at an animation frame, the latest event winning, and an epoch's end
+// paints it at once, in the epoch's own frame.
 export const PROGRESS_PAINT_MS = 500;
+export const SOFTWARE_PROGRESS_PAINT_MS = 2000;
+const SOFTWARE_RENDERER = /swiftshader|llvmpipe|softpipe|software|basic render/i;
+
+/** The progress line's repaint interval for the page's WebGL renderer (null: not known). */
+export function progressPaintMs(renderer) {
+  const gpu = typeof renderer === "string" && !SOFTWARE_RENDERER.test(renderer);
+  return gpu ? PROGRESS_PAINT_MS : SOFTWARE_PROGRESS_PAINT_MS;
+}
 
 /** Calls `paint(latest)` for the latest of the values given, at most once per `everyMs`. */
 export function coalesce(paint, everyMs) {
   let latest = null;
   let waiting = false;
   let lastAt = -Infinity;
-  function flush() {
-    waiting = false;
-    lastAt = performance.now();
+  const untilNext = () => Math.max(0, lastAt + everyMs - performance.now());
+  function paintLatest() {
     const value = latest;
     latest = null;
-    if (value !== null) paint(value);
+    if (value === null) return;
+    lastAt = performance.now();
+    paint(value);
+  }
+  function schedule() {
+    waiting = true;
+    setTimeout(() => requestAnimationFrame(flush), untilNext());
+  }
+  function flush() {
+    waiting = false;
+    if (latest === null) return;
+    if (untilNext() > 0) schedule(); // painted early meanwhile (now()): wait the rest
+    else paintLatest();
   }
   return {
     push(value) {
       latest = value;
-      if (waiting) return;
-      waiting = true;
-      const wait = Math.max(0, lastAt + everyMs - performance.now());
-      setTimeout(() => requestAnimationFrame(flush), wait);
+      if (!waiting) schedule();
     },
+    /** Paints a value not painted yet now, in the frame of whatever else changes now. */
+    now: paintLatest,
     /** Drops a value not painted yet (the state it describes has ended). */
     cancel() {
       latest = null;
@@ -117,15 +138,29 @@ export function createSync(parts, hooks) {
     if (records.length && training.state === "idle") training.epoch(records[records.length - 1]);
   }
 
-  const progress = coalesce((event) => training.progress(event), PROGRESS_PAINT_MS);
+  const progress = coalesce(
+    (event) => training.progress(event), progressPaintMs(scatter.glRenderer));
 
   const statusOrder = createStatusOrder();
+  let threadsShown = null; // the trainer's torch threads the header shows (status.threads)
+  function applyStatus(status) {
+    threadsShown = status.threads?.in_use ?? null;
+    hooks.applyStatus(status);
+  }
   /** Ask for the status; its answer is applied unless something newer came meanwhile. */
   function refreshStatus() {
     const ticket = statusOrder.ask();
     return api.status()
-      .then((status) => statusOrder.fresh(ticket) && hooks.applyStatus(status))
+      .then((status) => statusOrder.fresh(ticket) && applyStatus(status))
       .catch(() => {});
+  }
+
+  /** A session runs with another thread count than the header shows: fetch the header anew. */
+  function threadsSeen(count) {
+    if (typeof count !== "number" || count < 1 || threadsShown === null) return;
+    if (count === threadsShown) return;
+    threadsShown = count;
+    refreshStatus();
   }
 
   /**
@@ -149,7 +184,7 @@ export function createSync(parts, hooks) {
       return null;
     });
     summary.serverRestarted(history?.sessions ?? null, status.training?.last_result);
-    hooks.applyStatus(status);
+    applyStatus(status);
     if (history) showHistory(history, { merge: false });
     await Promise.all([
       refetchLabels().catch(failed("Could not reload the labels")),
@@ -167,7 +202,7 @@ export function createSync(parts, hooks) {
         adoptNewServer(status);
         return;
       }
-      hooks.applyStatus(status);
+      applyStatus(status);
       if (!sameVersion(status.labels?.version, state.labelsVersion)) {
         refetchLabels().catch(failed("Could not reload the labels"));
       }
@@ -186,11 +221,16 @@ export function createSync(parts, hooks) {
       progress.cancel();
       training.started(event);
       summary.running(event);
+      threadsSeen(event.threads);
     },
-    train_progress: (event) => progress.push(event),
+    train_progress(event) {
+      progress.push(event);
+      threadsSeen(event.threads);
+    },
     train_epoch(record) {
       training.epoch(record);
       charts.add(record);
+      progress.now(); // one frame for the epoch and the progress line, not two
     },
     train_ended(result) {
       progress.cancel();
@@ -249,7 +289,7 @@ export function createSync(parts, hooks) {
       const [status, , history] = await Promise.all([
         api.status(), loadPoints({ transition: false }), api.history(), loadLabels()]);
       instance ??= instanceOf(status);
-      hooks.applyStatus(status);
+      applyStatus(status);
       showHistory(history, { merge: false });
     },
   };
