@@ -314,7 +314,7 @@ async def not_found(request: Request) -> Response:
             headers={"Allow": ", ".join(allowed)},
         )
     raise ApiError(
-        f"no API route {request.method} {clip(request.url.path)}; see docs/ARCHITECTURE.md", 404
+        f"no API route {request.method} {clip(request.url.path)}; see docs/api.md", 404
     )
 
 
