@@ -40,7 +40,7 @@ PHASES_JS = """(() => { const t = window.alctl.state.timings;
 
 
 def synthetic_points(n: int, seed: int = 0) -> bytes:
-    """An /api/points body (docs/ARCHITECTURE.md layout) of `n` clustered points."""
+    """An /api/points body (docs/api.md layout) of `n` clustered points."""
     rng = np.random.default_rng(seed)
     cls = rng.integers(0, 10, n)
     centres = rng.uniform(-0.7, 0.7, (10, 2))

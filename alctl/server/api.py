@@ -315,9 +315,7 @@ async def not_found(request: Request) -> Response:
             405,
             headers={"Allow": ", ".join(allowed)},
         )
-    raise ApiError(
-        f"no API route {request.method} {clip(request.url.path)}; see docs/ARCHITECTURE.md", 404
-    )
+    raise ApiError(f"no API route {request.method} {clip(request.url.path)}; see docs/api.md", 404)
 
 
 def _methods_for(request: Request) -> list[str]:

@@ -1,6 +1,6 @@
 """create_app(): the Starlette application around one WorkspaceSession.
 
-Routes are the documented API (docs/ARCHITECTURE.md), the page and `/static`. The lifespan
+Routes are the documented API (docs/api.md), the page and `/static`. The lifespan
 binds the EventBus to the running loop and runs two small background tasks: the label-file
 watcher (outside edits become `labels` events) and the progress ticker.
 """

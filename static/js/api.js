@@ -148,7 +148,7 @@ export function createApi(initialToken, { writer = randomId() } = {}) {
 }
 
 /**
- * Splits the /api/points buffer (see docs/ARCHITECTURE.md) into typed-array views.
+ * Splits the /api/points buffer (see docs/api.md) into typed-array views.
  * No per-point objects: every column is a view or one typed array.
  */
 export function decodePoints(buffer, count, version) {
