@@ -1,7 +1,8 @@
 """The decoder rows of bench_dashboard.py: cursor preview, the manifold grid, and training
 throughput with the overlay on screen (A B A B against no page at all).
 
-bench_dashboard.py runs them with every other row; alone (minutes, not an hour):
+bench_dashboard.py runs them with every other row (the page harness both use is
+dashboard_page.py); alone (minutes, not an hour):
 
     python benchmarks/bench_decoder.py [--quick] [--workspace DIR]   # DIR: has a checkpoint
     python benchmarks/bench_decoder.py --throughput-quick   # the A B A B row on generated data
@@ -22,11 +23,20 @@ from typing import Any
 from common import (
     Result,
     ServerProcess,
+    bench_server,
     chromium_cpu_s,
     launch_chromium,
     machine_load,
     percentile,
     print_results,
+)
+from dashboard_page import (
+    Dashboard,
+    Settings,
+    make_checkpoint,
+    make_settings,
+    open_page,
+    wait_ready,
 )
 
 GRID = {"x0": -1.0, "x1": 1.0, "y0": -1.0, "y1": 1.0, "n": 20}  # 400 tiles, page space
@@ -80,7 +90,7 @@ def measure_grid_server(server: ServerProcess, rounds: int) -> Result:
 
     total: list[float] = []
     forward: list[float] = []
-    headers = {"X-Alctl-Token": server.token()}
+    headers = {"X-Alctl-Token": server.wait_serving()}
     with httpx.Client(base_url=server.url, headers=headers, trust_env=False) as client:
         for _ in range(rounds):
             started = time.perf_counter()
@@ -162,7 +172,7 @@ class Sessions:
         self.url = server.url
         self.http = httpx.Client(
             base_url=server.url,
-            headers={"X-Alctl-Token": server.token()},
+            headers={"X-Alctl-Token": server.wait_serving()},
             trust_env=False,
             timeout=30,
         )
@@ -207,14 +217,7 @@ SIDES: dict[str, tuple[bool, bool] | None] = {
 
 
 def _page_session(
-    browser: Any,
-    sessions: Sessions,
-    s: Any,
-    console: list[str],
-    open_page: Callable[..., Any],
-    wait_ready: Callable[[Any], None],
-    overlay: bool,
-    panned: bool,
+    browser: Any, sessions: Sessions, s: Settings, console: list[str], overlay: bool, panned: bool
 ) -> tuple[list[float], float, int]:
     """One session with a page open: (s/epoch, Chromium CPU s per wall s while it trained,
     grids the overlay drew while it trained)."""
@@ -235,12 +238,7 @@ def _page_session(
 
 
 def measure_throughput_overlay(
-    browser: Any,
-    workspace: Path,
-    s: Any,
-    console: list[str],
-    open_page: Callable[..., Any],
-    wait_ready: Callable[[Any], None],
+    browser: Any, workspace: Path, s: Settings, console: list[str]
 ) -> list[Result]:
     """Training throughput beside the page in five states, alternated each round after a
     warm-up session: no page; the page open; the overlay on; the page panned every 2 s; the
@@ -253,7 +251,7 @@ def measure_throughput_overlay(
     epochs: dict[str, list[float]] = {side: [] for side in SIDES}
     shares: dict[str, list[float]] = {side: [] for side in SIDES if SIDES[side]}
     grids: dict[str, list[int]] = {side: [] for side, state in SIDES.items() if state and state[0]}
-    with ServerProcess(workspace, s.dataset, s.data_dir) as server:
+    with bench_server(workspace, s.dataset, s.data_dir) as server:
         server.wait_port()
         sessions = Sessions(server)
         try:
@@ -266,9 +264,7 @@ def measure_throughput_overlay(
                         sessions.settle(version)
                         epochs[side] += seconds
                         continue
-                    seconds, share, drawn = _page_session(
-                        browser, sessions, s, console, open_page, wait_ready, *state
-                    )
+                    seconds, share, drawn = _page_session(browser, sessions, s, console, *state)
                     epochs[side] += seconds
                     shares[side].append(share)
                     if side in grids:
@@ -316,7 +312,7 @@ def measure_throughput_overlay(
     return rows
 
 
-def measure_decoder(d: Any) -> list[Result]:
+def measure_decoder(d: Dashboard) -> list[Result]:
     """The interactive rows on bench_dashboard's open page (a Dashboard)."""
     moves = 20 if d.s.quick else 80
     return [
@@ -328,7 +324,6 @@ def measure_decoder(d: Any) -> list[Result]:
 
 def main() -> int:
     """The decoder rows alone, on a workspace with a checkpoint (or a fresh 1-epoch one)."""
-    import bench_dashboard as bd
     from playwright.sync_api import sync_playwright
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -348,19 +343,19 @@ def main() -> int:
     console: list[str] = []
     load_start = machine_load()
     try:
-        s = bd.make_settings(args, root)
+        s = make_settings(args, root)
         workspace = root / "ws"
         if args.workspace is not None:
             shutil.copytree(args.workspace, workspace, ignore=shutil.ignore_patterns(".alctl"))
         else:
-            bd.make_checkpoint(workspace, s)
+            make_checkpoint(workspace, s)
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)
-            with ServerProcess(workspace, s.dataset, s.data_dir) as server:
+            with bench_server(workspace, s.dataset, s.data_dir) as server:
                 server.wait_port()
-                page = bd.open_page(browser, server.url, console)
-                bd.wait_ready(page)
-                dash = bd.Dashboard(server, page, s)
+                page = open_page(browser, server.url, console)
+                wait_ready(page)
+                dash = Dashboard(server, page, s)
                 try:
                     results = measure_decoder(dash)
                 finally:
@@ -368,16 +363,14 @@ def main() -> int:
             quick = root / "quick"
             if args.throughput_quick and not args.no_throughput:
                 generated = {**vars(args), "quick": True, "data_dir": None, "dataset": "mnist"}
-                s = bd.make_settings(argparse.Namespace(**generated), quick)
+                s = make_settings(argparse.Namespace(**generated), quick)
                 s.rounds, s.epochs = 3, 2
-                bd.make_checkpoint(quick / "ws", s)
+                make_checkpoint(quick / "ws", s)
                 workspace = quick / "ws"
             if args.rounds:
                 s.rounds = args.rounds
             if not args.no_throughput:
-                results += measure_throughput_overlay(
-                    browser, workspace, s, console, bd.open_page, bd.wait_ready
-                )
+                results += measure_throughput_overlay(browser, workspace, s, console)
             browser.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -17,6 +17,7 @@ from common import (
     EventRecorder,
     Result,
     ServerProcess,
+    bench_server,
     chromium_cpu_s,
     machine_load,
     percentile,
@@ -33,7 +34,7 @@ class Trainer:
         import httpx
 
         self.http = httpx.Client(
-            base_url=server.url, headers={"X-Alctl-Token": server.token()}, trust_env=False
+            base_url=server.url, headers={"X-Alctl-Token": server.wait_serving()}, trust_env=False
         )
         self.events = EventRecorder(server.url).start()
 
@@ -88,7 +89,7 @@ def measure_page_cost(
     chromium_share: list[float] = []
     order: list[str] = []
     load_start = machine_load()
-    with ServerProcess(workspace, dataset, data_dir) as server:
+    with bench_server(workspace, dataset, data_dir) as server:
         server.wait_port()
         trainer = Trainer(server)
         try:

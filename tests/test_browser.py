@@ -18,23 +18,14 @@ import httpx
 import pytest
 
 from tests.browser import (
-    CHROMIUM,
     PLOT_VIEW,
     guard_page,
     read_labels_csv,
-    server_on_port,
     wait_for,
 )
 from tests.live_server import LiveServer, free_port, running_server
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason=f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests",
-    ),
-]
-sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = [pytest.mark.browser]
 
 READY_TIMEOUT_MS = 60_000
 
@@ -364,7 +355,7 @@ def test_page_carries_on_after_a_server_restart(
     restart: the page takes the new server's token and state, then labels and trains."""
     workspace, port = tmp_path / "ws", free_port()
     workspace.mkdir()
-    with server_on_port(workspace, tiny_data_dir, port) as first:
+    with running_server(workspace, tiny_data_dir, port=port) as first:
         board, page = open_dashboard(browser, first)
         instance = board.js("window.alctl.serverInstance")
         label_with_key(board, 50, 8)
@@ -396,7 +387,7 @@ def test_page_carries_on_after_a_server_restart(
         csv.write("51,1\n")  # an edit while no server runs
     # This server has just trained and saved; on a machine with a load of 10 and more its
     # Ctrl+C exit took over 10 s twice in 3 runs (Ctrl+C promptness has its own tests).
-    with server_on_port(workspace, tiny_data_dir, port, stop_timeout=30) as second:
+    with running_server(workspace, tiny_data_dir, stop_timeout=30, port=port) as second:
         wait_for(
             lambda: page.get_attribute("#conn", "data-state") == "live",
             timeout=30,

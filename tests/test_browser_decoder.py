@@ -14,14 +14,12 @@ from typing import Any
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, PLOT_VIEW, guard_page, wait_for
+from tests.browser import PLOT_VIEW, guard_page, launched_chromium, wait_for
 from tests.live_server import LiveServer, running_server
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing"),
 ]
-sync_api = pytest.importorskip("playwright.sync_api")
 
 # The emptiest place on the canvas (farthest from every point), in CSS pixels of the page.
 EMPTIEST_SPOT = """async () => {
@@ -103,8 +101,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path) -> Ite
 
 @pytest.fixture()
 def page(server: LiveServer) -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with launched_chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.add_init_script(PROBE)
         guard = guard_page(page)
@@ -112,7 +109,6 @@ def page(server: LiveServer) -> Iterator[Any]:
         page.wait_for_selector("body[data-ready='1']", timeout=60_000)
         yield page
         guard.check()
-        browser.close()
 
 
 def drag_plot(page: Any, dx: float) -> None:

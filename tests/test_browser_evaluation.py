@@ -11,15 +11,13 @@ from typing import Any
 
 import pytest
 
-from tests.browser import CHROMIUM, guard_page, read_labels_csv, wait_for
+from tests.browser import guard_page, read_labels_csv, wait_for
 from tests.datagen import seed_labels
 from tests.live_server import LiveServer, SSEReader, running_server
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing"),
 ]
-sync_api = pytest.importorskip("playwright.sync_api")
 
 READY_TIMEOUT_MS = 60_000
 SEEDED = 30

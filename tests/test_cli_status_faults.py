@@ -14,6 +14,7 @@ import pytest
 from alctl.cli.server_client import ApiClient, ServerError
 from tests.cli_support import run
 from tests.live_server import running_server
+from tests.waiting import wait_for
 
 
 def test_status_reports_an_unreadable_labels_file(workspace: Path, tiny_data_dir: Path) -> None:
@@ -38,8 +39,11 @@ def test_status_reports_an_unreadable_labels_file(workspace: Path, tiny_data_dir
 def test_status_reports_a_model_that_failed_to_load(workspace: Path, tiny_data_dir: Path) -> None:
     with running_server(workspace, tiny_data_dir) as server:
         assert server.api("POST", "/api/train", {"epochs": 1}).status == 202
-        while server.api("GET", "/api/status").json()["checkpoint"]["epochs_trained"] != 1:
-            time.sleep(0.1)
+        wait_for(
+            lambda: server.api("GET", "/api/status").json()["checkpoint"]["epochs_trained"] == 1,
+            120,
+            "the first session's checkpoint",
+        )
     # Damage the weights, keeping size and mtime: the points cache still matches, so the
     # server starts warm and only the background model load finds the damage.
     ckpt = workspace / "artifacts" / "mnist" / "ssvae.ckpt"
