@@ -21,7 +21,9 @@ import numpy as np
 from alctl.errors import CliError
 
 if TYPE_CHECKING:
-    from alctl.cli.dispatch import Target
+    from alctl.cli.backend import Backend
+    from alctl.cli.offline import Files
+    from alctl.cli.server_client import LiveServer
 
 SHADES = " .:-=+*#%@"
 MODEL_WAIT_S = 120.0  # a server that just started loads torch and its model in the background
@@ -69,13 +71,14 @@ def _ask(client: Any, body: dict, wait_s: float = MODEL_WAIT_S) -> dict:
         time.sleep(0.5)
 
 
-def decode_via_server(target: Target, xy: tuple[float, float] | None, grid: int | None) -> Any:
-    assert target.server is not None
-    status = target.server.status
+def decode_via_server(
+    server: LiveServer, xy: tuple[float, float] | None, grid: int | None
+) -> DecodedPoints:
+    status = server.status
     from ssvae.nn.decode import square_extent
 
     bounds = square_extent(status["latent"]["bounds"]) if grid is not None else None
-    answer = _ask(target.server.client, _body(xy, grid, bounds))
+    answer = _ask(server.client, _body(xy, grid, bounds))
     raw = np.frombuffer(base64.b64decode(answer["images"]), np.uint8)
     return DecodedPoints(
         raw.reshape(answer["n"], 28, 28),
@@ -89,7 +92,9 @@ def decode_via_server(target: Target, xy: tuple[float, float] | None, grid: int 
     )
 
 
-def decode_offline(target: Target, xy: tuple[float, float] | None, grid: int | None) -> Any:
+def decode_offline(
+    files: Files, data_dir: Path | None, xy: tuple[float, float] | None, grid: int | None
+) -> DecodedPoints:
     """Load the checkpoint and decode here; the view's axes and extent come from the points
     cache when it matches the checkpoint, else from encoding the training set."""
     from ssvae.data.datasets import CLASS_NAMES, load_dataset
@@ -99,7 +104,6 @@ def decode_offline(target: Target, xy: tuple[float, float] | None, grid: int | N
     from ssvae.nn.restore import build_model
     from ssvae.select.latent_view import LatentView
 
-    files = target.files()
     checkpoint = files.workspace.checkpoint
     ckpt = load_checkpoint(checkpoint, dataset=files.dataset)
     if ckpt is None:
@@ -117,7 +121,7 @@ def decode_offline(target: Target, xy: tuple[float, float] | None, grid: int | N
         from ssvae.nn.model import predict
         from ssvae.select.points import Predictions2D
 
-        data = load_dataset(files.dataset, target.data_dir)
+        data = load_dataset(files.dataset, data_dir)
         predictions = Predictions2D.of(predict(model, data.train_images, reconstruct=False))
     view = predictions.view
     if view is None or view.latent_dim != config.latent_dim:
@@ -145,15 +149,14 @@ def decode_offline(target: Target, xy: tuple[float, float] | None, grid: int | N
 
 
 def decode(
-    target: Target, xy: tuple[float, float] | None, grid: int | None, out: Path | None
+    backend: Backend, xy: tuple[float, float] | None, grid: int | None, out: Path | None
 ) -> list[str]:
     """Decode and write `out` (PNG) if given; returns the lines to print."""
     from alctl.images import png_bytes
     from ssvae.io.atomic import atomic_write
     from ssvae.nn.decode import tile
 
-    run = decode_via_server if target.server is not None else decode_offline
-    result = run(target, xy, grid)
+    result = backend.decode(xy, grid)
     lines = []
     if grid is not None:
         assert result.bounds is not None
