@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import PLOT_VIEW, guard_page, launched_chromium, wait_for
+from tests.browser import PLOT_VIEW, guard_page, wait_for
 from tests.live_server import LiveServer, running_server
 
 pytestmark = [
@@ -100,15 +100,16 @@ def server(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path) -> Ite
 
 
 @pytest.fixture()
-def page(server: LiveServer) -> Iterator[Any]:
-    with launched_chromium() as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.add_init_script(PROBE)
-        guard = guard_page(page)
-        page.goto(server.url)
-        page.wait_for_selector("body[data-ready='1']", timeout=60_000)
-        yield page
-        guard.check()
+def page(browser: Any, server: LiveServer) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.add_init_script(PROBE)
+    guard = guard_page(page)
+    page.goto(server.url)
+    page.wait_for_selector("body[data-ready='1']", timeout=60_000)
+    yield page
+    context.close()
+    guard.check()
 
 
 def drag_plot(page: Any, dx: float) -> None:
