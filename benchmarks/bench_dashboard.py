@@ -39,9 +39,12 @@ from dashboard_page import (
     VIEWPORT,
     Dashboard,
     Settings,
+    add_data_options,
+    closing_notes,
     make_checkpoint,
     make_settings,
     ms_stats,
+    open_dashboard,
     open_page,
     train_script,
     wait_ready,
@@ -424,22 +427,15 @@ def _epoch_display(
 
 def measure_live(browser: Any, root: Path, s: Settings, console: list[str]) -> list[Result]:
     """Rows 2-8: one warm server with one page open, in the order of the budget table."""
-    with bench_server(root / "ws", s.dataset, s.data_dir) as server:
-        server.wait_port()
-        page = open_page(browser, server.url, console)
-        wait_ready(page)
-        dash = Dashboard(server, page, s)
-        try:
-            results = measure_selection(dash)
-            results += measure_queue(dash)
-            results.append(measure_modes(dash))
-            results += measure_decoder(dash)
-            print("page interactions measured", flush=True)
-            start_ms: list[float | None] = []
-            api_row = measure_api_under_training(dash, start_ms)
-            shown, progress, throughput = measure_throughput(dash, root, start_ms)
-        finally:
-            dash.close()
+    with open_dashboard(browser, root / "ws", s, console) as dash:
+        results = measure_selection(dash)
+        results += measure_queue(dash)
+        results.append(measure_modes(dash))
+        results += measure_decoder(dash)
+        print("page interactions measured", flush=True)
+        start_ms: list[float | None] = []
+        api_row = measure_api_under_training(dash, start_ms)
+        shown, progress, throughput = measure_throughput(dash, root, start_ms)
     start_row = _latency(
         "“Start training” → page shows it running",
         250,
@@ -454,15 +450,8 @@ def measure_queue_alone(
     browser: Any, workspace: Path, s: Settings, console: list[str]
 ) -> list[Result]:
     """The queue rows by themselves (`--only queue`): a fresh server and page."""
-    with bench_server(workspace, s.dataset, s.data_dir) as server:
-        server.wait_port()
-        page = open_page(browser, server.url, console)
-        wait_ready(page)
-        dash = Dashboard(server, page, s)
-        try:
-            return measure_queue(dash)
-        finally:
-            dash.close()
+    with open_dashboard(browser, workspace, s, console) as dash:
+        return measure_queue(dash)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -513,11 +502,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"kept {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
-    notes = [f"machine: {load_start} at start, {machine_load()} at the end"]
+    notes = closing_notes(load_start, console)
     if s.quick:
         notes.append("--quick: tiny generated data, few repetitions: not the budgets' verdicts")
-    if console:
-        notes.append(f"page errors ({len(console)}): {'; '.join(console[:3])}")
     title = f"Dashboard budgets, {s.dataset}, real server + headless Chromium"
     print_results(title, results, notes)
     return 0 if all(r.verdict != "NOT MEASURED" for r in results) else 1
@@ -525,9 +512,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny generated data, few repeats")
-    parser.add_argument("--dataset", default="fashion-mnist", help="default: fashion-mnist")
-    parser.add_argument("--data-dir", type=Path, help="directory holding the 4 IDX files")
+    add_data_options(parser)
     parser.add_argument("--keep", action="store_true", help="keep the temporary workspace")
     parser.add_argument(
         "--only",

@@ -33,8 +33,12 @@ from common import (
 from dashboard_page import (
     Dashboard,
     Settings,
+    add_data_options,
+    closing_notes,
     make_checkpoint,
     make_settings,
+    ms_stats,
+    open_dashboard,
     open_page,
     wait_ready,
 )
@@ -46,12 +50,6 @@ ARM_PREVIEW_JS = """() => __bench.arm("pointermove", (t0) =>
 # From the o key to the frame after the overlay drew its tiles.
 ARM_MANIFOLD_JS = """() => __bench.arm("keydown", (t0) =>
   (__bench.paints["manifold"] ?? -1) > t0, 10000)"""
-
-
-def _ms(values: list[float]) -> str:
-    if not values:
-        return "none"
-    return f"p50 {percentile(values, 50):.1f} ms, p95 {percentile(values, 95):.1f} ms"
 
 
 def measure_preview(page: Any, moves: int) -> Result:
@@ -80,7 +78,7 @@ def measure_preview(page: Any, moves: int) -> Result:
         done,
         note=f"{moves} moves to random places, one at a time; pointermove → first frame after "
         f"the preview canvas was painted; {len(times) - len(done)} missed; the page's own "
-        f"decodePreview (move → paint) {_ms(own)}",
+        f"decodePreview (move → paint) {ms_stats(own)}",
     )
 
 
@@ -106,7 +104,7 @@ def measure_grid_server(server: ServerProcess, rounds: int) -> Result:
         100,
         total,
         note=f"POST /api/decode 20×20 from Python, round trip incl. base64 JSON "
-        f"({rounds} requests); the one forward pass alone {_ms(forward)}",
+        f"({rounds} requests); the one forward pass alone {ms_stats(forward)}",
     )
 
 
@@ -128,7 +126,7 @@ def measure_grid_painted(page: Any, rounds: int) -> Result:
         250,
         done,
         note=f"key o → first frame after the overlay drew the decoded grid ({rounds} times); "
-        f"the page's own request → drawn {_ms(own)}; after a pan the page waits 150 ms "
+        f"the page's own request → drawn {ms_stats(own)}; after a pan the page waits 150 ms "
         "for the view to settle before it asks",
     )
 
@@ -327,9 +325,7 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny generated data, few repeats")
-    parser.add_argument("--dataset", default="fashion-mnist")
-    parser.add_argument("--data-dir", type=Path)
+    add_data_options(parser)
     parser.add_argument("--workspace", type=Path, help="use this workspace's checkpoint")
     parser.add_argument(
         "--throughput-quick", action="store_true", help="the throughput row on generated data"
@@ -351,15 +347,8 @@ def main() -> int:
             make_checkpoint(workspace, s)
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)
-            with bench_server(workspace, s.dataset, s.data_dir) as server:
-                server.wait_port()
-                page = open_page(browser, server.url, console)
-                wait_ready(page)
-                dash = Dashboard(server, page, s)
-                try:
-                    results = measure_decoder(dash)
-                finally:
-                    dash.close()
+            with open_dashboard(browser, workspace, s, console) as dash:
+                results = measure_decoder(dash)
             quick = root / "quick"
             if args.throughput_quick and not args.no_throughput:
                 generated = {**vars(args), "quick": True, "data_dir": None, "dataset": "mnist"}
@@ -374,11 +363,9 @@ def main() -> int:
             browser.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    notes = [f"machine: {load_start} at start, {machine_load()} at the end (shared: noisy)"]
+    notes = closing_notes(load_start, console)
     if args.throughput_quick:
         notes.append("the throughput row ran on generated data (3,000 images), 3 rounds")
-    if console:
-        notes.append(f"page errors ({len(console)}): {'; '.join(console[:3])}")
     print_results(
         f"Decoder budgets, {args.dataset}, real server + headless Chromium", results, notes
     )

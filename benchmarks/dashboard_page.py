@@ -8,9 +8,11 @@ in benchmarks/README.md ("How the page is observed").
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,9 @@ from common import (
     EventRecorder,
     ServerProcess,
     bench_env,
+    bench_server,
     dataset_args,
+    machine_load,
     percentile,
     run_checked,
 )
@@ -353,3 +357,34 @@ class Dashboard:
                 timeout=max(1.0, deadline - time.monotonic()) * 1000,
             )
         return ended[1]
+
+
+@contextlib.contextmanager
+def open_dashboard(
+    browser: Any, workspace: Path, s: Settings, console: list[str]
+) -> Iterator[Dashboard]:
+    """A fresh server on `workspace` with the page open and drawn: its Dashboard."""
+    with bench_server(workspace, s.dataset, s.data_dir) as server:
+        server.wait_port()
+        page = open_page(browser, server.url, console)
+        wait_ready(page)
+        dash = Dashboard(server, page, s)
+        try:
+            yield dash
+        finally:
+            dash.close()
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    """--quick, --dataset and --data-dir, as every page benchmark takes them."""
+    parser.add_argument("--quick", action="store_true", help="tiny generated data, few repeats")
+    parser.add_argument("--dataset", default="fashion-mnist", help="default: fashion-mnist")
+    parser.add_argument("--data-dir", type=Path, help="directory holding the 4 IDX files")
+
+
+def closing_notes(load_start: str, console: list[str]) -> list[str]:
+    """The machine's load at both ends, and the page's errors if there were any."""
+    notes = [f"machine: {load_start} at start, {machine_load()} at the end (shared: noisy)"]
+    if console:
+        notes.append(f"page errors ({len(console)}): {'; '.join(console[:3])}")
+    return notes
