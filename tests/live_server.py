@@ -310,9 +310,15 @@ class SSEReader:
     the tests' ways to fail: EOFError when the server ends the stream, AssertionError when
     no event comes before a deadline. Heartbeat comments are kept in `comments`."""
 
-    def __init__(self, base_url: str, timeout: float = 30.0, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float = 30.0,
+        headers: dict[str, str] | None = None,
+        path: str = "/api/events",
+    ):
         self.comments: list[str] = []
-        self.stream = open_event_stream(base_url, headers, timeout, self.comments.append)
+        self.stream = open_event_stream(base_url, headers, timeout, self.comments.append, path)
 
     def next(self, deadline: float | None = None) -> SSEEvent:
         """The next event; EOFError when the server ends the stream."""

@@ -147,17 +147,16 @@ def open_event_stream(
     headers: Mapping[str, str] | None = None,
     timeout: float = 60.0,
     on_comment: Callable[[str], None] | None = None,
+    path: str = "/api/events",
 ) -> EventStream:
-    """Open `url`'s `/api/events` (the server's base URL); `timeout` bounds the silence
-    between heartbeats. ServerError when it cannot be opened."""
+    """Open the event stream `path` of the server at `url` (its base URL); `timeout` bounds
+    the silence between heartbeats. ServerError when it cannot be opened."""
     parts = urlsplit(url)
     if parts.scheme != "http" or not parts.hostname:
         raise ServerError(f"unsupported server URL {url!r} (expected http://host:port)")
     conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
     try:
-        conn.request(
-            "GET", "/api/events", headers={"Accept": "text/event-stream", **(headers or {})}
-        )
+        conn.request("GET", path, headers={"Accept": "text/event-stream", **(headers or {})})
         sock = conn.sock
         response = conn.getresponse()
     except (OSError, http.client.HTTPException) as exc:
