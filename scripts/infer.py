@@ -22,6 +22,7 @@ from alctl.errors import EXIT_ERROR
 from alctl.script_args import add_workspace_options, open_workspace
 from ssvae.data.datasets import DataError
 from ssvae.io.checkpoint import CheckpointError
+from ssvae.io.workspace import check_output
 from ssvae.runs.infer import infer_to_npz
 
 
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--batch-size must be positive, got {args.batch_size}")
         dataset, workspace, weights = open_workspace(args)
         output = (args.output or workspace.predictions_for(args.split)).expanduser().absolute()
+        check_output(output, workspace.root, dataset.name)  # never over labels or a checkpoint
         facts = infer_to_npz(
             dataset,
             weights,

@@ -38,6 +38,7 @@ from ssvae.config import PARAMS
 from ssvae.config.hparams import HyperparameterError, Param
 from ssvae.data.datasets import DataError
 from ssvae.io.checkpoint import CheckpointError
+from ssvae.io.checkpoint_integrity import backup_problem
 from ssvae.io.checkpoint_lock import CheckpointBusy
 from ssvae.io.labels import LabelError
 from ssvae.io.workspace import sidecar_paths
@@ -83,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         dataset, workspace, weights = open_workspace(args)
         history_csv, loss_plot = sidecar_paths(weights, workspace)
+        backup = backup_problem(weights)
+        if backup:
+            print(f"warning: {backup}", file=sys.stderr, flush=True)
         explicit = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k) is not None}
         # The page's points belong to the workspace's own checkpoint only.
         cache = workspace.points_cache if weights == workspace.checkpoint else None

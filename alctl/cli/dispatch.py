@@ -70,9 +70,7 @@ def set_label(backend: Backend, serial: int, label: int | None) -> None:
 
 def import_labels(backend: Backend, path: Path) -> None:
     """`alctl label --import FILE`: validate the whole file, then apply it at once."""
-    from ssvae.io.labels import parse_labels_csv
-
-    changes = parse_labels_csv(Path(path), backend.n_samples(), strict=True)
+    changes = _read_import(path, backend.n_samples())
     if not changes:
         typer.echo(f"{path} holds no labels; nothing changed")
         return
@@ -85,17 +83,39 @@ def import_labels(backend: Backend, path: Path) -> None:
     )
 
 
+def _read_import(path: Path, n_samples: int) -> dict[int, int]:
+    """The file streamed and checked (ssvae.io.label_import), with progress when it is big."""
+    from alctl.cli.progress import ReadProgress
+    from ssvae.io.label_import import read_import
+
+    progress = ReadProgress(str(path))
+    try:
+        return read_import(path, n_samples, progress=progress)
+    finally:
+        progress.done()
+
+
 def list_labels(backend: Backend, out: Path | None) -> None:
     """`alctl labels` / `alctl label --list`: the CSV on stdout or into `out`."""
+    if out is not None:
+        out = checked_out(backend.workspace, backend.dataset, out)
     text = backend.labels_csv()
     if out is None:
         sys.stdout.write(text)
         return
     from ssvae.io.atomic import atomic_write_text
 
-    atomic_write_text(out.expanduser(), text)
+    atomic_write_text(out, text)
     count = max(0, len(text.strip().splitlines()) - 1)
     note(f"wrote {plural(count, 'label')} to {out}")
+
+
+def checked_out(workspace: Path, dataset: str, out: Path) -> Path:
+    """Every `--out`: refused (exit 1, nothing written) when it names a state file of the
+    workspace (labels, checkpoints, history, cache, server file), however it names it."""
+    from ssvae.io.workspace import check_output
+
+    return check_output(out, workspace, None if dataset == "auto" else dataset)
 
 
 def parse_hparams(given: dict[str, Any]) -> dict[str, Any]:
@@ -140,5 +160,6 @@ def report(workspace: Path, dataset: str, data_dir: Path | None, out: Path) -> N
     from alctl.report.build import write_report
 
     backend = resolve(workspace, dataset, data_dir, no_server=False)
-    path = write_report(backend.workspace, backend.dataset, out.expanduser(), data_dir=data_dir)
+    out = checked_out(backend.workspace, backend.dataset, out)
+    path = write_report(backend.workspace, backend.dataset, out, data_dir=data_dir)
     note(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
