@@ -95,6 +95,11 @@ class LiveServer:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def training_state(self) -> str:
+        """The server's training state: idle (and the last session saved), running, stopping,
+        saving. The page's badge turns idle at train_ended, before the save."""
+        return self.api("GET", "/api/status").json()["training"]["state"]
+
 
 def serve_command(
     workspace: Path,

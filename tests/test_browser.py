@@ -292,8 +292,8 @@ def test_500_labels_at_key_repeat_speed_leave_csv_equal_to_page(dashboard: Dashb
     assert dashboard.page.locator(".toast-error").count() == 0
 
 
-def train_one_epoch(page: Any) -> None:
-    """Start a 1-epoch session from the form and wait until the page says it completed."""
+def train_one_epoch(page: Any, server: LiveServer) -> None:
+    """Start a 1-epoch session from the form; wait until it is saved and the page says so."""
     page.fill("input[name=epochs]", "1")
     page.fill("input[name=batch_size]", "64")
     page.click("#train-start")
@@ -302,8 +302,10 @@ def train_one_epoch(page: Any) -> None:
         timeout=120,
         what="the session to complete",
     )
-    # "completed" arrives with train_ended; idle only once the save is done.
-    wait_for(lambda: page.text_content("#train-state") == "idle", timeout=60, what="the save")
+    # "completed" arrives with train_ended; the server is idle only once the save is done
+    # (the page's badge may say idle at train_ended and show "saving" after it).
+    wait_for(lambda: server.training_state() == "idle", timeout=60, what="the save")
+    wait_for(lambda: page.text_content("#train-state") == "idle", timeout=60, what="idle shown")
 
 
 def test_training_refreshes_the_latent_in_place(dashboard: Dashboard) -> None:
@@ -312,7 +314,7 @@ def test_training_refreshes_the_latent_in_place(dashboard: Dashboard) -> None:
     dashboard.select(serial)
     version = dashboard.js("window.alctl.state.latentVersion")
     before = dashboard.js(PLOT_VIEW)
-    train_one_epoch(page)
+    train_one_epoch(page, dashboard.server)
     assert re.search(r"epoch 1 / 1", page.text_content("#progress-epoch"))
     assert page.text_content("#train-state") == "idle"
     wait_for(
@@ -407,7 +409,7 @@ def test_page_carries_on_after_a_server_restart(
 
         # The page works against the new server: a label and a training session.
         label_with_key(board, 52, 5)
-        train_one_epoch(page)
+        train_one_epoch(page, second)
         assert page.text_content("#train-error") == ""
         history = httpx.get(second.url + "api/history").json()
         wait_for(

@@ -56,6 +56,9 @@ def test_train_evaluate_reload_matrix_and_report(browser: Any, server: LiveServe
     page.click("#train-start")
     wait_for(lambda: "completed" in text(page, "#train-result"), timeout=120, what="session 1")
     wait_for(lambda: text(page, "#train-state") == "idle", timeout=60, what="session 1's save")
+    # The page's badge says idle at train_ended already; the server's state is idle only once
+    # the save is done, and a start before that is a 409.
+    wait_for(lambda: server.training_state() == "idle", timeout=60, what="session 1 saved")
     wait_for(lambda: page.is_visible("#eval-line"), timeout=60, what="the evaluation line")
     line = text(page, "#eval-line")
     assert re.fullmatch(
