@@ -62,7 +62,7 @@ def test_train_evaluate_reload_matrix_and_report(browser: Any, server: LiveServe
     wait_for(lambda: page.is_visible("#eval-line"), timeout=60, what="the evaluation line")
     line = text(page, "#eval-line")
     assert re.fullmatch(
-        rf"session 1: test \d+\.\d % · your labels \d+\.\d % · trained on {SEEDED} labels", line
+        rf"session 1: test \d+\.\d % · blind [^·]+ · trained on {SEEDED} labels", line
     ), line
     assert page.get_attribute("#eval-chart", "data-points") == "1"
     assert page.is_visible("#eval-chart") and page.is_hidden("#eval-empty")
@@ -76,7 +76,7 @@ def test_train_evaluate_reload_matrix_and_report(browser: Any, server: LiveServe
     wait_for(lambda: page.get_attribute("#eval-chart", "data-points") == "2", what="point 2")
     wait_for(lambda: text(page, "#eval-line").startswith("session 2: test"), what="line 2")
     line, curve = text(page, "#eval-line"), text(page, "#eval-curve")
-    assert re.search(r"test \d+\.\d % \([+−]\d+\.\d\)", line)  # with the change from session 1
+    assert re.search(r"test \d+\.\d % \([+−±]\d+\.\d\)", line)  # with the change from session 1
     assert f"trained on {SEEDED + 10} labels" in line
     assert re.fullmatch(rf"test accuracy by labels: {SEEDED} → .+ %, {SEEDED + 10} → .+ %", curve)
     result = text(page, "#train-result")

@@ -77,6 +77,10 @@ def test_report_content(report_html: Path) -> None:
     serials = {int(s) for s in re.findall(r'alt="serial (\d+)"', html)}
     assert len(serials) == 48 and not serials & {0, 5, 9}  # labeled ones are not suggested
     assert re.search(r"<span class=\"muted\">labeled</span><b>3</b>", html)
+    # The session table shows blind accuracy (with its count), not the accuracy on the labels
+    # trained on. A first session has no earlier weights to check blind: no value, 0 labels.
+    assert "blind accuracy (new labels)</th>" in html and "accuracy on labels" not in html
+    assert "<td>– (0)</td>" in html
     # The confusion matrix counts every test image once.
     table = html.split('class="confusion"')[1].split("</table>")[0]
     counts = [int(c) for c in re.findall(r"\">(\d+)</td>", table)]

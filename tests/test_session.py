@@ -249,6 +249,13 @@ def test_restart_uses_the_cache_and_loads_the_model_in_the_background(
     with pytest.raises(SessionError, match="model loading") as loading:
         again.sample(0)
     assert loading.value.status == 503
+    heard = Recorder(again.bus)  # a page that took "loading" from its snapshot
     again.load_model_in_background().join(60)
     assert again.status()["model"]["state"] == "ready"
+    # ...hears when that fact changes (its header would say "loading" for good otherwise).
+    assert heard.wait_for("model") == {
+        "state": "ready",
+        "error": None,
+        "device": again.status()["device"],
+    }
     assert again.sample(0)["pred"] == session.sample(0)["pred"]

@@ -162,6 +162,8 @@ class WorkspaceSession:
                 )
             finally:
                 self._model_ready.set()
+                # A page took "loading" from its snapshot: tell it that this fact changed.
+                self.bus.publish("model", self.model_status())
 
         thread = threading.Thread(target=load, name="alctl-model-load", daemon=True)
         thread.start()
@@ -197,9 +199,8 @@ class WorkspaceSession:
         checkpoint = self.workspace.checkpoint
         records = self.records()
         with self._lock:
-            model = self._model
             facts = {**self._checkpoint, "unsaved": self._unsaved}
-        state = "ready" if model is not None else ("failed" if self._model_error else "loading")
+        model_status = self.model_status()
         return {
             "dataset": self.dataset.name,
             "dataset_source": self.dataset.source,
@@ -217,8 +218,8 @@ class WorkspaceSession:
             "latent": self.points.info(),
             # Did it get better: one point per evaluated session, saved with the sessions.
             "evaluations": evaluation_curve(records.sessions),
-            "device": model.device if model is not None else state,
-            "model": {"state": state, "error": self._model_error},
+            "device": model_status["device"],
+            "model": {"state": model_status["state"], "error": model_status["error"]},
             "server": {
                 "pid": self.pid,
                 "started_at": self.started_at,
@@ -226,6 +227,14 @@ class WorkspaceSession:
                 "instance": self.instance,
             },
         }
+
+    def model_status(self) -> dict[str, Any]:
+        """`{state: loading | ready | failed, error, device}` (device: the state until loaded)."""
+        with self._lock:
+            model = self._model
+        state = "ready" if model is not None else ("failed" if self._model_error else "loading")
+        device = model.device if model is not None else state
+        return {"state": state, "error": self._model_error, "device": device}
 
     def points_payload(self) -> tuple[bytes, int]:
         """The `/api/points` body and the latent version it shows."""

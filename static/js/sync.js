@@ -2,6 +2,7 @@
 // event, and the resynchronisation a `snapshot` triggers after a reconnect or restart.
 import { plural } from "./plural.js";
 import { recordTiming, sameVersion } from "./state.js";
+import { createStatusOrder } from "./status_order.js";
 
 // Batch progress arrives up to 5 times a second; a person reads it at a glance, and every
 // repaint in software rendering takes CPU from the trainer on the same 2 cores. So the
@@ -39,14 +40,15 @@ export function coalesce(paint, everyMs) {
 const instanceOf = (status) => status.server?.instance ?? status.server?.started_at ?? null;
 
 /**
- * @param {object} parts  {api, state, scatter, samples, labeler, charts, training, toasts}
+ * @param {object} parts  {api, state, scatter, samples, labeler, charts, training, summary,
+ *   toasts}
  * @param {object} hooks  {applyStatus(status), pointsShown(points), pointsDrawn(points) (once
  *   the scatter shows them, after any transition and refit), animate(): boolean,
  *   restarted(status) (before the new state is applied), reload(config): boolean (true when
  *   the page must be loaded again: another dataset)}
  */
 export function createSync(parts, hooks) {
-  const { api, state, scatter, samples, labeler, charts, training, toasts } = parts;
+  const { api, state, scatter, samples, labeler, charts, training, summary, toasts } = parts;
   let instance = null;
   let pointsLoading = null;
   let pointsStale = false;
@@ -117,7 +119,14 @@ export function createSync(parts, hooks) {
 
   const progress = coalesce((event) => training.progress(event), PROGRESS_PAINT_MS);
 
-  const refreshStatus = () => api.status().then(hooks.applyStatus).catch(() => {});
+  const statusOrder = createStatusOrder();
+  /** Ask for the status; its answer is applied unless something newer came meanwhile. */
+  function refreshStatus() {
+    const ticket = statusOrder.ask();
+    return api.status()
+      .then((status) => statusOrder.fresh(ticket) && hooks.applyStatus(status))
+      .catch(() => {});
+  }
 
   /**
    * Another server process answers now: its token, versions and session numbers are its own.
@@ -133,12 +142,19 @@ export function createSync(parts, hooks) {
     }
     state.stats = null;
     hooks.restarted(status);
+    // Its sessions first: they say what became of a session the old server was running
+    // (saved by a Ctrl+C, or lost in a crash), before its status says "idle".
+    const history = await api.history().catch((error) => {
+      failed("Could not reload the loss history")(error);
+      return null;
+    });
+    summary.serverRestarted(history?.sessions ?? null, status.training?.last_result);
     hooks.applyStatus(status);
+    if (history) showHistory(history, { merge: false });
     await Promise.all([
       refetchLabels().catch(failed("Could not reload the labels")),
       loadPoints({ transition: hooks.animate() })
         .catch(failed("Could not reload the latent points")),
-      loadHistory({ merge: false }).catch(failed("Could not reload the loss history")),
     ]);
   }
 
@@ -169,6 +185,7 @@ export function createSync(parts, hooks) {
     train_started(event) {
       progress.cancel();
       training.started(event);
+      summary.running(event);
     },
     train_progress: (event) => progress.push(event),
     train_epoch(record) {
@@ -177,10 +194,38 @@ export function createSync(parts, hooks) {
     },
     train_ended(result) {
       progress.cancel();
+      statusOrder.overtaken(); // a status asked for while it ran says "running"
       const problem = training.ended(result);
+      summary.ended(result);
       if (problem) toasts.error(problem);
       else toasts.note(`Training ${result.status.replace("_", " ")} after ${plural(result.epochs_run, "epoch")}.`);
       refreshStatus();
+    },
+    /** The session was evaluated and saved (or could not be): its facts, all at once. */
+    session_saved(event) {
+      // The save is done: the server is idle now (it says so before this event goes out),
+      // whatever a status asked for during the save still says.
+      statusOrder.overtaken();
+      training.saved();
+      summary.saved(event);
+      if (event.save_error) {
+        toasts.error(`Session ${event.session} could not be saved: ${event.save_error}. Its`
+          + " weights stay in the server's memory until a session saves.");
+      }
+      refreshStatus();
+    },
+    /** Something to know that is no problem (another program saved the checkpoint). */
+    notice({ message }) {
+      if (message) toasts.note(message);
+      loadHistory({ merge: false }).catch(failed("Could not reload the loss history"));
+    },
+    /**
+     * The model finished loading (or failed to): the header's "loading" is over, and a sample
+     * shown meanwhile gets its reconstruction.
+     */
+    model() {
+      refreshStatus();
+      samples.invalidate();
     },
     latent_refreshed() {
       loadPoints({ transition: hooks.animate() })
@@ -194,6 +239,10 @@ export function createSync(parts, hooks) {
     handlers,
     get instance() {
       return instance;
+    },
+    /** How many asked-for status answers came back (applied, or dropped as stale). */
+    get statusAnswers() {
+      return statusOrder.answered;
     },
     /** Everything the page needs before it is ready; rejects with the first failure. */
     async initial() {
