@@ -30,6 +30,7 @@ from common import (
     Result,
     ServerProcess,
     bench_env,
+    bench_server,
     chromium_cpu_s,
     machine_load,
     markdown_table,
@@ -118,7 +119,7 @@ class Trained:
         self.server = server
         self.http = httpx.Client(
             base_url=server.url,
-            headers={"X-Alctl-Token": server.token()},
+            headers={"X-Alctl-Token": server.wait_serving()},
             trust_env=False,
             timeout=60.0,
         )
@@ -211,7 +212,7 @@ def measure_page_cost(
     try:
         for s in measured:
             copy = copy_workspace(workspace, workspace.parent / f"ws-threads-{s.label}", dataset)
-            servers.append(ServerProcess(copy, dataset, data_dir, env=bench_env(**s.env)).start())
+            servers.append(bench_server(copy, dataset, data_dir, env=bench_env(**s.env)).start())
         for server in servers:
             server.wait_port()
             trainers.append(Trained(server))
@@ -234,7 +235,7 @@ def measure_page_cost(
         for trainer in trainers:
             trainer.close()
         for server in servers:
-            server.close()
+            server.__exit__(None, None, None)  # a slow exit is a warning, not a lost table
     return measured, order
 
 

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typer.testing import CliRunner
 from alctl.cli.main import create_cli
 from alctl.cli.server_client import ApiClient
 from tests.live_server import LiveServer
+from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -78,14 +78,13 @@ def api_client(server: LiveServer) -> ApiClient:
 
 
 def wait_idle(client: Any, timeout: float = 120.0) -> dict[str, Any]:
-    """Wait until the server has no training session; return its status."""
-    deadline = time.monotonic() + timeout
-    while True:
+    """Wait until the server has no training session (the save done); return its status."""
+
+    def idle() -> dict[str, Any] | None:
         status = client.status()
-        if status["training"]["state"] == "idle":
-            return status
-        assert time.monotonic() < deadline, status["training"]
-        time.sleep(0.1)
+        return status if status["training"]["state"] == "idle" else None
+
+    return wait_for(idle, timeout, "the server's session to end (state idle)")
 
 
 def as_foreground() -> None:
@@ -113,6 +112,9 @@ class Background:
         )
         self.out: list[str] = []
         self.err: list[str] = []
+        # Notified at every line and when a stream ends, so waits wake on output, not a timer.
+        self._lines = threading.Condition()
+        self._ended: list[list[str]] = []  # the collected streams that reached their end
         self._readers = [
             threading.Thread(target=self._drain, args=(self.proc.stdout, self.out), daemon=True),
             threading.Thread(target=self._drain, args=(self.proc.stderr, self.err), daemon=True),
@@ -120,17 +122,26 @@ class Background:
         for reader in self._readers:
             reader.start()
 
-    @staticmethod
-    def _drain(stream: Any, into: list[str]) -> None:
+    def _drain(self, stream: Any, into: list[str]) -> None:
         for line in stream:
-            into.append(line)
+            with self._lines:
+                into.append(line)
+                self._lines.notify_all()
+        with self._lines:
+            self._ended.append(into)
+            self._lines.notify_all()
 
     def wait_for_output(self, words: str, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not any(words in line for line in self.out):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
+        """Until stdout has a line with `words`; fails when stdout ends or `timeout` passes."""
+
+        def printed_or_ended() -> bool:
+            ended = any(stream is self.out for stream in self._ended)
+            return ended or any(words in line for line in self.out)
+
+        with self._lines:
+            self._lines.wait_for(printed_or_ended, timeout)
+            if not any(words in line for line in self.out):
                 raise AssertionError(f"never printed {words!r}: {self.out} {self.err}")
-            time.sleep(0.05)
 
     def finish(self, timeout: float = 120.0) -> Outcome:
         try:

@@ -18,23 +18,14 @@ import httpx
 import pytest
 
 from tests.browser import (
-    CHROMIUM,
     PLOT_VIEW,
     guard_page,
     read_labels_csv,
-    server_on_port,
     wait_for,
 )
 from tests.live_server import LiveServer, free_port, running_server
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason=f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests",
-    ),
-]
-sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = [pytest.mark.browser]
 
 READY_TIMEOUT_MS = 60_000
 
@@ -301,7 +292,7 @@ def test_500_labels_at_key_repeat_speed_leave_csv_equal_to_page(dashboard: Dashb
     assert dashboard.page.locator(".toast-error").count() == 0
 
 
-def train_one_epoch(page: Any) -> None:
+def train_one_epoch(page: Any, server: LiveServer) -> None:
     """Start a 1-epoch session from the form and wait until the page says it completed and
     was saved (the result line's phase is `done` once `session_saved` arrived)."""
     page.fill("input[name=epochs]", "1")
@@ -315,8 +306,8 @@ def train_one_epoch(page: Any) -> None:
         timeout=120,
         what="the session to complete and be saved",
     )
-    # "completed" arrives with train_ended; idle only once the save is done.
-    wait_for(lambda: page.text_content("#train-state") == "idle", timeout=60, what="the save")
+    # The server agrees: idle means the save is done, so the next start is not a 409.
+    wait_for(lambda: server.training_state() == "idle", timeout=60, what="the server idle")
 
 
 def test_training_refreshes_the_latent_in_place(dashboard: Dashboard) -> None:
@@ -325,7 +316,7 @@ def test_training_refreshes_the_latent_in_place(dashboard: Dashboard) -> None:
     dashboard.select(serial)
     version = dashboard.js("window.alctl.state.latentVersion")
     before = dashboard.js(PLOT_VIEW)
-    train_one_epoch(page)
+    train_one_epoch(page, dashboard.server)
     assert re.search(r"epoch 1 / 1", page.text_content("#progress-epoch"))
     assert page.text_content("#train-state") == "idle"
     wait_for(
@@ -373,7 +364,7 @@ def test_page_carries_on_after_a_server_restart(
     workspace, port = tmp_path / "ws", free_port()
     workspace.mkdir()
     # A Ctrl+C mid-session waits for the session to be saved (slow on a busy machine).
-    with server_on_port(workspace, tiny_data_dir, port, stop_timeout=30) as first:
+    with running_server(workspace, tiny_data_dir, stop_timeout=30, port=port) as first:
         board, page = open_dashboard(browser, first)
         instance = board.js("window.alctl.serverInstance")
         label_with_key(board, 50, 8)
@@ -415,7 +406,7 @@ def test_page_carries_on_after_a_server_restart(
         csv.write("51,1\n")  # an edit while no server runs
     # This server has just trained and saved; on a machine with a load of 10 and more its
     # Ctrl+C exit took over 10 s twice in 3 runs (Ctrl+C promptness has its own tests).
-    with server_on_port(workspace, tiny_data_dir, port, stop_timeout=30) as second:
+    with running_server(workspace, tiny_data_dir, stop_timeout=30, port=port) as second:
         wait_for(
             lambda: page.get_attribute("#conn", "data-state") == "live",
             timeout=30,
@@ -446,7 +437,7 @@ def test_page_carries_on_after_a_server_restart(
 
         # The page works against the new server: a label and a training session.
         label_with_key(board, 52, 5)
-        train_one_epoch(page)
+        train_one_epoch(page, second)
         assert page.text_content("#train-error") == ""
         history = httpx.get(second.url + "api/history").json()
         wait_for(

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from tests.browser import (
-    CHROMIUM,
     guard_page,
     read_labels_csv,
     wait_for,
@@ -25,9 +24,7 @@ from tests.live_server import LiveServer, running_server
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing"),
 ]
-sync_api = pytest.importorskip("playwright.sync_api")
 
 READY_TIMEOUT_MS = 60_000
 # Labels before the first training: serials 0..30. "typical" clusters k = labels + 50 (the page's

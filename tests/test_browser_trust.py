@@ -17,17 +17,14 @@ from typing import Any
 
 import pytest
 
-from tests.browser import CHROMIUM, guard_page, read_labels_csv, server_on_port, wait_for
+from tests.browser import guard_page, read_labels_csv, wait_for
 from tests.cli_support import invoke
 from tests.datagen import seed_labels
 from tests.disks import fill, tiny_disk
 from tests.live_server import LiveServer, free_port, running_server
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing"),
-]
-sync_api = pytest.importorskip("playwright.sync_api")
+# Without Chromium, static/vendor or playwright these fail, naming the fix (tests/browser.py).
+pytestmark = pytest.mark.browser
 
 READY_TIMEOUT_MS = 60_000
 SEEDED = 30  # serials 0..29 labeled serial % 10 before the one training epoch
@@ -142,7 +139,7 @@ def test_labels_typed_while_the_server_is_down_are_kept_and_written_when_it_is_b
     board: Board, workspace: Path, tiny_data_dir: Path
 ) -> None:
     port = free_port()
-    with server_on_port(workspace, tiny_data_dir, port) as first:
+    with running_server(workspace, tiny_data_dir, port=port) as first:
         board.start(first)
         board.label(40, "1")
         wait_for(lambda: board.labels().get(40) == 1, what="a label while the server runs")
@@ -153,7 +150,7 @@ def test_labels_typed_while_the_server_is_down_are_kept_and_written_when_it_is_b
     assert not [t for t in board.toasts() if "Rolled back" in t]
     board.page.locator(".toast-error", has_text="Lost the connection").wait_for(timeout=30_000)
 
-    with server_on_port(workspace, tiny_data_dir, port) as second:
+    with running_server(workspace, tiny_data_dir, port=port) as second:
         wait_for(
             lambda: (board.labels().get(41), board.labels().get(42)) == (4, 3),
             timeout=60,
@@ -186,7 +183,7 @@ def test_labels_pending_at_a_reload_are_sent_after_it_unless_changed_elsewhere(
     board: Board, workspace: Path, tiny_data_dir: Path
 ) -> None:
     port = free_port()
-    with server_on_port(workspace, tiny_data_dir, port) as first:
+    with running_server(workspace, tiny_data_dir, port=port) as first:
         board.start(first)
     board.type_while_away([(50, "5"), (51, "6")])
     # The page goes (a reload the browser cannot finish, a closed tab). A reload would do,
@@ -194,7 +191,7 @@ def test_labels_pending_at_a_reload_are_sent_after_it_unless_changed_elsewhere(
     board.page.goto("about:blank")
     with board.csv.open("a") as csv:
         csv.write("51,9\n")  # the shell labels #51 meanwhile
-    with server_on_port(workspace, tiny_data_dir, port) as second:
+    with running_server(workspace, tiny_data_dir, port=port) as second:
         board.start(second)
         wait_for(lambda: board.labels().get(50) == 5, what="the label typed before the reload")
         note = board.page.locator(".toast-warn", has_text="typed before the page was reloaded")
@@ -225,7 +222,7 @@ def test_a_big_batch_asks_first_and_stays_undoable_across_a_reload_and_a_restart
 ) -> None:
     port = free_port()
     before = board.csv.read_bytes()
-    with server_on_port(workspace, tiny_data_dir, port) as first:
+    with running_server(workspace, tiny_data_dir, port=port) as first:
         board.start(first)
         _lasso_everything(board)
         batch = wait_for(
@@ -250,7 +247,7 @@ def test_a_big_batch_asks_first_and_stays_undoable_across_a_reload_and_a_restart
         assert board.page.text_content("#history-list li") == f"{len(batch)} samples → 7 7"
         assert board.page.is_enabled("#undo")
         instance = board.js("window.alctl.serverInstance")
-    with server_on_port(workspace, tiny_data_dir, port) as second:
+    with running_server(workspace, tiny_data_dir, port=port) as second:
         board.wait_live()
         wait_for(lambda: board.js("window.alctl.serverInstance") != instance, what="new server")
         board.page.keyboard.press("Control+z")

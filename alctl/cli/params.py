@@ -7,6 +7,12 @@ give each parameter a small converter with typer's own messages, reusing typer's
 choice checks. Typer builds its converter lazily (`_runtime_param`), so setting ours first
 simply takes its place; with a typer whose internals differ, nothing is changed and its
 own (slower) conversion runs.
+
+The private names used here exist in typer 0.29 only (0.28 has neither `_coercion` nor
+pydantic), so pyproject.toml pins `typer>=0.29,<0.30`; tests/test_cli_status.py fails when
+the patch stops covering every option (`install` returns 0) and when pydantic is imported
+on the fast path (tests/test_cli_server.py). Without the patch `alctl status` takes about
+0.2 s longer.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from alctl.server.session import SessionError, WorkspaceSession
 from alctl.server.training_thread import NotTraining, TrainingBusy
 from alctl.server.write_order import HEADER as WRITE_HEADER
 from alctl.server.write_order import SupersededWrite, WriteTicketError, parse_ticket
-from ssvae.config import SESSION_PARAMS
+from ssvae.config import LABEL_WORDS, SESSION_PARAMS, is_label
 from ssvae.config.hparams import HyperparameterError, check_values
 from ssvae.io.checkpoint_lock import CheckpointBusy, LockUnavailable
 from ssvae.io.strict_input import clip, is_decimal
@@ -97,8 +97,8 @@ def _serial(request: Request) -> int:
 
 
 def _label(value: Any, where: str = "label") -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
-        raise ApiError(f"{where} must be an integer 0-9, got {clip(json.dumps(value))}")
+    if not is_label(value):
+        raise ApiError(f"{where} must be an integer {LABEL_WORDS}, got {clip(json.dumps(value))}")
     return value
 
 

@@ -428,7 +428,8 @@ function boot(config) {
     });
     $("jump-form").addEventListener("submit", jump);
     bindKeys({
-      label: (n) => labelSelected(n),
+      // The digit keys are the keyboard's; which are labels is the server's (its class names).
+      label: (n) => (n < state.classNames.length ? labelSelected(n) : undefined),
       unlabel: () => labelSelected(null),
       deselect: () => batch.cancel() || (batch.serials.length ? batch.set([]) : select(null)),
       confirm: () => batch.confirm(),
