@@ -100,17 +100,24 @@ def as_foreground() -> None:
 class Background:
     """`python -m alctl ARGS` running in the background, its output collected as it comes."""
 
-    def __init__(self, *args: object) -> None:
+    def __init__(
+        self, *args: object, env: dict[str, str] | None = None, session: bool = False
+    ) -> None:
+        """`env` adds to the CLI's environment; `session`: a session of its own, so that
+        os.killpg(proc.pid, ...) reaches it and everything it started, as a terminal's
+        Ctrl+C does."""
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "alctl", *[str(a) for a in args]],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,
-            env=cli_env(),
+            env=cli_env(**(env or {})),
             cwd=REPO,
             preexec_fn=as_foreground,
+            start_new_session=session,
         )
+        self.session = session
         self.out: list[str] = []
         self.err: list[str] = []
         self._readers = [
@@ -125,9 +132,10 @@ class Background:
         for line in stream:
             into.append(line)
 
-    def wait_for_output(self, words: str, timeout: float = 120.0) -> None:
+    def wait_for_output(self, words: str, timeout: float = 120.0, *, stderr: bool = False) -> None:
         deadline = time.monotonic() + timeout
-        while not any(words in line for line in self.out):
+        lines = self.err if stderr else self.out
+        while not any(words in line for line in lines):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"never printed {words!r}: {self.out} {self.err}")
             time.sleep(0.05)
@@ -136,7 +144,9 @@ class Background:
         try:
             code = self.proc.wait(timeout)
         finally:
-            if self.proc.poll() is None:
+            if self.proc.poll() is None and self.session:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # with what it started
+            elif self.proc.poll() is None:
                 self.proc.kill()
         for reader in self._readers:
             reader.join(10)

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from ssvae.data.synthetic import synthetic_dataset
-from ssvae.runs.simulate import Oracle, Plan, pool_subset, read_results, run_simulation, summarize
+from ssvae.runs.campaign import run_simulation
+from ssvae.runs.sim_results import read_results, summarize
+from ssvae.runs.simulate import Oracle, Plan, pool_subset
 from tests.cli_support import invoke, one_error_line
 
 PLAN_ARGS = ("--start", 50, "--step", 50, "--rounds", 2, "--epochs-per-round", 5)
