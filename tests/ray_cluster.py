@@ -126,11 +126,14 @@ def _all_pids() -> list[int]:
 
 
 def _session(pid: int) -> int | None:
+    """The session of a live process; None for a zombie (dead, waiting to be reaped by an
+    init that may never reap it) or a process gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return int(stat.rsplit(")", 1)[1].split()[3])  # field 6: the session id
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] == "Z" else int(fields[3])  # fields 3 and 6: state, session
 
 
 def process_title(pid: int) -> str:

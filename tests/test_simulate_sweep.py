@@ -51,6 +51,21 @@ def test_a_sweep_runs_every_combination_and_summary_groups_by_the_swept_key(
     assert again.code == 0 and read_results(run / "results.csv") == rows  # nothing rerun
 
 
+def test_a_run_whose_training_fails_is_named_and_the_others_finish(
+    workspace: Path, torch_one_thread: None
+) -> None:
+    out = invoke(
+        "simulate", "--quick", "--workers", 1, "--strategy", "random", *COMMON,
+        "--grid", "learning_rate=10,0.001", "--workspace", workspace, "--name", "diverges",
+    )  # fmt: skip
+    assert out.code == 1
+    assert "error: 1 run(s) did not finish" in one_error_line(out)
+    assert "run random seed 0 learning_rate=10 did not finish: training failed:" in out.stderr
+    rows = read_results(workspace / "artifacts/synthetic/simulations/diverges/results.csv")
+    assert [(r["learning_rate"], r["round"]) for r in rows] == [("0.001", 0), ("0.001", 1)]
+    assert "learning_rate=0.001:" in out.stdout  # its table is printed
+
+
 def test_runs_are_the_product_of_settings_strategies_and_seeds_in_a_fixed_order() -> None:
     plan = Plan(["margin", "random"], seeds=2, grid={"label_weight": [1, 30], "kl_weight": [0.5]})
     runs = plan.runs()

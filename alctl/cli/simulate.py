@@ -164,7 +164,7 @@ def simulate(
         except KeyboardInterrupt:
             view.close()
             rows = sim_results.read_results(out_dir / "results.csv")
-            print_results(sim_results, out_dir, rows, data.name, keys)
+            print_results(sim_results, out_dir, rows, data.name, keys, plot=False)
             print(
                 "stopped: finished rounds are kept; run the same command to resume", file=sys.stderr
             )

@@ -71,22 +71,33 @@ def round_line(run: Any, row: dict[str, Any], rounds: int) -> str:
 
 
 def print_results(
-    results: Any, out_dir: Path, rows: list[dict[str, Any]], dataset: str, keys: list[str]
+    results: Any,
+    out_dir: Path,
+    rows: list[dict[str, Any]],
+    dataset: str,
+    keys: list[str],
+    *,
+    plot: bool = True,
 ) -> None:
-    """summary.csv, accuracy.png and the table on stdout (nothing when no round finished)."""
+    """summary.csv, accuracy.png and the table on stdout (nothing when no round finished).
+
+    `plot=False` after Ctrl+C: drawing the chart (matplotlib) would double the time a stop
+    takes; the finished run draws it.
+    """
     summary = results.summarize(rows, keys)
     if not summary:
         print("no round finished yet", file=sys.stderr)
         return
     results.write_summary(out_dir / "summary.csv", summary)
-    results.plot_summary(
-        out_dir / "accuracy.png", summary, f"{dataset}: test accuracy vs labels", keys
-    )
+    if plot:
+        title = f"{dataset}: test accuracy vs labels"
+        results.plot_summary(out_dir / "accuracy.png", summary, title, keys)
     print("test accuracy (%), mean ± spread over seeds:")
     print(results.format_table(summary, keys))
     busy = sum(max(r["wall_s"] for r in run) for run in _by_run(rows, keys).values())
     print(f"time the runs trained (summed over runs): {busy / 60:.1f} min")
-    print(f"saved {out_dir / 'summary.csv'} and {out_dir / 'accuracy.png'}")
+    chart = f" and {out_dir / 'accuracy.png'}" if plot else ""
+    print(f"saved {out_dir / 'summary.csv'}{chart}")
 
 
 def _by_run(rows: list[dict[str, Any]], keys: list[str]) -> dict[tuple[Any, ...], list[Any]]:

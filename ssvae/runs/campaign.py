@@ -206,7 +206,7 @@ class _Writer:
 
     def failed(self, spec: RunSpec, reason: str) -> None:
         self.failures.append((spec, reason))
-        self.report(Progress(len(self.done), self.total, None, spec, f"gave up: {reason}"))
+        self.report(Progress(len(self.done), self.total, None, spec, f"did not finish: {reason}"))
 
     def note(self, text: str) -> None:
         self.report(Progress(len(self.done), self.total, note=text))

@@ -152,7 +152,7 @@ class RayExecutor:
                         continue
                     except RunFailed as exc:  # a RayTaskError that is also a RunFailed
                         del running[gen]
-                        sink.failed(spec, _first_line(exc))
+                        sink.failed(spec, str(getattr(exc, "cause", exc)))
                         continue
                     on_item(spec, item)
         finally:

@@ -234,7 +234,7 @@ def pretrain(dataset: Dataset, plan: Plan, spec: RunSpec, device: str | None = N
     no_labels = np.full(dataset.n_train, -1, np.int64)
     result = trainer.train(dataset.train_images, no_labels, epochs=plan.pretrain_epochs)
     if result.status == "failed":
-        raise RunFailed(f"the warm start of {spec.label} failed: {result.error}")
+        raise RunFailed(f"its warm start failed: {result.error}")
     state = {k: v.detach().to("cpu").clone() for k, v in trainer.model.state_dict().items()}
     return WarmStart(state, trainer.epochs_trained, [dict(r) for r in trainer.history])
 
@@ -275,7 +275,7 @@ def run_rounds(
             stop_event=stop_event,
         )
         if result.status == "failed":
-            raise RunFailed(f"training failed ({spec.label}): {result.error}")
+            raise RunFailed(f"training failed: {result.error}")
         if result.status == "stopped":
             return
         model = trainer.model
