@@ -133,3 +133,23 @@ def test_pool_is_a_fixed_subset_and_keeps_the_test_split() -> None:
     assert all(bytes(img) in rows for img in a.train_images)
     with pytest.raises(ValueError, match="pool"):
         Plan(["random"], pool=-1).validate(300)
+
+
+def test_runs_train_on_one_torch_thread_and_leave_the_callers_setting(tmp_path: Path) -> None:
+    # Two threads per run collapse under any load (`alctl simulate --quick` took ~58 s
+    # instead of seconds); one thread per run is the policy on every path.
+    import torch
+
+    data = synthetic_dataset(300, 100)
+    plan = Plan(["random"], start=10, step=10, rounds=2, epochs_per_round=1,
+                overrides={"batch_size": 64})  # fmt: skip
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen: list[int] = []
+        run_simulation(data, plan, tmp_path, on_progress=lambda p: seen.append(
+            torch.get_num_threads()) if p.row else None)  # fmt: skip
+        assert seen == [1, 1]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)

@@ -30,8 +30,8 @@ from tests.ray_cluster import (
     workers_running,
 )
 
-# --quick's data (600 generated images) and settings, a plan of 3 strategies.
-STRATEGIES = "margin,typical,random"
+# --quick's data (600 generated images) and settings; a model-based and a model-free strategy.
+STRATEGIES = "margin,typical"
 PLAN = ("--start", 20, "--step", 20, "--rounds", 3, "--epochs-per-round", 2)
 _RAY_VARS = ("RAY_USAGE_STATS_ENABLED", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN")
 
@@ -79,7 +79,7 @@ def test_local_ray_stops_on_ctrl_c_resumes_and_matches_a_serial_run(
     assert stopped.code == 130, stopped.stderr
     assert "run the same command to resume" in stopped.stderr
     kept = _results(workspace)
-    assert 1 <= len(kept) < 9
+    assert 1 <= len(kept) < 6
     assert session_members(first.proc.pid) == []  # its local Ray went with it
     run_dir = next((workspace / "artifacts").rglob("plan.json")).parent
     # The seed's warm start, computed once for its 3 strategies, is on disk for the resume.

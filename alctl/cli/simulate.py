@@ -60,6 +60,7 @@ def simulate(
         list[str] | None,
         typer.Option(
             "--grid",
+            metavar="KEY=V1,V2",
             help="Sweep a setting: KEY=V1,V2,... (repeatable; every combination runs).",
             show_default=False,
         ),
@@ -77,6 +78,7 @@ def simulate(
         str | None,
         typer.Option(
             envvar="RAY_ADDRESS",
+            metavar="HOST:PORT",
             help="Run on the Ray cluster at HOST:PORT (or auto) instead of a local Ray.",
             show_default=False,
         ),
@@ -152,7 +154,7 @@ def simulate(
             )
         out_dir = Path(workspace) / "artifacts" / data.name / "simulations" / run_name
         _check_same_plan(out_dir, plan, run_name)
-        where = _where(executor)
+        where = executor.where()
         print(f"simulation {run_name}: {data.source}; {where}; writing {out_dir}", file=sys.stderr)
         from alctl.cli.simulate_view import SimulationView, print_results
 
@@ -250,15 +252,6 @@ def _executor(
         gpus_per_run=gpus_per_run,
         threads_per_run=threads_per_run,
     )
-
-
-def _where(executor: Any) -> str:
-    if not hasattr(executor, "address"):
-        return "in this process, one run after another"
-    if executor.address is None:
-        return f"on a local Ray, {executor.workers} runs at once"
-    limit = f", at most {executor.workers} runs at once" if executor.workers else ""
-    return f"on the Ray cluster at {executor.address}{limit}"
 
 
 def _values(raw: str) -> Any:

@@ -86,12 +86,18 @@ class Executor(Protocol):
         KeyboardInterrupt leaves after stopping what runs; rows already reported stay.
         """
 
+    def where(self) -> str:
+        """Where the runs go, for people: "on a local Ray, 8 runs at once"."""
+
 
 @dataclass
 class SerialExecutor:
     """One run after another in this process (no Ray), as many torch threads as asked."""
 
     threads_per_run: int = 1
+
+    def where(self) -> str:
+        return "in this process, one run after another"
 
     def execute(self, work: Work, sink: Sink) -> None:
         with torch_threads(self.threads_per_run):

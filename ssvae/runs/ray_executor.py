@@ -63,9 +63,15 @@ class RayExecutor:
             self._check_resources()
             data = ray.put(work.dataset)
             features = None if work.features is None else ray.put(work.features)
-            warm = self._warm_starts(work, sink, data)
-            if warm is None:  # stopped while warm-starting
+            warm, failed = self._warm_starts(work, sink, data)
+            if work.stop_event is not None and work.stop_event.is_set():
                 return
+            runs = []
+            for spec in work.runs:
+                if spec.warm_key() in failed:
+                    sink.failed(spec, failed[spec.warm_key()])
+                else:
+                    runs.append(spec)
             rounds = _remote(_rounds_task, self.threads_per_run, self.gpus_per_run)
 
             def submit(spec: RunSpec) -> Any:
@@ -79,26 +85,34 @@ class RayExecutor:
                     self.gpus_per_run,
                 )
 
-            self._drive(work, sink, work.runs, submit, sink.row)
+            self._drive(work, sink, runs, submit, sink.row, sink.failed)
 
-    def _warm_starts(self, work: Work, sink: Sink, data: Any) -> dict[Any, Any] | None:
-        """Object refs of every warm start the runs need: computed by tasks where missing."""
+    def where(self) -> str:
+        if self.address is None:
+            return f"on a local Ray, {self.workers or os.cpu_count()} runs at once"
+        limit = f", at most {self.workers} runs at once" if self.workers else ""
+        return f"on the Ray cluster at {self.address}{limit}"
+
+    def _warm_starts(
+        self, work: Work, sink: Sink, data: Any
+    ) -> tuple[dict[Any, Any], dict[Any, str]]:
+        """Object refs of the warm starts the runs need, computed by tasks where missing
+        (one per seed and settings); and why those that could not be computed failed."""
         refs: dict[Any, Any] = {}
         missing: dict[Any, RunSpec] = {}
-        for spec in work.runs:
-            if not work.plan.pretrain_epochs:
-                continue
+        failed: dict[Any, str] = {}
+        for spec in work.runs if work.plan.pretrain_epochs else []:
             key = spec.warm_key()
             known = work.warm.get(key)
-            if known is not None:
-                refs.setdefault(key, ray.put(known))
-            else:
-                missing.setdefault(key, spec)
+            if known is not None and key not in refs:
+                refs[key] = ray.put(known)
+            elif known is None:  # a task per key; its label names the seed, not a strategy
+                missing.setdefault(key, RunSpec(spec.settings, "warm start", spec.seed))
         if missing:
             task = _remote(_pretrain_task, self.threads_per_run, self.gpus_per_run)
 
             def submit(spec: RunSpec) -> Any:
-                return task.options(name=f"warm start {spec.label}").remote(
+                return task.options(name=spec.label).remote(
                     data, work.plan, spec, self.threads_per_run, self.gpus_per_run
                 )
 
@@ -106,10 +120,11 @@ class RayExecutor:
                 sink.warm_started(spec.warm_key(), warm)
                 refs[spec.warm_key()] = ray.put(warm)
 
-            self._drive(work, sink, list(missing.values()), submit, keep)
-            if work.stop_event is not None and work.stop_event.is_set():
-                return None
-        return refs
+            def lost(spec: RunSpec, reason: str) -> None:
+                failed[spec.warm_key()] = f"its warm start did not finish: {reason}"
+
+            self._drive(work, sink, list(missing.values()), submit, keep, lost)
+        return refs, failed
 
     def _drive(
         self,
@@ -118,6 +133,7 @@ class RayExecutor:
         specs: list[RunSpec],
         submit: Callable[[RunSpec], Any],
         on_item: Callable[[RunSpec, Any], None],
+        on_failed: Callable[[RunSpec, str], None],
     ) -> None:
         """Submit the tasks (at most `workers` at once), hand on what they yield in the
         order it comes, start again the ones whose worker died."""
@@ -148,11 +164,11 @@ class RayExecutor:
                             sink.note(f"{spec.label}: {reason}; starting it again")
                             queue.appendleft(spec)
                         else:
-                            sink.failed(spec, f"{reason} ({starts[spec]} times)")
+                            on_failed(spec, f"{reason} ({starts[spec]} times)")
                         continue
                     except RunFailed as exc:  # a RayTaskError that is also a RunFailed
                         del running[gen]
-                        sink.failed(spec, str(getattr(exc, "cause", exc)))
+                        on_failed(spec, str(getattr(exc, "cause", exc)))
                         continue
                     on_item(spec, item)
         finally:
