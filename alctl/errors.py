@@ -41,6 +41,7 @@ _USER_ERRORS = (
     ("alctl.server.run", "StartupError"),
     ("ssvae.io.labels", "LabelError"),
     ("ssvae.io.checkpoint", "CheckpointError"),
+    ("ssvae.io.checkpoint_lock", "Busy"),
     ("ssvae.data.datasets", "DataError"),
     ("ssvae.data.download", "DownloadError"),
     ("ssvae.data.idx", "IDXError"),
@@ -58,8 +59,12 @@ class UsageError(CliError):
 
 
 def exit_code(result: dict[str, Any]) -> int:
-    """`alctl train`'s exit status for a TrainResult dict."""
-    return EXIT_BY_STATUS.get(str(result.get("status")), EXIT_ERROR)
+    """The exit status of `alctl train` and scripts/train.py for how a session ended: a
+    TrainResult dict, with `save_error` when the session trained but was not saved."""
+    code = EXIT_BY_STATUS.get(str(result.get("status")), EXIT_ERROR)
+    if code == EXIT_OK and result.get("save_error"):
+        return EXIT_ERROR  # trained, but nothing of it is on disk: a problem to fix
+    return code
 
 
 def is_user_error(exc: BaseException) -> bool:

@@ -3,7 +3,8 @@
 
 Keys: input, latent, tsne (the 2-D view of the latent), labels (ground truth),
 reconstruted, pred_classes, pred_certainty, split. The file is written atomically.
-Exit codes: 0 done, 2 bad input (no data, no or bad checkpoint).
+Exit codes as `alctl`'s: 0 done, 1 a problem to fix (no data, no or bad checkpoint), 2 bad
+options.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ if (_CHECKOUT / "ssvae" / "__init__.py").is_file():  # run from a checkout: use 
 from ssvae.data.datasets import DATASETS, DataError, load_dataset
 from ssvae.io.checkpoint import CheckpointError
 from ssvae.io.workspace import Workspace
-from ssvae.runs.pipeline import infer_to_npz
+from ssvae.runs.infer import infer_to_npz
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (DataError, CheckpointError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return 1
     print(
         f"wrote {output}: {facts['n']} {args.split} images, accuracy {facts['accuracy']:.4f}, "
         f"mean certainty {facts['mean_certainty']:.3f}, model at epoch {facts['epochs_trained']} "

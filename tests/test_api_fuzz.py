@@ -136,7 +136,7 @@ def test_after_the_fuzz_the_files_are_whole(server: ThreadServer) -> None:
         events.next()
         if server.api("GET", "/api/status").json()["training"]["state"] != "idle":
             server.api("POST", "/api/train/stop")
-            events.until("train_ended")
+            events.until("session_saved")
     ws = server.session.workspace
     on_disk = LabelStore(ws.labels_csv, 600).read() if ws.labels_csv.exists() else {}
     served = server.api("GET", "/api/labels").json()["labels"]

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from alctl.report.loss_plot import draw_loss_curves
 from ssvae.io.history import (
     COLUMNS,
     EPOCH_COLUMNS,
     append_history_csv,
     flatten_record,
-    plot_history,
     read_history_csv,
     read_sessions_csv,
 )
@@ -60,9 +60,9 @@ def test_a_foreign_csv_is_not_appended_to(tmp_path: Path) -> None:
 def test_plot_writes_a_png(tmp_path: Path) -> None:
     records = [record(1, e, e).to_dict() for e in (1, 2, 3)] + [record(2, 1, 4, 0.9).to_dict()]
     target = tmp_path / "plots" / "loss_curves.png"
-    plot_history(target, records)
+    draw_loss_curves(target, records)
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    plot_history(target, [])  # an empty history still draws (empty axes)
+    draw_loss_curves(target, [])  # an empty history still draws (empty axes)
     assert target.stat().st_size > 0
 
 
@@ -89,6 +89,9 @@ SESSION_1 = {
     "epochs_run": 2,
     "error": None,
     "test_accuracy": 0.8125,
+    "test_ece": 0.0625,
+    "blind_accuracy": 0.6,
+    "blind_n": 10,
     "labeled_accuracy": 0.75,
 }
 

@@ -6,6 +6,7 @@ Heavy modules are imported inside the functions that need them; see alctl.cli.ma
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,10 +204,15 @@ def rollback(target: Target) -> None:
     if target.server is not None:
         answer = target.server.client.rollback()
     else:
+        from alctl.report.loss_plot import redraw_loss_curves
         from ssvae.io.rollback import rollback_checkpoint
 
         ws = target.files().workspace
-        ckpt = rollback_checkpoint(ws.checkpoint, ws.dataset, ws.history_csv, ws.loss_plot)
+        what = f"`alctl rollback` (pid {os.getpid()})"
+        ckpt = rollback_checkpoint(ws.checkpoint, ws.dataset, ws.history_csv, what=what)
+        problem = redraw_loss_curves(ws.loss_plot, ckpt.history)
+        if problem is not None:
+            note(f"warning: {problem}")
         answer = {"checkpoint": str(ws.checkpoint), "epochs_trained": ckpt.epochs_trained}
     typer.echo(
         f"restored the previous checkpoint ({plural(answer.get('epochs_trained'), 'epoch')}) as "

@@ -34,6 +34,7 @@ from alctl.server.write_order import HEADER as WRITE_HEADER
 from alctl.server.write_order import SupersededWrite, WriteTicketError, parse_ticket
 from ssvae.config import SESSION_PARAMS
 from ssvae.config.hparams import HyperparameterError, check_values
+from ssvae.io.checkpoint_lock import CheckpointBusy, LockUnavailable
 from ssvae.io.strict_input import clip, is_decimal
 
 SOURCE_HEADER = "x-alctl-source"
@@ -333,6 +334,8 @@ REFUSALS = (
     SupersededWrite,
     WriteTicketError,
     RollbackRefused,
+    CheckpointBusy,
+    LockUnavailable,
     ReportBusy,
     ReportUnavailable,
     RequestTooLarge,

@@ -89,7 +89,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         session.bus.attach(asyncio.get_running_loop())
         tasks = [
-            asyncio.create_task(_every(label_poll_s, _check_labels(session))),
+            asyncio.create_task(_every(label_poll_s, _check_files(session))),
             asyncio.create_task(_every(TICK_S, _tick(session))),
         ]
         try:
@@ -125,12 +125,16 @@ async def _every(seconds: float, step: Callable[[], Awaitable[None]]) -> None:
         await step()
 
 
-def _check_labels(session: WorkspaceSession) -> Callable[[], Awaitable[None]]:
+def _check_files(session: WorkspaceSession) -> Callable[[], Awaitable[None]]:
     async def step() -> None:
         try:
             await run_in_threadpool(session.labels.check_file)
         except Exception as exc:  # the watcher must outlive a bad moment on the disk
             session.bus.publish("error", {"message": f"cannot check the labels file: {exc}"})
+        try:
+            await run_in_threadpool(session.check_checkpoint)
+        except Exception as exc:
+            session.bus.publish("error", {"message": f"cannot check the checkpoint: {exc}"})
 
     return step
 

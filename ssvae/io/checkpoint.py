@@ -202,26 +202,16 @@ def checkpoint_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
     return facts
 
 
-def checkpoint_history(path: str | os.PathLike[str]) -> list[dict[str, Any]] | None:
-    """The epoch records inside a checkpoint without torch; None when there is no usable file."""
+def checkpoint_records(path: str | os.PathLike[str], key: str) -> list[dict[str, Any]] | None:
+    """A list the checkpoint keeps (`history`: epoch records, `sessions`: session entries),
+    read without torch; None when there is no usable file."""
     try:
         payload = _read_metadata(Path(path))
-    except Exception:  # missing or unreadable: nothing to take a history from
+    except Exception:  # missing or unreadable: nothing to take records from
         return None
     if not isinstance(payload, dict) or payload.get("kind") != KIND:
         return None
-    return [dict(r) for r in payload.get("history") or [] if isinstance(r, dict)]
-
-
-def checkpoint_sessions(path: str | os.PathLike[str]) -> list[dict[str, Any]] | None:
-    """The session entries inside a checkpoint without torch; None when there is no usable file."""
-    try:
-        payload = _read_metadata(Path(path))
-    except Exception:  # missing or unreadable: no sessions to tell
-        return None
-    if not isinstance(payload, dict) or payload.get("kind") != KIND:
-        return None
-    return [dict(s) for s in payload.get("sessions") or [] if isinstance(s, dict)]
+    return [dict(r) for r in payload.get(key) or [] if isinstance(r, dict)]
 
 
 def _from_payload(path: Path, payload: Any, dataset: str | None) -> Checkpoint:

@@ -3,7 +3,8 @@
 Layout under the workspace root (the current directory by default):
 
     data/<dataset>/labels.csv            the user's labels (+ labels.csv.lock)
-    artifacts/<dataset>/ssvae.ckpt       the checkpoint
+    artifacts/<dataset>/ssvae.ckpt       the checkpoint (+ ssvae.ckpt.lock: who changes it)
+    artifacts/<dataset>/points_cache.npz the page's points for that checkpoint
     artifacts/<dataset>/history.csv      one row per trained epoch
     artifacts/<dataset>/loss_curves.png  the loss curves of that history
     artifacts/<dataset>/report.html      the static report the page's Report button writes
@@ -60,6 +61,11 @@ class Workspace:
         return self.artifacts_dir / "ssvae.ckpt"
 
     @property
+    def points_cache(self) -> Path:
+        """The page's points for the checkpoint, so `alctl serve` starts without torch."""
+        return self.artifacts_dir / "points_cache.npz"
+
+    @property
     def history_csv(self) -> Path:
         return self.artifacts_dir / "history.csv"
 
@@ -88,7 +94,7 @@ class Workspace:
 
 
 def lock_path_for(csv_path: str | os.PathLike[str]) -> Path:
-    """The lock file that serialises writers of `csv_path`: the same path + `.lock`."""
+    """The lock file that serialises writers of a file: the same path + `.lock`."""
     path = Path(csv_path)
     return path.with_name(path.name + ".lock")
 

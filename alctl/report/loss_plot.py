@@ -1,0 +1,99 @@
+"""The loss-curve PNG next to a checkpoint (`loss_curves.png`), drawn from its epoch records.
+
+Whoever rewrites the history (a saved session, a rollback, start-up's repair) redraws it;
+the report embeds the same figure. matplotlib's Agg canvas, no pyplot, no window.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ssvae.io.atomic import atomic_write
+from ssvae.records.events import METRIC_KEYS
+
+
+def draw_loss_curves(
+    path_png: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]
+) -> None:
+    """Loss curves (train solid, validation dashed) per term against the global epoch."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    from ssvae.records.formats import plural
+
+    records = list(records)
+    titles = {
+        "loss": "total loss",
+        "reconstruction_loss": "reconstruction",
+        "kl_loss": "KL",
+        "classification_loss": "classification",
+        "accuracy": "accuracy (labeled rows)",
+    }
+    fig = Figure(figsize=(12, 6.5), layout="constrained")
+    axes = fig.subplots(2, 3).ravel()
+    x = [r["global_epoch"] for r in records]
+    starts = [r["global_epoch"] - 0.5 for r in records if r["epoch"] == 1][1:]
+    for ax, key in zip(axes, METRIC_KEYS, strict=False):
+        ax.plot(x, [r["train"][key] for r in records], "-o", ms=3, label="train")
+        ax.plot(x, [r["val"][key] for r in records], "--o", ms=3, label="validation")
+        for start in starts:  # a new training session begins here
+            ax.axvline(start, color="0.8", lw=0.8, ls=":")
+        ax.set_title(titles[key])
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    axes[-1].axis("off")
+    if records:
+        last = records[-1]
+        axes[-1].text(
+            0, 0.5, f"{plural(len(records), 'epoch')}\nlast: global epoch {last['global_epoch']}"
+        )
+    try:
+        _atomic_savefig(fig, Path(path_png))
+    finally:
+        _forget_thread_fonts()
+
+
+def _forget_thread_fonts() -> None:
+    """Close the fonts matplotlib opened for this thread.
+
+    matplotlib caches open fonts per thread id (64 entries): a server that plots from a new
+    thread per training session would keep two more open font files, and their glyph caches,
+    after every session. Emptying the cache costs a few milliseconds of reopening next time.
+    """
+    from matplotlib import font_manager
+
+    clear = getattr(getattr(font_manager, "_get_font", None), "cache_clear", None)
+    if clear is not None:  # a private cache: if a release drops it, there is nothing to leak
+        clear()
+
+
+def redraw_loss_curves(path_png: Path, records: Iterable[Mapping[str, Any]]) -> str | None:
+    """Redraw after the history changed; the reason it failed, else None (it is only a picture
+    of history.csv: nothing is lost when it cannot be drawn)."""
+    try:
+        draw_loss_curves(path_png, records)
+    except Exception as exc:  # matplotlib's failures are many; none may stop a save
+        return f"could not draw {path_png}: {' '.join(str(exc).split()) or type(exc).__name__}"
+    return None
+
+
+def loss_plot_writer(path_png: Path) -> Callable[[Any, Any], None]:
+    """An `after_save` step for ssvae.runs.pipeline: redraw from the saved trainer's history."""
+
+    def redraw(trainer: Any, outcome: Any) -> None:
+        problem = redraw_loss_curves(path_png, trainer.history)
+        if problem is not None:
+            outcome.warnings.append(problem)
+
+    return redraw
+
+
+def _atomic_savefig(fig: Any, path: Path) -> None:
+    with atomic_write(path) as handle:
+        fig.savefig(handle, format="png", dpi=100)
+
