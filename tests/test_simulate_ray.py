@@ -122,23 +122,36 @@ def _cluster_env(cluster: LoopbackCluster) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_a_two_node_cluster_runs_on_both_nodes_and_matches_a_serial_run(
+def test_a_two_node_cluster_runs_on_both_nodes_stops_on_ctrl_c_and_resumes(
     cluster: LoopbackCluster, cluster_reference: list[tuple], tmp_path: Path
 ) -> None:
     workspace = tmp_path / "ws"
     env = {**_cluster_env(cluster), "RAY_ADDRESS": cluster.address}  # as a user exports it
-    run = simulate(workspace, "--strategy", CLUSTER_STRATEGIES, *CLUSTER_PLAN, env=env)
-    nodes_used: set[int] = set()
-    while run.proc.poll() is None and len(nodes_used) < 2:
+    args = ("--strategy", CLUSTER_STRATEGIES, *CLUSTER_PLAN)
+    run = simulate(workspace, *args, env=env)
+    busy: set[int] = set()  # the nodes that ran a run
+    while len(busy) < 2 or not any("round 1/3" in line for line in run.err):
+        assert run.proc.poll() is None, "".join(run.err)
         for node in cluster.nodes:
             if workers_running("simulate ", set(session_members(node.process.pid))):
-                nodes_used.add(node.process.pid)
+                busy.add(node.process.pid)
         time.sleep(0.05)
-    outcome = run.finish(600)
-    assert outcome.code == 0, outcome.stderr
-    assert f"on the Ray cluster at {cluster.address}" in outcome.stderr
-    assert len(nodes_used) == 2  # a run on each node at some point
-    assert _numbers(_results(workspace)) == cluster_reference
+    os.killpg(run.proc.pid, signal.SIGINT)
+    stopped = run.finish(120)
+    assert stopped.code == 130, stopped.stderr
+    assert f"on the Ray cluster at {cluster.address}" in stopped.stderr
+    deadline = time.monotonic() + 60  # the cluster cancels the driver's tasks
+    while workers_running("simulate ", cluster.session_pids()):
+        assert time.monotonic() < deadline, "runs went on after Ctrl+C"
+        time.sleep(0.1)
+    kept = _results(workspace)
+    assert 1 <= len(kept) < 6
+
+    resumed = simulate(workspace, *args, env=env).finish(600)
+    assert resumed.code == 0, resumed.stderr
+    rows = _results(workspace)
+    assert rows[: len(kept)] == kept
+    assert _numbers(rows) == cluster_reference
 
 
 @pytest.mark.slow
