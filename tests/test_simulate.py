@@ -37,7 +37,7 @@ def test_simulate_end_to_end_leaves_user_files_alone(
     out = invoke(
         "simulate", "--strategy", "margin,random", *PLAN_ARGS, "--set", "batch_size=32",
         "--dataset", "mnist", "--data-dir", tiny_data_dir, "--workspace", workspace,
-        "--name", "ci",
+        "--name", "ci", "--workers", 1,  # in this process (tests/test_simulate_ray.py: Ray)
     )  # fmt: skip
 
     assert out.code == 0, out.stderr
