@@ -1,6 +1,6 @@
 """`alctl simulate` on Ray: a local Ray and a two-node loopback cluster give the serial
-run's numbers; Ctrl+C keeps every round and the same command resumes; a killed worker's
-run is started again, and named when it dies again, while the others finish.
+run's numbers; Ctrl+C or SIGTERM keeps every round and the same command resumes; a killed
+worker's run is started again, and named when it dies again, while the others finish.
 
 Real processes throughout: the command as a subprocess (its own local Ray), and a cluster
 of `ray start` nodes that the test starts and stops. The test process never imports ray.
@@ -122,7 +122,7 @@ def _cluster_env(cluster: LoopbackCluster) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_a_two_node_cluster_runs_on_both_nodes_stops_on_ctrl_c_and_resumes(
+def test_a_two_node_cluster_runs_on_both_nodes_stops_on_sigterm_and_resumes(
     cluster: LoopbackCluster, cluster_reference: list[tuple], tmp_path: Path
 ) -> None:
     workspace = tmp_path / "ws"
@@ -136,11 +136,12 @@ def test_a_two_node_cluster_runs_on_both_nodes_stops_on_ctrl_c_and_resumes(
             if workers_running("simulate ", set(session_members(node.process.pid))):
                 busy.add(node.process.pid)
         time.sleep(0.05)
-    os.killpg(run.proc.pid, signal.SIGINT)
+    run.proc.terminate()  # SIGTERM to the command alone: it must cancel its tasks itself
     stopped = run.finish(120)
     assert stopped.code == 130, stopped.stderr
+    assert "run the same command to resume" in stopped.stderr
     assert f"on the Ray cluster at {cluster.address}" in stopped.stderr
-    deadline = time.monotonic() + 60  # the cluster cancels the driver's tasks
+    deadline = time.monotonic() + 60  # cancelled, and the cluster ends a gone driver's tasks
     while workers_running("simulate ", cluster.session_pids()):
         assert time.monotonic() < deadline, "runs went on after Ctrl+C"
         time.sleep(0.1)

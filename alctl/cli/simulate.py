@@ -8,10 +8,14 @@ never touched.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -162,7 +166,10 @@ def simulate(
         keys = list(plan.grid)
         failed: RunsFailed | None = None
         try:
-            run_simulation(data, plan, out_dir, executor=executor, device=device, on_progress=view)
+            with _sigterm_as_ctrl_c():
+                run_simulation(
+                    data, plan, out_dir, executor=executor, device=device, on_progress=view
+                )
         except KeyboardInterrupt:
             view.close()
             rows = sim_results.read_results(out_dir / "results.csv")
@@ -185,6 +192,23 @@ def simulate(
                 err=True,
             )
             raise typer.Exit(EXIT_ERROR)
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM stops a simulation as Ctrl+C does: tasks cancelled, finished rounds kept."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only (a test runner's thread)
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _plan(

@@ -96,4 +96,3 @@ def loss_plot_writer(path_png: Path) -> Callable[[Any, Any], None]:
 def _atomic_savefig(fig: Any, path: Path) -> None:
     with atomic_write(path) as handle:
         fig.savefig(handle, format="png", dpi=100)
-

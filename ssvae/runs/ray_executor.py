@@ -22,7 +22,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -182,15 +184,18 @@ class RayExecutor:
         if ray.is_initialized():
             raise RaySetupError("this process is already connected to a Ray; not nesting")
         saved = dict(os.environ)
+        handlers = _signal_handlers()
         try:
             if self.address is None:
                 self._start_local()
             else:
                 self._connect(self.address)
+            _restore_signal_handlers(handlers, only_functions=True)
             yield
         finally:
             with contextlib.suppress(Exception):
                 ray.shutdown()
+            _restore_signal_handlers(handlers)
             os.environ.clear()
             os.environ.update(saved)
 
@@ -233,6 +238,21 @@ class RayExecutor:
         if self.gpus_per_run > gpus:
             have = f"the largest Ray node has {gpus:g}" if gpus else "the Ray cluster has none"
             raise RaySetupError(f"a run asks for {self.gpus_per_run:g} GPU but {have}")
+
+
+def _signal_handlers() -> dict[int, Any]:
+    return {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore_signal_handlers(handlers: dict[int, Any], *, only_functions: bool = False) -> None:
+    """Put back the caller's handlers: ray.init makes SIGTERM exit the process at once
+    (sys.exit), where alctl simulate stops cleanly, as on Ctrl+C. `only_functions`: while
+    connected, keep Ray's where the caller had none of its own (its exit shuts Ray down)."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # ray.init sets none there, and none can be set
+    for sig, handler in handlers.items():
+        if handler is not None and (callable(handler) or not only_functions):
+            signal.signal(sig, handler)
 
 
 def check_address(address: str) -> None:
