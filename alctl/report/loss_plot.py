@@ -6,6 +6,7 @@ the report embeds the same figure. matplotlib's Agg canvas, no pyplot, no window
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -15,14 +16,19 @@ from ssvae.io.atomic import atomic_write
 from ssvae.records.events import METRIC_KEYS
 
 
-def draw_loss_curves(
-    path_png: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]
-) -> None:
-    """Loss curves (train solid, validation dashed) per term against the global epoch."""
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+def _finite(value: Any) -> float:
+    """A metric as a float, NaN where there is none (None, NaN)."""
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else math.nan
 
-    from ssvae.records.formats import plural
+
+def loss_figure(records: Iterable[Mapping[str, Any]]) -> Any:
+    """The loss curves as a matplotlib Figure: one panel per term against the global epoch,
+    train solid, validation dashed, dotted where a session began, and the key in the grid's
+    sixth cell. A line without values (validation classification: the validation images
+    train unlabeled) is neither drawn nor in the key."""
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
 
     records = list(records)
     titles = {
@@ -36,24 +42,33 @@ def draw_loss_curves(
     axes = fig.subplots(2, 3).ravel()
     x = [r["global_epoch"] for r in records]
     starts = [r["global_epoch"] - 0.5 for r in records if r["epoch"] == 1][1:]
-    for ax, key in zip(axes, METRIC_KEYS, strict=False):
-        ax.plot(x, [r["train"][key] for r in records], "-o", ms=3, label="train")
-        ax.plot(x, [r["val"][key] for r in records], "--o", ms=3, label="validation")
-        for start in starts:  # a new training session begins here
-            ax.axvline(start, color="0.8", lw=0.8, ls=":")
-        ax.set_title(titles[key])
+    key = {"train": Line2D([], [], color="C0", marker="o", ms=3)}
+    for ax, metric in zip(axes, METRIC_KEYS, strict=False):
+        ax.plot(x, [_finite(r["train"][metric]) for r in records], "-o", ms=3, color="C0")
+        val = [_finite(r["val"].get(metric)) for r in records]
+        if any(math.isfinite(v) for v in val):
+            ax.plot(x, val, "--o", ms=3, color="C1")
+            key["validation"] = Line2D([], [], color="C1", ls="--", marker="o", ms=3)
+        for start in starts:
+            ax.axvline(start, color="0.65", lw=0.9, ls=":")
+        ax.set_title(titles[metric])
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    axes[0].legend()
+    if starts:
+        key["a session begins"] = Line2D([], [], color="0.65", lw=0.9, ls=":")
     axes[-1].axis("off")
     if records:
-        last = records[-1]
-        axes[-1].text(
-            0, 0.5, f"{plural(len(records), 'epoch')}\nlast: global epoch {last['global_epoch']}"
-        )
+        axes[-1].legend(key.values(), key.keys(), loc="center", frameon=False)
+    return fig
+
+
+def draw_loss_curves(
+    path_png: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]
+) -> None:
+    """Write `loss_figure(records)` as a PNG (atomically)."""
     try:
-        _atomic_savefig(fig, Path(path_png))
+        _atomic_savefig(loss_figure(records), Path(path_png))
     finally:
         _forget_thread_fonts()
 

@@ -273,12 +273,12 @@ async def write_report(request: Request) -> Response:
 
 
 async def report_page(request: Request) -> Response:
-    """The report file last written (one fixed path: nothing in the request names a file)."""
-    path = _session(request).report.path
-    if not path.is_file():
-        return PlainTextResponse(
-            "No report yet: press Report on the page (or POST /api/report), then reload.", 404
-        )
+    """The report of the saved model, brought up to date first (one fixed file: nothing in
+    the request names one)."""
+    try:
+        path = await run_in_threadpool(_session(request).report.current)
+    except ReportUnavailable as exc:
+        return PlainTextResponse(f"No report yet: {exc}.", 404)
     return FileResponse(path, media_type="text/html", headers={"Cache-Control": "no-store"})
 
 
