@@ -249,8 +249,8 @@ def _executor(
     from_env = address is not None and address == os.environ.get("RAY_ADDRESS")
     if workers is None and quick and address is None:
         workers = 1
-    if workers is None and address is None:
-        workers = os.cpu_count() or 1
+    if workers is None and address is None:  # every core, threads_per_run of them a run
+        workers = max(1, (os.cpu_count() or 1) // threads_per_run)
     if workers == 1:
         if address is not None and not from_env:
             raise UsageError("--workers 1 runs here without Ray; drop --address or give more")

@@ -180,13 +180,13 @@ class _Writer:
     out_dir: Path
     dataset_name: str
     on_progress: Callable[[Progress], None] | None
-    done: set[tuple[str, ...]] = field(default_factory=set)
     failures: list[tuple[RunSpec, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.results = self.out_dir / "results.csv"
         self.keys = list(self.plan.grid)
         columns = [*self.keys, "strategy", "seed", "round"]
+        # The rounds results.csv holds, keyed as RunSpec.key() (all text).
         self.done = {tuple(str(r[c]) for c in columns) for r in read_results(self.results)}
         self.total = len(self.plan.runs()) * self.plan.rounds
 
