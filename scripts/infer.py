@@ -20,7 +20,7 @@ if (_CHECKOUT / "ssvae" / "__init__.py").is_file():  # run from a checkout: use 
 
 from ssvae.data.datasets import DATASETS, DataError, load_dataset
 from ssvae.io.checkpoint import CheckpointError
-from ssvae.io.workspace import Workspace
+from ssvae.io.workspace import Workspace, check_output
 from ssvae.runs.infer import infer_to_npz
 
 
@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         workspace = Workspace(args.workspace, dataset.name)
         weights = (args.weights or workspace.checkpoint).expanduser().absolute()
         output = (args.output or workspace.predictions_for(args.split)).expanduser().absolute()
+        check_output(output, workspace.root, dataset.name)  # never over labels or a checkpoint
         facts = infer_to_npz(
             dataset,
             weights,

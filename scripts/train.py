@@ -37,6 +37,7 @@ from ssvae.config import PARAMS
 from ssvae.config.hparams import HyperparameterError, Param
 from ssvae.data.datasets import DATASETS, DataError, load_dataset
 from ssvae.io.checkpoint import CheckpointError
+from ssvae.io.checkpoint_integrity import backup_problem
 from ssvae.io.checkpoint_lock import CheckpointBusy
 from ssvae.io.labels import LabelError
 from ssvae.io.workspace import Workspace, sidecar_paths
@@ -91,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         workspace = Workspace(args.workspace, dataset.name)
         weights = (args.weights or workspace.checkpoint).expanduser().absolute()
         history_csv, loss_plot = sidecar_paths(weights, workspace)
+        backup = backup_problem(weights)
+        if backup:
+            print(f"warning: {backup}", file=sys.stderr, flush=True)
         explicit = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k) is not None}
         # The page's points belong to the workspace's own checkpoint only.
         cache = workspace.points_cache if weights == workspace.checkpoint else None

@@ -41,8 +41,9 @@ def test_status_has_every_documented_field(server: ThreadServer) -> None:
     assert "IDX files" in status["dataset_source"]
     assert set(status["labels"]) == {"labeled", "coverage", "per_class", "version", "file_error"}
     assert set(status["checkpoint"]) == {
-        "path", "exists", "epochs_trained", "test_accuracy", "unsaved"
+        "path", "exists", "epochs_trained", "test_accuracy", "unsaved", "backup_warning"
     }  # fmt: skip
+    assert status["checkpoint"]["backup_warning"] is None
     assert set(status["training"]) == {
         "state", "session", "epoch", "epochs", "batch", "batches", "eta_s", "last_result"
     }  # fmt: skip

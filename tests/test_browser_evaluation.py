@@ -57,6 +57,7 @@ def test_train_evaluate_reload_matrix_and_report(browser: Any, server: LiveServe
     page.fill("input[name=batch_size]", "64")
     page.click("#train-start")
     wait_for(lambda: "completed" in text(page, "#train-result"), timeout=120, what="session 1")
+    wait_for(lambda: text(page, "#train-state") == "idle", timeout=60, what="session 1's save")
     wait_for(lambda: page.is_visible("#eval-line"), timeout=60, what="the evaluation line")
     line = text(page, "#eval-line")
     assert re.fullmatch(

@@ -86,11 +86,15 @@ def train_direct(
     progress = progress or TrainProgress()
     from alctl.report.loss_plot import loss_plot_writer
     from ssvae.data.datasets import load_dataset
+    from ssvae.io.checkpoint_integrity import backup_problem
     from ssvae.runs.pipeline import FilesRun, SessionFiles, train_on_files
 
     data = load_dataset(files.dataset, data_dir)
     progress.note(f"dataset: {data.name}, {plural(data.n_train, 'image')} ({data.source})")
     ws = files.workspace
+    backup = backup_problem(ws.checkpoint)
+    if backup:
+        progress.note(f"warning: {backup}")
     run = FilesRun(
         dataset=data,
         files=SessionFiles.of(ws),

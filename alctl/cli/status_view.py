@@ -81,12 +81,16 @@ def _checkpoint_line(c: dict[str, Any]) -> str:
     if c.get("test_accuracy") is not None:
         parts.append(f"test accuracy {formats.percent_short(c['test_accuracy'])}")
     if c.get("error"):
-        parts.append(f"unreadable: {c['error']}")
+        parts.append(f"unusable: {c['error']} (serve and train refuse it: move it away)")
     unsaved = c.get("unsaved") or {}
     if unsaved.get("epochs"):
         epochs = formats.plural(unsaved["epochs"], "more epoch")
         parts.append(f"the server holds {epochs} NOT saved ({unsaved.get('error')})")
     return ", ".join(parts)
+
+
+def _backup_lines(c: dict[str, Any]) -> list[str]:
+    return [f"  warning   {c['backup_warning']}"] if c.get("backup_warning") else []
 
 
 def _curve_lines(curve: list[dict[str, Any]]) -> list[str]:
@@ -155,6 +159,7 @@ def render_status(facts: dict[str, Any]) -> str:
         f"dataset     {d.get('name')}, {d.get('n_samples')} training images{source}",
         *label_lines,
         f"checkpoint  {_checkpoint_line(facts.get('checkpoint') or {})}",
+        *_backup_lines(facts.get("checkpoint") or {}),
         *model_lines,
         *_curve_lines(facts.get("evaluations") or []),
         f"server      {_server_line(facts.get('server'))}",

@@ -24,6 +24,7 @@ from starlette.templating import Jinja2Templates
 
 from alctl.resources import static_dir, templates_dir
 from alctl.server import api
+from alctl.server.memory import release_free_memory
 from alctl.server.security import SecurityMiddleware
 from alctl.server.session import WorkspaceSession
 from ssvae.config import SESSION_PARAMS
@@ -32,6 +33,7 @@ from ssvae.select.ranking import DEFAULT_STRATEGY, STRATEGIES
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 TICK_S = 0.1
+BURST_CHECK_S = 1.0
 
 
 def create_app(
@@ -91,6 +93,7 @@ def create_app(
         tasks = [
             asyncio.create_task(_every(label_poll_s, _check_files(session))),
             asyncio.create_task(_every(TICK_S, _tick(session))),
+            asyncio.create_task(_every(BURST_CHECK_S, _release_after_bursts(session))),
         ]
         try:
             yield
@@ -142,6 +145,14 @@ def _check_files(session: WorkspaceSession) -> Callable[[], Awaitable[None]]:
 def _tick(session: WorkspaceSession) -> Callable[[], Awaitable[None]]:
     async def step() -> None:
         session.training.tick()
+
+    return step
+
+
+def _release_after_bursts(session: WorkspaceSession) -> Callable[[], Awaitable[None]]:
+    async def step() -> None:
+        if session.after_burst.due():
+            await run_in_threadpool(release_free_memory)
 
     return step
 

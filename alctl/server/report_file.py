@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from alctl.server.disk import refused_by_disk
 from ssvae.data.datasets import Dataset
 from ssvae.io.workspace import Workspace
 
@@ -93,9 +94,10 @@ class ReportFile:
 
         inputs = self._inputs()  # before reading: a change meanwhile is seen next time
         try:
-            path = write_report(
-                self.workspace.root, self.dataset.name, self.path, data=self.dataset
-            )
+            with refused_by_disk(self.path):
+                path = write_report(
+                    self.workspace.root, self.dataset.name, self.path, data=self.dataset
+                )
         except CliError as exc:  # no checkpoint yet
             raise ReportUnavailable(str(exc)) from None
         self._made_from = inputs

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from alctl.report.loss_plot import redraw_loss_curves
+from alctl.server.disk import refused_by_disk
 from ssvae.io.checkpoint import CheckpointError
 from ssvae.io.rollback import rollback_checkpoint
 
@@ -32,12 +33,13 @@ def rollback_session(session: WorkspaceSession) -> dict[str, Any]:
     ws = session.workspace
     with session.exclusive("going back a checkpoint"):
         try:
-            ckpt = rollback_checkpoint(
-                ws.checkpoint,
-                session.dataset.name,
-                ws.history_csv,
-                what=f"alctl serve (pid {session.pid}): a rollback",
-            )
+            with refused_by_disk(ws.checkpoint):
+                ckpt = rollback_checkpoint(
+                    ws.checkpoint,
+                    session.dataset.name,
+                    ws.history_csv,
+                    what=f"alctl serve (pid {session.pid}): a rollback",
+                )
         except CheckpointError as exc:
             raise RollbackRefused(str(exc)) from exc
         problem = redraw_loss_curves(ws.loss_plot, ckpt.history)

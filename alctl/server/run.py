@@ -198,6 +198,8 @@ def _open_session(
             line.append(
                 f"{ws.checkpoint}" + ("" if facts["exists"] else " (none yet: a fresh model)")
             )
+    if facts.get("backup_warning"):
+        echo(f"warning: {facts['backup_warning']}")
     if cached:
         echo(f"  {'model':<12}loads in the background once serving (samples and training wait)")
         return session, True
@@ -212,8 +214,10 @@ def _open_session(
         epochs = plural(status["checkpoint"]["epochs_trained"], "epoch")
         line.append(f"{epochs} trained, on {status['device']}")
     with _step(echo, "predictions") as line:
-        session.compute_points()
+        problem = session.compute_points()
         line.append(f"{data.n_train:,} images")
+    if problem:
+        echo(f"warning: {problem}")
     return session, False
 
 

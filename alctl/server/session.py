@@ -16,12 +16,13 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from alctl.decode_request import DecodeRequest
 from alctl.images import b64_pixels, png_bytes
-from alctl.server.decoding import DecodeRequest, answer
+from alctl.server.decoding import answer
 from alctl.server.events import EventBus
 from alctl.server.label_state import LabelState
 from alctl.server.labeling_queue import LabelingQueue
-from alctl.server.memory import release_free_memory
+from alctl.server.memory import AfterBurst, release_free_memory
 from alctl.server.points import LatentPoints, Mapping
 from alctl.server.report_file import ReportFile
 from alctl.server.split_evaluation import SplitEvaluation
@@ -29,6 +30,7 @@ from alctl.server.training_thread import SessionEnd, TrainingBusy, TrainingRunne
 from ssvae.config import SSVAEConfig
 from ssvae.data.datasets import Dataset
 from ssvae.data.pixel_features import PixelFeatures
+from ssvae.io.checkpoint_integrity import backup_problem
 from ssvae.io.checkpoint_lock import CheckpointLock
 from ssvae.io.labels import LabelStore
 from ssvae.io.points_cache import cache_meta, checkpoint_stamp, load_cache, save_cache
@@ -89,6 +91,7 @@ class WorkspaceSession:
             self.points, self.labels, self._trained, PixelFeatures(dataset.train_images)
         )
         self._stamp = checkpoint_stamp(workspace.checkpoint)  # the file as we last saw it
+        self.after_burst = AfterBurst()  # memory is released once heavy requests pause
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -171,12 +174,22 @@ class WorkspaceSession:
             self.compute_points()
             self.bus.publish("latent_refreshed", self.points.info())
 
-    def compute_points(self) -> None:
-        """Predict every training image with the loaded model and cache the result."""
+    def compute_points(self) -> str | None:
+        """Predict every training image with the loaded model and cache the result.
+
+        Returns what kept the cache from being written, in words (the page still gets its
+        points; the next start computes them again), or None.
+        """
         model = self._require_model(0.0)
         self.points.set(model.predict_points(self.dataset.train_images))
         self.labeling_queue.warm()
-        self._write_cache()
+        try:
+            self._write_cache()
+        except OSError as exc:
+            message = f"the points cache was not written ({exc}); the next start recomputes it"
+            self.bus.publish("error", {"message": message})
+            return message
+        return None
 
     # -- state for the API ---------------------------------------------------------------
 
@@ -193,7 +206,12 @@ class WorkspaceSession:
             "n_samples": self.n_samples,
             "class_names": list(self.dataset.class_names),
             "labels": self.labels.stats(),
-            "checkpoint": {"path": str(checkpoint), "exists": checkpoint.exists(), **facts},
+            "checkpoint": {
+                "path": str(checkpoint),
+                "exists": checkpoint.exists(),
+                "backup_warning": backup_problem(checkpoint),
+                **facts,
+            },
             "training": self.training.status(),
             "hparams": records.hparams(),
             "latent": self.points.info(),

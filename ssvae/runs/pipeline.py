@@ -208,10 +208,12 @@ def _save(
     accuracy = (outcome.evaluation or {}).get("test_accuracy")
     try:
         payload = trainer.checkpoint_payload(files.dataset, test_accuracy=accuracy)
-        save_checkpoint(files.checkpoint, **{**payload, "trained_labels": trained})
+        backup = save_checkpoint(files.checkpoint, **{**payload, "trained_labels": trained})
     except Exception as exc:  # disk full, read-only, a directory in the way: say so
         outcome.error = f"could not save {files.checkpoint}: {_one_line(exc)}"
         return
+    if backup is not None:  # saved, but ssvae.prev.ckpt could not be kept
+        outcome.warnings.append(backup)
     outcome.saved, outcome.checkpoint = True, files.checkpoint
     outcome.stamp = checkpoint_stamp(files.checkpoint)
     trainer.trained_labels = trained
