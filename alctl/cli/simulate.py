@@ -334,6 +334,7 @@ def _check_same_plan(out_dir: Path, plan: Any, run_name: str) -> None:
     from dataclasses import asdict
 
     from ssvae.io.atomic import atomic_write
+    from ssvae.runs import sim_results
 
     wanted = {k: v for k, v in asdict(plan).items() if k != "seeds"}
     stored = out_dir / "plan.json"
@@ -346,6 +347,10 @@ def _check_same_plan(out_dir: Path, plan: Any, run_name: str) -> None:
             raise UsageError(
                 f"simulation {run_name!r} exists with another plan; pass another --name"
             )
+    try:
+        sim_results.check_columns(out_dir / "results.csv", list(plan.grid))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_write(stored) as handle:
         handle.write(json.dumps(asdict(plan), indent=1).encode())

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from alctl.cli.progress import evaluation_facts
 from ssvae.records.formats import duration as format_duration
 
 
@@ -63,11 +64,10 @@ class SimulationView:
 
 
 def round_line(run: Any, row: dict[str, Any], rounds: int) -> str:
-    """ "margin seed 1 label_weight=10: round 3/5, 60 labels, 71.3 %"."""
-    return (
-        f"{run.label}: round {row['round'] + 1}/{rounds}, {row['n_labels']} labels, "
-        f"{100 * row['test_accuracy']:.1f} %"
-    )
+    """ "margin seed 1 label_weight=10: round 3/5, 60 labels: test accuracy 71.3%, blind
+    accuracy 55% on 20 new labels, calibration error 4.1%" (as a session's outcome line)."""
+    facts = ", ".join(evaluation_facts(row))
+    return f"{run.label}: round {row['round'] + 1}/{rounds}, {row['n_labels']} labels: {facts}"
 
 
 def print_results(

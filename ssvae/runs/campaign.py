@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ssvae.data.datasets import Dataset
-from ssvae.runs.sim_results import append_result, read_results
+from ssvae.runs.sim_results import append_result, check_columns, read_results
 from ssvae.runs.simulate import (
     Plan,
     RunFailed,
@@ -185,6 +185,7 @@ class _Writer:
     def __post_init__(self) -> None:
         self.results = self.out_dir / "results.csv"
         self.keys = list(self.plan.grid)
+        check_columns(self.results, self.keys)
         columns = [*self.keys, "strategy", "seed", "round"]
         # The rounds results.csv holds, keyed as RunSpec.key() (all text).
         self.done = {tuple(str(r[c]) for c in columns) for r in read_results(self.results)}

@@ -16,10 +16,28 @@ from typing import Any
 import numpy as np
 
 from ssvae.io.atomic import atomic_write
-from ssvae.runs.simulate import RESULT_FIELDS
+from ssvae.runs.simulate import OPTIONAL_FIELDS, RESULT_FIELDS
 
-_INTS = ("seed", "round", "n_labels")
-_FLOATS = RESULT_FIELDS[RESULT_FIELDS.index("n_labels") + 1 :]
+_INTS = ("seed", "round", "n_labels", "blind_n")
+_FLOATS = tuple(f for f in RESULT_FIELDS[RESULT_FIELDS.index("n_labels") + 1 :] if f not in _INTS)
+
+
+def result_columns(keys: Sequence[str] = ()) -> list[str]:
+    """results.csv's header: the swept settings first."""
+    return [*keys, *RESULT_FIELDS]
+
+
+def check_columns(path: Path, keys: Sequence[str] = ()) -> None:
+    """ValueError when an existing results.csv has other columns (an older alctl wrote it):
+    resuming would mix rows measured differently."""
+    if not path.exists():
+        return
+    with path.open(newline="") as handle:
+        header = next(csv.reader(handle), [])
+    if header and header != result_columns(keys):
+        raise ValueError(
+            f"{path} was written with other columns (an older alctl); pass another --name"
+        )
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:
@@ -33,7 +51,7 @@ def read_results(path: Path) -> list[dict[str, Any]]:
             row[key] = int(row[key])
         for key in _FLOATS:
             if key in row:  # a column added later is absent from older files
-                row[key] = float(row[key])
+                row[key] = None if row[key] == "" and key in OPTIONAL_FIELDS else float(row[key])
     return rows
 
 
@@ -42,7 +60,7 @@ def append_result(path: Path, row: dict[str, Any], keys: Sequence[str] = ()) -> 
 
     `keys` are the swept settings' columns, which go first.
     """
-    columns = [*keys, *RESULT_FIELDS]
+    columns = result_columns(keys)
     rows = [*read_results(path), row]
     with atomic_write(path) as handle:
         text = ",".join(columns) + "\n" + "".join(_csv_line(r, columns) for r in rows)
@@ -54,6 +72,8 @@ def _csv_line(row: dict[str, Any], columns: Sequence[str]) -> str:
 
 
 def _cell(value: Any) -> str:
+    if value is None:  # an optional figure not taken (no blind label)
+        return ""
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
@@ -74,13 +94,20 @@ def summarize(rows: Sequence[dict[str, Any]], keys: Sequence[str] = ()) -> list[
                 "seeds": len(members),
                 "accuracy_mean": float(acc.mean()),
                 "accuracy_std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
-                "ece_raw_mean": float(np.mean([r["ece_raw"] for r in members])),
-                "ece_calibrated_mean": float(np.mean([r["ece_calibrated"] for r in members])),
-                "ece_carried_mean": float(np.mean([r["ece_carried"] for r in members])),
+                "test_ece_mean": _mean(members, "test_ece"),
+                "blind_accuracy_mean": _mean(members, "blind_accuracy"),
+                "ece_raw_mean": _mean(members, "ece_raw"),
+                "ece_calibrated_mean": _mean(members, "ece_calibrated"),
                 "wall_s_mean": float(np.mean([r["wall_s"] for r in members])),
             }
         )
     return out
+
+
+def _mean(rows: Sequence[dict[str, Any]], key: str) -> float | None:
+    """The mean over the rows that have the figure; None when none has it."""
+    values = [r[key] for r in rows if r[key] is not None]
+    return float(np.mean(values)) if values else None
 
 
 def write_summary(path: Path, summary: Sequence[dict[str, Any]]) -> None:

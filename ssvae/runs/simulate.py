@@ -3,18 +3,23 @@
 A plan is the cartesian product settings × strategies × seeds (`Plan.runs()`); each run
 (`RunSpec`) starts from the same seeded random `start` labels (and its seed's warm start),
 then repeats: train `epochs_per_round` epochs with exactly the trainer the tool uses
-(continuing, as a user's sessions do), measure test accuracy and calibration, rank the
-unlabeled pool with `ssvae.select.ranking.rank` on calibrated probabilities, and let the
-oracle reveal the `step` chosen labels. `run_rounds` is that loop, one row per round; where
-it runs (this process, a Ray worker) is `ssvae.runs.campaign`'s business, and nothing in
-it depends on that: the seeds, the order of the picks and the warm start are functions of
-the run alone, so every place gives the same numbers.
+(continuing, as a user's sessions do), rank the unlabeled pool with
+`ssvae.select.ranking.rank` on calibrated probabilities, and let the oracle reveal the
+`step` chosen labels. `run_rounds` is that loop, one row per round; where it runs (this
+process, a Ray worker) is `ssvae.runs.campaign`'s business, and nothing in it depends on
+that: the seeds, the order of the picks and the warm start are functions of the run alone,
+so every place gives the same numbers.
 
-Honest calibration: after a round the oracle reveals the next `step` picks, which the
-weights have never seen; the temperature is fitted on exactly those (the tool can do the
-same with the labels a user gives after a session). ECE is measured on the test split
-with T = 1 ("raw"), with the fitted T ("calibrated") and with the T fitted in the round
-before ("carried": what the page shows right after a session, before new labels come).
+A round is a session of the tool without its files: it runs the steps of the one
+end-of-session pipeline (`ssvae.runs.pipeline`) that apply, in its order. Before training,
+the blind check predicts the labels the weights have not trained on (the picks the oracle
+just revealed) for the *blind accuracy* and fits the certainty's temperature on them;
+after training, that temperature is carried to the new weights and `evaluate` measures
+what a session record holds (test accuracy, the ECE of the certainty the page and queue
+use, accuracy on the labels trained on, blind accuracy and its count). Saving, history and
+the points cache are the pipeline steps that do not apply. Two more calibration figures on
+the test split: `ece_raw` at T = 1 and `ece_calibrated` at the T the *next* blind check fits
+on this round's weights (the best this round's certainty gets once new labels come).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import numpy as np
 
 from ssvae.config import SSVAEConfig
 from ssvae.data.datasets import Dataset
-from ssvae.select.ranking import MODEL_FREE, STRATEGIES, rank
+from ssvae.select.ranking import STRATEGIES, rank
 
 RESULT_FIELDS = (
     "strategy",
@@ -41,12 +46,16 @@ RESULT_FIELDS = (
     "round",
     "n_labels",
     "test_accuracy",
+    "test_ece",
+    "blind_accuracy",  # empty: no label the weights had not trained on (or nothing learnt)
+    "blind_n",
+    "labeled_accuracy",
+    "temperature",  # the certainty's, carried from the blind check (what test_ece used)
     "ece_raw",
     "ece_calibrated",
-    "ece_carried",
-    "temperature",
     "wall_s",
 )
+OPTIONAL_FIELDS = ("blind_accuracy", "labeled_accuracy")  # None is an empty cell
 
 
 class Oracle:
@@ -259,61 +268,58 @@ def run_rounds(
     the rows it already has. `features` are the images' `pixel_pca` ("typical" needs them).
     """
     from ssvae.nn.model import class_logits
-    from ssvae.train.calibration import fit_temperature
+    from ssvae.runs.pipeline import blind_check, evaluate
 
     strategy, seed = spec.strategy, spec.seed
     trainer = _trainer(plan.config(seed, spec.settings), warm, device)
     oracle = Oracle(dataset.train_targets)
     first = np.random.default_rng(seed).permutation(dataset.n_train)[: plan.start]
     oracle.reveal(first)
+    images = dataset.train_images
+    blind = blind_check(trainer.model, images, oracle.labels(), trainer.trained_labels)
     started = time.perf_counter()
     for round_no in range(plan.rounds):
-        result = trainer.train(
-            dataset.train_images,
-            oracle.labels(),
-            epochs=plan.epochs_per_round,
-            stop_event=stop_event,
-        )
+        labels = oracle.labels()
+        result = trainer.train(images, labels, epochs=plan.epochs_per_round, stop_event=stop_event)
         if result.status == "failed":
             raise RunFailed(f"training failed: {result.error}")
         if result.status == "stopped":
             return
         model = trainer.model
-        carried = model.temperature
-        n_labels = int(oracle.labeled_mask.sum())
-        test_logits = class_logits(model, dataset.test_images)
-        if strategy in ("random", *MODEL_FREE):  # no predictions: spare the pass over the pool
-            probs, latent = np.zeros((dataset.n_train, 2)), None
-        else:  # calibrated by the last honest fit, as the page's queue gets them
-            pool = trainer.predict(dataset.train_images, reconstruct=False)
-            probs, latent = pool.probs, pool.latent
+        if blind.temperature is not None:  # as run_session: the newest honest estimate
+            model.temperature = blind.temperature
+        evaluation, pool = evaluate(model, dataset, labels, blind)
+        trainer.record_evaluation(result.session, evaluation)
+        trainer.trained_labels = np.flatnonzero(labels >= 0).tolist()  # as a save records
         picks = rank(
             strategy,
-            probs,
-            latent,
+            pool.probs,
+            pool.latent,
             oracle.labeled_mask,
             plan.step,
             seed=seed * 1000 + round_no,
             features=features if strategy == "typical" else None,
         ).indices
         oracle.reveal(picks)
-        pick_logits = class_logits(model, dataset.train_images[picks])
-        temperature = fit_temperature(pick_logits, dataset.train_targets[picks])
-        if n_labels:  # as the tool does: a classifier that saw no label is not calibrated
-            model.temperature = temperature
+        # The next round's blind check: these weights, the labels they have not seen.
+        blind = blind_check(model, images, oracle.labels(), trainer.trained_labels)
+        test_logits = class_logits(model, dataset.test_images)
+        ahead = blind.temperature if blind.temperature is not None else model.temperature
         yield {
             **{key: setting_text(value) for key, value in spec.settings},
             "strategy": strategy,
             "seed": seed,
             "round": round_no,
-            "n_labels": n_labels,
-            "test_accuracy": _accuracy(test_logits, dataset.test_targets),
+            "n_labels": int((labels >= 0).sum()),
+            **{key: evaluation[key] for key in _SESSION_FIELDS},
+            "temperature": float(model.temperature),
             "ece_raw": _ece(test_logits, dataset.test_targets, 1.0),
-            "ece_calibrated": _ece(test_logits, dataset.test_targets, temperature),
-            "ece_carried": _ece(test_logits, dataset.test_targets, carried),
-            "temperature": temperature,
+            "ece_calibrated": _ece(test_logits, dataset.test_targets, ahead),
             "wall_s": time.perf_counter() - started,
         }
+
+
+_SESSION_FIELDS = ("test_accuracy", "test_ece", "blind_accuracy", "blind_n", "labeled_accuracy")
 
 
 def _trainer(config: SSVAEConfig, warm: WarmStart | None, device: str | None) -> Any:
@@ -326,10 +332,6 @@ def _trainer(config: SSVAEConfig, warm: WarmStart | None, device: str | None) ->
     model = SSVAE(config)
     model.load_state_dict(warm.model_state)
     return InteractiveTrainer(config, device, model, None, warm.epochs_trained, warm.history)
-
-
-def _accuracy(logits: np.ndarray, targets: np.ndarray) -> float:
-    return float((logits.argmax(axis=1) == targets).mean())
 
 
 def _ece(logits: np.ndarray, targets: np.ndarray, temperature: float) -> float:
