@@ -99,17 +99,24 @@ def as_foreground() -> None:
 class Background:
     """`python -m alctl ARGS` running in the background, its output collected as it comes."""
 
-    def __init__(self, *args: object) -> None:
+    def __init__(
+        self, *args: object, env: dict[str, str] | None = None, session: bool = False
+    ) -> None:
+        """`env` adds to the CLI's environment; `session`: a session of its own, so that
+        os.killpg(proc.pid, ...) reaches it and everything it started, as a terminal's
+        Ctrl+C does."""
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "alctl", *[str(a) for a in args]],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,
-            env=cli_env(),
+            env=cli_env(**(env or {})),
             cwd=REPO,
             preexec_fn=as_foreground,
+            start_new_session=session,
         )
+        self.session = session
         self.out: list[str] = []
         self.err: list[str] = []
         # Notified at every line and when a stream ends, so waits wake on output, not a timer.
@@ -131,23 +138,27 @@ class Background:
             self._ended.append(into)
             self._lines.notify_all()
 
-    def wait_for_output(self, words: str, timeout: float = 120.0) -> None:
-        """Until stdout has a line with `words`; fails when stdout ends or `timeout` passes."""
+    def wait_for_output(self, words: str, timeout: float = 120.0, *, stderr: bool = False) -> None:
+        """Until stdout (or stderr) has a line with `words`; fails when that stream ends or
+        `timeout` passes."""
+        lines = self.err if stderr else self.out
 
         def printed_or_ended() -> bool:
-            ended = any(stream is self.out for stream in self._ended)
-            return ended or any(words in line for line in self.out)
+            ended = any(stream is lines for stream in self._ended)
+            return ended or any(words in line for line in lines)
 
         with self._lines:
             self._lines.wait_for(printed_or_ended, timeout)
-            if not any(words in line for line in self.out):
+            if not any(words in line for line in lines):
                 raise AssertionError(f"never printed {words!r}: {self.out} {self.err}")
 
     def finish(self, timeout: float = 120.0) -> Outcome:
         try:
             code = self.proc.wait(timeout)
         finally:
-            if self.proc.poll() is None:
+            if self.proc.poll() is None and self.session:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # with what it started
+            elif self.proc.poll() is None:
                 self.proc.kill()
         for reader in self._readers:
             reader.join(10)
