@@ -22,7 +22,6 @@ from alctl.decode_request import grid_body, parse_body, point_body
 from alctl.errors import CliError
 
 if TYPE_CHECKING:
-    from alctl.cli.backend import Backend
     from alctl.cli.offline import Files
     from alctl.cli.server_client import LiveServer
 
@@ -147,44 +146,3 @@ def decode_offline(
         list(CLASS_NAMES[files.dataset]),
         bounds,
     )
-
-
-def decode(
-    backend: Backend, xy: tuple[float, float] | None, grid: int | None, out: Path | None
-) -> list[str]:
-    """Decode and write `out` (PNG) if given; returns the lines to print."""
-    from alctl.images import png_bytes
-    from ssvae.io.atomic import atomic_write
-    from ssvae.nn.decode import tile
-
-    if xy is not None:  # refused before a checkpoint loads or a request goes out
-        parse_body(point_body(*xy))
-    result = backend.decode(xy, grid)
-    lines = []
-    if grid is not None:
-        assert result.bounds is not None
-        x0, x1, y0, y1 = result.bounds
-        image = tile(result.images, grid)
-        lines.append(
-            f"{grid}×{grid} manifold over x {x0:.3g}..{x1:.3g}, y {y0:.3g}..{y1:.3g} "
-            "(the square around the training points in the 2-D view; top row = largest y)"
-        )
-    else:
-        image = result.images[0]
-        x, y = (float(v) for v in result.view[0])
-        where = f"({x:.4g}, {y:.4g})"
-        if result.latent is not None and len(result.latent[0]) != 2:
-            where += f" = latent [{', '.join(f'{v:.3g}' for v in result.latent[0])}]"
-        if result.pred is not None and result.certainty is not None:
-            cls = result.pred[0]
-            name = result.class_names[cls] if cls < len(result.class_names) else str(cls)
-            lines.append(f"{where}: predicted {cls} · {name} ({result.certainty[0]:.0%} certain)")
-        else:
-            lines.append(f"{where}: {result.note}")
-        if out is None:
-            lines.append(ascii_image(image))
-    if out is not None:
-        with atomic_write(out, perms=0o644) as handle:
-            handle.write(png_bytes(image))
-        lines.append(f"wrote {out} ({image.shape[1]}×{image.shape[0]} px)")
-    return lines

@@ -170,3 +170,67 @@ def report(workspace: Path, dataset: str, data_dir: Path | None, out: Path) -> N
     out = checked_out(backend.workspace, backend.dataset, out)
     path = write_report(backend.workspace, backend.dataset, out, data_dir=data_dir)
     note(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+def suggest(backend: Backend, strategy: str | None, n: int, as_json: bool) -> None:
+    """`alctl suggest`: the head of the labeling queue, the page's order."""
+    from alctl.cli.suggest import render
+    from alctl.queue_request import check_request
+
+    try:
+        strategy, n = check_request(strategy, n)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    head = backend.queue(strategy, n)
+    typer.echo(json.dumps(head, indent=2) if as_json else render(head))
+
+
+def evaluate(backend: Backend, as_json: bool) -> None:
+    """`alctl evaluate`: per-class accuracy and the confusion matrix on the test split."""
+    from alctl.cli.evaluate import render
+
+    answer = backend.evaluation()
+    typer.echo(json.dumps(answer, indent=2) if as_json else render(answer))
+
+
+def decode(
+    backend: Backend, xy: tuple[float, float] | None, grid: int | None, out: Path | None
+) -> list[str]:
+    """`alctl decode`: decode and write `out` (PNG) if given; returns the lines to print."""
+    from alctl.cli.decode import ascii_image
+    from alctl.decode_request import parse_body, point_body
+    from alctl.images import png_bytes
+    from ssvae.io.atomic import atomic_write
+    from ssvae.nn.decode import tile
+
+    if xy is not None:  # refused before a checkpoint loads or a request goes out
+        parse_body(point_body(*xy))
+    result = backend.decode(xy, grid)
+    lines = []
+    if grid is not None:
+        assert result.bounds is not None
+        x0, x1, y0, y1 = result.bounds
+        image = tile(result.images, grid)
+        lines.append(
+            f"{grid}×{grid} manifold over x {x0:.3g}..{x1:.3g}, y {y0:.3g}..{y1:.3g} "
+            "(the square around the training points in the 2-D view; top row = largest y)"
+        )
+    else:
+        image = result.images[0]
+        x, y = (float(v) for v in result.view[0])
+        where = f"({x:.4g}, {y:.4g})"
+        if result.latent is not None and len(result.latent[0]) != 2:
+            where += f" = latent [{', '.join(f'{v:.3g}' for v in result.latent[0])}]"
+        if result.pred is not None and result.certainty is not None:
+            cls = result.pred[0]
+            name = result.class_names[cls] if cls < len(result.class_names) else str(cls)
+            lines.append(f"{where}: predicted {cls} · {name} ({result.certainty[0]:.0%} certain)")
+        else:
+            lines.append(f"{where}: {result.note}")
+        if out is None:
+            lines.append(ascii_image(image))
+    if out is not None:
+        with atomic_write(out, perms=0o644) as handle:
+            handle.write(png_bytes(image))
+        lines.append(f"wrote {out} ({image.shape[1]}×{image.shape[0]} px)")
+    return lines

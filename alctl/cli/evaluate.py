@@ -7,21 +7,12 @@ the server's weights are the checkpoint's, so the numbers are the same.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
-
-import typer
 
 from alctl.errors import CliError
 
 if TYPE_CHECKING:
-    from alctl.cli.backend import Backend
     from alctl.cli.offline import Files
-
-
-def evaluate(backend: Backend, as_json: bool) -> None:
-    answer = backend.evaluation()
-    typer.echo(json.dumps(answer, indent=2) if as_json else render(answer))
 
 
 def offline_evaluation(files: Files, data_dir: Any) -> dict[str, Any]:

@@ -252,11 +252,9 @@ def suggest(
       alctl suggest -n 20
       alctl suggest --strategy margin --json | jq '.items[].serial'
     """
-    from alctl.cli.suggest import suggest as run_suggest
-
     with fail_cleanly():
         backend = where.backend()
-        run_suggest(backend, strategy, n, as_json)
+        dispatch.suggest(backend, strategy, n, as_json)
 
 
 @on_workspace()
@@ -275,10 +273,9 @@ def evaluate(
       alctl evaluate
       alctl evaluate --json | jq '.per_class[] | [.name, .accuracy]'
     """
-    from alctl.cli.evaluate import evaluate as run_evaluate
 
     with fail_cleanly():
-        run_evaluate(where.backend(), as_json)
+        dispatch.evaluate(where.backend(), as_json)
 
 
 @on_workspace()
@@ -320,12 +317,11 @@ def decode(
         if grid is not None and out is None:
             out = Path("manifold.png")
         backend = where.backend()
-        from alctl.cli.decode import decode as run_decode
 
         point = None if x is None or y is None else (x, y)
         if out is not None:
             out = dispatch.checked_out(backend.workspace, backend.dataset, out)
-        for line in run_decode(backend, point, grid, out):
+        for line in dispatch.decode(backend, point, grid, out):
             typer.echo(line)
 
 

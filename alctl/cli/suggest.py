@@ -7,28 +7,11 @@ the checkpoint on disk (no torch), else the checkpoint's predictions. Both paths
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
-import typer
-
 if TYPE_CHECKING:
-    from alctl.cli.backend import Backend
     from alctl.cli.offline import Files
     from ssvae.select.points import Predictions2D
-
-
-def suggest(backend: Backend, strategy: str | None, n: int, as_json: bool) -> None:
-    from alctl.queue_request import check_request
-
-    try:
-        strategy, n = check_request(strategy, n)
-    except ValueError as exc:
-        from alctl.errors import UsageError
-
-        raise UsageError(str(exc)) from None
-    head = backend.queue(strategy, n)
-    typer.echo(json.dumps(head, indent=2) if as_json else render(head))
 
 
 def offline_queue(files: Files, strategy: str, n: int, data_dir: Any) -> dict[str, Any]:
