@@ -17,16 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import common
 from common import (
     REPO,
     EventRecorder,
     ServerProcess,
-    bench_env,
     bench_server,
-    dataset_args,
     machine_load,
     percentile,
-    run_checked,
 )
 
 VIEWPORT = {"width": 1440, "height": 900}
@@ -182,20 +180,7 @@ def ms_stats(values: list[float]) -> str:
 
 def train_script(workspace: Path, s: Settings, epochs: int, *extra: str, timeout: int) -> None:
     """Run scripts/train.py on the benchmark's dataset (continuing any checkpoint)."""
-    run_checked(
-        [
-            sys.executable,
-            "scripts/train.py",
-            "--workspace",
-            str(workspace),
-            *dataset_args(s.dataset, s.data_dir),
-            "--max-epochs",
-            str(epochs),
-            *extra,
-        ],
-        timeout=timeout,
-        env=bench_env(),
-    )
+    common.train_script(workspace, s.dataset, s.data_dir, epochs, *extra, timeout=timeout)
 
 
 def make_checkpoint(workspace: Path, s: Settings) -> None:
