@@ -17,6 +17,10 @@ _CHECKOUT = Path(__file__).resolve().parent.parent
 if (_CHECKOUT / "ssvae" / "__init__.py").is_file():  # run from a checkout: use its own library
     sys.path.insert(0, str(_CHECKOUT))
 
+from ssvae.config.blas import one_blas_thread
+
+one_blas_thread()  # before numpy is imported (below): a fork or the exit never hangs in it
+
 from ssvae.data.datasets import DATASETS, DataError, load_dataset
 from ssvae.io.checkpoint import CheckpointError
 from ssvae.io.workspace import Workspace

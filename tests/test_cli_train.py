@@ -176,6 +176,7 @@ def test_one_direct_training_per_workspace(workspace: Path) -> None:
 
 def test_ctrl_c_on_a_terminal_asks_and_stops(server: LiveServer, client: ApiClient) -> None:
     main_fd, child_fd = pty.openpty()
+    as_foreground()
     proc = subprocess.Popen(
         [sys.executable, "-m", "alctl", "train", "--epochs", "1000", *ws(server)],
         stdin=child_fd,
@@ -183,7 +184,6 @@ def test_ctrl_c_on_a_terminal_asks_and_stops(server: LiveServer, client: ApiClie
         stderr=child_fd,
         env=cli_env(COLUMNS="100"),
         cwd=REPO,
-        preexec_fn=as_foreground,
     )
     os.close(child_fd)
     seen = b""

@@ -19,6 +19,7 @@ import typer
 from alctl.cli import dispatch
 from alctl.cli.simulate import simulate
 from alctl.errors import fail_cleanly
+from ssvae.config.blas import one_blas_thread
 
 
 class DatasetName(str, Enum):
@@ -424,7 +425,9 @@ def create_cli() -> typer.Typer:
 
 
 def main() -> None:
-    """The `alctl` console script."""
+    """The `alctl` console script (also behind `python -m alctl`)."""
+    # First: numpy must not be imported before this (ssvae.config.blas says why).
+    one_blas_thread()
     from typer.main import get_command
 
     from alctl.cli.params import install
