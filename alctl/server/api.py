@@ -26,6 +26,7 @@ from alctl.server.limits import (
     parse_json,
     read_body,
 )
+from alctl.server.pacing import Stopping
 from alctl.server.report_file import ReportBusy, ReportUnavailable
 from alctl.server.rollback import RollbackRefused, rollback_session
 from alctl.server.session import SessionError, WorkspaceSession
@@ -337,6 +338,7 @@ REFUSALS = (
     ReportUnavailable,
     RequestTooLarge,
     BadJson,
+    Stopping,
 )
 
 

@@ -22,15 +22,17 @@ from alctl.server.events import EventBus
 from alctl.server.label_state import LabelState
 from alctl.server.labeling_queue import LabelingQueue
 from alctl.server.memory import release_free_memory
+from alctl.server.pacing import Pacer
 from alctl.server.points import LatentPoints, Mapping
 from alctl.server.report_file import ReportFile
 from alctl.server.split_evaluation import SplitEvaluation
 from alctl.server.training_thread import TrainingRunner
 from ssvae.config import SSVAEConfig
 from ssvae.data.datasets import Dataset
-from ssvae.data.pixel_features import PixelFeatures
+from ssvae.data.pixel_features import RECIPE, queue_features
 from ssvae.io.labels import LabelStore
 from ssvae.io.points_cache import CACHE_NAME, cache_meta, checkpoint_stamp, load_cache, save_cache
+from ssvae.io.queue_cache import QueueCache
 from ssvae.io.workspace import Workspace
 from ssvae.records.sessions import evaluation_curve, now_iso
 from ssvae.select.latent_view import LatentView
@@ -64,6 +66,9 @@ class WorkspaceSession:
         self.instance = secrets.token_hex(8)
         self.labels = LabelState(LabelStore(workspace.labels_csv, self.n_samples), bus)
         self.training = TrainingRunner(bus)
+        # Set when the server begins to stop: long computations end at their next step.
+        self.stopping = threading.Event()
+        self.pacer = Pacer(self.stopping, self.training.idle)
         self.cache_path = workspace.artifacts_dir / CACHE_NAME
         self.model_wait_s = MODEL_WAIT_S
         self.points = LatentPoints(dataset.train_targets)
@@ -74,8 +79,9 @@ class WorkspaceSession:
         self._checkpoint: dict[str, Any] = {"epochs_trained": 0, "test_accuracy": None}
         self.test_split = SplitEvaluation(dataset)
         self.report = ReportFile(workspace, dataset)
+        queue_cache = QueueCache(workspace.queue_dir, dataset.train_images, queue_features, RECIPE)
         self.labeling_queue = LabelingQueue(
-            self.points, self.labels, self._trained, PixelFeatures(dataset.train_images)
+            self.points, self.labels, self._trained, queue_cache, self.pacer
         )
         self._stamp = checkpoint_stamp(workspace.checkpoint)  # the file as we last saw it
 
@@ -316,9 +322,20 @@ class WorkspaceSession:
         """The checkpoint file was replaced on purpose (a rollback): not an outside edit."""
         self._stamp = checkpoint_stamp(self.workspace.checkpoint)
 
+    def begin_shutdown(self) -> None:
+        """The server is stopping (a signal came): end the event streams, ask a running
+        session to stop after its batch, and end every long computation at its next step;
+        none of it waits."""
+        self.stopping.set()
+        self.bus.close()
+        self.training.request_stop()
+
     def shutdown(self, timeout: float = 60.0) -> None:
-        """Stop training cooperatively and wait until its results are saved."""
+        """Stop training cooperatively and wait until its results are saved; end the
+        background work."""
+        self.begin_shutdown()
         self.training.shutdown(timeout)
+        self.labeling_queue.close(timeout)
 
     # -- the training job: runs in the runner's thread ------------------------------------
 
@@ -399,7 +416,8 @@ class WorkspaceSession:
         if saved:
             self._report(what, "write the prediction cache", self._write_cache)
         self.bus.publish("latent_refreshed", latent)
-        release_free_memory()
+        if not self.stopping.is_set():  # a stop spares it: the process ends in a moment
+            release_free_memory()
 
     # -- internals -----------------------------------------------------------------------
 

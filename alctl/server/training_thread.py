@@ -84,6 +84,11 @@ class TrainingRunner(TrainingCallback):
         self._status = idle_status(None)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._closed = False  # the server is stopping: no session starts any more
+        # Set while no worker thread runs (a session's training, then its saving): background
+        # work waits on it (alctl.server.pacing).
+        self.idle = threading.Event()
+        self.idle.set()
         self._last_progress: dict[str, Any] | None = None
         self._last_progress_at = 0.0  # when the trainer reported it
         self._last_publish = 0.0
@@ -141,6 +146,8 @@ class TrainingRunner(TrainingCallback):
         trainer's callback; an exception from it ends the session as "failed".
         """
         with self._lock:
+            if self._closed:
+                raise TrainingBusy("the server is stopping; start the session once it is back")
             if self._status["state"] != "idle":
                 raise TrainingBusy(
                     f"training session {self._status['session']} is already running; "
@@ -159,6 +166,7 @@ class TrainingRunner(TrainingCallback):
             }
             self._last_progress = None
             self._stop = threading.Event()
+            self.idle.clear()
             previous = self._thread
             self._thread = threading.Thread(
                 target=self._work,
@@ -195,10 +203,17 @@ class TrainingRunner(TrainingCallback):
             }
             self._publish_progress(repeat)
 
+    def request_stop(self) -> None:
+        """The server is stopping: a running session stops after its current batch (and
+        saves), and none starts any more; no wait."""
+        with self._lock:
+            self._closed = True
+            self._stop.set()
+
     def shutdown(self, timeout: float = 60.0) -> None:
         """Stop a running session cooperatively and wait for it to save its work."""
+        self.request_stop()
         with self._lock:
-            self._stop.set()
             thread = self._thread
         if thread is not None:
             thread.join(timeout)
@@ -211,6 +226,22 @@ class TrainingRunner(TrainingCallback):
         number: int,
         epochs: int,
         overrides: dict[str, Any],
+        stop: threading.Event,
+        previous: threading.Thread | None,
+    ) -> None:
+        try:
+            self._run_job(job, number, overrides, epochs, stop, previous)
+        finally:
+            with self._lock:
+                if self._thread is threading.current_thread():  # no newer session waits
+                    self.idle.set()
+
+    def _run_job(
+        self,
+        job: Job,
+        number: int,
+        overrides: dict[str, Any],
+        epochs: int,
         stop: threading.Event,
         previous: threading.Thread | None,
     ) -> None:
