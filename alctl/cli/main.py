@@ -75,7 +75,7 @@ def serve(
       alctl serve
       alctl serve --workspace runs/a --dataset fashion-mnist --port 8060 --open
     """
-    from alctl.server.run import run_server
+    from alctl.server.run import exit_process, run_server
 
     with fail_cleanly():
         code = run_server(
@@ -87,6 +87,8 @@ def serve(
             data_dir=data_dir,
             echo=print,
         )
+    if code in (0, 130):  # served and stopped, or stopped while starting: see exit_process
+        exit_process(code)
     raise typer.Exit(code)
 
 
