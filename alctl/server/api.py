@@ -1,15 +1,21 @@
 """JSON route handlers: parse and validate the request, call WorkspaceSession, answer.
 
 Blocking work (label file writes, torch) goes through `run_in_threadpool`; the event loop
-only ever does dictionary work here.
+only ever does dictionary work here. Computations that change nothing (the queue, samples,
+decoding, the evaluation, the report) go through `_computed` instead: when the server stops,
+their request is cancelled at once, not after the computation (its answer would reach a page
+that is going away). Writes are always waited for.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+import anyio.to_thread
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -40,6 +46,15 @@ from ssvae.io.strict_input import clip, is_decimal
 SOURCE_HEADER = "x-alctl-source"
 SOURCES = ("page", "cli", "import")
 MESSAGE_LIMIT = 600  # characters of an error message
+
+
+T = TypeVar("T")
+
+
+async def _computed(work: Callable[..., T], *args: Any) -> T:
+    """`work(*args)` in a worker thread, abandoned (left to finish alone) if the request is
+    cancelled: a stop's graceful wait then never waits for it (alctl.server.run)."""
+    return await anyio.to_thread.run_sync(functools.partial(work, *args), abandon_on_cancel=True)
 
 
 class ApiError(Exception):
@@ -145,11 +160,11 @@ async def queue(request: Request) -> Response:
         strategy, n = check_request(query.get("strategy"), query.get("n", "20"))
     except ValueError as exc:
         raise ApiError(str(exc)) from None
-    return SafeJSONResponse(await run_in_threadpool(_session(request).queue, strategy, n))
+    return SafeJSONResponse(await _computed(_session(request).queue, strategy, n))
 
 
 async def sample(request: Request) -> Response:
-    data = await run_in_threadpool(_session(request).sample, _serial(request))
+    data = await _computed(_session(request).sample, _serial(request))
     return SafeJSONResponse(data)
 
 
@@ -157,7 +172,7 @@ async def sample_png(request: Request) -> Response:
     kind = request.path_params["kind"]
     if kind not in ("original", "recon"):
         raise ApiError(f"unknown image {clip(repr(kind))}; use original.png or recon.png", 404)
-    data = await run_in_threadpool(_session(request).sample_png, _serial(request), kind)
+    data = await _computed(_session(request).sample_png, _serial(request), kind)
     # An original never changes while the server runs; a reconstruction does after training.
     cache = "private, max-age=3600" if kind == "original" else "no-store"
     return Response(data, media_type="image/png", headers={"Cache-Control": cache})
@@ -169,7 +184,7 @@ async def decode(request: Request) -> Response:
         parsed = decoding.parse_query(dict(request.query_params))
     else:
         parsed = decoding.parse_body(await _json_object(request))
-    data = await run_in_threadpool(_session(request).decode, parsed)
+    data = await _computed(_session(request).decode, parsed)
     headers = {"Server-Timing": f"decode;dur={data['decode_ms']:.2f}", "Cache-Control": "no-store"}
     return SafeJSONResponse(data, headers=headers)
 
@@ -261,14 +276,14 @@ async def checkpoint_rollback(request: Request) -> Response:
 
 async def evaluation(request: Request) -> Response:
     """Per-class accuracy and the confusion matrix on the test split (cached per version)."""
-    return SafeJSONResponse(await run_in_threadpool(_session(request).evaluation))
+    return SafeJSONResponse(await _computed(_session(request).evaluation))
 
 
 async def write_report(request: Request) -> Response:
     """Write the static report of the saved model into the workspace; say where and its URL."""
     if await _json_object(request):
         raise ApiError("send no body (or {}) to write the report")
-    answer = await run_in_threadpool(_session(request).report.write)
+    answer = await _computed(_session(request).report.write)
     return SafeJSONResponse(answer, status_code=201)
 
 

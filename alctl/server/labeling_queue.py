@@ -82,14 +82,14 @@ class LabelingQueue:
                 )
                 self._worker.start()
 
-    def close(self, timeout: float) -> None:
-        """Once the server is stopping: wait for the warm-up thread, which ends at its next
-        step (a pace point or its idle wait)."""
+    def close(self, wait_s: float = 0.0) -> None:
+        """Once the server is stopping: the warm-up thread ends at its next step (a pace point
+        or its idle wait); wait up to `wait_s` for that."""
         self._wanted.set()  # wakes an idle thread to see that it must end
         with self._lock:
             worker = self._worker
-        if worker is not None:
-            worker.join(timeout)
+        if worker is not None and wait_s > 0:
+            worker.join(wait_s)
 
     def _run(self) -> None:
         # The lowest CPU priority for this thread alone, too (Linux schedules threads), for

@@ -335,7 +335,9 @@ class WorkspaceSession:
         background work."""
         self.begin_shutdown()
         self.training.shutdown(timeout)
-        self.labeling_queue.close(timeout)
+        # Not waited for: it ends at its next step, and nothing is lost if the process ends
+        # first (it only computes caches, each file replaced whole or not at all).
+        self.labeling_queue.close()
 
     # -- the training job: runs in the runner's thread ------------------------------------
 

@@ -8,8 +8,8 @@ clusters); reading them back, milliseconds. So a restarted server, and `alctl su
 without one, answer the queue at once instead of computing them again. Each file names what
 it was computed from (a digest of the images, or of the features), and a file that does not
 match, or cannot be read, is ignored and computed again: these are caches, and deleting them
-costs time, never a different pick. The newest `CLUSTER_FILES` clusterings are kept. numpy
-only.
+costs time, never a different pick (so they are written without fsync: ssvae.io.atomic).
+The newest `CLUSTER_FILES` clusterings are kept. numpy only.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ class QueueCache:
         return features
 
     def _save_features(self, features: np.ndarray) -> None:
-        with atomic_write(self.features_path) as handle:
+        with atomic_write(self.features_path, durable=False) as handle:
             np.savez(
                 handle,
                 format=np.int64(FORMAT),
@@ -148,7 +148,7 @@ class QueueCache:
     def save_clusters(self, digest: bytes, clusters: Clusters) -> None:
         """Write one clustering (typicality as computed so far); OSError is the caller's."""
         path = self.clusters_path(clusters.k, clusters.seed)
-        with atomic_write(path) as handle:
+        with atomic_write(path, durable=False) as handle:
             np.savez(
                 handle,
                 format=np.int64(FORMAT),
