@@ -125,12 +125,15 @@ def _fraction(value: float | None) -> str:
 
 
 def _stop_on_ctrl_c(stop: threading.Event) -> None:
+    """Ctrl+C (or SIGTERM) stops after the current batch and saves; Ctrl+C again aborts."""
+
     def handler(signum: int, frame: FrameType | None) -> None:
         print("\nstopping after this batch (Ctrl+C again to abort)", file=sys.stderr, flush=True)
         stop.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
 
 
 if __name__ == "__main__":

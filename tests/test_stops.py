@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import random
 import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.browser import CHROMIUM
-from tests.cli_support import run
+from tests.cli_support import REPO, as_foreground, cli_env, run
 from tests.datagen import seed_labels, write_synthetic_idx
 from tests.stop_states import STATES, STOP_BUDGET_S, StopCycle, stop_cycle
 
@@ -68,3 +73,59 @@ def test_every_stop_with_the_page_open_is_prompt(
     template: Path, stop_data: Path, tmp_path: Path, browser: Any
 ) -> None:
     cycles("page", template, stop_data, tmp_path, browser)
+
+
+TRAINERS = {
+    "alctl train --no-server": ["-m", "alctl", "train", "--no-server", "--epochs", "1000"],
+    "scripts/train.py": [str(REPO / "scripts" / "train.py"), "--max-epochs", "1000"],
+}
+TRAINER_CYCLES = 3
+
+
+def stop_a_trainer(command: list[str], sig: int) -> float:
+    """Start `command`, signal it once its first epoch is done, return the seconds to its exit."""
+    as_foreground()
+    proc = subprocess.Popen(
+        [sys.executable, *command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL, env=cli_env(), cwd=REPO,
+    )  # fmt: skip
+    first_epoch = threading.Event()
+    lines: list[str] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            lines.append(raw.decode(errors="replace"))
+            if "epoch 1/1000 (" in lines[-1]:
+                first_epoch.set()
+        first_epoch.set()  # ended early: the wait below must not hang
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert first_epoch.wait(600) and proc.poll() is None, "".join(lines)
+        started = time.monotonic()
+        proc.send_signal(sig)
+        code = proc.wait(60)
+        seconds = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code in (4, 130), "".join(lines)  # stopped, after saving
+    return seconds
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("trainer", sorted(TRAINERS))
+def test_training_without_a_server_stops_promptly_and_saves(
+    trainer: str, sig: int, template: Path, stop_data: Path, tmp_path: Path
+) -> None:
+    workspace = tmp_path / "ws"
+    shutil.copytree(template, workspace)
+    checkpoint = workspace / "artifacts" / "mnist" / "ssvae.ckpt"
+    where = ["--workspace", str(workspace), "--data-dir", str(stop_data)]
+    where += ["-d", "mnist"] if trainer.startswith("alctl") else ["--dataset", "mnist"]
+    for _ in range(TRAINER_CYCLES):
+        before = checkpoint.stat().st_mtime_ns
+        seconds = stop_a_trainer([*TRAINERS[trainer], *where], sig)
+        assert seconds <= STOP_BUDGET_S, f"{trainer} took {seconds:.2f} s to stop"
+        assert checkpoint.stat().st_mtime_ns != before  # the finished epoch was saved

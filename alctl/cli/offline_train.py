@@ -72,7 +72,8 @@ def training_lock(artifacts_dir: Path) -> Iterator[None]:
 
 @contextlib.contextmanager
 def stop_on_ctrl_c(stop: threading.Event, progress: TrainProgress) -> Iterator[None]:
-    """While active, Ctrl+C sets `stop` instead of raising (the trainer checks it per batch)."""
+    """While active, Ctrl+C (or SIGTERM) sets `stop` instead of raising or ending the process
+    (the trainer checks it per batch; the session is then saved)."""
 
     def handler(signum: int, frame: Any) -> None:
         if stop.is_set():
@@ -84,11 +85,12 @@ def stop_on_ctrl_c(stop: threading.Event, progress: TrainProgress) -> Iterator[N
     if threading.current_thread() is not threading.main_thread():
         yield  # signals only reach the main thread (e.g. inside a test runner thread)
         return
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, action in previous.items():
+            signal.signal(sig, action)
 
 
 def train_direct(
