@@ -24,12 +24,12 @@ from pathlib import Path
 from common import (
     FASHION_DIR,
     REPO,
-    bench_env,
+    bench_dataset,
     format_value,
     machine_load,
+    make_workspace,
     markdown_table,
     percentile,
-    run_checked,
 )
 
 sys.path.insert(0, str(REPO))
@@ -42,23 +42,6 @@ CAUSES = {
     "dgesdd": "LAPACK SVD",
     "_shutdown": "interpreter waiting for a thread",
 }
-
-
-def make_workspace(root: Path, dataset: str, data_dir: Path | None, labels: int) -> Path:
-    """A workspace with `labels` ground-truth labels and a 1-epoch checkpoint."""
-    from ssvae.data.datasets import load_dataset
-
-    ds = load_dataset(dataset, data_dir, download=False)
-    ws = root / "template"
-    csv = ws / "data" / ds.name / "labels.csv"
-    csv.parent.mkdir(parents=True)
-    picks = sorted(random.Random(1).sample(range(ds.n_train), labels))
-    csv.write_text("Serial,label\n" + "".join(f"{s},{int(ds.train_targets[s])}\n" for s in picks))
-    command = [sys.executable, "-m", "alctl", "train", "--no-server", "--epochs", "1"]
-    command += ["--workspace", str(ws), "--dataset", dataset]
-    command += ["--data-dir", str(data_dir)] if data_dir else []
-    run_checked(command, timeout=3600, env=bench_env())
-    return ws
 
 
 def causes(cycles: list[StopCycle]) -> str:
@@ -101,13 +84,10 @@ def main() -> None:
     load_before = machine_load()
     with tempfile.TemporaryDirectory(prefix="alctl-bench-stops-") as tmp:
         root = Path(tmp)
-        if args.quick:
-            from tests.datagen import write_synthetic_idx
-
-            data_dir, dataset = write_synthetic_idx(root / "idx", 2000, 400), "mnist"
-        else:
-            data_dir, dataset = args.data_dir, "fashion-mnist"
-        template = args.workspace or make_workspace(root, dataset, data_dir, 100)
+        data_dir, dataset, n_train = bench_dataset(root, args.quick, args.data_dir, 2000)
+        template = args.workspace or make_workspace(
+            root / "template", dataset, data_dir, n_train, labels=100
+        )
         rng = random.Random(args.seed)
         rows, notes = [], []
         browser_cm = None

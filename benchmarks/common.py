@@ -23,6 +23,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_TRAIN = 60_000
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -189,6 +190,41 @@ def run_checked(cmd: Sequence[str], *, timeout: float, env: dict[str, str]) -> s
         tail = (proc.stdout + proc.stderr)[-3000:]
         raise RuntimeError(f"{' '.join(cmd[:4])}... exited {proc.returncode}:\n{tail}")
     return proc.stdout
+
+
+def label_csv(workspace: Path, dataset: str, n_train: int, count: int, seed: int = 1) -> Path:
+    """`count` random images labeled (random classes: the benchmarks time, they do not learn)
+    as the workspace's label CSV."""
+    import random
+
+    rng = random.Random(seed)
+    csv = workspace / "data" / dataset / "labels.csv"
+    csv.parent.mkdir(parents=True, exist_ok=True)
+    picks = sorted(rng.sample(range(n_train), count))
+    csv.write_text("Serial,label\n" + "".join(f"{s},{rng.randrange(10)}\n" for s in picks))
+    return csv
+
+
+def bench_dataset(root: Path, quick: bool, data_dir: Path, quick_n: int) -> tuple[Path, str, int]:
+    """(data dir, dataset, training images): Fashion-MNIST, or `quick_n` generated images."""
+    if not quick:
+        return data_dir, "fashion-mnist", FASHION_TRAIN
+    sys.path.insert(0, str(REPO))
+    from tests.datagen import write_synthetic_idx
+
+    return write_synthetic_idx(root / "idx", quick_n, max(200, quick_n // 6)), "mnist", quick_n
+
+
+def make_workspace(
+    ws: Path, dataset: str, data_dir: Path | None, n_train: int, labels: int, epochs: int = 1
+) -> Path:
+    """A workspace at `ws` with `labels` labels and an `epochs`-epoch checkpoint (trained by
+    `alctl train --no-server`, which also writes the prediction cache)."""
+    label_csv(ws, dataset, n_train, labels)
+    command = [sys.executable, "-m", "alctl", "train", "--no-server", "--epochs", str(epochs)]
+    command += ["--workspace", str(ws), *dataset_args(dataset, data_dir)]
+    run_checked(command, timeout=3600, env=bench_env())
+    return ws
 
 
 class ServerProcess:
