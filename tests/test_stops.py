@@ -9,6 +9,7 @@ of them), and the states where they run are the states where they ran.
 from __future__ import annotations
 
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -80,14 +81,19 @@ TRAINERS = {
     "scripts/train.py": [str(REPO / "scripts" / "train.py"), "--max-epochs", "1000"],
 }
 TRAINER_CYCLES = 3
+# The first epoch's line: alctl's "epoch 1/1000 (#1) ...", the script's "epoch 1 (global 2) ...".
+FIRST_EPOCH = re.compile(r"epoch 1(/\d+)? \(")
 
 
-def stop_a_trainer(command: list[str], sig: int) -> float:
-    """Start `command`, signal it once its first epoch is done, return the seconds to its exit."""
+def stop_a_trainer(
+    command: list[str], sig: int, ready: re.Pattern[str] = FIRST_EPOCH, cwd: Path = REPO
+) -> float:
+    """Start `command`, signal it once a line matches `ready` (its first epoch is done),
+    return the seconds to its exit."""
     as_foreground()
     proc = subprocess.Popen(
         [sys.executable, *command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, env=cli_env(), cwd=REPO,
+        stdin=subprocess.DEVNULL, env=cli_env(), cwd=cwd,
     )  # fmt: skip
     first_epoch = threading.Event()
     lines: list[str] = []
@@ -96,7 +102,7 @@ def stop_a_trainer(command: list[str], sig: int) -> float:
         assert proc.stdout is not None
         for raw in proc.stdout:
             lines.append(raw.decode(errors="replace"))
-            if "epoch 1/1000 (" in lines[-1]:
+            if ready.search(lines[-1]):
                 first_epoch.set()
         first_epoch.set()  # ended early: the wait below must not hang
 
@@ -129,3 +135,11 @@ def test_training_without_a_server_stops_promptly_and_saves(
         seconds = stop_a_trainer([*TRAINERS[trainer], *where], sig)
         assert seconds <= STOP_BUDGET_S, f"{trainer} took {seconds:.2f} s to stop"
         assert checkpoint.stat().st_mtime_ns != before  # the finished epoch was saved
+
+
+def test_ctrl_c_of_a_simulation_is_prompt_and_keeps_its_rounds(tmp_path: Path) -> None:
+    command = ["-m", "alctl", "simulate", "--quick", "--workspace", str(tmp_path)]
+    seconds = stop_a_trainer(command, signal.SIGINT, re.compile(r"\b1/\d+ rounds"))
+    assert seconds <= STOP_BUDGET_S, f"simulate took {seconds:.2f} s to stop"
+    (results,) = tmp_path.glob("artifacts/*/simulations/*/results.csv")
+    assert len(results.read_text().splitlines()) >= 2  # the header and the finished round

@@ -9,6 +9,7 @@ server answers.
 from __future__ import annotations
 
 import functools
+import gc
 import inspect
 from enum import Enum
 from pathlib import Path
@@ -436,4 +437,9 @@ def main() -> None:
 
     command = get_command(create_cli())
     install(command)  # ~0.2 s less per command; see alctl.cli.params
-    command(prog_name="alctl")
+    try:
+        command(prog_name="alctl")
+    finally:
+        # The command is done; spare the interpreter's final garbage collection over torch's
+        # many objects (seconds on a busy machine: a Ctrl+C'd training took that long to end).
+        gc.freeze()

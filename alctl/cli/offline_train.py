@@ -134,7 +134,8 @@ def train_direct(
         mine = percent_short(outcome.labeled_accuracy, missing="n/a")
         labels = f"on your {outcome.n_labeled} labels {mine}"
         progress.note(f"saved {ws.checkpoint} (test accuracy {test}, {labels})")
-        progress.note(f"  history {ws.history_csv}, loss curves {ws.loss_plot}")
+        curves = ws.loss_plot if outcome.plotted else "redrawn by the next session (stopped)"
+        progress.note(f"  history {ws.history_csv}, loss curves {curves}")
     else:
         progress.note("nothing saved: no epoch completed")
     return exit_code(result)

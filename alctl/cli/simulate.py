@@ -123,7 +123,7 @@ def simulate(
         except KeyboardInterrupt:
             bar.close()
             rows = sim.read_results(out_dir / "results.csv")
-            _finish(sim, out_dir, rows, data.name)
+            _finish(sim, out_dir, rows, data.name, plot=False)  # stopping: promptly
             print(
                 "stopped: finished rounds are kept; run the same command to resume", file=sys.stderr
             )
@@ -193,18 +193,24 @@ def _load(quick: bool, dataset: str, data_dir: Path | None) -> Any:
     return load_dataset(dataset, data_dir, download=False)
 
 
-def _finish(sim: Any, out_dir: Path, rows: list[dict[str, Any]], dataset: str) -> None:
+def _finish(
+    sim: Any, out_dir: Path, rows: list[dict[str, Any]], dataset: str, plot: bool = True
+) -> None:
+    """Summary CSV, the plot (not after Ctrl+C: drawing takes seconds; the resumed run draws
+    it) and the table."""
     summary = sim.summarize(rows)
     if not summary:
         print("no round finished yet", file=sys.stderr)
         return
     sim.write_summary(out_dir / "summary.csv", summary)
-    sim.plot_summary(out_dir / "accuracy.png", summary, f"{dataset}: test accuracy vs labels")
+    if plot:
+        sim.plot_summary(out_dir / "accuracy.png", summary, f"{dataset}: test accuracy vs labels")
     print("test accuracy (%), mean ± spread over seeds:")
     print(sim.format_table(summary))
     wall = sum(s["wall_s_mean"] * s["seeds"] for s in summary if _is_last(s, summary))
     print(f"wall time of the training runs: {wall / 60:.1f} min")
-    print(f"saved {out_dir / 'summary.csv'} and {out_dir / 'accuracy.png'}")
+    drawn = f" and {out_dir / 'accuracy.png'}" if plot else " (the plot: when the run resumes)"
+    print(f"saved {out_dir / 'summary.csv'}{drawn}")
 
 
 def _is_last(s: dict[str, Any], summary: list[dict[str, Any]]) -> bool:

@@ -405,6 +405,7 @@ class WorkspaceSession:
                     records,
                     trainer.history,
                     trainer.sessions,
+                    plot=not self.stopping.is_set(),  # the server is stopping: see record_session
                 ),
             )
         with self._lock:  # the decoder reads the view and the points' map together

@@ -232,12 +232,16 @@ def record_session(
     new_records: Iterable[Mapping[str, Any]],
     all_records: Iterable[Mapping[str, Any]],
     sessions: Iterable[Mapping[str, Any]] = (),
+    *,
+    plot: bool = True,
 ) -> None:
     """Persist one session's epochs for the scripts: append the CSV, redraw the PNG.
 
     `sessions` are the trainer's session entries (their settings go into each row). A
     missing CSV (say, a checkpoint moved here without it) is rewritten from everything
-    the checkpoint knows, so the file always covers the whole history.
+    the checkpoint knows, so the file always covers the whole history. `plot=False` leaves
+    the PNG as it is (a process being stopped: drawing takes a second or more, the CSV holds
+    the same facts, and the next session redraws it).
     """
     history_csv = Path(history_csv)
     all_records, sessions = list(all_records), list(sessions)
@@ -245,7 +249,8 @@ def record_session(
         append_history_csv(history_csv, new_records, sessions)
     else:
         write_history_csv(history_csv, all_records, sessions)
-    plot_history(loss_plot, all_records)
+    if plot:
+        plot_history(loss_plot, all_records)
 
 
 def _atomic_savefig(fig: Any, path: Path) -> None:

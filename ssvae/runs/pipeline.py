@@ -54,6 +54,7 @@ class TrainOutcome:
     continued_from: int  # epochs in the checkpoint before this run
     saved: bool
     labeled_accuracy: float | None = None  # on the labels it trained on
+    plotted: bool = True  # the loss-curve PNG redrawn (not after a stop: see record_session)
 
 
 def train_from_files(
@@ -104,8 +105,15 @@ def train_from_files(
         **trainer.checkpoint_payload(ds.name, test_accuracy=test_accuracy),
         trained_labels=np.flatnonzero(labels >= 0).tolist(),
     )
+    # Stopped (Ctrl+C, SIGTERM): the process is ending, and promptly; the CSV is written.
+    plotted = result.status != "stopped"
     record_session(
-        run.history_csv, run.loss_plot, trainer.history[before:], trainer.history, trainer.sessions
+        run.history_csv,
+        run.loss_plot,
+        trainer.history[before:],
+        trainer.history,
+        trainer.sessions,
+        plot=plotted,
     )
     _refresh_points_cache(run, trainer, train, test_accuracy)
     return TrainOutcome(
@@ -115,6 +123,7 @@ def train_from_files(
         continued_from,
         True,
         evaluation["labeled_accuracy"],
+        plotted,
     )
 
 
