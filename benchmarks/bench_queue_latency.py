@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=0.5, help="seconds between labels")
     parser.add_argument("--quick", action="store_true", help="generated data, few requests")
     parser.add_argument("--data-dir", type=Path, default=FASHION_DIR)
+    parser.add_argument("--workspace", type=Path, help="a template workspace (checkpoint present)")
     args = parser.parse_args()
     counts = [int(c) for c in args.labels.split(",") if c]
     restarts, requests = (2, 10) if args.quick else (args.restarts, args.requests)
@@ -89,11 +90,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="alctl-bench-queue-") as tmp:
         root = Path(tmp)
         data_dir, dataset, n_train = bench_dataset(root, args.quick, args.data_dir, 12_000)
-        template = make_workspace(root / "template", dataset, data_dir, n_train, labels=100)
+        template = args.workspace or make_workspace(
+            root / "template", dataset, data_dir, n_train, labels=100
+        )
         for count in counts:
             count = min(count, n_train // 2)
             ws = root / f"ws-{count}"
             shutil.copytree(template, ws)
+            shutil.rmtree(ws / "artifacts" / dataset / "queue", ignore_errors=True)
             label_csv(ws, dataset, n_train, count, seed=count)
             with ServerProcess(ws, dataset, data_dir) as server:
                 once = first_head(server)
