@@ -13,7 +13,6 @@ when it asks before the warm-up is done, it computes what it needs itself.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -92,10 +91,9 @@ class LabelingQueue:
             worker.join(wait_s)
 
     def _run(self) -> None:
-        # The lowest CPU priority for this thread alone, too (Linux schedules threads), for
-        # the moments it runs beside a request.
-        with contextlib.suppress(AttributeError, OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        # Not at a low CPU priority (it pauses for training instead): at exit, the last of a
+        # process's threads to end unmaps its memory, and a thread at nice 19 on a busy
+        # machine took 4-7 s to do it, with the process already told to exit.
         while True:
             self._wanted.wait()
             if self.pacer.stopping.is_set():
