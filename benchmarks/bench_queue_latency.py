@@ -19,11 +19,13 @@ Times are the HTTP round trip from Python over loopback. Budget: p95 ≤ 200 ms,
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import shutil
 import sys
 import tempfile
 import time
+import urllib.error
 from pathlib import Path
 
 from common import (
@@ -45,21 +47,29 @@ HEAD = "/api/queue?strategy=typical&n=50"
 BUDGET_MS = 200.0
 
 
-def head_ms(server: ServerProcess) -> float:
+def head_ms(server: ServerProcess, timeout: float) -> float:
+    """The round trip of one head in ms; inf when none came within `timeout` s."""
     started = time.perf_counter()
-    answer = fetch(server.url + HEAD, timeout=600)
+    try:
+        answer = fetch(server.url + HEAD, timeout=timeout)
+    except (TimeoutError, urllib.error.URLError) as exc:
+        if isinstance(exc, urllib.error.URLError) and not isinstance(exc.reason, TimeoutError):
+            raise
+        return math.inf
     elapsed = (time.perf_counter() - started) * 1000
     if answer.status != 200:
         raise RuntimeError(f"GET {HEAD}: {answer.status} {answer.body[:300]!r}")
     return elapsed
 
 
-def first_head(server: ServerProcess) -> float:
+def first_head(server: ServerProcess, timeout: float) -> float:
     server.token(timeout=300)  # serving: the discovery file is written once it answers
-    return head_ms(server)
+    return head_ms(server, timeout)
 
 
-def warm_heads(server: ServerProcess, n_train: int, requests: int, gap: float) -> list[float]:
+def warm_heads(
+    server: ServerProcess, n_train: int, requests: int, gap: float, timeout: float
+) -> list[float]:
     token = server.token()
     rng = random.Random(7)
     times = []
@@ -68,7 +78,7 @@ def warm_heads(server: ServerProcess, n_train: int, requests: int, gap: float) -
         label = fetch(f"{server.url}/api/labels/{serial}", "PUT", {"label": 1}, token=token)
         if label.status != 200:
             raise RuntimeError(f"PUT label: {label.status} {label.body[:200]!r}")
-        times.append(head_ms(server))
+        times.append(head_ms(server, timeout))
         time.sleep(gap)
     return times
 
@@ -79,6 +89,7 @@ def main() -> None:
     parser.add_argument("--restarts", type=int, default=5)
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--gap", type=float, default=0.5, help="seconds between labels")
+    parser.add_argument("--timeout", type=float, default=120, help="a head slower is inf")
     parser.add_argument("--quick", action="store_true", help="generated data, few requests")
     parser.add_argument("--data-dir", type=Path, default=FASHION_DIR)
     parser.add_argument("--workspace", type=Path, help="a template workspace (checkpoint present)")
@@ -100,12 +111,12 @@ def main() -> None:
             shutil.rmtree(ws / "artifacts" / dataset / "queue", ignore_errors=True)
             label_csv(ws, dataset, n_train, count, seed=count)
             with ServerProcess(ws, dataset, data_dir) as server:
-                once = first_head(server)
-                warm = warm_heads(server, n_train, requests, args.gap)
+                once = first_head(server, args.timeout)
+                warm = warm_heads(server, n_train, requests, args.gap, args.timeout)
             again = []
             for _ in range(restarts):
                 with ServerProcess(ws, dataset, data_dir) as server:
-                    again.append(first_head(server))
+                    again.append(first_head(server, args.timeout))
             print(f"{count} labels: first start {once:.0f} ms, warm {warm}, restarted {again}")
             rows += [
                 Result(f"queue head, {count:,} labels, warm", "≤ 200 ms", "ms", BUDGET_MS, warm),

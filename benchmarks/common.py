@@ -34,6 +34,8 @@ def percentile(values: Sequence[float], q: float) -> float:
     rank = (len(data) - 1) * q / 100.0
     low = math.floor(rank)
     high = min(low + 1, len(data) - 1)
+    if rank == low or data[low] == data[high]:  # inf (a timeout) * 0 would be NaN
+        return data[low]
     return data[low] + (data[high] - data[low]) * (rank - low)
 
 
