@@ -82,7 +82,10 @@ class SessionLoop:
                 clock = (session, epoch, epochs, started)
                 train = self._train_epoch(clock, generator, stop_event)
                 if train is None:
+                    # A stop keeps whole epochs only: the unfinished one's updates go, so
+                    # what is saved is exactly the epochs the history lists.
                     status = "stopped"
+                    _restore(self.model, self.optimizer, good)
                     break
                 val = self._validate()
                 self.guard.check_epoch(train["loss"], val["loss"], epoch)  # before `good` moves

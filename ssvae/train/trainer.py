@@ -6,8 +6,8 @@ AdamW, seeded shuffling, early stopping on the validation loss (patience; the la
 weights are kept, nothing is restored) and a cooperative stop checked between
 batches. A non-finite loss or gradient, or any exception, ends the session as
 "failed" and rolls model and optimizer back to the last completed epoch, so the
-trainer stays usable. An interrupted epoch ("stopped") is not counted but its
-updates are kept.
+trainer stays usable. A stop does the same with the epoch it interrupts: a session keeps
+whole epochs only, the ones its history lists.
 """
 
 from __future__ import annotations
@@ -22,7 +22,14 @@ import torch
 from ssvae.config import SESSION_PARAMS, TRAINING_FIELDS, SSVAEConfig
 from ssvae.nn.model import SSVAE, Predictions, predict
 from ssvae.records.events import EpochRecord, TrainingCallback, TrainResult, TrainStart
-from ssvae.records.sessions import close_session, from_records, last_number, open_session
+from ssvae.records.sessions import (
+    TrainerSnapshot,
+    close_session,
+    from_records,
+    last_number,
+    open_session,
+    record_evaluation,
+)
 from ssvae.train.batches import TrainingData, check_inputs
 from ssvae.train.device import pick_device
 from ssvae.train.session_loop import SessionLoop
@@ -47,6 +54,7 @@ class InteractiveTrainer:
         epochs_trained: int = 0,
         history: Sequence[dict[str, Any]] = (),
         sessions: Sequence[dict[str, Any]] | None = None,
+        trained_labels: Sequence[int] | None = (),
     ) -> None:
         self.config = config
         self.device = pick_device(device)
@@ -68,8 +76,16 @@ class InteractiveTrainer:
             [dict(s) for s in sessions] if sessions else from_records(self.history)
         )
         self.session = last_number(self.sessions, self.history)  # the one session counter
+        # The serials the weights have trained on: later labels are the blind check's and
+        # calibrate the certainty (ssvae.runs.pipeline). None: unknown (an older file).
+        self.trained_labels: list[int] | None = (
+            None if trained_labels is None else [int(s) for s in trained_labels]
+        )
         self.last_result: TrainResult | None = None
         self._lock = threading.Lock()  # one session at a time; predict() waits for it
+        # Guards config, history and sessions for readers in other threads (`snapshot()`);
+        # the session's own thread changes them only while holding it.
+        self._state = threading.Lock()
 
     @classmethod
     def from_checkpoint(
@@ -91,6 +107,7 @@ class InteractiveTrainer:
                 ckpt.epochs_trained,
                 ckpt.history,
                 ckpt.sessions,
+                ckpt.trained_labels,
             )
         except (ValueError, KeyError, RuntimeError) as exc:
             from ssvae.io.checkpoint import CheckpointError
@@ -131,7 +148,8 @@ class InteractiveTrainer:
             raise RuntimeError("a training session is already running")
         clean, result = self.config, None
         try:
-            self.config = config
+            with self._state:
+                self.config = config
             self._apply_hparams()
             self.session += 1
             data = TrainingData.build(
@@ -150,7 +168,8 @@ class InteractiveTrainer:
         finally:
             if result is None or result.status == "failed":
                 # A failed session's settings must not become the next session's defaults.
-                self.config = clean
+                with self._state:
+                    self.config = clean
                 self._apply_hparams()
             self._lock.release()
 
@@ -158,6 +177,21 @@ class InteractiveTrainer:
         """`ssvae.nn.model.predict` on this model, waiting for a running session to finish."""
         with self._lock:
             return predict(self.model, images, device=self.device, **kwargs)
+
+    def snapshot(self) -> TrainerSnapshot:
+        """A consistent copy of what the trainer records, for readers in other threads."""
+        with self._state:
+            return TrainerSnapshot(
+                self.config,
+                self.epochs_trained,
+                [dict(r) for r in self.history],
+                [dict(s) for s in self.sessions],
+            )
+
+    def record_evaluation(self, number: int, evaluation: dict[str, Any]) -> None:
+        """Store how session `number`'s weights did in its entry (saved with the entries)."""
+        with self._state:
+            record_evaluation(self.sessions, number, evaluation)
 
     def checkpoint_payload(
         self,
@@ -176,6 +210,7 @@ class InteractiveTrainer:
             "sessions": [dict(s) for s in self.sessions],
             "test_accuracy": test_accuracy,
             "temperature": self.model.temperature,
+            "trained_labels": self.trained_labels,
         }
 
     def _apply_hparams(self) -> None:
@@ -191,14 +226,17 @@ class _Bookkeeper(TrainingCallback):
         self.owner = owner
 
     def on_train_start(self, event: TrainStart) -> None:
-        self.owner.sessions.append(open_session(event))
+        with self.owner._state:
+            self.owner.sessions.append(open_session(event))
 
     def on_epoch_end(self, event: EpochRecord) -> None:
-        self.owner.epochs_trained = event.global_epoch
-        self.owner.history.append(event.to_dict())
+        with self.owner._state:
+            self.owner.epochs_trained = event.global_epoch
+            self.owner.history.append(event.to_dict())
 
     def on_train_end(self, event: TrainResult) -> None:
-        close_session(self.owner.sessions[-1], event)
+        with self.owner._state:
+            close_session(self.owner.sessions[-1], event)
 
 
 def make_optimizer(model: torch.nn.Module, config: SSVAEConfig) -> torch.optim.AdamW:
