@@ -19,7 +19,7 @@ import typer
 
 from alctl.cli import dispatch
 from alctl.cli.simulate import simulate
-from alctl.errors import fail_cleanly
+from alctl.errors import EXIT_OK, fail_cleanly, finish_stdout
 from ssvae.config.blas import one_blas_thread
 
 
@@ -441,6 +441,12 @@ def main() -> None:
     install(command)  # ~0.2 s less per command; see alctl.cli.params
     try:
         command(prog_name="alctl")
+    except SystemExit as done:
+        # Output still buffered for a reader that has gone is dropped quietly; click ends a
+        # help text cut off that way with exit 1 (raised while handling the BrokenPipeError).
+        if finish_stdout() and isinstance(done.__context__, BrokenPipeError):
+            raise SystemExit(EXIT_OK) from None
+        raise
     finally:
         # The command is done; spare the interpreter's final garbage collection over torch's
         # many objects (seconds on a busy machine: a Ctrl+C'd training took that long to end).
