@@ -149,10 +149,10 @@ def _just_ready(server: LiveServer, rng: random.Random, page: Any) -> None:
     time.sleep(rng.uniform(1.0, 15.0))  # the state itself is a moment after start
 
 
-def _train(server: LiveServer, until: str) -> None:
+def _train(server: LiveServer, until: str, epochs: int = 1) -> None:
     with SSEReader(server.url, timeout=60) as events:
         events.until("snapshot", deadline_s=30)
-        answer = server.api("POST", "/api/train", {"epochs": 1})
+        answer = server.api("POST", "/api/train", {"epochs": epochs})
         assert answer.status in (200, 202), answer.body
         events.until(until, deadline_s=600)
 
@@ -162,7 +162,8 @@ def _after_session(server: LiveServer, rng: random.Random, page: Any) -> None:
 
 
 def _during_session(server: LiveServer, rng: random.Random, page: Any) -> None:
-    _train(server, "train_progress")
+    # Stopped in its second epoch: a session keeps whole epochs, so the first must be saved.
+    _train(server, "train_epoch", epochs=2)
 
 
 def _in_flight(request: Callable[[], Any], delay_s: float) -> None:
