@@ -52,6 +52,7 @@ _USER_ERRORS = (
     ("ssvae.data.download", "DownloadError"),
     ("ssvae.data.idx", "IDXError"),
     ("ssvae.config.hparams", "HyperparameterError"),
+    ("ssvae.runs.ray_executor", "RaySetupError"),
 )
 
 

@@ -22,7 +22,6 @@ import argparse
 import math
 import random
 import shutil
-import sys
 import tempfile
 import time
 import urllib.error
@@ -30,20 +29,19 @@ from pathlib import Path
 
 from common import (
     FASHION_DIR,
-    REPO,
     Result,
     ServerProcess,
     bench_dataset,
+    bench_server,
     label_csv,
     machine_load,
     make_workspace,
     print_results,
 )
 
-sys.path.insert(0, str(REPO))
 from tests.live_server import fetch
 
-HEAD = "/api/queue?strategy=typical&n=50"
+HEAD = "api/queue?strategy=typical&n=50"  # after the server's URL, which ends in /
 BUDGET_MS = 200.0
 
 
@@ -63,19 +61,19 @@ def head_ms(server: ServerProcess, timeout: float) -> float:
 
 
 def first_head(server: ServerProcess, timeout: float) -> float:
-    server.token(timeout=300)  # serving: the discovery file is written once it answers
+    server.wait_serving(timeout=300)
     return head_ms(server, timeout)
 
 
 def warm_heads(
     server: ServerProcess, n_train: int, requests: int, gap: float, timeout: float
 ) -> list[float]:
-    token = server.token()
+    token = server.wait_serving()
     rng = random.Random(7)
     times = []
     for _ in range(requests):
         serial = rng.randrange(n_train)
-        label = fetch(f"{server.url}/api/labels/{serial}", "PUT", {"label": 1}, token=token)
+        label = fetch(f"{server.url}api/labels/{serial}", "PUT", {"label": 1}, token=token)
         if label.status != 200:
             raise RuntimeError(f"PUT label: {label.status} {label.body[:200]!r}")
         times.append(head_ms(server, timeout))
@@ -110,12 +108,12 @@ def main() -> None:
             shutil.copytree(template, ws)
             shutil.rmtree(ws / "artifacts" / dataset / "queue", ignore_errors=True)
             label_csv(ws, dataset, n_train, count, seed=count)
-            with ServerProcess(ws, dataset, data_dir) as server:
+            with bench_server(ws, dataset, data_dir) as server:
                 once = first_head(server, args.timeout)
                 warm = warm_heads(server, n_train, requests, args.gap, args.timeout)
             again = []
             for _ in range(restarts):
-                with ServerProcess(ws, dataset, data_dir) as server:
+                with bench_server(ws, dataset, data_dir) as server:
                     again.append(first_head(server, args.timeout))
             print(f"{count} labels: first start {once:.0f} ms, warm {warm}, restarted {again}")
             rows += [

@@ -17,13 +17,11 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 from common import (
     FASHION_DIR,
-    REPO,
     bench_dataset,
     format_value,
     machine_load,
@@ -32,7 +30,6 @@ from common import (
     percentile,
 )
 
-sys.path.insert(0, str(REPO))
 from tests.stop_states import STATES, STOP_BUDGET_S, StopCycle, stop_cycle
 
 # Frames that name a known cause when found in a hung server's stacks.

@@ -26,19 +26,16 @@ from pathlib import Path
 
 from common import (
     FASHION_DIR,
-    REPO,
     Result,
-    ServerProcess,
     bench_dataset,
     bench_env,
+    bench_server,
     dataset_args,
     machine_load,
     make_workspace,
     print_results,
     run_checked,
 )
-
-sys.path.insert(0, str(REPO))
 
 
 def last_session_seconds(workspace: Path, dataset: str) -> list[float]:
@@ -61,8 +58,8 @@ def fresh(template: Path, root: Path, name: str) -> Path:
 
 def train_after_start(ws: Path, dataset: str, data_dir: Path | None, epochs: int) -> list[float]:
     train = [sys.executable, "-m", "alctl", "train", "--epochs", str(epochs), "-w", str(ws)]
-    with ServerProcess(ws, dataset, data_dir) as server:
-        server.token(timeout=300)  # serving: the discovery file is written once it answers
+    with bench_server(ws, dataset, data_dir) as server:
+        server.wait_serving(timeout=300)
         time.sleep(1.0)  # the gap the budget names: "issued 1 s after serve"
         run_checked(train, timeout=3600, env=bench_env())
     return last_session_seconds(ws, dataset)

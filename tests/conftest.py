@@ -65,6 +65,17 @@ def live_server(tiny_data_dir: Path, workspace: Path) -> Iterator[LiveServer]:
         yield server
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A browser test fails at once, with the fix in one line, when Chromium, the page's
+    vendored scripts or playwright are missing; `-m 'not browser'` deselects them."""
+    if item.get_closest_marker("browser") is not None:
+        from tests.browser import browser_problem
+
+        problem = browser_problem()
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """One Chromium per browser test module, with the settings of tests/browser.py."""

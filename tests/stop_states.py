@@ -21,7 +21,6 @@ import random
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,20 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.live_server import (
-    REPO,
-    LiveServer,
-    SSEReader,
-    discovery_token,
-    fetch,
-    free_port,
-    serve_command,
-    server_env,
-)
+from tests.live_server import LiveServer, ServerProcess, SSEReader
 
 STATES = ("idle", "just_ready", "after_session", "during_session", "queue", "report", "page")
 STOP_BUDGET_S = 3.0
-START_TIMEOUT_S = 120.0
+START_TIMEOUT_S = 120.0  # 12,000 images on a busy machine
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -65,39 +55,17 @@ def started_server(
     workspace: Path, data_dir: Path | None, dataset: str, env: dict[str, str] | None = None
 ) -> Iterator[LiveServer]:
     """`alctl serve` until the block ends (the block is expected to stop it; killed if not)."""
-    port = free_port()
-    log = Path(tempfile.mkstemp(prefix="alctl-stop-", suffix=".log")[1])
-    command = serve_command(workspace, data_dir or Path("."), port, dataset)
-    if data_dir is None:
-        at = command.index("--data-dir")
-        del command[at : at + 2]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            command, stdout=sink, stderr=subprocess.STDOUT, env=env or server_env(), cwd=REPO
-        )
-    url = f"http://127.0.0.1:{port}/"
+    server = ServerProcess(workspace, data_dir, dataset, env=env)
+    process = server.start().process
+    assert process is not None
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        token = None
-        while token is None:
-            if process.poll() is not None:
-                raise AssertionError(
-                    f"alctl serve exited with {process.returncode}:\n{log.read_text()}"
-                )
-            if time.monotonic() > deadline:
-                raise AssertionError(f"alctl serve did not answer:\n{log.read_text()}")
-            with contextlib.suppress(OSError):
-                found = discovery_token(workspace, process)
-                if found is not None and fetch(url + "api/status", timeout=5).status == 200:
-                    token = found
-            if token is None:
-                time.sleep(0.05)
-        yield LiveServer(url, token, process, workspace, log)
+        server.wait_serving(START_TIMEOUT_S)
+        yield server.live()
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-        log.unlink(missing_ok=True)
+        server.log.unlink(missing_ok=True)
 
 
 def stop_and_time(process: subprocess.Popen[bytes], sig: int, wait_s: float) -> tuple[float, str]:

@@ -25,6 +25,7 @@ from tests.cli_support import (
     wait_idle,
 )
 from tests.live_server import LiveServer, running_server
+from tests.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +50,9 @@ def ws(server: LiveServer) -> list[str]:
 
 
 def wait_running(client: ApiClient, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while client.status()["training"]["state"] != "running":
-        assert time.monotonic() < deadline, "the session never started"
-        time.sleep(0.05)
+    wait_for(
+        lambda: client.status()["training"]["state"] == "running", timeout, "the session to start"
+    )
 
 
 def test_train_completes_and_is_followed(server: LiveServer, client: ApiClient) -> None:

@@ -10,15 +10,16 @@ from typing import Any
 import numpy as np
 import pytest
 
+from alctl.server.cpu_demand import BackgroundJobs
 from alctl.server.labeling_queue import LabelingQueue
 from alctl.server.pacing import Pacer, Stopping
 from ssvae.data import pixel_features
 from ssvae.data.pixel_features import RECIPE, queue_features
 from ssvae.io.queue_cache import QueueCache
 from ssvae.select.representative import cluster_count
-from tests.browser import wait_for
 from tests.datagen import seed_labels
 from tests.thread_server import make_session, thread_server
+from tests.waiting import wait_for
 
 
 class WatchedEvent(threading.Event):
@@ -34,11 +35,14 @@ class WatchedEvent(threading.Event):
 
 
 class CountingFeatures:
-    def __init__(self) -> None:
-        self.calls = 0
+    """The features, counting its calls and the background jobs running at each."""
+
+    def __init__(self, jobs: BackgroundJobs) -> None:
+        self.calls, self.jobs, self.jobs_seen = 0, jobs, []
 
     def __call__(self, images: np.ndarray, pace: Any = None) -> np.ndarray:
         self.calls += 1
+        self.jobs_seen.append(self.jobs.count)
         return queue_features(images, pace)
 
 
@@ -48,10 +52,13 @@ class PausedQueue:
 
     def __init__(self, session: Any, folder: Path) -> None:
         self.stopping, self.idle = threading.Event(), WatchedEvent()
-        self.compute = CountingFeatures()
+        self.jobs = BackgroundJobs()
+        self.compute = CountingFeatures(self.jobs)
         cache = QueueCache(folder, session.dataset.train_images, self.compute, RECIPE)
         pacer = Pacer(self.stopping, self.idle)
-        self.queue = LabelingQueue(session.points, session.labels, lambda: True, cache, pacer)
+        self.queue = LabelingQueue(
+            session.points, session.labels, lambda: True, cache, pacer, self.jobs
+        )
         self.queue.warm()
         assert self.idle.waited.wait(30)  # the warm-up waits at its first step
 
@@ -81,6 +88,21 @@ def test_the_warm_up_waits_for_a_running_session_and_then_runs(
     wait_for(lambda: paused.queue.cache.clusters_path(k, 0).exists(), what="clusters on disk")
     assert paused.compute.calls == 1
     paused.stop()
+
+
+def test_the_warm_up_is_a_background_job_while_it_computes_not_while_paused(
+    session: Any, tmp_path: Path
+) -> None:
+    paused = PausedQueue(session, tmp_path / "q")
+    # Paused for a session: the trainer's thread policy must not leave it a core.
+    assert paused.jobs.count == 0
+    paused.idle.set()
+    wait_for(lambda: paused.compute.calls == 1, what="the warm-up's features")
+    k = cluster_count(12, session.n_samples)
+    wait_for(lambda: paused.queue.cache.clusters_path(k, 0).exists(), what="clusters on disk")
+    assert paused.compute.jobs_seen == [1]  # counted while it computed
+    paused.stop()
+    assert paused.jobs.count == 0
 
 
 def test_a_request_does_not_wait_for_a_paused_warm_up(session: Any, tmp_path: Path) -> None:

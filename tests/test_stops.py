@@ -139,7 +139,8 @@ def test_training_without_a_server_stops_promptly_and_saves(
 
 def test_ctrl_c_of_a_simulation_is_prompt_and_keeps_its_rounds(tmp_path: Path) -> None:
     command = ["-m", "alctl", "simulate", "--quick", "--workspace", str(tmp_path)]
-    seconds = stop_a_trainer(command, signal.SIGINT, re.compile(r"\b1/\d+ rounds"))
+    # Off a terminal each finished round is a line "[1/4] margin seed 0: round 1/2, ...".
+    seconds = stop_a_trainer(command, signal.SIGINT, re.compile(r"^\[1/\d+\] "))
     assert seconds <= STOP_BUDGET_S, f"simulate took {seconds:.2f} s to stop"
     (results,) = tmp_path.glob("artifacts/*/simulations/*/results.csv")
     assert len(results.read_text().splitlines()) >= 2  # the header and the finished round

@@ -22,7 +22,9 @@ from alctl.decode_request import grid_body, parse_body, point_body
 from alctl.errors import CliError
 
 if TYPE_CHECKING:
-    from alctl.cli.dispatch import Target
+    from alctl.cli.backend import Backend
+    from alctl.cli.offline import Files
+    from alctl.cli.server_client import LiveServer
 
 SHADES = " .:-=+*#%@"
 MODEL_WAIT_S = 120.0  # a server that just started loads torch and its model in the background
@@ -72,13 +74,14 @@ def _ask(client: Any, body: dict, wait_s: float = MODEL_WAIT_S) -> dict:
         time.sleep(0.5)
 
 
-def decode_via_server(target: Target, xy: tuple[float, float] | None, grid: int | None) -> Any:
-    assert target.server is not None
-    status = target.server.status
+def decode_via_server(
+    server: LiveServer, xy: tuple[float, float] | None, grid: int | None
+) -> DecodedPoints:
+    status = server.status
     from ssvae.nn.decode import square_extent
 
     bounds = square_extent(status["latent"]["bounds"]) if grid is not None else None
-    answer = _ask(target.server.client, request_body(xy, grid, bounds))
+    answer = _ask(server.client, request_body(xy, grid, bounds))
     raw = np.frombuffer(base64.b64decode(answer["images"]), np.uint8)
     return DecodedPoints(
         raw.reshape(answer["n"], 28, 28),
@@ -92,7 +95,9 @@ def decode_via_server(target: Target, xy: tuple[float, float] | None, grid: int 
     )
 
 
-def decode_offline(target: Target, xy: tuple[float, float] | None, grid: int | None) -> Any:
+def decode_offline(
+    files: Files, data_dir: Path | None, xy: tuple[float, float] | None, grid: int | None
+) -> DecodedPoints:
     """Load the checkpoint and decode here; the view's axes and extent come from the points
     cache when it matches the checkpoint, else from encoding the training set."""
     from ssvae.data.datasets import CLASS_NAMES, load_dataset
@@ -102,7 +107,6 @@ def decode_offline(target: Target, xy: tuple[float, float] | None, grid: int | N
     from ssvae.nn.restore import build_model
     from ssvae.select.latent_view import LatentView
 
-    files = target.files()
     checkpoint = files.workspace.checkpoint
     ckpt = load_checkpoint(checkpoint, dataset=files.dataset)
     if ckpt is None:
@@ -120,7 +124,7 @@ def decode_offline(target: Target, xy: tuple[float, float] | None, grid: int | N
         from ssvae.nn.model import predict
         from ssvae.select.points import Predictions2D
 
-        data = load_dataset(files.dataset, target.data_dir)
+        data = load_dataset(files.dataset, data_dir)
         predictions = Predictions2D.of(predict(model, data.train_images, reconstruct=False))
     view = predictions.view
     if view is None or view.latent_dim != config.latent_dim:
@@ -146,7 +150,7 @@ def decode_offline(target: Target, xy: tuple[float, float] | None, grid: int | N
 
 
 def decode(
-    target: Target, xy: tuple[float, float] | None, grid: int | None, out: Path | None
+    backend: Backend, xy: tuple[float, float] | None, grid: int | None, out: Path | None
 ) -> list[str]:
     """Decode and write `out` (PNG) if given; returns the lines to print."""
     from alctl.images import png_bytes
@@ -155,8 +159,7 @@ def decode(
 
     if xy is not None:  # refused before a checkpoint loads or a request goes out
         parse_body(point_body(*xy))
-    run = decode_via_server if target.server is not None else decode_offline
-    result = run(target, xy, grid)
+    result = backend.decode(xy, grid)
     lines = []
     if grid is not None:
         assert result.bounds is not None

@@ -15,15 +15,12 @@ import typer
 from alctl.errors import CliError
 
 if TYPE_CHECKING:
-    from alctl.cli.dispatch import Target
+    from alctl.cli.backend import Backend
     from alctl.cli.offline import Files
 
 
-def evaluate(target: Target, as_json: bool) -> None:
-    if target.server is not None:
-        answer = target.server.client.evaluation()
-    else:
-        answer = offline_evaluation(target.files(), target.data_dir)
+def evaluate(backend: Backend, as_json: bool) -> None:
+    answer = backend.evaluation()
     typer.echo(json.dumps(answer, indent=2) if as_json else render(answer))
 
 

@@ -8,66 +8,41 @@ server answers.
 
 from __future__ import annotations
 
-import functools
 import gc
-import inspect
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from alctl.cli import dispatch
+from alctl.cli.options import Where, on_workspace, with_session_options
 from alctl.cli.simulate import simulate
 from alctl.errors import EXIT_OK, fail_cleanly, finish_stdout
 from ssvae.config.blas import one_blas_thread
 
-
-class DatasetName(str, Enum):
-    auto = "auto"
-    mnist = "mnist"
-    fashion_mnist = "fashion-mnist"
-
-
-WorkspaceOpt = Annotated[
-    Path,
-    typer.Option(
-        "--workspace",
-        "-w",
-        envvar="ALCTL_WORKSPACE",
-        file_okay=False,
-        help="Workspace directory (labels, checkpoint, server file).",
-    ),
-]
-DatasetOpt = Annotated[
-    DatasetName,
-    typer.Option(
-        "--dataset",
-        "-d",
-        help="Dataset; 'auto' picks MNIST when available, else Fashion-MNIST. "
-        "A running server's dataset wins.",
-    ),
-]
-DataDirOpt = Annotated[
-    Path | None,
-    typer.Option("--data-dir", file_okay=False, help="Directory holding the 4 IDX files."),
-]
-NoServerOpt = Annotated[
-    bool,
-    typer.Option("--no-server", help="Work on the files even when a server is running."),
-]
 OutOpt = Annotated[
     Path | None, typer.Option("--out", "-o", dir_okay=False, help="Write to FILE instead.")
 ]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        min=1,
+        help="Torch threads for training (default: chosen for the machine and what else runs;"
+        " OMP_NUM_THREADS also sets it).",
+        show_default=False,
+    ),
+]
 
 
+@on_workspace(no_server=False)
 def serve(
-    workspace: WorkspaceOpt = Path("."),
-    dataset: DatasetOpt = DatasetName.auto,
-    data_dir: DataDirOpt = None,
+    *,
+    where: Where,
     host: Annotated[str, typer.Option(help="Address to bind; keep loopback.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 = any free).")] = 8050,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page.")] = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Run the dashboard for a workspace.
 
@@ -80,19 +55,21 @@ def serve(
 
     with fail_cleanly():
         code = run_server(
-            workspace,
-            dataset=dataset.value,
+            where.workspace,
+            dataset=where.dataset,
             host=host,
             port=port,
             open_browser=open_browser,
-            data_dir=data_dir,
+            data_dir=where.data_dir,
             echo=print,
+            threads=threads,
         )
     if code in (0, 130):  # served and stopped, or stopped while starting: see exit_process
         exit_process(code)
     raise typer.Exit(code)
 
 
+@on_workspace()
 def label(
     serial: Annotated[
         str | None, typer.Argument(metavar="SERIAL", help="Row of the training split.")
@@ -105,10 +82,8 @@ def label(
     ] = None,
     list_: Annotated[bool, typer.Option("--list", help="Print all labels as CSV.")] = False,
     out: OutOpt = None,
-    workspace: WorkspaceOpt = Path("."),
-    dataset: DatasetOpt = DatasetName.auto,
-    data_dir: DataDirOpt = None,
-    no_server: NoServerOpt = False,
+    *,
+    where: Where,
 ) -> None:
     """Set, delete, import or list labels (a running page sees it live).
 
@@ -137,23 +112,22 @@ def label(
             )
         if out is not None and not list_:
             raise dispatch.UsageError("--out goes with --list")
-        target = dispatch.resolve(workspace, dataset.value, data_dir, no_server)
+        backend = where.backend()
         if list_:
-            dispatch.list_labels(target, out)
+            dispatch.list_labels(backend, out)
         elif import_file is not None:
-            dispatch.import_labels(target, import_file)
+            dispatch.import_labels(backend, import_file)
         elif number is None:
             raise dispatch.UsageError("give the SERIAL to label, e.g. `alctl label 1234 7`")
         else:
-            dispatch.set_label(target, number, None if delete else label)
+            dispatch.set_label(backend, number, None if delete else label)
 
 
+@on_workspace()
 def labels(
     out: OutOpt = None,
-    workspace: WorkspaceOpt = Path("."),
-    dataset: DatasetOpt = DatasetName.auto,
-    data_dir: DataDirOpt = None,
-    no_server: NoServerOpt = False,
+    *,
+    where: Where,
 ) -> None:
     """Print all labels as CSV (Serial,label), or write them to --out.
 
@@ -163,17 +137,17 @@ def labels(
       alctl labels --out backup.csv
     """
     with fail_cleanly():
-        dispatch.list_labels(dispatch.resolve(workspace, dataset.value, data_dir, no_server), out)
+        dispatch.list_labels(where.backend(), out)
 
 
+@on_workspace()
 def train(
     detach: Annotated[
         bool, typer.Option("--detach", help="Return once the server accepted the start.")
     ] = False,
-    workspace: WorkspaceOpt = Path("."),
-    dataset: DatasetOpt = DatasetName.auto,
-    data_dir: DataDirOpt = None,
-    no_server: NoServerOpt = False,
+    threads: ThreadsOpt = None,
+    *,
+    where: Where,
     **hparams: Any,
 ) -> None:
     """Train one session, continuing from the checkpoint (omitted settings stay as they were).
@@ -195,57 +169,16 @@ def train(
     with fail_cleanly():
         values = dispatch.parse_hparams(hparams)
         epochs = values.pop("epochs", None)
-        target = dispatch.resolve(workspace, dataset.value, data_dir, no_server)
-        code = dispatch.train(target, epochs, values, detach=detach)
+        backend = where.backend()
+        code = dispatch.train(backend, epochs, values, detach=detach, threads=threads)
     raise typer.Exit(code)
 
 
-def _with_session_options(command: Any) -> Any:
-    """`command` with one option per session hyperparameter of the schema (--epochs, ...).
-
-    The values arrive as text and are parsed by the schema itself, so `alctl train`, the
-    API, the page and scripts/train.py accept and refuse exactly the same values.
-    """
-    from ssvae.config import SESSION_PARAMS
-
-    signature = inspect.signature(command, eval_str=True)
-    fixed = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
-    options = []
-    for name, param in SESSION_PARAMS.items():
-        kind = {"int": int, "float": float}.get(param.kind, str)
-        # Whole numbers get typer's own range check and message (exit 2); typer cannot say
-        # "above 0" or refuse NaN, so numbers are left to the schema (one line, exit 1),
-        # which checks every value again before anything runs.
-        bounds = {"min": param.low, "max": param.high} if kind is int else {}
-        info = typer.Option(
-            "--" + name.replace("_", "-"),
-            help=f"{param.help} [{param.describe()}; default: as last time]",
-            show_default=False,
-            **bounds,
-        )
-        annotation = Annotated[kind | None, info]  # type: ignore[valid-type]
-        options.append(
-            inspect.Parameter(
-                name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
-            )
-        )
-    fixed = [p.replace(kind=p.KEYWORD_ONLY) for p in fixed]
-
-    @functools.wraps(command)
-    def wrapper(**kwargs: Any) -> Any:
-        return command(**kwargs)
-
-    wrapper.__signature__ = signature.replace(parameters=[*options, *fixed])  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in [*options, *fixed]}
-    return wrapper
-
-
+@on_workspace()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    workspace: WorkspaceOpt = Path("."),
-    dataset: DatasetOpt = DatasetName.auto,
-    data_dir: DataDirOpt = None,
-    no_server: NoServerOpt = False,
+    *,
+    where: Where,
 ) -> None:
     """Show dataset, labels, checkpoint and server state.
 
@@ -255,14 +188,13 @@ def status(
       alctl status --json | jq .labels.labeled
     """
     with fail_cleanly():
-        dispatch.status(dispatch.resolve(workspace, dataset.value, data_dir, no_server), as_json)
+        dispatch.status(where.backend(), as_json)
 
 
+@on_workspace()
 def rollback(
-    workspace: WorkspaceOpt = Path("."),
-    dataset: DatasetOpt = DatasetName.auto,
-    data_dir: DataDirOpt = None,
-    no_server: NoServerOpt = False,
+    *,
+    where: Where,
 ) -> None:
     """Go back to the previous checkpoint (kept as ssvae.prev.ckpt at every save).
 
@@ -273,16 +205,16 @@ def rollback(
       alctl rollback
     """
     with fail_cleanly():
-        dispatch.rollback(dispatch.resolve(workspace, dataset.value, data_dir, no_server))
+        dispatch.rollback(where.backend())
 
 
+@on_workspace(no_server=False)
 def report(
     out: Annotated[
         Path, typer.Option("--out", "-o", dir_okay=False, help="The HTML file to write.")
     ] = Path("alctl-report.html"),
-    workspace: WorkspaceOpt = Path("."),
-    dataset: DatasetOpt = DatasetName.auto,
-    data_dir: DataDirOpt = None,
+    *,
+    where: Where,
 ) -> None:
     """Write a static, self-contained HTML report of the current model (works offline).
 
@@ -296,9 +228,10 @@ def report(
       alctl report --out reports/after-round-3.html
     """
     with fail_cleanly():
-        dispatch.report(workspace, dataset.value, data_dir, out)
+        dispatch.report(where.workspace, where.dataset, where.data_dir, out)
 
 
+@on_workspace()
 def suggest(
     n: Annotated[int, typer.Option("-n", "--count", min=1, max=1000, help="How many.")] = 20,
     strategy: Annotated[
@@ -310,10 +243,8 @@ def suggest(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    workspace: WorkspaceOpt = Path("."),
-    dataset: DatasetOpt = DatasetName.auto,
-    data_dir: DataDirOpt = None,
-    no_server: NoServerOpt = False,
+    *,
+    where: Where,
 ) -> None:
     """Print the head of the labeling queue: serial, prediction, certainty, score.
 
@@ -328,16 +259,15 @@ def suggest(
     from alctl.cli.suggest import suggest as run_suggest
 
     with fail_cleanly():
-        target = dispatch.resolve(workspace, dataset.value, data_dir, no_server)
-        run_suggest(target, strategy, n, as_json)
+        backend = where.backend()
+        run_suggest(backend, strategy, n, as_json)
 
 
+@on_workspace()
 def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    workspace: WorkspaceOpt = Path("."),
-    dataset: DatasetOpt = DatasetName.auto,
-    data_dir: DataDirOpt = None,
-    no_server: NoServerOpt = False,
+    *,
+    where: Where,
 ) -> None:
     """Per-class accuracy and the confusion matrix of the model on the test split.
 
@@ -352,9 +282,10 @@ def evaluate(
     from alctl.cli.evaluate import evaluate as run_evaluate
 
     with fail_cleanly():
-        run_evaluate(dispatch.resolve(workspace, dataset.value, data_dir, no_server), as_json)
+        run_evaluate(where.backend(), as_json)
 
 
+@on_workspace()
 def decode(
     x: Annotated[float | None, typer.Argument(help="X in the model's 2-D view.")] = None,
     y: Annotated[float | None, typer.Argument(help="Y in the model's 2-D view.")] = None,
@@ -370,10 +301,8 @@ def decode(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", dir_okay=False, help="Write a PNG here.")
     ] = None,
-    workspace: WorkspaceOpt = Path("."),
-    dataset: DatasetOpt = DatasetName.auto,
-    data_dir: DataDirOpt = None,
-    no_server: NoServerOpt = False,
+    *,
+    where: Where,
 ) -> None:
     """Draw what the decoder makes of a point of the latent plane, or a manifold grid.
 
@@ -394,13 +323,13 @@ def decode(
             raise dispatch.UsageError("give X Y or --grid N, not both")
         if grid is not None and out is None:
             out = Path("manifold.png")
-        target = dispatch.resolve(workspace, dataset.value, data_dir, no_server)
+        backend = where.backend()
         from alctl.cli.decode import decode as run_decode
 
         point = None if x is None or y is None else (x, y)
         if out is not None:
-            out = dispatch.checked_out(target.workspace, target.dataset, out)
-        for line in run_decode(target, point, grid, out):
+            out = dispatch.checked_out(backend.workspace, backend.dataset, out)
+        for line in run_decode(backend, point, grid, out):
             typer.echo(line)
 
 
@@ -417,7 +346,7 @@ def create_cli() -> typer.Typer:
     app.command()(serve)
     app.command()(label)
     app.command()(labels)
-    app.command(name="train")(_with_session_options(train))
+    app.command(name="train")(with_session_options(train))
     app.command()(status)
     app.command()(report)
     app.command()(suggest)

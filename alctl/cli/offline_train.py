@@ -40,6 +40,7 @@ class ProgressCallback(TrainingCallback):
                 "start_epoch": event.start_epoch,
                 "hparams": hparams,
                 "batches": event.batches_per_epoch,
+                "threads": event.threads,
             }
         )
 
@@ -80,8 +81,12 @@ def train_direct(
     *,
     data_dir: Path | None,
     progress: TrainProgress | None = None,
+    threads: int | None = None,
 ) -> int:
-    """Train one session in this process and save it; returns the exit status."""
+    """Train one session in this process and save it; returns the exit status.
+
+    `threads`: torch threads (--threads); None leaves them to ssvae.train.threads' policy.
+    """
     from ssvae.config import SSVAEConfig
 
     SSVAEConfig().replace(**hparams)  # bad values fail here, before torch is loaded
@@ -104,6 +109,7 @@ def train_direct(
         explicit=dict(hparams),
         epochs=epochs,
         what=f"`alctl train` (pid {os.getpid()})",
+        threads=threads,
     )
     stop = threading.Event()
     # Stopped (Ctrl+C, SIGTERM): the process ends promptly; the next session redraws the plot.

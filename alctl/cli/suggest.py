@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
-    from alctl.cli.dispatch import Target
+    from alctl.cli.backend import Backend
     from alctl.cli.offline import Files
     from ssvae.select.points import Predictions2D
 
 
-def suggest(target: Target, strategy: str | None, n: int, as_json: bool) -> None:
+def suggest(backend: Backend, strategy: str | None, n: int, as_json: bool) -> None:
     from alctl.queue_request import check_request
 
     try:
@@ -27,10 +27,7 @@ def suggest(target: Target, strategy: str | None, n: int, as_json: bool) -> None
         from alctl.errors import UsageError
 
         raise UsageError(str(exc)) from None
-    if target.server is not None:
-        head = target.server.client.queue(strategy, n)
-    else:
-        head = offline_queue(target.files(), strategy, n, target.data_dir)
+    head = backend.queue(strategy, n)
     typer.echo(json.dumps(head, indent=2) if as_json else render(head))
 
 

@@ -42,7 +42,7 @@ from alctl.server.session import SessionError, WorkspaceSession
 from alctl.server.training_thread import NotTraining, TrainingBusy
 from alctl.server.write_order import HEADER as WRITE_HEADER
 from alctl.server.write_order import SupersededWrite, WriteTicketError, parse_ticket
-from ssvae.config import SESSION_PARAMS
+from ssvae.config import LABEL_WORDS, SESSION_PARAMS, is_label
 from ssvae.config.hparams import HyperparameterError, check_values
 from ssvae.io.checkpoint_lock import CheckpointBusy, LockUnavailable
 from ssvae.io.strict_input import clip, is_decimal
@@ -113,8 +113,8 @@ def _serial(request: Request) -> int:
 
 
 def _label(value: Any, where: str = "label") -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
-        raise ApiError(f"{where} must be an integer 0-9, got {clip(json.dumps(value))}")
+    if not is_label(value):
+        raise ApiError(f"{where} must be an integer {LABEL_WORDS}, got {clip(json.dumps(value))}")
     return value
 
 
@@ -313,8 +313,10 @@ async def history(request: Request) -> Response:
 
 
 async def events(request: Request) -> Response:
+    # The page opens ?client=page: pages count in the trainer's thread policy, the CLI does not.
+    page = request.query_params.get("client") == "page"
     return EventSourceResponse(
-        _session(request).event_stream(),
+        _session(request).event_stream(page=page),
         ping=request.app.state.ping_s,
         headers={"Cache-Control": "no-store"},
     )
@@ -329,9 +331,7 @@ async def not_found(request: Request) -> Response:
             405,
             headers={"Allow": ", ".join(allowed)},
         )
-    raise ApiError(
-        f"no API route {request.method} {clip(request.url.path)}; see docs/ARCHITECTURE.md", 404
-    )
+    raise ApiError(f"no API route {request.method} {clip(request.url.path)}; see docs/api.md", 404)
 
 
 def _methods_for(request: Request) -> list[str]:

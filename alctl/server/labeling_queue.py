@@ -6,7 +6,8 @@ ClusterMemo) and on disk (ssvae.io.queue_cache), so a restarted server ranks at 
 not known yet is computed ahead by one background thread whenever the points change and after
 each request: the features, the clusters for today's labels and for the next step of labels
 (nothing, when all of that is known). That thread yields (alctl.server.pacing): it pauses
-while a training session runs and stops when the server stops. A request never waits for it;
+while a training session runs and stops when the server stops, and counts as one of the
+server's background jobs (alctl.server.cpu_demand) while it computes. A request never waits for it;
 when it asks before the warm-up is done, it computes what it needs itself.
 """
 
@@ -17,8 +18,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from alctl.server.cpu_demand import BackgroundJobs
 from alctl.server.label_state import LabelState
-from alctl.server.pacing import Pacer, Stopping
+from alctl.server.pacing import CountedPace, Pacer, Stopping
 from alctl.server.points import LatentPoints
 from ssvae.io.queue_cache import QueueCache
 from ssvae.select.representative import K_STEP, ClusterMemo, cluster_count
@@ -34,8 +36,12 @@ class LabelingQueue:
         trained: Callable[[], bool],
         cache: QueueCache,
         pacer: Pacer,
+        jobs: BackgroundJobs | None = None,
     ) -> None:
         self.points, self.labels, self.trained = points, labels, trained
+        # The warm-up counts as a background job while it computes (the trainer's thread
+        # policy leaves it a core), not while it waits for a session to end.
+        self.jobs = jobs or BackgroundJobs()
         self.cache = cache  # what "typical" clusters: the images' features, not the model's
         self.pacer = pacer
         self.clusters = ClusterMemo(store=cache)  # "typical"'s clusters, kept between labels
@@ -107,14 +113,14 @@ class LabelingQueue:
                 continue
 
     def _warm_once(self) -> None:
-        pace = self.pacer.background
-        pace()  # nothing while a session trains
-        features = self.cache.features(pace)
-        labeled = int((self.labels.array() >= 0).sum())
-        # The clusters for today's labels, then for the next step of labels.
-        for count in (labeled, labeled + K_STEP):
-            k = cluster_count(count, len(features))
-            clusters = self.clusters.clusters(features, k, SEED, pace)
-            if clusters.complete(features, pace):
-                with contextlib.suppress(OSError):  # a read-only workspace: memory only
-                    self.clusters.save(features, clusters)
+        with CountedPace(self.pacer, self.jobs) as pace:
+            pace()  # nothing while a session trains
+            features = self.cache.features(pace)
+            labeled = int((self.labels.array() >= 0).sum())
+            # The clusters for today's labels, then for the next step of labels.
+            for count in (labeled, labeled + K_STEP):
+                k = cluster_count(count, len(features))
+                clusters = self.clusters.clusters(features, k, SEED, pace)
+                if clusters.complete(features, pace):
+                    with contextlib.suppress(OSError):  # a read-only workspace: memory only
+                        self.clusters.save(features, clusters)

@@ -11,7 +11,12 @@ read. Both raise `Stopping` there; the computations call them between their step
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from alctl.server.cpu_demand import BackgroundJobs
 
 PAUSE_CHECK_S = 0.1  # how often a paused computation looks whether the server is stopping
 
@@ -39,3 +44,35 @@ class Pacer:
         self.request()
         while not self.idle.wait(PAUSE_CHECK_S):
             self.request()
+
+
+class CountedPace:
+    """`Pacer.background` for a job that `jobs` counts (alctl.server.cpu_demand) while it
+    computes. The count drops while the job waits for a session to end: the trainer's thread
+    policy leaves a core to each background job, and a paused one needs none.
+
+    Use as `with CountedPace(pacer, jobs) as pace:` and call `pace()` between steps.
+    """
+
+    def __init__(self, pacer: Pacer, jobs: BackgroundJobs) -> None:
+        self.pacer, self.jobs = pacer, jobs
+        self._counted: contextlib.ExitStack | None = None
+
+    def __call__(self) -> None:
+        if not self.pacer.idle.is_set():
+            self._uncount()
+        self.pacer.background()
+        if self._counted is None:
+            self._counted = contextlib.ExitStack()
+            self._counted.enter_context(self.jobs.running())
+
+    def _uncount(self) -> None:
+        if self._counted is not None:
+            self._counted.close()
+            self._counted = None
+
+    def __enter__(self) -> CountedPace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._uncount()

@@ -75,15 +75,20 @@ def run_server(
     open_browser: bool = False,
     data_dir: Path | None = None,
     echo: Callable[[str], None] = print,
+    threads: int | None = None,
 ) -> int:
-    """Serve the dashboard for `workspace` until Ctrl+C; returns the exit code."""
+    """Serve the dashboard for `workspace` until Ctrl+C; returns the exit code.
+
+    `threads`: the trainer's torch threads (--threads); None leaves them to the policy.
+    """
     root = Path(workspace).expanduser().absolute()
     sock: socket.socket | None = None
     try:
         echo(f"alctl serve: workspace {root}")
+        _check_threads(threads)
         sock = _reserve_port(host, port)
         with _workspace_claim(root):
-            session, model_pending = _open_session(root, dataset, data_dir, echo)
+            session, model_pending = _open_session(root, dataset, data_dir, echo, threads)
             return _serve(session, sock, host, open_browser, model_pending, echo)
     except StartupError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
@@ -156,8 +161,22 @@ def _reserve_port(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _check_threads(threads: int | None) -> None:
+    """A bad --threads or OMP_NUM_THREADS is one line before anything starts."""
+    from ssvae.train.threads import user_threads
+
+    try:
+        user_threads(threads)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
+
+
 def _open_session(
-    root: Path, dataset: str, data_dir: Path | None, echo: Callable[[str], None]
+    root: Path,
+    dataset: str,
+    data_dir: Path | None,
+    echo: Callable[[str], None],
+    threads: int | None = None,
 ) -> tuple[Any, bool]:
     """The session, ready to serve; True when the model is still to be loaded."""
     # Imported here: numpy and the session modules are not needed to report a busy port.
@@ -193,7 +212,7 @@ def _open_session(
     _tidy_after_a_crash(ws, echo)
     with _step(echo, "labels") as line:
         try:
-            session = WorkspaceSession(ws, data, EventBus())
+            session = WorkspaceSession(ws, data, EventBus(), threads)
         except LabelError as exc:
             raise StartupError(f"{exc}; fix or move {ws.labels_csv}") from exc
         line.append(f"{session.labels.stats()['labeled']:,} labeled ({ws.labels_csv})")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from alctl.decode_request import DecodeRequest
 from alctl.images import b64_pixels, png_bytes
+from alctl.server.cpu_demand import BackgroundJobs, ServerDemand
 from alctl.server.decoding import answer
 from alctl.server.events import EventBus
 from alctl.server.label_state import LabelState
@@ -39,6 +40,7 @@ from ssvae.io.queue_cache import QueueCache
 from ssvae.io.workspace import Workspace
 from ssvae.records.sessions import TrainerSnapshot, evaluation_curve, now_iso
 from ssvae.select.latent_view import LatentView
+from ssvae.train.threads import ThreadGovernor
 
 if TYPE_CHECKING:
     from alctl.server.model_state import ModelState
@@ -59,8 +61,14 @@ class SessionError(Exception):
 class WorkspaceSession:
     """Dataset, labels, model, points and training of one workspace + dataset."""
 
-    def __init__(self, workspace: Workspace, dataset: Dataset, bus: EventBus) -> None:
+    def __init__(
+        self, workspace: Workspace, dataset: Dataset, bus: EventBus, threads: int | None = None
+    ) -> None:
         self.workspace, self.dataset, self.bus = workspace, dataset, bus
+        # The trainer's thread count: `threads` (--threads), else OMP_NUM_THREADS, else the
+        # policy, which hears of connected pages and of the background jobs counted here.
+        self.jobs = BackgroundJobs()
+        self.threads = ThreadGovernor.for_process(ServerDemand(bus, self.jobs).now, threads)
         self.n_samples = dataset.n_train
         self.pid, self.started_at = os.getpid(), now_iso()
         # Unique per server process: a page that sees it change knows its token, versions and
@@ -91,10 +99,10 @@ class WorkspaceSession:
         # is replacing, a rollback never lands while a session is being started.
         self._exclusive = threading.Lock()
         self.test_split = SplitEvaluation(dataset)
-        self.report = ReportFile(workspace, dataset)
+        self.report = ReportFile(workspace, dataset, self.jobs)
         queue_cache = QueueCache(workspace.queue_dir, dataset.train_images, queue_features, RECIPE)
         self.labeling_queue = LabelingQueue(
-            self.points, self.labels, self._trained, queue_cache, self.pacer
+            self.points, self.labels, self._trained, queue_cache, self.pacer, self.jobs
         )
         self._stamp = checkpoint_stamp(workspace.checkpoint)  # the file as we last saw it
         self.after_burst = AfterBurst()  # memory is released once heavy requests pause
@@ -142,7 +150,9 @@ class WorkspaceSession:
         from alctl.server.model_state import ModelState  # imports torch: off the fast path
 
         stamp = checkpoint_stamp(self.workspace.checkpoint)
-        model, ckpt = ModelState.open(self.workspace.checkpoint, self.dataset.name)
+        model, ckpt = ModelState.open(
+            self.workspace.checkpoint, self.dataset.name, threads=self.threads
+        )
         with self._lock:
             self._model = model
             self._stamp = stamp
@@ -168,6 +178,8 @@ class WorkspaceSession:
                 )
             finally:
                 self._model_ready.set()
+                # A page took "loading" from its snapshot: tell it that this fact changed.
+                self.bus.publish("model", self.model_status())
 
         thread = threading.Thread(target=load, name="alctl-model-load", daemon=True)
         thread.start()
@@ -203,9 +215,8 @@ class WorkspaceSession:
         checkpoint = self.workspace.checkpoint
         records = self.records()
         with self._lock:
-            model = self._model
             facts = {**self._checkpoint, "unsaved": self._unsaved}
-        state = "ready" if model is not None else ("failed" if self._model_error else "loading")
+        model_status = self.model_status()
         return {
             "dataset": self.dataset.name,
             "dataset_source": self.dataset.source,
@@ -223,8 +234,9 @@ class WorkspaceSession:
             "latent": self.points.info(),
             # Did it get better: one point per evaluated session, saved with the sessions.
             "evaluations": evaluation_curve(records.sessions),
-            "device": model.device if model is not None else state,
-            "model": {"state": state, "error": self._model_error},
+            "device": model_status["device"],
+            "threads": self.threads.describe(),
+            "model": {"state": model_status["state"], "error": model_status["error"]},
             "server": {
                 "pid": self.pid,
                 "started_at": self.started_at,
@@ -232,6 +244,14 @@ class WorkspaceSession:
                 "instance": self.instance,
             },
         }
+
+    def model_status(self) -> dict[str, Any]:
+        """`{state: loading | ready | failed, error, device}` (device: the state until loaded)."""
+        with self._lock:
+            model = self._model
+        state = "ready" if model is not None else ("failed" if self._model_error else "loading")
+        device = model.device if model is not None else state
+        return {"state": state, "error": self._model_error, "device": device}
 
     def points_payload(self) -> tuple[bytes, int]:
         """The `/api/points` body and the latent version it shows."""
@@ -294,7 +314,8 @@ class WorkspaceSession:
         view_xy = page_map.to_view(request.points) if page else request.points
         latent = view.unproject(view_xy)
         started = time.perf_counter()
-        decoded = model.decode(latent, view_model)
+        with self.jobs.running():
+            decoded = model.decode(latent, view_model)
         decode_ms = (time.perf_counter() - started) * 1000
         extras = {
             "version": mapping.version,
@@ -338,9 +359,10 @@ class WorkspaceSession:
         """`/api/history`: epoch records and session entries."""
         return self.training.history()
 
-    def event_stream(self) -> AsyncIterator[dict[str, str]]:
-        """A new SSE subscription; its first event is the status snapshot."""
-        return self.bus.stream(self.status)
+    def event_stream(self, *, page: bool = False) -> AsyncIterator[dict[str, str]]:
+        """A new SSE subscription; its first event is the status snapshot. `page`: a
+        dashboard page (counted by the trainer's thread policy while connected)."""
+        return self.bus.stream(self.status, page=page)
 
     def start_training(self, epochs: int | None, overrides: dict[str, Any]) -> dict[str, Any]:
         """Start a session (`epochs` None: as many as last time); 409 while one runs or saves,

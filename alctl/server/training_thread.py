@@ -259,6 +259,10 @@ class TrainingRunner(TrainingCallback):
                 "hparams": session_hparams(event.epochs, event.config),
                 "batches": event.batches_per_epoch,
                 "n_labeled": event.n_labeled,
+                # With the number, what tells this session from another of the same number
+                # (a page that outlived a crash sees the next session take the lost one's).
+                "started_at": event.started_at,
+                "threads": event.threads,
             }
             self.bus.publish("train_started", data)
 

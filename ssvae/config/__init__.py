@@ -8,6 +8,7 @@ from ssvae.config.hparams import HyperparameterError, Param, hparam
 from ssvae.config.model_config import (
     ARCHITECTURE_FIELDS,
     FIELD_NAMES,
+    LABEL_WORDS,
     LEGACY_DEFAULTS,
     N_CLASSES,
     PARAMS,
@@ -15,11 +16,13 @@ from ssvae.config.model_config import (
     SESSION_PARAMS,
     TRAINING_FIELDS,
     SSVAEConfig,
+    is_label,
 )
 
 __all__ = [
     "ARCHITECTURE_FIELDS",
     "FIELD_NAMES",
+    "LABEL_WORDS",
     "LEGACY_DEFAULTS",
     "N_CLASSES",
     "PARAMS",
@@ -30,4 +33,5 @@ __all__ = [
     "Param",
     "SSVAEConfig",
     "hparam",
+    "is_label",
 ]
