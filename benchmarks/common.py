@@ -26,6 +26,7 @@ from alctl.cli.server_client import EventStream, ServerError, open_event_stream 
 from tests.live_server import ServerProcess  # noqa: E402
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_TRAIN = 60_000
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -36,6 +37,8 @@ def percentile(values: Sequence[float], q: float) -> float:
     rank = (len(data) - 1) * q / 100.0
     low = math.floor(rank)
     high = min(low + 1, len(data) - 1)
+    if rank == low or data[low] == data[high]:  # inf (a timeout) * 0 would be NaN
+        return data[low]
     return data[low] + (data[high] - data[low]) * (rank - low)
 
 
@@ -206,6 +209,40 @@ def run_checked(cmd: Sequence[str], *, timeout: float, env: dict[str, str]) -> s
         tail = (proc.stdout + proc.stderr)[-3000:]
         raise RuntimeError(f"{' '.join(cmd[:4])}... exited {proc.returncode}:\n{tail}")
     return proc.stdout
+
+
+def label_csv(workspace: Path, dataset: str, n_train: int, count: int, seed: int = 1) -> Path:
+    """`count` random images labeled (random classes: the benchmarks time, they do not learn)
+    as the workspace's label CSV."""
+    import random
+
+    rng = random.Random(seed)
+    csv = workspace / "data" / dataset / "labels.csv"
+    csv.parent.mkdir(parents=True, exist_ok=True)
+    picks = sorted(rng.sample(range(n_train), count))
+    csv.write_text("Serial,label\n" + "".join(f"{s},{rng.randrange(10)}\n" for s in picks))
+    return csv
+
+
+def bench_dataset(root: Path, quick: bool, data_dir: Path, quick_n: int) -> tuple[Path, str, int]:
+    """(data dir, dataset, training images): Fashion-MNIST, or `quick_n` generated images."""
+    if not quick:
+        return data_dir, "fashion-mnist", FASHION_TRAIN
+    from tests.datagen import write_synthetic_idx
+
+    return write_synthetic_idx(root / "idx", quick_n, max(200, quick_n // 6)), "mnist", quick_n
+
+
+def make_workspace(
+    ws: Path, dataset: str, data_dir: Path | None, n_train: int, labels: int, epochs: int = 1
+) -> Path:
+    """A workspace at `ws` with `labels` labels and an `epochs`-epoch checkpoint (trained by
+    `alctl train --no-server`, which also writes the prediction cache)."""
+    label_csv(ws, dataset, n_train, labels)
+    command = [sys.executable, "-m", "alctl", "train", "--no-server", "--epochs", str(epochs)]
+    command += ["--workspace", str(ws), *dataset_args(dataset, data_dir)]
+    run_checked(command, timeout=3600, env=bench_env())
+    return ws
 
 
 def bench_server(

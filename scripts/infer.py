@@ -18,6 +18,10 @@ _CHECKOUT = Path(__file__).resolve().parent.parent
 if (_CHECKOUT / "ssvae" / "__init__.py").is_file():  # run from a checkout: use its own library
     sys.path.insert(0, str(_CHECKOUT))
 
+from ssvae.config.blas import one_blas_thread
+
+one_blas_thread()  # before numpy is imported (below): a fork or the exit never hangs in it
+
 from alctl.errors import EXIT_ERROR
 from alctl.script_args import add_workspace_options, open_workspace
 from ssvae.data.datasets import DataError

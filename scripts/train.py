@@ -17,6 +17,7 @@ the checkpoint busy, not saved), 2 bad options, 3 training failed, 4 stopped (Ct
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import sys
@@ -29,6 +30,10 @@ from typing import Any
 _CHECKOUT = Path(__file__).resolve().parent.parent
 if (_CHECKOUT / "ssvae" / "__init__.py").is_file():  # run from a checkout: use its own library
     sys.path.insert(0, str(_CHECKOUT))
+
+from ssvae.config.blas import one_blas_thread
+
+one_blas_thread()  # before numpy is imported (below): a fork or the exit never hangs in it
 
 from alctl.cli.progress import outcome_lines
 from alctl.errors import EXIT_ERROR, exit_code
@@ -115,9 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         stop = threading.Event()
         _stop_on_ctrl_c(stop)
-        outcome = train_on_files(
-            run, [EpochPrinter()], stop_event=stop, after_save=[loss_plot_writer(loss_plot)]
-        )
+        # Stopped (Ctrl+C, SIGTERM): the process ends promptly; the next session redraws it.
+        plot = loss_plot_writer(loss_plot, unless=stop.is_set)
+        outcome = train_on_files(run, [EpochPrinter()], stop_event=stop, after_save=[plot])
     except (DataError, CheckpointError, CheckpointBusy, LabelError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -125,20 +130,28 @@ def main(argv: list[str] | None = None) -> int:
     for line in outcome_lines(outcome.to_dict(), weights):
         print(line)
     if outcome.saved:
-        print(f"history {history_csv}; loss curves {loss_plot}")
+        curves = "redrawn by the next session (stopped)" if stop.is_set() else loss_plot
+        print(f"history {history_csv}; loss curves {curves}")
     if result.status == "failed":
         print(f"error: training failed: {result.error}", file=sys.stderr)
     return exit_code({**result.to_dict(), **outcome.to_dict()})
 
 
 def _stop_on_ctrl_c(stop: threading.Event) -> None:
+    """Ctrl+C (or SIGTERM) stops after the current batch and saves; Ctrl+C again aborts."""
+
     def handler(signum: int, frame: FrameType | None) -> None:
         print("\nstopping after this batch (Ctrl+C again to abort)", file=sys.stderr, flush=True)
         stop.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Done and saved: spare the interpreter's final garbage collection over torch's many
+    # objects (seconds on a busy machine, after a Ctrl+C too).
+    gc.freeze()
+    sys.exit(code)

@@ -16,11 +16,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 _CHECKOUT = Path(__file__).resolve().parent.parent
 if (_CHECKOUT / "ssvae" / "__init__.py").is_file():  # run from a checkout: use its own library
     sys.path.insert(0, str(_CHECKOUT))
+
+from ssvae.config.blas import one_blas_thread
+
+one_blas_thread()  # before numpy is imported (below): a fork or the exit never hangs in it
+
+import numpy as np
 
 from alctl.errors import EXIT_ERROR
 from alctl.script_args import add_workspace_options

@@ -88,12 +88,18 @@ def wait_idle(client: Any, timeout: float = 120.0) -> dict[str, Any]:
 
 
 def as_foreground() -> None:
-    """Popen's preexec_fn: Ctrl+C at its default, as a shell starts a foreground command.
+    """Call before starting a child: Ctrl+C at its default in it, as a shell starts a
+    foreground command.
 
     A test run started in the background (`make test &`, a CI runner) inherits SIGINT
     ignored, and a Python child keeps it ignored: the Ctrl+C tests would then test nothing.
+    An ignored signal stays ignored across exec, a handled one is reset to the default, so
+    this process handles it. Not Popen's preexec_fn: that forks this whole process (threads
+    of in-process servers included) instead of the spawn Popen uses otherwise, and a fork
+    while another thread computes is how a suite deadlocked (tests/test_fork_safety.py).
     """
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class Background:
@@ -105,6 +111,7 @@ class Background:
         """`env` adds to the CLI's environment; `session`: a session of its own, so that
         os.killpg(proc.pid, ...) reaches it and everything it started, as a terminal's
         Ctrl+C does."""
+        as_foreground()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "alctl", *[str(a) for a in args]],
             stdout=subprocess.PIPE,
@@ -113,7 +120,6 @@ class Background:
             text=True,
             env=cli_env(**(env or {})),
             cwd=REPO,
-            preexec_fn=as_foreground,
             start_new_session=session,
         )
         self.session = session

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+# Before anything below imports numpy: this process's threads compute with numpy (in-process
+# servers) while it forks CLI children, and its children inherit the setting.
+from ssvae.config.blas import one_blas_thread
+
+one_blas_thread()
+
 import os
 from collections.abc import Iterator
 from pathlib import Path

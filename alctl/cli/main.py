@@ -8,6 +8,7 @@ server answers.
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,7 +17,8 @@ import typer
 from alctl.cli import dispatch
 from alctl.cli.options import Where, on_workspace, with_session_options
 from alctl.cli.simulate import simulate
-from alctl.errors import fail_cleanly
+from alctl.errors import EXIT_OK, fail_cleanly, finish_stdout
+from ssvae.config.blas import one_blas_thread
 
 OutOpt = Annotated[
     Path | None, typer.Option("--out", "-o", dir_okay=False, help="Write to FILE instead.")
@@ -49,7 +51,7 @@ def serve(
       alctl serve
       alctl serve --workspace runs/a --dataset fashion-mnist --port 8060 --open
     """
-    from alctl.server.run import run_server
+    from alctl.server.run import exit_process, run_server
 
     with fail_cleanly():
         code = run_server(
@@ -62,6 +64,8 @@ def serve(
             echo=print,
             threads=threads,
         )
+    if code in (0, 130):  # served and stopped, or stopped while starting: see exit_process
+        exit_process(code)
     raise typer.Exit(code)
 
 
@@ -351,11 +355,24 @@ def create_cli() -> typer.Typer:
 
 
 def main() -> None:
-    """The `alctl` console script."""
+    """The `alctl` console script (also behind `python -m alctl`)."""
+    # First: numpy must not be imported before this (ssvae.config.blas says why).
+    one_blas_thread()
     from typer.main import get_command
 
     from alctl.cli.params import install
 
     command = get_command(create_cli())
     install(command)  # ~0.2 s less per command; see alctl.cli.params
-    command(prog_name="alctl")
+    try:
+        command(prog_name="alctl")
+    except SystemExit as done:
+        # Output still buffered for a reader that has gone is dropped quietly; click ends a
+        # help text cut off that way with exit 1 (raised while handling the BrokenPipeError).
+        if finish_stdout() and isinstance(done.__context__, BrokenPipeError):
+            raise SystemExit(EXIT_OK) from None
+        raise
+    finally:
+        # The command is done; spare the interpreter's final garbage collection over torch's
+        # many objects (seconds on a busy machine: a Ctrl+C'd training took that long to end).
+        gc.freeze()

@@ -53,7 +53,8 @@ class ProgressCallback(TrainingCallback):
 
 @contextlib.contextmanager
 def stop_on_ctrl_c(stop: threading.Event, progress: TrainProgress) -> Iterator[None]:
-    """While active, Ctrl+C sets `stop` instead of raising (the trainer checks it per batch)."""
+    """While active, Ctrl+C (or SIGTERM) sets `stop` instead of raising or ending the process
+    (the trainer checks it per batch; the session is then saved)."""
 
     def handler(signum: int, frame: Any) -> None:
         if stop.is_set():
@@ -65,11 +66,12 @@ def stop_on_ctrl_c(stop: threading.Event, progress: TrainProgress) -> Iterator[N
     if threading.current_thread() is not threading.main_thread():
         yield  # signals only reach the main thread (e.g. inside a test runner thread)
         return
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, action in previous.items():
+            signal.signal(sig, action)
 
 
 def train_direct(
@@ -110,10 +112,10 @@ def train_direct(
         threads=threads,
     )
     stop = threading.Event()
+    # Stopped (Ctrl+C, SIGTERM): the process ends promptly; the next session redraws the plot.
+    plot = loss_plot_writer(ws.loss_plot, stop.is_set)
     with stop_on_ctrl_c(stop, progress):
-        outcome = train_on_files(
-            run, [ProgressCallback(progress)], stop, [loss_plot_writer(ws.loss_plot)]
-        )
+        outcome = train_on_files(run, [ProgressCallback(progress)], stop, [plot])
     progress.ended(outcome.result.to_dict())
     progress.saved(outcome.to_dict(), ws.checkpoint)
     return exit_code({**outcome.result.to_dict(), **outcome.to_dict()})

@@ -96,7 +96,7 @@ def print_results(
     print(results.format_table(summary, keys))
     busy = sum(max(r["wall_s"] for r in run) for run in _by_run(rows, keys).values())
     print(f"time the runs trained (summed over runs): {busy / 60:.1f} min")
-    chart = f" and {out_dir / 'accuracy.png'}" if plot else ""
+    chart = f" and {out_dir / 'accuracy.png'}" if plot else " (the chart: when the run resumes)"
     print(f"saved {out_dir / 'summary.csv'}{chart}")
 
 

@@ -16,16 +16,22 @@ if TYPE_CHECKING:
 
 def offline_queue(files: Files, strategy: str, n: int, data_dir: Any) -> dict[str, Any]:
     from ssvae.select.queue import queue_head
+    from ssvae.select.representative import ClusterMemo
 
     labels = files.store().as_array()
     points, trained = _points(files, data_dir)
-    features = None
+    features, memo = None, None
     if strategy == "typical":  # clusters the images themselves (ssvae.data.pixel_features)
         from ssvae.data.datasets import load_dataset
-        from ssvae.data.pixel_features import pixel_pca
+        from ssvae.data.pixel_features import RECIPE, queue_features
+        from ssvae.io.queue_cache import QueueCache
 
-        features = pixel_pca(load_dataset(files.dataset, data_dir).train_images)
-    return queue_head(points, labels, strategy, n, trained=trained, features=features).to_dict()
+        images = load_dataset(files.dataset, data_dir).train_images
+        # The server's files: what it computed once is read back, and the order is its own.
+        cache = QueueCache(files.workspace.queue_dir, images, queue_features, RECIPE)
+        features, memo = cache.features(), ClusterMemo(store=cache)
+    head = queue_head(points, labels, strategy, n, trained=trained, memo=memo, features=features)
+    return head.to_dict()
 
 
 def _points(files: Files, data_dir: Any) -> tuple[Predictions2D, bool]:

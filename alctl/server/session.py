@@ -24,17 +24,19 @@ from alctl.server.events import EventBus
 from alctl.server.label_state import LabelState
 from alctl.server.labeling_queue import LabelingQueue
 from alctl.server.memory import AfterBurst, release_free_memory
+from alctl.server.pacing import Pacer
 from alctl.server.points import LatentPoints, Mapping
 from alctl.server.report_file import ReportFile
 from alctl.server.split_evaluation import SplitEvaluation
 from alctl.server.training_thread import SessionEnd, TrainingBusy, TrainingRunner
 from ssvae.config import SSVAEConfig
 from ssvae.data.datasets import Dataset
-from ssvae.data.pixel_features import PixelFeatures
+from ssvae.data.pixel_features import RECIPE, queue_features
 from ssvae.io.checkpoint_integrity import backup_problem
 from ssvae.io.checkpoint_lock import CheckpointLock
 from ssvae.io.labels import LabelStore
 from ssvae.io.points_cache import cache_meta, checkpoint_stamp, load_cache, save_cache
+from ssvae.io.queue_cache import QueueCache
 from ssvae.io.workspace import Workspace
 from ssvae.records.sessions import TrainerSnapshot, evaluation_curve, now_iso
 from ssvae.select.latent_view import LatentView
@@ -75,6 +77,10 @@ class WorkspaceSession:
         self.labels = LabelState(LabelStore(workspace.labels_csv, self.n_samples), bus)
         self.training = TrainingRunner(bus, self.records)
         self.cache_path = workspace.points_cache
+        # Set when the server begins to stop: long computations end at their next step, and
+        # a session's save skips the loss-curve picture (start-up redraws it).
+        self.stopping = threading.Event()
+        self.pacer = Pacer(self.stopping, self.training.idle_event)
         self.model_wait_s = MODEL_WAIT_S
         self.points = LatentPoints(dataset.train_targets)
         self._lock = threading.Lock()
@@ -92,15 +98,11 @@ class WorkspaceSession:
         # lock excludes every other process): a session never starts on a model a rollback
         # is replacing, a rollback never lands while a session is being started.
         self._exclusive = threading.Lock()
-        self._closing = threading.Event()
         self.test_split = SplitEvaluation(dataset)
         self.report = ReportFile(workspace, dataset, self.jobs)
+        queue_cache = QueueCache(workspace.queue_dir, dataset.train_images, queue_features, RECIPE)
         self.labeling_queue = LabelingQueue(
-            self.points,
-            self.labels,
-            self._trained,
-            PixelFeatures(dataset.train_images),
-            self.jobs,
+            self.points, self.labels, self._trained, queue_cache, self.pacer, self.jobs
         )
         self._stamp = checkpoint_stamp(workspace.checkpoint)  # the file as we last saw it
         self.after_burst = AfterBurst()  # memory is released once heavy requests pause
@@ -423,10 +425,22 @@ class WorkspaceSession:
         """The checkpoint file was replaced on purpose (a rollback): not an outside edit."""
         self._stamp = checkpoint_stamp(self.workspace.checkpoint)
 
+    def begin_shutdown(self) -> None:
+        """The server is stopping (a signal came): end the event streams, ask a running
+        session to stop after its batch, and end every long computation at its next step;
+        none of it waits."""
+        self.stopping.set()
+        self.bus.close()
+        self.training.request_stop()
+
     def shutdown(self, timeout: float = 60.0) -> None:
-        """Stop training cooperatively and wait until its results are saved."""
-        self._closing.set()  # the save skips the loss-curve picture: start-up redraws it
+        """Stop training cooperatively and wait until its results are saved; end the
+        background work."""
+        self.begin_shutdown()
         self.training.shutdown(timeout)
+        # Not waited for: it ends at its next step, and nothing is lost if the process ends
+        # first (it only computes caches, each file replaced whole or not at all).
+        self.labeling_queue.close()
 
     # -- the training job: runs in the runner's thread ------------------------------------
 
@@ -476,9 +490,8 @@ class WorkspaceSession:
             callbacks=[listener],
             stop_event=stop,
             expected_stamp=self._stamp,
-            after_save=[]
-            if self._closing.is_set()
-            else [loss_plot_writer(self.workspace.loss_plot)],
+            # The server stopping: the picture waits for start-up (alctl.server.run).
+            after_save=[loss_plot_writer(self.workspace.loss_plot, self.stopping.is_set)],
         )
         for message in outcome.warnings:
             self.bus.publish("error", {"message": f"after training session: {message}"})
@@ -511,7 +524,8 @@ class WorkspaceSession:
                     "error": outcome.error,
                 }
         self.labeling_queue.warm()
-        release_free_memory()
+        if not self.stopping.is_set():  # a stop spares it: the process ends in a moment
+            release_free_memory()
 
     def _publish_points(self) -> None:
         self.bus.publish("latent_refreshed", self.points.info())

@@ -16,7 +16,7 @@ import numpy as np
 
 from ssvae.select.points import Predictions2D
 from ssvae.select.ranking import MODEL_FREE, rank
-from ssvae.select.representative import ClusterMemo
+from ssvae.select.representative import ClusterMemo, Pace
 
 UNTRAINED_NOTE = "train once to rank by uncertainty; random until then"
 NO_PROBS_NOTE = "ranking once the model has loaded; random until then"
@@ -54,6 +54,7 @@ def queue_head(
     seed: int = 0,
     memo: ClusterMemo | None = None,
     features: np.ndarray | None = None,
+    pace: Pace | None = None,
 ) -> QueueHead:
     """The next `n` unlabeled samples to label (labels: int [N], -1 = unlabeled).
 
@@ -71,7 +72,7 @@ def queue_head(
             note = UNTRAINED_NOTE
     used = "random" if note else strategy
     probs = points.probs if points.probs is not None else np.full((len(labeled), 2), 0.5)
-    ranking = rank(used, probs, points.xy, labeled, n, seed, memo, features)
+    ranking = rank(used, probs, points.xy, labeled, n, seed, memo, features, pace)
     items = [
         {
             "serial": int(i),

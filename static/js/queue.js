@@ -2,7 +2,7 @@
 // the labels on the page so that "next" never waits for the server.
 
 export const QUEUE_FETCH = 50; // head length held on the page; refetched after every change
-// (the server ranks this many ahead when its points change: QUEUE_WARM_N, alctl/server/session.py)
+// (the server clusters for this many picks beyond the labels: LOOKAHEAD, ssvae/select/representative.py)
 export const THUMBS = 6;
 const REFRESH_MS = 120; // labels arriving in a burst refetch the head once
 
