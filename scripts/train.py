@@ -19,12 +19,10 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 _CHECKOUT = Path(__file__).resolve().parent.parent
@@ -36,6 +34,7 @@ from ssvae.config.blas import one_blas_thread
 one_blas_thread()  # before numpy is imported (below): a fork or the exit never hangs in it
 
 from alctl.cli.progress import outcome_lines
+from alctl.cli.signals import stop_on_ctrl_c
 from alctl.errors import EXIT_ERROR, exit_code
 from alctl.report.loss_plot import loss_plot_writer
 from alctl.script_args import add_workspace_options, open_workspace
@@ -119,10 +118,10 @@ def main(argv: list[str] | None = None) -> int:
             threads=args.threads,
         )
         stop = threading.Event()
-        _stop_on_ctrl_c(stop)
         # Stopped (Ctrl+C, SIGTERM): the process ends promptly; the next session redraws it.
         plot = loss_plot_writer(loss_plot, unless=stop.is_set)
-        outcome = train_on_files(run, [EpochPrinter()], stop_event=stop, after_save=[plot])
+        with stop_on_ctrl_c(stop, lambda line: print(line, file=sys.stderr, flush=True)):
+            outcome = train_on_files(run, [EpochPrinter()], stop_event=stop, after_save=[plot])
     except (DataError, CheckpointError, CheckpointBusy, LabelError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -135,18 +134,6 @@ def main(argv: list[str] | None = None) -> int:
     if result.status == "failed":
         print(f"error: training failed: {result.error}", file=sys.stderr)
     return exit_code({**result.to_dict(), **outcome.to_dict()})
-
-
-def _stop_on_ctrl_c(stop: threading.Event) -> None:
-    """Ctrl+C (or SIGTERM) stops after the current batch and saves; Ctrl+C again aborts."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        print("\nstopping after this batch (Ctrl+C again to abort)", file=sys.stderr, flush=True)
-        stop.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
 
 
 if __name__ == "__main__":

@@ -8,16 +8,14 @@ loss-curve PNG and Ctrl+C: stop after the current batch and save the completed e
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from alctl.cli.offline import Files
 from alctl.cli.progress import TrainProgress
+from alctl.cli.signals import stop_on_ctrl_c
 from alctl.errors import exit_code
 from ssvae.records.events import BatchProgress, EpochRecord, TrainingCallback, TrainStart
 from ssvae.records.formats import plural
@@ -49,29 +47,6 @@ class ProgressCallback(TrainingCallback):
 
     def on_epoch_end(self, event: EpochRecord) -> None:
         self.progress.epoch(event.to_dict())
-
-
-@contextlib.contextmanager
-def stop_on_ctrl_c(stop: threading.Event, progress: TrainProgress) -> Iterator[None]:
-    """While active, Ctrl+C (or SIGTERM) sets `stop` instead of raising or ending the process
-    (the trainer checks it per batch; the session is then saved)."""
-
-    def handler(signum: int, frame: Any) -> None:
-        if stop.is_set():
-            progress.note("already stopping: the model is saved after the current batch")
-        else:
-            progress.note("stopping after the current batch; the model will be saved…")
-        stop.set()
-
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signals only reach the main thread (e.g. inside a test runner thread)
-        return
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, action in previous.items():
-            signal.signal(sig, action)
 
 
 def train_direct(
@@ -114,7 +89,7 @@ def train_direct(
     stop = threading.Event()
     # Stopped (Ctrl+C, SIGTERM): the process ends promptly; the next session redraws the plot.
     plot = loss_plot_writer(ws.loss_plot, stop.is_set)
-    with stop_on_ctrl_c(stop, progress):
+    with stop_on_ctrl_c(stop, progress.note):
         outcome = train_on_files(run, [ProgressCallback(progress)], stop, [plot])
     progress.ended(outcome.result.to_dict())
     progress.saved(outcome.to_dict(), ws.checkpoint)

@@ -8,19 +8,17 @@ never touched.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import signal
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from alctl.cli.signals import handling
 from alctl.errors import EXIT_ERROR, EXIT_INTERRUPTED, UsageError, fail_cleanly
 
 _NAME = re.compile(r"[A-Za-z0-9._+=,-]{1,200}")
@@ -166,7 +164,7 @@ def simulate(
         keys = list(plan.grid)
         failed: RunsFailed | None = None
         try:
-            with _sigterm_as_ctrl_c():
+            with handling(_interrupt, signal.SIGTERM):  # SIGTERM stops as Ctrl+C does
                 run_simulation(
                     data, plan, out_dir, executor=executor, device=device, on_progress=view
                 )
@@ -192,23 +190,6 @@ def simulate(
                 err=True,
             )
             raise typer.Exit(EXIT_ERROR)
-
-
-@contextlib.contextmanager
-def _sigterm_as_ctrl_c() -> Iterator[None]:
-    """SIGTERM stops a simulation as Ctrl+C does: tasks cancelled, finished rounds kept."""
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signals reach the main thread only (a test runner's thread)
-        return
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _plan(
@@ -364,3 +345,8 @@ def _load(quick: bool, dataset: str, data_dir: Path | None) -> Any:
     from ssvae.data.datasets import load_dataset
 
     return load_dataset(dataset, data_dir, download=False)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM stops a simulation as Ctrl+C does: tasks cancelled, finished rounds kept."""
+    raise KeyboardInterrupt
