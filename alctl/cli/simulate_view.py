@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from alctl.cli.progress import evaluation_facts
 from ssvae.records.formats import duration as format_duration
+from ssvae.runs.sim_results import setting_groups
 
 
 class SimulationView:
@@ -90,10 +92,12 @@ def print_results(
         return
     results.write_summary(out_dir / "summary.csv", summary)
     if plot:
+        from alctl.report.simulation_plot import plot_summary
+
         title = f"{dataset}: test accuracy vs labels"
-        results.plot_summary(out_dir / "accuracy.png", summary, title, keys)
+        plot_summary(out_dir / "accuracy.png", summary, title, keys)
     print("test accuracy (%), mean ± spread over seeds:")
-    print(results.format_table(summary, keys))
+    print(format_table(summary, keys))
     busy = sum(max(r["wall_s"] for r in run) for run in _by_run(rows, keys).values())
     print(f"time the runs trained (summed over runs): {busy / 60:.1f} min")
     chart = f" and {out_dir / 'accuracy.png'}" if plot else " (the chart: when the run resumes)"
@@ -105,3 +109,34 @@ def _by_run(rows: list[dict[str, Any]], keys: list[str]) -> dict[tuple[Any, ...]
     for row in rows:
         runs.setdefault((*(row[k] for k in keys), row["strategy"], row["seed"]), []).append(row)
     return runs
+
+
+def format_table(summary: Sequence[dict[str, Any]], keys: Sequence[str] = ()) -> str:
+    """Plain-text tables, one per swept setting (headed by it): rows = label counts,
+    columns = strategies (mean ± spread %)."""
+    parts = []
+    for name, part in setting_groups(summary, keys).items():
+        table = _one_table(part)
+        parts.append(f"{name}:\n{table}" if name else table)
+    return "\n\n".join(parts)
+
+
+def _one_table(summary: Sequence[dict[str, Any]]) -> str:
+    strategies = sorted({s["strategy"] for s in summary})
+    counts = sorted({s["n_labels"] for s in summary})
+    cell = {(s["strategy"], s["n_labels"]): s for s in summary}
+    header = ["labels", *strategies]
+    lines = [header]
+    for n in counts:
+        line = [str(n)]
+        for strategy in strategies:
+            s = cell.get((strategy, n))
+            line.append(
+                "-"
+                if s is None
+                else f"{100 * s['accuracy_mean']:.1f} ± {100 * s['accuracy_std']:.1f}"
+            )
+        lines.append(line)
+    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
+    padded = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in lines]
+    return "\n".join(padded)

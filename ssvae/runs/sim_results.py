@@ -1,5 +1,5 @@
-"""A simulation's files: results.csv (one row per finished round), summary.csv, the table
-and the accuracy chart.
+"""A simulation's files: results.csv (one row per finished round) and summary.csv (the table
+and the chart are drawn by alctl: alctl/cli/simulate_view.py, alctl/report/simulation_plot.py).
 
 Swept settings (`alctl simulate --grid`) come first in each row as text columns, one per
 key; the summary groups by them, then by strategy and label count. Only the driver of a
@@ -119,7 +119,7 @@ def write_summary(path: Path, summary: Sequence[dict[str, Any]]) -> None:
         handle.write(("\n".join(lines) + "\n").encode())
 
 
-def _setting_groups(
+def setting_groups(
     summary: Sequence[dict[str, Any]], keys: Sequence[str]
 ) -> dict[str, list[dict[str, Any]]]:
     """The summary split by swept settings, named "key=value ..." ("" without a sweep)."""
@@ -127,63 +127,3 @@ def _setting_groups(
     for s in summary:
         out.setdefault(" ".join(f"{k}={s[k]}" for k in keys), []).append(s)
     return out
-
-
-def plot_summary(
-    path: Path, summary: Sequence[dict[str, Any]], title: str, keys: Sequence[str] = ()
-) -> None:
-    """Test accuracy vs labels, one line per (settings, strategy), a band of ± one spread."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, part in _setting_groups(summary, keys).items():
-        for strategy in sorted({s["strategy"] for s in part}):
-            line = [s for s in part if s["strategy"] == strategy]
-            x = np.array([s["n_labels"] for s in line])
-            y = np.array([s["accuracy_mean"] for s in line]) * 100
-            spread = np.array([s["accuracy_std"] for s in line]) * 100
-            ax.plot(x, y, marker="o", label=f"{strategy} {name}".strip())
-            ax.fill_between(x, y - spread, y + spread, alpha=0.15)
-    ax.set_xlabel("labels")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    with atomic_write(path) as handle:
-        fig.savefig(handle, format="png", dpi=110)
-    plt.close(fig)
-
-
-def format_table(summary: Sequence[dict[str, Any]], keys: Sequence[str] = ()) -> str:
-    """Plain-text tables, one per swept setting (headed by it): rows = label counts,
-    columns = strategies (mean ± spread %)."""
-    parts = []
-    for name, part in _setting_groups(summary, keys).items():
-        table = _one_table(part)
-        parts.append(f"{name}:\n{table}" if name else table)
-    return "\n\n".join(parts)
-
-
-def _one_table(summary: Sequence[dict[str, Any]]) -> str:
-    strategies = sorted({s["strategy"] for s in summary})
-    counts = sorted({s["n_labels"] for s in summary})
-    cell = {(s["strategy"], s["n_labels"]): s for s in summary}
-    header = ["labels", *strategies]
-    lines = [header]
-    for n in counts:
-        line = [str(n)]
-        for strategy in strategies:
-            s = cell.get((strategy, n))
-            line.append(
-                "-"
-                if s is None
-                else f"{100 * s['accuracy_mean']:.1f} ± {100 * s['accuracy_std']:.1f}"
-            )
-        lines.append(line)
-    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
-    padded = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in lines]
-    return "\n".join(padded)
