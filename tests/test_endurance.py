@@ -199,6 +199,9 @@ def test_a_long_session_compressed(tmp_path: Path, tiny_data_dir: Path) -> None:
         # The page stays open across the restart and must follow the new server.
         guard.allow("ERR_CONNECTION_REFUSED")
         guard.allow("ERR_INCOMPLETE_CHUNKED_ENCODING")
+        # A stopping server answers a queue request 503 rather than compute it (the page asks
+        # again once it follows the next server); Chromium logs that answer.
+        guard.allow(f"status of 503 (Service Unavailable) ({{'url': '{first.url}api/queue")
         wait_for(lambda: page.get_attribute("#conn", "data-state") == "down", what="'down'")
         with running_server(workspace, tiny_data_dir, stop_timeout=30, port=port) as second:
             wait_for(
