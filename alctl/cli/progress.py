@@ -146,15 +146,13 @@ class TrainProgress:
 
 def evaluation_facts(evaluation: Mapping[str, Any]) -> list[str]:
     """A session record's figures for people (a session's outcome, a simulated round)."""
-    facts = [
-        f"test accuracy {formats.percent_short(evaluation.get('test_accuracy'), missing='n/a')}"
-    ]
+    facts = [f"test accuracy {formats.percent(evaluation.get('test_accuracy'), missing='n/a')}"]
     blind_n = evaluation.get("blind_n") or 0
     if evaluation.get("blind_accuracy") is not None and blind_n:
-        blind = formats.percent_short(evaluation["blind_accuracy"])
+        blind = formats.percent(evaluation["blind_accuracy"])
         facts.append(f"blind accuracy {blind} on {formats.plural(blind_n, 'new label')}")
     if evaluation.get("test_ece") is not None:
-        facts.append(f"calibration error {formats.percent_short(evaluation['test_ece'])}")
+        facts.append(f"calibration error {formats.percent(evaluation['test_ece'])}")
     return facts
 
 

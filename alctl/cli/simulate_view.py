@@ -67,7 +67,7 @@ class SimulationView:
 
 def round_line(run: Any, row: dict[str, Any], rounds: int) -> str:
     """ "margin seed 1 label_weight=10: round 3/5, 60 labels: test accuracy 71.3%, blind
-    accuracy 55% on 20 new labels, calibration error 4.1%" (as a session's outcome line)."""
+    accuracy 55.0% on 20 new labels, calibration error 4.1%" (as a session's outcome line)."""
     facts = ", ".join(evaluation_facts(row))
     return f"{run.label}: round {row['round'] + 1}/{rounds}, {row['n_labels']} labels: {facts}"
 
