@@ -15,6 +15,7 @@ from ssvae.config.model_config import (
     SESSION_PARAMS,
     TRAINING_FIELDS,
     SSVAEConfig,
+    default_config,
 )
 
 __all__ = [
@@ -29,5 +30,6 @@ __all__ = [
     "HyperparameterError",
     "Param",
     "SSVAEConfig",
+    "default_config",
     "hparam",
 ]

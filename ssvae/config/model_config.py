@@ -17,7 +17,9 @@ N_CLASSES = 10  # labels are 0-9 in both datasets; the classifier has this many 
 ENCODER_TYPES = ("dense", "conv")
 MAX_WEIGHT = 1e38  # a loss weight beyond this overflows float32 at once
 LOSS_WEIGHT = {"kind": "float", "low": 0.0, "high": MAX_WEIGHT, "per_session": True}
-CLASSIFIER_INPUTS = ("mean", "hidden", "image")
+CLASSIFIER_INPUTS = ("mean", "hidden", "image", "conv", "conv_only")
+# Classifiers with a convolutional trunk read only the rows a loss term needs (their cost).
+SPARSE_CLASSIFIERS = ("conv", "conv_only")
 AUGMENTATIONS = ("none", "shift", "shift_mirror")
 
 
@@ -61,6 +63,11 @@ class SSVAEConfig:
     learning_rate: float = hparam(
         1e-3, "float", low=0.0, high=10.0, low_open=True, per_session=True,
         label="learning rate", help="AdamW learning rate.",
+    )  # fmt: skip
+    lr_schedule: str = hparam(
+        "constant", "choice", choices=("constant", "cosine"),
+        help="Learning rate over a session: 'constant', or 'cosine' from learning_rate down to"
+        " 0 at the session's last batch, so a session ends on settled weights.",
     )  # fmt: skip
     weight_decay: float = hparam(
         0.0, "float", low=0.0, high=10.0,
@@ -132,6 +139,13 @@ class SSVAEConfig:
         " left-right; right for clothes, wrong for digits).",
     )  # fmt: skip
 
+    consistency_align: str = hparam(
+        "none", "choice", choices=("none", "uniform"),
+        help="Distribution alignment of the pseudo-labels: 'uniform' divides them by the"
+        " running share of each class the classifier predicts on unlabeled images (the"
+        " classes taken as equally common), so an early bias does not feed itself.",
+    )  # fmt: skip
+
     def __post_init__(self) -> None:
         # JSON and argparse hand us lists and ints where we keep tuples and floats.
         for name, param in PARAMS_OF_CLASS(type(self)).items():
@@ -184,7 +198,18 @@ LEGACY_DEFAULTS: dict[str, Any] = {
     "unlabeled_weight": 0.0,
     "augment_labeled": "none",
     "consistency_weight": 0.0,
+    "consistency_align": "none",
+    "lr_schedule": "constant",
 }
+# Data whose images keep their class when mirrored left-right (clothes; digits do not).
+MIRRORED_KEEP_CLASS = ("fashion-mnist",)
+
+
+def default_config(dataset: str) -> SSVAEConfig:
+    """The settings of a new model for `dataset`: the defaults, with the jitter of the
+    labeled rows and of the consistency term mirroring only where that keeps the class."""
+    view = "shift_mirror" if dataset in MIRRORED_KEEP_CLASS else "shift"
+    return SSVAEConfig(augment_labeled=view, consistency_augment=view)
 # What may change from one session to the next: the page's inputs, POST /api/train and the
 # options of `alctl train` (`epochs` is the session's length, ranged like max_epochs).
 SESSION_FIELDS: tuple[str, ...] = tuple(n for n, p in PARAMS.items() if p.per_session)
