@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ssvae.config import SSVAEConfig
+from ssvae.config import SSVAEConfig, default_config
 from ssvae.io.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ssvae.io.points_cache import checkpoint_stamp
 from ssvae.nn.decode import Decoded, decode_latent
@@ -39,7 +39,7 @@ class ModelState:
         """The checkpoint's model (CheckpointError if unusable), or a fresh one if none."""
         ckpt = load_checkpoint(checkpoint, dataset=dataset)
         if ckpt is None:
-            return cls(InteractiveTrainer(config or SSVAEConfig())), None
+            return cls(InteractiveTrainer(config or default_config(dataset))), None
         return cls(InteractiveTrainer.from_checkpoint(ckpt)), ckpt
 
     @property

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ssvae.config import SSVAEConfig
+from ssvae.config import default_config
 from ssvae.data.datasets import Dataset
 from ssvae.io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ssvae.io.history import record_session
@@ -69,7 +69,7 @@ def train_from_files(
     ds = run.dataset
     ckpt = load_checkpoint(run.weights, dataset=ds.name)
     if ckpt is None:
-        trainer = InteractiveTrainer(SSVAEConfig().replace(**run.explicit), run.device)
+        trainer = InteractiveTrainer(default_config(ds.name).replace(**run.explicit), run.device)
     else:
         try:
             config = ckpt.config.replace(**run.explicit)
@@ -92,7 +92,7 @@ def train_from_files(
     )
     if result.epochs_run == 0:
         return TrainOutcome(result, None, int((labels >= 0).sum()), continued_from, False)
-    if fitted is not None:  # the newest honest estimate, carried to the new weights
+    if fitted is not None and result.temperature is None:  # the session did not calibrate
         trainer.model.temperature = fitted
     test = trainer.predict(ds.test_images, reconstruct=False)
     train = trainer.predict(ds.train_images, reconstruct=False)
@@ -102,7 +102,6 @@ def train_from_files(
     save_checkpoint(
         run.weights,
         **trainer.checkpoint_payload(ds.name, test_accuracy=test_accuracy),
-        trained_labels=np.flatnonzero(labels >= 0).tolist(),
     )
     record_session(
         run.history_csv, run.loss_plot, trainer.history[before:], trainer.history, trainer.sessions

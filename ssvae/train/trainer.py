@@ -25,6 +25,7 @@ from ssvae.records.events import EpochRecord, TrainingCallback, TrainResult, Tra
 from ssvae.records.sessions import close_session, from_records, last_number, open_session
 from ssvae.train.batches import TrainingData, check_inputs
 from ssvae.train.device import pick_device
+from ssvae.select.checks import check_mask
 from ssvae.train.session_loop import SessionLoop
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class InteractiveTrainer:
         epochs_trained: int = 0,
         history: Sequence[dict[str, Any]] = (),
         sessions: Sequence[dict[str, Any]] | None = None,
+        trained_labels: Iterable[int] | None = (),
     ) -> None:
         self.config = config
         self.device = pick_device(device)
@@ -68,6 +70,11 @@ class InteractiveTrainer:
             [dict(s) for s in sessions] if sessions else from_records(self.history)
         )
         self.session = last_number(self.sessions, self.history)  # the one session counter
+        # Serials whose labels the weights have trained on; None: not known (a checkpoint
+        # that did not say), so no label counts as held out until the next session.
+        self.trained_labels: set[int] | None = (
+            None if trained_labels is None else {int(i) for i in trained_labels}
+        )
         self.last_result: TrainResult | None = None
         self._lock = threading.Lock()  # one session at a time; predict() waits for it
 
@@ -91,6 +98,7 @@ class InteractiveTrainer:
                 ckpt.epochs_trained,
                 ckpt.history,
                 ckpt.sessions,
+                ckpt.trained_labels,
             )
         except (ValueError, KeyError, RuntimeError) as exc:
             from ssvae.io.checkpoint import CheckpointError
@@ -138,13 +146,21 @@ class InteractiveTrainer:
                 images, labels, val_split=config.val_split, seed=config.seed, device=self.device
             )
             hooks = [_Bookkeeper(self), *callbacks]
-            loop = SessionLoop(self.model, self.optimizer, config, data, hooks)
+            labels_np = data.labels.cpu().numpy()
+            labeled = np.flatnonzero(labels_np >= 0)
+            checks = self._untrained_checks(labels_np)
+            loop = SessionLoop(self.model, self.optimizer, config, data, hooks, checks)
             start = self.epochs_trained
             devices = [self.device] if self.device.type == "cuda" else []
             # Own RNG stream per session: reproducible runs, and the caller's RNG is left alone.
             with torch.random.fork_rng(devices=devices, device_type=self.device.type):
                 torch.manual_seed(config.seed * 100_003 + start)
                 result = loop.run(epochs, self.session, start, stop_event)
+            if result.epochs_run > 0 or result.status == "stopped":
+                self.trained_labels = {
+                    *(self.trained_labels or ()),
+                    *np.setdiff1d(labeled, loop.withheld).tolist(),
+                }
             self.last_result = result
             return result
         finally:
@@ -153,6 +169,14 @@ class InteractiveTrainer:
                 self.config = clean
                 self._apply_hparams()
             self._lock.release()
+
+    def _untrained_checks(self, labels: np.ndarray) -> np.ndarray:
+        """Serials of labeled check samples (ssvae.select.checks) these weights have not
+        trained on: the honest set a session calibrates on."""
+        if self.trained_labels is None:
+            return np.zeros(0, np.int64)
+        rows = np.flatnonzero((labels >= 0) & check_mask(len(labels)))
+        return rows[~np.isin(rows, np.fromiter(self.trained_labels, np.int64))]
 
     def predict(self, images: np.ndarray | torch.Tensor, **kwargs: Any) -> Predictions:
         """`ssvae.nn.model.predict` on this model, waiting for a running session to finish."""
@@ -176,6 +200,9 @@ class InteractiveTrainer:
             "sessions": [dict(s) for s in self.sessions],
             "test_accuracy": test_accuracy,
             "temperature": self.model.temperature,
+            "trained_labels": None
+            if self.trained_labels is None
+            else sorted(self.trained_labels),
         }
 
     def _apply_hparams(self) -> None:
