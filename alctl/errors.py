@@ -1,8 +1,9 @@
 """How `alctl` ends: exit codes, and one line on stderr for the errors a user can fix.
 
 Only errors raised on purpose for bad input or a bad environment become one line and exit
-status 1: our own (CliError, ServerError, StartupError), the library's (LabelError,
-CheckpointError, DataError, IDXError, HyperparameterError, DownloadError) and OSErrors
+status 1: our own (CliError, ServerError, StartupError, DecodeRequestError), the library's
+(LabelError, StateFileError, CheckpointError, DataError, IDXError, HyperparameterError,
+DownloadError) and OSErrors
 that name a file (permission, missing directory, full disk). Anything else is a bug: one
 line saying so, how to see the traceback, and exit status 70. ALCTL_DEBUG=1 re-raises.
 """
@@ -39,8 +40,11 @@ EXIT_BY_STATUS = {
 _USER_ERRORS = (
     ("alctl.cli.server_client", "ServerError"),
     ("alctl.server.run", "StartupError"),
+    ("alctl.decode_request", "DecodeRequestError"),
     ("ssvae.io.labels", "LabelError"),
+    ("ssvae.io.workspace", "StateFileError"),
     ("ssvae.io.checkpoint", "CheckpointError"),
+    ("ssvae.io.checkpoint_lock", "Busy"),
     ("ssvae.data.datasets", "DataError"),
     ("ssvae.data.download", "DownloadError"),
     ("ssvae.data.idx", "IDXError"),
@@ -57,8 +61,12 @@ class UsageError(CliError):
 
 
 def exit_code(result: dict[str, Any]) -> int:
-    """`alctl train`'s exit status for a TrainResult dict."""
-    return EXIT_BY_STATUS.get(str(result.get("status")), EXIT_ERROR)
+    """The exit status of `alctl train` and scripts/train.py for how a session ended: a
+    TrainResult dict, with `save_error` when the session trained but was not saved."""
+    code = EXIT_BY_STATUS.get(str(result.get("status")), EXIT_ERROR)
+    if code == EXIT_OK and result.get("save_error"):
+        return EXIT_ERROR  # trained, but nothing of it is on disk: a problem to fix
+    return code
 
 
 def is_user_error(exc: BaseException) -> bool:

@@ -5,6 +5,8 @@
 
 Reads VmRSS of the server process from /proc once the model is loaded, and again once a
 training session's results are saved (checkpoint, predictions, cache), against the 1 GB budget.
+Then bursts: BURSTS rounds of 20 parallel 32×32 decode grids beside 5 reports in a row; the
+highest VmRSS seen right after a round, and VmRSS once the server has been idle for IDLE_S.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from common import (
@@ -27,6 +30,10 @@ from common import (
 )
 
 BUDGET_MB = 1024.0
+BURSTS = 3
+GRIDS_PER_BURST = 20
+REPORTS_PER_BURST = 5
+IDLE_S = 8.0  # the server releases what a burst left after a few quiet seconds
 
 
 def rss_mb(pid: int) -> float:
@@ -46,6 +53,26 @@ def wait_model_loaded(server: ServerProcess, timeout: float = 300.0) -> None:
             return
         time.sleep(0.2)
     raise TimeoutError("the model did not load")
+
+
+def burst(url: str, token: str) -> None:
+    """20 parallel 32×32 decode grids beside 5 reports written one after another."""
+    import httpx
+
+    grid = {"grid": {"x0": -1, "x1": 1, "y0": -1, "y1": 1, "n": 32}}
+    headers = {"X-Alctl-Token": token}
+
+    def decode(_: int) -> None:
+        httpx.post(url + "/api/decode", json=grid, headers=headers, timeout=300, trust_env=False)
+
+    def reports() -> None:
+        for _ in range(REPORTS_PER_BURST):
+            httpx.post(url + "/api/report", headers=headers, timeout=300, trust_env=False)
+
+    with ThreadPoolExecutor(GRIDS_PER_BURST + 1) as pool:
+        waits = [pool.submit(reports)] + [pool.submit(decode, i) for i in range(GRIDS_PER_BURST)]
+        for wait in waits:
+            wait.result()
 
 
 def measure(dataset: str, data_dir: Path | None, batch: int, root: Path) -> list[Result]:
@@ -70,6 +97,12 @@ def measure(dataset: str, data_dir: Path | None, batch: int, root: Path) -> list
         finally:
             events.close()
         trained = rss_mb(pid)
+        peaks = []
+        for _ in range(BURSTS):
+            burst(server.url, token)
+            peaks.append(rss_mb(pid))
+        time.sleep(IDLE_S)
+        idle = rss_mb(pid)
     size = "60k" if dataset != "mnist" else "tiny"
     return [
         Result(f"server RSS, {size} loaded, model ready", "≤ 1 GB", "MB", BUDGET_MB, [loaded]),
@@ -80,6 +113,22 @@ def measure(dataset: str, data_dir: Path | None, batch: int, root: Path) -> list
             BUDGET_MB,
             [trained],
             note=f"one epoch, batch {batch}, VmRSS once the session's results are saved",
+        ),
+        Result(
+            f"server RSS, {size} loaded, right after decode/report bursts",
+            "≤ 1 GB",
+            "MB",
+            BUDGET_MB,
+            [max(peaks)],
+            note=f"{BURSTS} rounds of {GRIDS_PER_BURST} parallel 32×32 grids + "
+            f"{REPORTS_PER_BURST} reports; after each: {', '.join(f'{p:.0f}' for p in peaks)}",
+        ),
+        Result(
+            f"server RSS, {size} loaded, idle {IDLE_S:g} s after the bursts",
+            "≤ 1 GB",
+            "MB",
+            BUDGET_MB,
+            [idle],
         ),
     ]
 

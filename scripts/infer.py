@@ -3,7 +3,8 @@
 
 Keys: input, latent, tsne (the 2-D view of the latent), labels (ground truth),
 reconstruted, pred_classes, pred_certainty, split. The file is written atomically.
-Exit codes: 0 done, 2 bad input (no data, no or bad checkpoint).
+Exit codes as `alctl`'s: 0 done, 1 a problem to fix (no data, no or bad checkpoint), 2 bad
+options.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ if (_CHECKOUT / "ssvae" / "__init__.py").is_file():  # run from a checkout: use 
 
 from ssvae.data.datasets import DATASETS, DataError, load_dataset
 from ssvae.io.checkpoint import CheckpointError
-from ssvae.io.workspace import Workspace
-from ssvae.runs.pipeline import infer_to_npz
+from ssvae.io.workspace import Workspace, check_output
+from ssvae.runs.infer import infer_to_npz
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         workspace = Workspace(args.workspace, dataset.name)
         weights = (args.weights or workspace.checkpoint).expanduser().absolute()
         output = (args.output or workspace.predictions_for(args.split)).expanduser().absolute()
+        check_output(output, workspace.root, dataset.name)  # never over labels or a checkpoint
         facts = infer_to_npz(
             dataset,
             weights,
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (DataError, CheckpointError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return 1
     print(
         f"wrote {output}: {facts['n']} {args.split} images, accuracy {facts['accuracy']:.4f}, "
         f"mean certainty {facts['mean_certainty']:.3f}, model at epoch {facts['epochs_trained']} "

@@ -5,15 +5,19 @@ Examples:
     python scripts/train.py --dataset fashion-mnist --max-epochs 10
     python scripts/train.py --labels my_labels.csv --weights runs/a.ckpt --kl-weight 0.5
 
-Writes the checkpoint, appends the history CSV and redraws the loss-curve PNG next to
-it (workspace defaults: artifacts/<dataset>/). Ctrl+C stops after the current batch
-and still saves the completed epochs. Exit codes: 0 done, 1 training failed,
-2 bad input, 130 stopped by Ctrl+C.
+Runs the same session pipeline as the dashboard and `alctl train`: it holds the
+checkpoint's lock (one trainer per checkpoint, whatever started it), calibrates the
+certainty on labels the weights have not seen, saves the checkpoint, appends the history
+CSV, redraws the loss-curve PNG and refreshes the page's points cache (workspace defaults:
+artifacts/<dataset>/). Ctrl+C stops after the current batch and saves the completed
+epochs. Exit codes as `alctl train`'s: 0 done, 1 a problem to fix (bad file, no dataset,
+the checkpoint busy, not saved), 2 bad options, 3 training failed, 4 stopped (Ctrl+C).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -26,14 +30,19 @@ _CHECKOUT = Path(__file__).resolve().parent.parent
 if (_CHECKOUT / "ssvae" / "__init__.py").is_file():  # run from a checkout: use its own library
     sys.path.insert(0, str(_CHECKOUT))
 
+from alctl.cli.progress import outcome_lines
+from alctl.errors import EXIT_ERROR, exit_code
+from alctl.report.loss_plot import loss_plot_writer
 from ssvae.config import PARAMS
 from ssvae.config.hparams import HyperparameterError, Param
 from ssvae.data.datasets import DATASETS, DataError, load_dataset
 from ssvae.io.checkpoint import CheckpointError
+from ssvae.io.checkpoint_integrity import backup_problem
+from ssvae.io.checkpoint_lock import CheckpointBusy
 from ssvae.io.labels import LabelError
 from ssvae.io.workspace import Workspace, sidecar_paths
 from ssvae.records.events import EpochPrinter
-from ssvae.runs.pipeline import TrainRun, train_from_files
+from ssvae.runs.pipeline import FilesRun, SessionFiles, train_on_files
 
 # Every scalar config field is an option (--kl-weight, ...), parsed and range-checked by the
 # hyperparameter schema; left out, it keeps the checkpoint's value (or the default).
@@ -83,41 +92,37 @@ def main(argv: list[str] | None = None) -> int:
         workspace = Workspace(args.workspace, dataset.name)
         weights = (args.weights or workspace.checkpoint).expanduser().absolute()
         history_csv, loss_plot = sidecar_paths(weights, workspace)
+        backup = backup_problem(weights)
+        if backup:
+            print(f"warning: {backup}", file=sys.stderr, flush=True)
         explicit = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k) is not None}
-        run = TrainRun(
+        # The page's points belong to the workspace's own checkpoint only.
+        cache = workspace.points_cache if weights == workspace.checkpoint else None
+        run = FilesRun(
             dataset=dataset,
-            weights=weights,
+            files=SessionFiles(dataset.name, weights, history_csv, cache),
             labels_csv=(args.labels or workspace.labels_csv).expanduser().absolute(),
-            history_csv=history_csv,
-            loss_plot=loss_plot,
             explicit=explicit,
             epochs=args.max_epochs,
             device=args.device,
+            what=f"scripts/train.py (pid {os.getpid()})",
         )
         stop = threading.Event()
         _stop_on_ctrl_c(stop)
-        outcome = train_from_files(run, callbacks=[EpochPrinter()], stop_event=stop)
-    except (DataError, CheckpointError, LabelError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    result = outcome.result
-    if outcome.saved:
-        print(
-            f"test accuracy: {_fraction(outcome.test_accuracy)} ({outcome.n_labeled} labels used;"
-            f" accuracy on them {_fraction(outcome.labeled_accuracy)})"
+        outcome = train_on_files(
+            run, [EpochPrinter()], stop_event=stop, after_save=[loss_plot_writer(loss_plot)]
         )
-        print(f"saved {weights} (epoch {result.global_epoch})")
+    except (DataError, CheckpointError, CheckpointBusy, LabelError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    result = outcome.result
+    for line in outcome_lines(outcome.to_dict(), weights):
+        print(line)
+    if outcome.saved:
         print(f"history {history_csv}; loss curves {loss_plot}")
-    else:
-        print("nothing saved: no epoch completed")
     if result.status == "failed":
         print(f"error: training failed: {result.error}", file=sys.stderr)
-        return 1
-    return 130 if result.status == "stopped" else 0
-
-
-def _fraction(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4f}"
+    return exit_code({**result.to_dict(), **outcome.to_dict()})
 
 
 def _stop_on_ctrl_c(stop: threading.Event) -> None:

@@ -5,7 +5,8 @@ Click a point to see its original and reconstruction; keys 0-9 label the selecte
 point and `d` deletes its label. Labels go through the same locked, atomic label
 store as the dashboard, so both can write the CSV at once. The radio buttons colour
 by user labels, predicted class, ground truth or certainty. Labels written by other
-programs show up within two seconds.
+programs show up within two seconds. Exit codes as `alctl`'s: 0 done, 1 a problem to
+fix (no predictions file, a bad labels file), 2 bad options.
 """
 
 from __future__ import annotations
@@ -226,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         state = ViewerState(arrays, store, CLASS_NAMES[dataset])
     except (ValueError, LabelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return 1
     import matplotlib.pyplot as plt  # only now: a window is really wanted
 
     figure = plt.figure(figsize=(13, 8))

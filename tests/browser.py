@@ -52,6 +52,35 @@ PLOT_VIEW = """async () => { const v = await import('/static/js/viewport.js');
     view: Array.from(window.alctl.scatter.get('cameraView'))}; }"""
 
 
+# An element's box on screen ({left, top, width, height}), null while it is not shown.
+BOX = """(selector) => { const e = document.querySelector(selector);
+  if (!e || e.hidden || !e.getClientRects().length || !e.offsetWidth) return null;
+  const b = e.getBoundingClientRect();
+  return {left: b.left, top: b.top, width: b.width, height: b.height}; }"""
+
+
+def box(page: Any, selector: str) -> dict[str, float] | None:
+    """The box of the first element matching `selector`, None while it is not shown."""
+    return page.evaluate(BOX, selector)
+
+
+def overlap(a: dict[str, float], b: dict[str, float]) -> float:
+    """The area two boxes share, in px²."""
+    w = min(a["left"] + a["width"], b["left"] + b["width"]) - max(a["left"], b["left"])
+    h = min(a["top"] + a["height"], b["top"] + b["height"]) - max(a["top"], b["top"])
+    return max(0.0, w) * max(0.0, h)
+
+
+def inside(inner: dict[str, float], outer: dict[str, float], slack: float = 0.5) -> bool:
+    """Whether `inner` lies within `outer` (give or take `slack` px of rounding)."""
+    return (
+        inner["left"] >= outer["left"] - slack
+        and inner["top"] >= outer["top"] - slack
+        and inner["left"] + inner["width"] <= outer["left"] + outer["width"] + slack
+        and inner["top"] + inner["height"] <= outer["top"] + outer["height"] + slack
+    )
+
+
 @dataclass
 class PageGuard:
     """What a page did that a test must fail on: console errors, requests off this machine."""

@@ -141,3 +141,17 @@ class Background:
         for reader in self._readers:
             reader.join(10)
         return Outcome(code, "".join(self.out), "".join(self.err))
+
+
+def trained_workspace(root: Path, data_dir: Path, sessions: int = 1) -> list[object]:
+    """Label one image and train `sessions` 1-epoch sessions without a server in `root`;
+    returns the workspace options for more commands on it."""
+    import torch
+
+    torch.set_num_threads(1)
+    args: list[object] = ["--workspace", root, "--data-dir", data_dir, "--dataset", "mnist"]
+    assert invoke("label", 0, 1, *args).code == 0
+    for _ in range(sessions):
+        done = invoke("train", "--epochs", 1, "--batch-size", 64, "--no-server", *args)
+        assert done.code == 0, done
+    return args

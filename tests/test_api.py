@@ -40,7 +40,10 @@ def test_status_has_every_documented_field(server: ThreadServer) -> None:
     assert status["class_names"] == [str(d) for d in range(10)]
     assert "IDX files" in status["dataset_source"]
     assert set(status["labels"]) == {"labeled", "coverage", "per_class", "version", "file_error"}
-    assert set(status["checkpoint"]) == {"path", "exists", "epochs_trained", "test_accuracy"}
+    assert set(status["checkpoint"]) == {
+        "path", "exists", "epochs_trained", "test_accuracy", "unsaved", "backup_warning"
+    }  # fmt: skip
+    assert status["checkpoint"]["backup_warning"] is None
     assert set(status["training"]) == {
         "state", "session", "epoch", "epochs", "batch", "batches", "eta_s", "last_result"
     }  # fmt: skip
@@ -233,7 +236,7 @@ def test_train_start_conflict_stop_and_history(server: ThreadServer) -> None:
         assert stop.status == 202 and stop.json() == {"stopping": True}
         ended = events.until("train_ended")[-1]
         assert ended.data["status"] == "stopped"
-        events.until("latent_refreshed")
+        events.until("session_saved")
     history = server.api("GET", "/api/history").json()
     assert history["sessions"][0]["session"] == 1
     assert history["sessions"][0]["status"] == "stopped"
@@ -246,6 +249,8 @@ def test_failed_training_is_visible_and_the_next_session_runs(server: ThreadServ
         assert server.api("POST", "/api/train", {"epochs": 1, "recon_weight": 1e38}).status == 202
         ended = events.until("train_ended")[-1].data
         assert ended["status"] == "failed" and "loss" in ended["error"]
+        saved = events.until("session_saved")[-1].data
+        assert saved["status"] == "failed" and saved["saved"] is False
         status = server.api("GET", "/api/status").json()
         assert status["training"]["last_result"]["status"] == "failed"
         assert server.api("POST", "/api/train", {"epochs": 1, "recon_weight": 1}).status == 202

@@ -4,6 +4,7 @@ files stay whole (the CSV equals the API's labels; no temp files)."""
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,8 @@ scalars = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=False),
     st.text(max_size=20),
+    # What float() cannot hold, and what strict JSON has no word for (json.dumps writes them).
+    st.sampled_from([10**401, -(10**401), math.inf, -math.inf, math.nan]),
 )
 json_values = st.recursive(
     scalars,
@@ -118,6 +121,32 @@ def test_training_routes(server: ThreadServer, body: object, path: str) -> None:
     _send(server, "POST", path, body)
 
 
+grid_fields = st.one_of(st.integers(-3, 40), scalars)
+decode_bodies = st.one_of(
+    json_values,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "points": st.one_of(st.lists(st.lists(scalars, max_size=3), max_size=3), scalars),
+            "grid": st.one_of(
+                st.fixed_dictionaries(
+                    {}, optional=dict.fromkeys(("x0", "x1", "y0", "y1", "n"), grid_fields)
+                ),
+                scalars,
+            ),
+            "space": st.one_of(st.sampled_from(["page", "view"]), scalars),
+        },
+    ),
+)
+
+
+@FUZZ
+@given(body=decode_bodies, n=st.one_of(serial_text, st.sampled_from(["1e400", "nan", "%2B5"])))
+def test_decode_and_queue_routes(server: ThreadServer, body: object, n: str) -> None:
+    _send(server, "POST", "/api/decode", body)
+    _send(server, "GET", "/api/queue?n=" + _quote(n), None)
+
+
 @FUZZ
 @given(
     serial=serial_text,
@@ -136,7 +165,7 @@ def test_after_the_fuzz_the_files_are_whole(server: ThreadServer) -> None:
         events.next()
         if server.api("GET", "/api/status").json()["training"]["state"] != "idle":
             server.api("POST", "/api/train/stop")
-            events.until("train_ended")
+            events.until("session_saved")
     ws = server.session.workspace
     on_disk = LabelStore(ws.labels_csv, 600).read() if ws.labels_csv.exists() else {}
     served = server.api("GET", "/api/labels").json()["labels"]

@@ -311,6 +311,8 @@ def train_one_epoch(page: Any) -> None:
         timeout=120,
         what="the session to complete",
     )
+    # "completed" arrives with train_ended; idle only once the save is done.
+    wait_for(lambda: page.text_content("#train-state") == "idle", timeout=60, what="the save")
 
 
 def test_training_refreshes_the_latent_in_place(dashboard: Dashboard) -> None:

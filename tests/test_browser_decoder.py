@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, PLOT_VIEW, guard_page, wait_for
+from tests.browser import CHROMIUM, PLOT_VIEW, guard_page, wait_for
 from tests.live_server import LiveServer, running_server
 
 pytestmark = [
@@ -102,17 +102,16 @@ def server(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path) -> Ite
 
 
 @pytest.fixture()
-def page(server: LiveServer) -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.add_init_script(PROBE)
-        guard = guard_page(page)
-        page.goto(server.url)
-        page.wait_for_selector("body[data-ready='1']", timeout=60_000)
-        yield page
-        guard.check()
-        browser.close()
+def page(browser: Any, server: LiveServer) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.add_init_script(PROBE)
+    guard = guard_page(page)
+    page.goto(server.url)
+    page.wait_for_selector("body[data-ready='1']", timeout=60_000)
+    yield page
+    context.close()
+    guard.check()
 
 
 def drag_plot(page: Any, dx: float) -> None:

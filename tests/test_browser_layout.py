@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import CHROMIUM, PLOT_VIEW, guard_page, wait_for
+from tests.browser import CHROMIUM, PLOT_VIEW, box, guard_page, overlap, wait_for
 from tests.live_server import LiveServer, running_server
 
 pytestmark = [
@@ -26,9 +26,6 @@ sync_api = pytest.importorskip("playwright.sync_api")
 READY_TIMEOUT_MS = 60_000
 ZOOM_LIMITS = (0.5, 40)  # static/js/viewport.js
 
-BOX = """(selector) => { const e = document.querySelector(selector);
-  if (!e || e.hidden || !e.offsetWidth) return null; const b = e.getBoundingClientRect();
-  return {left: b.left, top: b.top, width: b.width, height: b.height}; }"""
 CUT_TEXT = """() => [...document.querySelectorAll('.chart-title, .chart-latest, .mode, .tool')]
   .filter((e) => e.offsetWidth && e.scrollWidth > e.clientWidth + 1).map((e) => e.textContent)"""
 
@@ -56,17 +53,6 @@ def open_page(browser: Any, server: LiveServer) -> Iterator[Any]:
     for page, guard in pages:
         page.close()
         guard.check()
-
-
-def box(page: Any, selector: str) -> dict[str, float] | None:
-    return page.evaluate(BOX, selector)
-
-
-def overlap(a: dict[str, float], b: dict[str, float]) -> float:
-    """The area two boxes share, in px²."""
-    w = min(a["left"] + a["width"], b["left"] + b["width"]) - max(a["left"], b["left"])
-    h = min(a["top"] + a["height"], b["top"] + b["height"]) - max(a["top"], b["top"])
-    return max(0.0, w) * max(0.0, h)
 
 
 def test_at_1000x700_the_plot_gets_the_room(open_page: Any) -> None:

@@ -71,3 +71,30 @@ def test_decode_grid_limit_and_missing_checkpoint(
         invoke("decode", "0", "0", "--workspace", workspace, "--data-dir", tiny_data_dir)
     )
     assert "no checkpoint at" in line
+
+
+# (the CLI's argument, the same number as JSON)
+ABSURD = [("nan", "NaN"), ("inf", "Infinity"), ("1e400", "1e400"), ("2e6", "2e6"), ("-1e7", "-1e7")]
+
+
+def test_decode_refuses_the_same_points_with_and_without_a_server(trained: list[str]) -> None:
+    """One check for both paths (alctl.decode_request): without a server `nan` was a bug
+    (exit 70) and 2e6 was decoded, while the server refused both."""
+    offline = {}
+    for text, _ in ABSURD:
+        for args in ((text, "0"), ("0", text)):
+            done = invoke("decode", *args, *trained)
+            assert done.code == 1, (args, done)
+            offline[args] = one_error_line(done)
+    with running_server(Path(trained[1]), Path(trained[3])) as server:
+        for text, json_text in ABSURD:
+            for args, point in (
+                ((text, "0"), f"[{json_text}, 0]"),
+                (("0", text), f"[0, {json_text}]"),
+            ):
+                body = f'{{"points": [{point}], "space": "view"}}'.encode()
+                answer = server.api("POST", "/api/decode", body)
+                assert answer.status == 400, answer.body
+                assert offline[args] == "error: " + answer.json()["error"]
+                served = invoke("decode", *args, *trained)
+                assert served.code == 1 and one_error_line(served) == offline[args]

@@ -164,13 +164,13 @@ def test_direct_refusals(workspace: Path, files: list[str]) -> None:
 
 
 def test_one_direct_training_per_workspace(workspace: Path) -> None:
-    from alctl.cli.offline_train import training_lock
-    from alctl.errors import CliError
+    from ssvae.io.checkpoint_lock import CheckpointBusy, checkpoint_owner
 
-    refused = pytest.raises(CliError, match="another `alctl train`")
-    with training_lock(workspace / "artifacts"), refused, training_lock(workspace / "artifacts"):
+    ckpt = workspace / "artifacts" / "mnist" / "ssvae.ckpt"
+    refused = pytest.raises(CheckpointBusy, match="another `alctl train`")
+    with checkpoint_owner(ckpt, "another `alctl train`"), refused, checkpoint_owner(ckpt, "x"):
         pass
-    with training_lock(workspace / "artifacts"):
+    with checkpoint_owner(ckpt, "x"):
         pass  # released with the first holder
 
 

@@ -92,7 +92,7 @@ def server(tiny_data_dir: Path, workspace: Path) -> Iterator[ThreadServer]:
 def _train(server: ThreadServer, events: SSEReader, body: dict) -> dict:
     assert server.api("POST", "/api/train", body).status == 202
     ended = events.until("train_ended")[-1].data
-    if ended["status"] != "failed":
+    if events.until("session_saved")[-1].data["saved"]:
         events.until("latent_refreshed")
     return ended
 

@@ -69,7 +69,7 @@ def test_the_last_result_comes_from_the_last_finished_session() -> None:
     sessions = [
         {"session": 1, "status": "completed", "start_global_epoch": 0, "epochs_run": 3},
         {"session": 2, "status": "early_stopped", "start_global_epoch": 3, "epochs_run": 2,
-         "error": None},
+         "error": None, "test_accuracy": 0.5, "blind_accuracy": 0.25, "blind_n": 4},
         {"session": 3, "status": "running", "start_global_epoch": 5, "epochs_run": 0},
     ]  # fmt: skip
     assert last_result(sessions) == {
@@ -79,6 +79,13 @@ def test_the_last_result_comes_from_the_last_finished_session() -> None:
         "global_epoch": 5,
         "error": None,
         "seconds": None,
+        "evaluation": {
+            "test_accuracy": 0.5,
+            "test_ece": None,
+            "blind_accuracy": 0.25,
+            "blind_n": 4,
+            "labeled_accuracy": None,
+        },
     }
     assert last_result([]) is None
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,33 +13,11 @@ from ssvae.io.checkpoint import load_checkpoint, save_checkpoint
 from ssvae.io.labels import LabelStore
 from ssvae.nn.model import SSVAE
 from tests.cli_support import invoke, one_error_line
+from tests.disks import fill, remount, tiny_disk
 from tests.live_server import free_port, serve_command, server_env
 from tests.thread_server import served_workspace
 
 pytestmark = pytest.mark.slow
-
-
-@contextlib.contextmanager
-def tiny_disk(path: Path, size: str = "512k") -> Iterator[Path]:
-    """A real, small tmpfs (needs root); skipped honestly where it cannot be mounted."""
-    path.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tiny tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                          capture_output=True, text=True)  # fmt: skip
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
-def fill(disk: Path) -> None:
-    with contextlib.suppress(OSError), (disk / "filler").open("wb") as handle:
-        while True:
-            handle.write(b"\0" * 4096)
-            handle.flush()
 
 
 def serve_refusal(workspace: Path, data_dir: Path) -> str:
@@ -98,7 +73,7 @@ def test_read_only_labels_give_a_clear_error(tmp_path: Path) -> None:
         store = LabelStore(disk / "labels.csv", 600)
         store.update({1: 1, 2: 2})
         before = store.path.read_bytes()
-        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        remount(disk, "ro")
         with pytest.raises(OSError, match="Read-only file system"):
             store.set(3, 3)
         assert store.path.read_bytes() == before and store.read() == {1: 1, 2: 2}
@@ -187,7 +162,7 @@ def test_unusable_checkpoints_are_named_and_kept(
     line = one_error_line(invoke("train", "--epochs", 1, "--no-server", *ws))
     assert words in line and str(ckpt) in line
     assert ckpt.read_bytes() == before
-    assert sorted(p.name for p in ckpt.parent.iterdir()) == ["ssvae.ckpt", "train.lock"]
+    assert sorted(p.name for p in ckpt.parent.iterdir()) == ["ssvae.ckpt", "ssvae.ckpt.lock"]
 
 
 def test_serve_refuses_a_nan_checkpoint_naming_it(workspace: Path, tiny_data_dir: Path) -> None:

@@ -1,4 +1,4 @@
-"""The one Python pluraliser (ssvae/records/formats.py): CLI, server start-up lines, report, logs."""
+"""The one Python pluraliser (ssvae/records/formats.py): CLI, start-up lines, report, logs."""
 
 from __future__ import annotations
 

@@ -60,7 +60,9 @@ def test_rollback_is_refused_while_training(server: ThreadServer) -> None:
         busy = server.api("POST", "/api/checkpoint/rollback")
         assert busy.status == 409 and "stop it" in busy.json()["error"]
         server.api("POST", "/api/train/stop")
-        events.until("latent_refreshed")
+        saved = events.until("session_saved")[-1].data
+        # Stopped in its first epoch: no epoch kept, nothing saved, the model as it was.
+        assert saved["status"] == "stopped" and saved["saved"] is False
     assert server.api("POST", "/api/checkpoint/rollback", {"x": 1}).status == 400
 
 

@@ -123,3 +123,54 @@ def test_host_parsing() -> None:
     assert host_name("127.0.0.1") == "127.0.0.1"
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("127.0.0.2")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4")
+
+
+def _raw(server: ThreadServer, method: str, path: str, headers: list[tuple[str, str]]) -> int:
+    """A request with exactly these headers, repeated ones included (urllib merges them)."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port_of(server), timeout=30)
+    try:
+        connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        for name, value in headers:
+            connection.putheader(name, value)
+        body = b'{"label": 1}' if method == "PUT" else b""
+        connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "twice",
+    [
+        [("X-Alctl-Token", "s3cret-token"), ("X-Alctl-Token", "guess")],
+        [("X-Alctl-Token", "s3cret-token"), ("X-Alctl-Token", "s3cret-token")],
+        [("Origin", "{origin}"), ("Origin", "http://evil.example")],
+        [("Origin", "{origin}"), ("Origin", "{origin}")],
+        [("X-Alctl-Source", "cli"), ("X-Alctl-Source", "page")],
+        [("X-Alctl-Write", "w/1"), ("X-Alctl-Write", "w/2")],
+    ],
+)
+def test_a_guard_header_sent_twice_is_refused(
+    server: ThreadServer, twice: list[tuple[str, str]]
+) -> None:
+    origin = server.url.rstrip("/")
+    host = origin.removeprefix("http://")
+    token = [("X-Alctl-Token", "s3cret-token")] if twice[0][0] != "X-Alctl-Token" else []
+    headers = [("Host", host), *token, *((k, v.format(origin=origin)) for k, v in twice)]
+    assert _raw(server, "PUT", "/api/labels/5", headers) == 400
+    assert _raw(server, "GET", "/api/status", headers) == 400
+    assert server.session.labels.get(5) is None
+    # Each header once: accepted.
+    once = [("Host", host), ("X-Alctl-Token", "s3cret-token"), ("Origin", origin)]
+    assert _raw(server, "GET", "/api/status", once) == 200
+
+
+def test_a_host_sent_twice_is_refused(server: ThreadServer) -> None:
+    host = server.url.rstrip("/").removeprefix("http://")
+    assert _raw(server, "GET", "/api/status", [("Host", host), ("Host", host)]) == 400
+    assert _raw(server, "GET", "/api/status", [("Host", host), ("Host", "evil.example")]) == 400

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from alctl.discovery import find_live_server, read_discovery
+from ssvae.io.checkpoint import load_checkpoint
 from tests.live_server import (
     LiveServer,
     SSEReader,
@@ -63,6 +64,7 @@ def test_serve_announces_itself_and_ctrl_c_stops_training_and_streams(
         events.next()
         started = live_server.api("POST", "/api/train", {"epochs": 500, "batch_size": 16})
         assert started.status == 202
+        events.until("train_epoch")  # one whole epoch: what a stop keeps
         events.until("train_progress")
         seconds = stop_server(live_server.process, live_server.log)
         with pytest.raises(EOFError):
@@ -72,8 +74,9 @@ def test_serve_announces_itself_and_ctrl_c_stops_training_and_streams(
     assert live_server.process.returncode == 0
     assert not server_file.exists()
     assert find_live_server(live_server.workspace) is None
-    # The running session was stopped cooperatively and its work saved.
-    assert (live_server.workspace / "artifacts" / "mnist" / "ssvae.ckpt").is_file()
+    # The running session was stopped cooperatively and its whole epochs saved.
+    saved = load_checkpoint(live_server.workspace / "artifacts" / "mnist" / "ssvae.ckpt")
+    assert saved is not None and saved.epochs_trained >= 1
     assert "stopped" in live_server.output()
 
 

@@ -181,6 +181,7 @@ def test_failed_session_is_reported_and_the_next_one_runs(session: WorkspaceSess
     ended = recorder.wait_for("train_ended")
     assert ended["status"] == "failed" and "loss" in ended["error"]
     assert not session.workspace.checkpoint.exists()  # nothing learned, nothing saved
+    assert recorder.wait_for("session_saved")["saved"] is False
     recorder.events.clear()
     session.start_training(1, {"recon_weight": 1.0})
     assert recorder.wait_for("train_ended")["status"] == "completed"
@@ -196,8 +197,11 @@ def test_stop_ends_a_session_cooperatively(session: WorkspaceSession) -> None:
     assert session.training.stop() == {"stopping": True}
     assert session.status()["training"]["state"] in ("stopping", "idle")
     assert recorder.wait_for("train_ended")["status"] == "stopped"
-    recorder.wait_for("latent_refreshed")  # partial work is kept and saved
-    assert session.workspace.checkpoint.is_file()
+    # Stopped inside its first epoch: a session keeps whole epochs only, so nothing changed
+    # and nothing is saved (what the page then says is exactly what happened).
+    saved = recorder.wait_for("session_saved")
+    assert saved["status"] == "stopped" and saved["epochs_run"] == 0 and not saved["saved"]
+    assert not session.workspace.checkpoint.exists()
 
 
 def test_batch_progress_is_throttled(session: WorkspaceSession) -> None:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from alctl.report.loss_plot import draw_loss_curves, loss_figure
 from ssvae.io.history import (
     COLUMNS,
     EPOCH_COLUMNS,
     append_history_csv,
     flatten_record,
-    plot_history,
     read_history_csv,
     read_sessions_csv,
 )
@@ -60,10 +60,36 @@ def test_a_foreign_csv_is_not_appended_to(tmp_path: Path) -> None:
 def test_plot_writes_a_png(tmp_path: Path) -> None:
     records = [record(1, e, e).to_dict() for e in (1, 2, 3)] + [record(2, 1, 4, 0.9).to_dict()]
     target = tmp_path / "plots" / "loss_curves.png"
-    plot_history(target, records)
+    draw_loss_curves(target, records)
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    plot_history(target, [])  # an empty history still draws (empty axes)
+    draw_loss_curves(target, [])  # an empty history still draws (empty axes)
     assert target.stat().st_size > 0
+
+
+def test_the_figure_has_no_stray_text_and_keys_only_lines_that_exist() -> None:
+    """Before, the grid's sixth cell held "4 epochs / last: global epoch 4" and the key
+    showed a validation line for panels that had none."""
+    train_only = {"classification_loss": None, "accuracy": None}  # as /api/history sends
+    records = []
+    for session, epoch, global_epoch in ((1, 1, 1), (1, 2, 2), (1, 3, 3), (2, 1, 4)):
+        r = record(session, epoch, global_epoch, acc=0.5).to_dict()
+        r["val"].update(train_only)
+        records.append(r)
+    figure = loss_figure(records)
+    panels, key_cell = figure.axes[:5], figure.axes[5]
+    assert [t.get_text() for ax in figure.axes for t in ax.texts] == []
+    assert [ax.get_legend() for ax in panels] == [None] * 5
+    key = [t.get_text() for t in key_cell.get_legend().get_texts()]
+    assert key == ["train", "validation", "a session begins"]
+
+    def curves(ax: object) -> list[str]:  # the data lines, by style (not the session lines)
+        return [line.get_linestyle() for line in ax.lines if line.get_marker() == "o"]
+
+    assert [curves(ax) for ax in panels] == [["-", "--"]] * 3 + [["-"]] * 2
+    # One session, no validation values at all: neither key entry.
+    alone = [r | {"val": dict.fromkeys(r["val"])} for r in records[:3]]
+    key = loss_figure(alone).axes[5].get_legend().get_texts()
+    assert [t.get_text() for t in key] == ["train"]
 
 
 def test_format_epoch_is_one_readable_line() -> None:
@@ -89,6 +115,9 @@ SESSION_1 = {
     "epochs_run": 2,
     "error": None,
     "test_accuracy": 0.8125,
+    "test_ece": 0.0625,
+    "blind_accuracy": 0.6,
+    "blind_n": 10,
     "labeled_accuracy": 0.75,
 }
 

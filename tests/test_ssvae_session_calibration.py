@@ -64,7 +64,7 @@ def test_a_session_calibrates_on_its_untrained_checks_then_trains_on_them(
     assert trainer.sessions[-1]["temperature"] == result.temperature
     assert trainer.sessions[-1]["calibration_labels"] == 12
     # Every label trained by the end of the session, the checks too.
-    assert trainer.trained_labels == set(np.flatnonzero(labels >= 0).tolist())
+    assert trainer.trained_labels == np.flatnonzero(labels >= 0).tolist()
     # Nothing new to calibrate on: the next session keeps the temperature it has.
     again = trainer.train(images, labels, epochs=1)
     assert again.temperature is None and trainer.model.temperature == result.temperature
@@ -72,7 +72,7 @@ def test_a_session_calibrates_on_its_untrained_checks_then_trains_on_them(
     path = tmp_path / "m.ckpt"
     save_checkpoint(path, **trainer.checkpoint_payload("mnist"))
     ckpt = load_checkpoint(path)
-    assert ckpt is not None and set(ckpt.trained_labels or []) == trainer.trained_labels
+    assert ckpt is not None and ckpt.trained_labels == trainer.trained_labels
     assert InteractiveTrainer.from_checkpoint(ckpt).trained_labels == trainer.trained_labels
 
 
@@ -82,7 +82,7 @@ def test_too_few_checks_change_nothing(digits: tuple) -> None:
     trainer = InteractiveTrainer(CONFIG, "cpu")
     result = trainer.train(images, labels, epochs=1)
     assert result.temperature is None and trainer.model.temperature == 1.0
-    assert trainer.trained_labels == set(np.flatnonzero(labels >= 0).tolist())
+    assert trainer.trained_labels == np.flatnonzero(labels >= 0).tolist()
 
 
 class _StopAt(TrainingCallback):
@@ -104,7 +104,7 @@ def test_a_session_stopped_before_the_switch_calibrates_and_its_checks_wait(
     result = trainer.train(images, labels, epochs=3, callbacks=[_StopAt(stop, 2)], stop_event=stop)
     assert result.status == "stopped" and result.temperature is not None
     checks = set(check_order(N)[:12].tolist())
-    assert trainer.trained_labels is not None and not checks & trainer.trained_labels
+    assert trainer.trained_labels is not None and not checks & set(trainer.trained_labels)
     # They are still held out, so the next session calibrates on them again.
     assert trainer.train(images, labels, epochs=1).calibration_labels == 12
 
@@ -116,6 +116,6 @@ def test_weights_of_unknown_training_calibrate_from_their_next_session_on(
     labels = _labels(targets, 12)
     old = InteractiveTrainer(CONFIG, "cpu", trained_labels=None)  # a checkpoint that did not say
     assert old.train(images, labels, epochs=1).temperature is None
-    assert old.trained_labels == set(np.flatnonzero(labels >= 0).tolist())
+    assert old.trained_labels == np.flatnonzero(labels >= 0).tolist()
     more = _labels(targets, 15)
     assert old.train(images, more, epochs=1).calibration_labels == 0  # 3 new: too few

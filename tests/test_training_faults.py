@@ -48,6 +48,7 @@ def _failed(server: ThreadServer, events: SSEReader, body: dict) -> dict:
     assert server.api("POST", "/api/train", body).status == 202
     ended = events.until("train_ended")[-1].data
     assert ended["status"] == "failed"
+    assert events.until("session_saved")[-1].data["saved"] is False
     return ended
 
 
@@ -88,7 +89,7 @@ def test_stop_mid_epoch(server: ThreadServer, events: SSEReader) -> None:
     events.until("train_progress")
     assert server.api("POST", "/api/train/stop").status == 202
     assert events.until("train_ended")[-1].data["status"] == "stopped"
-    events.until("latent_refreshed")
+    events.until("session_saved")  # stopped in its first epoch: nothing kept, nothing saved
     assert server.api("GET", "/api/status").json()["hparams"]["batch_size"] == 8  # clean: kept
     server.api("POST", "/api/train", {"epochs": 1, "batch_size": 128})
     events.until("latent_refreshed")
@@ -101,7 +102,7 @@ def test_a_double_start(server: ThreadServer, events: SSEReader) -> None:
     assert busy.status == 409 and "already running" in busy.json()["error"]
     events.until("train_progress")
     server.api("POST", "/api/train/stop")
-    events.until("latent_refreshed")
+    events.until("session_saved")
     server.api("POST", "/api/train", {"epochs": 1, "batch_size": 128})
     events.until("latent_refreshed")
     _still_serving_then_a_clean_session(server, events)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from alctl.decode_request import grid_body, parse_body, point_body
 from alctl.errors import CliError
 
 if TYPE_CHECKING:
@@ -46,13 +47,15 @@ def ascii_image(image: np.ndarray) -> str:
     return "\n".join("".join(SHADES[i] for i in row) for row in index)
 
 
-def _body(xy: tuple[float, float] | None, grid: int | None, bounds: list[float] | None) -> dict:
+def request_body(
+    xy: tuple[float, float] | None, grid: int | None, bounds: list[float] | None
+) -> dict[str, Any]:
+    """What `/api/decode` is sent for a point or a grid (checked the same way here offline)."""
     if grid is not None:
         assert bounds is not None
-        x0, x1, y0, y1 = bounds
-        return {"grid": {"x0": x0, "x1": x1, "y0": y0, "y1": y1, "n": grid}, "space": "view"}
+        return grid_body(bounds, grid)
     assert xy is not None
-    return {"points": [list(xy)], "space": "view"}
+    return point_body(*xy)
 
 
 def _ask(client: Any, body: dict, wait_s: float = MODEL_WAIT_S) -> dict:
@@ -75,7 +78,7 @@ def decode_via_server(target: Target, xy: tuple[float, float] | None, grid: int 
     from ssvae.nn.decode import square_extent
 
     bounds = square_extent(status["latent"]["bounds"]) if grid is not None else None
-    answer = _ask(target.server.client, _body(xy, grid, bounds))
+    answer = _ask(target.server.client, request_body(xy, grid, bounds))
     raw = np.frombuffer(base64.b64decode(answer["images"]), np.uint8)
     return DecodedPoints(
         raw.reshape(answer["n"], 28, 28),
@@ -95,7 +98,7 @@ def decode_offline(target: Target, xy: tuple[float, float] | None, grid: int | N
     from ssvae.data.datasets import CLASS_NAMES, load_dataset
     from ssvae.io.checkpoint import load_checkpoint
     from ssvae.io.points_cache import cache_path_for, load_cache
-    from ssvae.nn.decode import decode_latent, grid_points, square_extent
+    from ssvae.nn.decode import decode_latent, square_extent
     from ssvae.nn.restore import build_model
     from ssvae.select.latent_view import LatentView
 
@@ -126,10 +129,8 @@ def decode_offline(target: Target, xy: tuple[float, float] | None, grid: int | N
     if grid is not None:
         lo, hi = predictions.xy.min(axis=0), predictions.xy.max(axis=0)
         bounds = square_extent([float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])])
-        points = grid_points(*bounds, grid)
-    else:
-        assert xy is not None
-        points = np.array([xy], dtype=np.float64)
+    # The server's own check of the body it would have been sent (alctl.decode_request).
+    points = parse_body(request_body(xy, grid, bounds)).points
     latent = view.unproject(points)
     decoded = decode_latent(model, latent)
     return DecodedPoints(
@@ -152,6 +153,8 @@ def decode(
     from ssvae.io.atomic import atomic_write
     from ssvae.nn.decode import tile
 
+    if xy is not None:  # refused before a checkpoint loads or a request goes out
+        parse_body(point_body(*xy))
     run = decode_via_server if target.server is not None else decode_offline
     result = run(target, xy, grid)
     lines = []

@@ -6,6 +6,7 @@ Heavy modules are imported inside the functions that need them; see alctl.cli.ma
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,17 +116,15 @@ def set_label(target: Target, serial: int, label: int | None) -> None:
 
 def import_labels(target: Target, path: Path) -> None:
     """`alctl label --import FILE`: validate the whole file, then apply it at once."""
-    from ssvae.io.labels import parse_labels_csv
-
     if target.server is not None:
-        changes = parse_labels_csv(Path(path), int(target.server.status["n_samples"]), strict=True)
+        changes = _read_import(path, int(target.server.status["n_samples"]))
         if changes:
             answer = target.server.client.update_labels(changes, source="import")
     else:
         from alctl.cli.offline import import_labels as direct_import
 
         files = target.files()
-        changes = parse_labels_csv(Path(path), files.n_samples, strict=True)
+        changes = _read_import(path, files.n_samples)
         if changes:
             answer = direct_import(files, changes)
     if not changes:
@@ -139,8 +138,22 @@ def import_labels(target: Target, path: Path) -> None:
     )
 
 
+def _read_import(path: Path, n_samples: int) -> dict[int, int]:
+    """The file streamed and checked (ssvae.io.label_import), with progress when it is big."""
+    from alctl.cli.progress import ReadProgress
+    from ssvae.io.label_import import read_import
+
+    progress = ReadProgress(str(path))
+    try:
+        return read_import(path, n_samples, progress=progress)
+    finally:
+        progress.done()
+
+
 def list_labels(target: Target, out: Path | None) -> None:
     """`alctl labels` / `alctl label --list`: the CSV on stdout or into `out`."""
+    if out is not None:
+        out = checked_out(target.workspace, target.dataset, out)
     if target.server is not None:
         text = target.server.client.labels_csv()
     else:
@@ -152,9 +165,17 @@ def list_labels(target: Target, out: Path | None) -> None:
         return
     from ssvae.io.atomic import atomic_write_text
 
-    atomic_write_text(out.expanduser(), text)
+    atomic_write_text(out, text)
     count = max(0, len(text.strip().splitlines()) - 1)
     note(f"wrote {plural(count, 'label')} to {out}")
+
+
+def checked_out(workspace: Path, dataset: str, out: Path) -> Path:
+    """Every `--out`: refused (exit 1, nothing written) when it names a state file of the
+    workspace (labels, checkpoints, history, cache, server file), however it names it."""
+    from ssvae.io.workspace import check_output
+
+    return check_output(out, workspace, None if dataset == "auto" else dataset)
 
 
 def parse_hparams(given: dict[str, Any]) -> dict[str, Any]:
@@ -203,10 +224,15 @@ def rollback(target: Target) -> None:
     if target.server is not None:
         answer = target.server.client.rollback()
     else:
+        from alctl.report.loss_plot import redraw_loss_curves
         from ssvae.io.rollback import rollback_checkpoint
 
         ws = target.files().workspace
-        ckpt = rollback_checkpoint(ws.checkpoint, ws.dataset, ws.history_csv, ws.loss_plot)
+        what = f"`alctl rollback` (pid {os.getpid()})"
+        ckpt = rollback_checkpoint(ws.checkpoint, ws.dataset, ws.history_csv, what=what)
+        problem = redraw_loss_curves(ws.loss_plot, ckpt.history)
+        if problem is not None:
+            note(f"warning: {problem}")
         answer = {"checkpoint": str(ws.checkpoint), "epochs_trained": ckpt.epochs_trained}
     typer.echo(
         f"restored the previous checkpoint ({plural(answer.get('epochs_trained'), 'epoch')}) as "
@@ -219,5 +245,6 @@ def report(workspace: Path, dataset: str, data_dir: Path | None, out: Path) -> N
     from alctl.report.build import write_report
 
     target = resolve(workspace, dataset, data_dir, no_server=False)
-    path = write_report(target.workspace, target.dataset, out.expanduser(), data_dir=data_dir)
+    out = checked_out(target.workspace, target.dataset, out)
+    path = write_report(target.workspace, target.dataset, out, data_dir=data_dir)
     note(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -394,7 +394,9 @@ def decode(
         from alctl.cli.decode import decode as run_decode
 
         point = None if x is None or y is None else (x, y)
-        for line in run_decode(target, point, grid, out.expanduser() if out else None):
+        if out is not None:
+            out = dispatch.checked_out(target.workspace, target.dataset, out)
+        for line in run_decode(target, point, grid, out):
             typer.echo(line)
 
 

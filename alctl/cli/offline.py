@@ -129,7 +129,7 @@ def status(files: Files) -> dict[str, Any]:
 
 def evaluations(files: Files) -> list[dict[str, Any]]:
     """The accuracy-vs-labels curve from the checkpoint's session entries (no torch)."""
-    from ssvae.io.checkpoint import checkpoint_sessions
+    from ssvae.io.checkpoint import checkpoint_records
     from ssvae.records.sessions import evaluation_curve
 
-    return evaluation_curve(checkpoint_sessions(files.workspace.checkpoint) or [])
+    return evaluation_curve(checkpoint_records(files.workspace.checkpoint, "sessions") or [])

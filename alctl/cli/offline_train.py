@@ -1,9 +1,9 @@
-"""`alctl train` without a server: train here with the library's whole-run function.
+"""`alctl train` without a server: the library's session pipeline, here, on the files.
 
-`ssvae.runs.pipeline.train_from_files` (also behind scripts/train.py) continues the checkpoint,
-trains one session and writes the checkpoint with its test accuracy, the history CSV and
-the loss-curve PNG. This module adds the CLI's progress display, one training per
-workspace at a time, and Ctrl+C: stop after the current batch and still save.
+`ssvae.runs.pipeline.train_on_files` (also behind scripts/train.py) holds the checkpoint's
+lock (one trainer per workspace, whatever started it), continues the checkpoint, trains one
+session and saves it like the server does. This module adds the CLI's progress display, the
+loss-curve PNG and Ctrl+C: stop after the current batch and save the completed epochs.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from alctl.cli.offline import Files
 from alctl.cli.progress import TrainProgress
-from alctl.errors import CliError, exit_code
+from alctl.errors import exit_code
 from ssvae.records.events import BatchProgress, EpochRecord, TrainingCallback, TrainStart
 from ssvae.records.formats import plural
 
@@ -48,26 +48,6 @@ class ProgressCallback(TrainingCallback):
 
     def on_epoch_end(self, event: EpochRecord) -> None:
         self.progress.epoch(event.to_dict())
-
-
-@contextlib.contextmanager
-def training_lock(artifacts_dir: Path) -> Iterator[None]:
-    """One in-process training per workspace and dataset; a second one is refused."""
-    import fcntl
-
-    artifacts_dir.mkdir(parents=True, exist_ok=True)
-    path = artifacts_dir / "train.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CliError(
-                f"another `alctl train` is training in {artifacts_dir}; wait for it to finish"
-            ) from None
-        yield
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -104,35 +84,30 @@ def train_direct(
 
     SSVAEConfig().replace(**hparams)  # bad values fail here, before torch is loaded
     progress = progress or TrainProgress()
+    from alctl.report.loss_plot import loss_plot_writer
     from ssvae.data.datasets import load_dataset
-    from ssvae.runs.pipeline import TrainRun, train_from_files
+    from ssvae.io.checkpoint_integrity import backup_problem
+    from ssvae.runs.pipeline import FilesRun, SessionFiles, train_on_files
 
     data = load_dataset(files.dataset, data_dir)
     progress.note(f"dataset: {data.name}, {plural(data.n_train, 'image')} ({data.source})")
     ws = files.workspace
-    run = TrainRun(
+    backup = backup_problem(ws.checkpoint)
+    if backup:
+        progress.note(f"warning: {backup}")
+    run = FilesRun(
         dataset=data,
-        weights=ws.checkpoint,
+        files=SessionFiles.of(ws),
         labels_csv=ws.labels_csv,
-        history_csv=ws.history_csv,
-        loss_plot=ws.loss_plot,
         explicit=dict(hparams),
         epochs=epochs,
+        what=f"`alctl train` (pid {os.getpid()})",
     )
-    with training_lock(ws.artifacts_dir):
-        stop = threading.Event()
-        with stop_on_ctrl_c(stop, progress):
-            outcome = train_from_files(run, [ProgressCallback(progress)], stop)
-    result = outcome.result.to_dict()
-    progress.ended(result)
-    if outcome.saved:
-        from ssvae.records.formats import percent_short
-
-        test = percent_short(outcome.test_accuracy, missing="n/a")
-        mine = percent_short(outcome.labeled_accuracy, missing="n/a")
-        labels = f"on your {outcome.n_labeled} labels {mine}"
-        progress.note(f"saved {ws.checkpoint} (test accuracy {test}, {labels})")
-        progress.note(f"  history {ws.history_csv}, loss curves {ws.loss_plot}")
-    else:
-        progress.note("nothing saved: no epoch completed")
-    return exit_code(result)
+    stop = threading.Event()
+    with stop_on_ctrl_c(stop, progress):
+        outcome = train_on_files(
+            run, [ProgressCallback(progress)], stop, [loss_plot_writer(ws.loss_plot)]
+        )
+    progress.ended(outcome.result.to_dict())
+    progress.saved(outcome.to_dict(), ws.checkpoint)
+    return exit_code({**outcome.result.to_dict(), **outcome.to_dict()})

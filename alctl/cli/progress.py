@@ -113,6 +113,11 @@ class TrainProgress:
             line += f": {data['error']}"
         self.note(line)
 
+    def saved(self, data: Mapping[str, Any], checkpoint: Any) -> None:
+        """What the session's save kept (the `session_saved` data)."""
+        for line in outcome_lines(data, checkpoint):
+            self.note(line)
+
     def _draw_bar(
         self, epoch: Any, epochs: Any, batch: Any, batches: Any, eta: str, loss: str
     ) -> None:
@@ -135,3 +140,56 @@ class TrainProgress:
     def _write(self, text: str) -> None:
         self.stream.write(text)
         self.stream.flush()
+
+
+def outcome_lines(data: Mapping[str, Any], checkpoint: Any) -> list[str]:
+    """What a session kept, from `session_saved`'s data (`SessionOutcome.to_dict()`)."""
+    lines = []
+    if data.get("saved"):
+        evaluation = data.get("evaluation") or {}
+        facts = [
+            f"test accuracy {formats.percent_short(evaluation.get('test_accuracy'), missing='n/a')}"
+        ]
+        blind_n = evaluation.get("blind_n") or 0
+        if evaluation.get("blind_accuracy") is not None and blind_n:
+            blind = formats.percent_short(evaluation["blind_accuracy"])
+            facts.append(f"blind accuracy {blind} on {formats.plural(blind_n, 'new label')}")
+        if evaluation.get("test_ece") is not None:
+            facts.append(f"calibration error {formats.percent_short(evaluation['test_ece'])}")
+        epoch = data.get("epochs_trained")
+        lines.append(f"saved {checkpoint} (epoch #{epoch}): {', '.join(facts)}")
+    elif data.get("save_error"):
+        lines.append(f"NOT saved: {data['save_error']}")
+    else:
+        lines.append("nothing saved: no epoch completed, the model is as it was")
+    lines += [f"warning: {w}" for w in data.get("warnings") or []]
+    return lines
+
+
+class ReadProgress:
+    """`reading FILE: 37% of 15.2 MB` on stderr while a big file is read: redrawn in place on
+    a TTY, else one line per quarter. Call it as `progress(bytes_read, size)`."""
+
+    def __init__(self, name: str, stream: TextIO | None = None) -> None:
+        self.name = name
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty()
+        self._quarter = 0
+        self._drawn = False
+
+    def __call__(self, done: int, size: int) -> None:
+        fraction = done / size if size else 1.0
+        text = f"reading {self.name}: {fraction:.0%} of {size / 1e6:.1f} MB"
+        if self.tty:
+            self.stream.write(f"\r\x1b[K{text}")
+            self._drawn = True
+        elif int(fraction * 4) > self._quarter:
+            self._quarter = int(fraction * 4)
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        """Clear the line drawn on a TTY (call once the file is read, or failed)."""
+        if self._drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()

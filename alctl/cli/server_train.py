@@ -7,7 +7,6 @@ missed. Ctrl+C asks whether to stop the session or detach (no TTY: detach).
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,8 +14,6 @@ from alctl.cli.progress import TrainProgress
 from alctl.cli.server_client import ApiClient, ServerError, SSEEvent, StreamClosed
 from alctl.errors import EXIT_INTERRUPTED, exit_code
 from ssvae.records.formats import plural
-
-SAVE_WAIT_S = 120.0
 
 
 def ask_stop_or_detach() -> str:
@@ -71,38 +68,25 @@ def train_remote(
 
 
 def _follow(events: Iterator[SSEEvent], session: int | None, progress: TrainProgress) -> int:
+    """Show the session's events until the server says what it saved (`session_saved`, once
+    the checkpoint, history and page points are written: `alctl train && alctl report` sees
+    them)."""
+    ended: dict[str, Any] = {}
     for event in events:
-        if not event.event.startswith("train_") or not isinstance(event.data, dict):
+        data = event.data if isinstance(event.data, dict) else {}
+        if event.event == "error" and ended:
+            progress.note(f"server: {data.get('message')}")
             continue
-        if event.data.get("session") != session:
+        if data.get("session") != session:
             continue  # another session's leftovers
-        progress.handle(event.event, event.data)
-        if event.event == "train_ended":
-            _await_saved(events, event.data, progress)
-            return exit_code(event.data)
-    raise ServerError("the event stream ended before the training session did")
-
-
-def _await_saved(
-    events: Iterator[SSEEvent], result: dict[str, Any], progress: TrainProgress
-) -> None:
-    """Return once the server has saved the session, so `alctl train && alctl report` works.
-
-    The server saves (checkpoint, history CSV, predictions) after `train_ended` and then
-    sends `latent_refreshed`; a failed session without a complete epoch saves nothing.
-    """
-    if result.get("status") == "failed" and not result.get("epochs_run"):
-        return
-    deadline = time.monotonic() + SAVE_WAIT_S
-    for event in events:
-        if event.event == "latent_refreshed":
-            progress.note("saved: checkpoint, history and the page's points are up to date")
-            return
-        if event.event == "error" and isinstance(event.data, dict):
-            progress.note(f"server: {event.data.get('message')}")
-        if time.monotonic() > deadline:
-            break
-    progress.note("the server is still saving the session; `alctl status` shows when it is done")
+        if event.event.startswith("train_"):
+            progress.handle(event.event, data)
+            if event.event == "train_ended":
+                ended = data
+        elif event.event == "session_saved":
+            progress.saved(data, data.get("checkpoint", "the checkpoint"))
+            return exit_code({**ended, **data})
+    raise ServerError("the event stream ended before the training session was saved")
 
 
 def _interrupted(
@@ -141,5 +125,7 @@ def _await_end(client: ApiClient, session: int | None, progress: TrainProgress) 
         last = training.get("last_result") or {}
         if training.get("state") == "idle" and last.get("session") == session:
             progress.handle("train_ended", last)
+            if last.get("saved") is not None:
+                progress.saved(last, "the checkpoint")
             return exit_code(last)
         return _follow(events, session, progress)

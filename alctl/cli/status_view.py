@@ -3,7 +3,8 @@
 Facts: `{workspace, dataset: {name, n_samples, source?}, labels: {labeled, coverage,
 per_class, path}, checkpoint: {path, exists, epochs_trained?, train_loss?, val_loss?,
 test_accuracy?, ...}, evaluations: [{session, status, test_accuracy, previous_test_accuracy,
-labeled_accuracy, n_labeled}] (the accuracy-vs-labels curve, oldest first), server: null |
+blind_accuracy, blind_n, test_ece, labeled_accuracy, n_labeled}] (the accuracy-vs-labels
+curve, oldest first), server: null |
 {url, pid, state, session, epoch, epochs, ...}}`.
 """
 
@@ -80,24 +81,36 @@ def _checkpoint_line(c: dict[str, Any]) -> str:
     if c.get("test_accuracy") is not None:
         parts.append(f"test accuracy {formats.percent_short(c['test_accuracy'])}")
     if c.get("error"):
-        parts.append(f"unreadable: {c['error']}")
+        parts.append(f"unusable: {c['error']} (serve and train refuse it: move it away)")
+    unsaved = c.get("unsaved") or {}
+    if unsaved.get("epochs"):
+        epochs = formats.plural(unsaved["epochs"], "more epoch")
+        parts.append(f"the server holds {epochs} NOT saved ({unsaved.get('error')})")
     return ", ".join(parts)
+
+
+def _backup_lines(c: dict[str, Any]) -> list[str]:
+    return [f"  warning   {c['backup_warning']}"] if c.get("backup_warning") else []
 
 
 def _curve_lines(curve: list[dict[str, Any]]) -> list[str]:
     """The accuracy-vs-labels curve as a small table, one row per evaluated session."""
     if not curve:
         return ["progress    no evaluated session yet (each training session adds one)"]
-    lines = ["progress    test accuracy by labels (one row per session)"]
-    lines.append(f"  {'session':>7}  {'labels':>6}  {'test':>6}  {'change':>6}  {'on labels':>9}")
+    lines = ["progress    test accuracy by labels (one row per session); blind: the labels new"]
+    lines.append("            to a session, as the model predicted them before training on them")
+    head = f"  {'session':>7}  {'labels':>6}  {'test':>6}  {'change':>6}  {'blind':>6}  {'of':>4}"
+    lines.append(head)
     for point in curve:
         test, before = point.get("test_accuracy"), point.get("previous_test_accuracy")
         change = "" if test is None or before is None else f"{(test - before) * 100:+.1f}"
         labels = point.get("n_labeled")
+        blind_n = point.get("blind_n") or 0
+        blind = formats.percent_short(point.get("blind_accuracy"), missing="-") if blind_n else "-"
         lines.append(
             f"  {point.get('session')!s:>7}  {'?' if labels is None else labels:>6}"
-            f"  {formats.percent_short(test):>6}  {change:>6}"
-            f"  {formats.percent_short(point.get('labeled_accuracy')):>9}"
+            f"  {formats.percent_short(test):>6}  {change:>6}  {blind:>6}"
+            f"  {blind_n if blind_n else '':>4}"
         )
     return lines
 
@@ -146,6 +159,7 @@ def render_status(facts: dict[str, Any]) -> str:
         f"dataset     {d.get('name')}, {d.get('n_samples')} training images{source}",
         *label_lines,
         f"checkpoint  {_checkpoint_line(facts.get('checkpoint') or {})}",
+        *_backup_lines(facts.get("checkpoint") or {}),
         *model_lines,
         *_curve_lines(facts.get("evaluations") or []),
         f"server      {_server_line(facts.get('server'))}",

@@ -67,10 +67,10 @@ def scatter_png(xy: np.ndarray, classes: np.ndarray, title: str) -> bytes:
 
 
 def loss_curves_png(records: Sequence[Mapping[str, Any]]) -> bytes:
-    """The loss-curve figure `ssvae.io.history.plot_history` draws, as PNG bytes."""
-    from ssvae.io.history import plot_history
+    """The loss-curve figure next to the checkpoint (alctl.report.loss_plot), as PNG bytes."""
+    from alctl.report.loss_plot import draw_loss_curves
 
     with tempfile.TemporaryDirectory(prefix="alctl-report-") as tmp:
         path = Path(tmp) / "loss_curves.png"
-        plot_history(path, records)
+        draw_loss_curves(path, records)
         return path.read_bytes()

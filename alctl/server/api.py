@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import nullcontext
 from typing import Any
 
 from sse_starlette import EventSourceResponse
@@ -16,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from alctl.server import decoding
+from alctl import decode_request
+from alctl.server.disk import DiskRefused
 from alctl.server.events import dumps
 from alctl.server.label_state import LabelFileError
 from alctl.server.limits import (
@@ -28,17 +30,19 @@ from alctl.server.limits import (
 )
 from alctl.server.report_file import ReportBusy, ReportUnavailable
 from alctl.server.rollback import RollbackRefused, rollback_session
+from alctl.server.security import SOURCE_HEADER
 from alctl.server.session import SessionError, WorkspaceSession
 from alctl.server.training_thread import NotTraining, TrainingBusy
 from alctl.server.write_order import HEADER as WRITE_HEADER
 from alctl.server.write_order import SupersededWrite, WriteTicketError, parse_ticket
 from ssvae.config import SESSION_PARAMS
 from ssvae.config.hparams import HyperparameterError, check_values
+from ssvae.io.checkpoint_lock import CheckpointBusy, LockUnavailable
 from ssvae.io.strict_input import clip, is_decimal
 
-SOURCE_HEADER = "x-alctl-source"
 SOURCES = ("page", "cli", "import")
 MESSAGE_LIMIT = 600  # characters of an error message
+HEAVY_DECODE = 64  # points: a decode of more marks a burst, after which memory is released
 
 
 class ApiError(Exception):
@@ -165,10 +169,13 @@ async def sample_png(request: Request) -> Response:
 async def decode(request: Request) -> Response:
     """Images at points of the plane: GET ?x=&y= (one point) or POST points / a grid."""
     if request.method == "GET":
-        parsed = decoding.parse_query(dict(request.query_params))
+        parsed = decode_request.parse_query(dict(request.query_params))
     else:
-        parsed = decoding.parse_body(await _json_object(request))
-    data = await run_in_threadpool(_session(request).decode, parsed)
+        parsed = decode_request.parse_body(await _json_object(request))
+    session = _session(request)
+    # A grid's temporaries are what a burst leaves behind; a cursor preview's are not.
+    with session.after_burst.heavy() if len(parsed.points) > HEAVY_DECODE else nullcontext():
+        data = await run_in_threadpool(session.decode, parsed)
     headers = {"Server-Timing": f"decode;dur={data['decode_ms']:.2f}", "Cache-Control": "no-store"}
     return SafeJSONResponse(data, headers=headers)
 
@@ -260,24 +267,28 @@ async def checkpoint_rollback(request: Request) -> Response:
 
 async def evaluation(request: Request) -> Response:
     """Per-class accuracy and the confusion matrix on the test split (cached per version)."""
-    return SafeJSONResponse(await run_in_threadpool(_session(request).evaluation))
+    session = _session(request)
+    with session.after_burst.heavy():
+        return SafeJSONResponse(await run_in_threadpool(session.evaluation))
 
 
 async def write_report(request: Request) -> Response:
     """Write the static report of the saved model into the workspace; say where and its URL."""
     if await _json_object(request):
         raise ApiError("send no body (or {}) to write the report")
-    answer = await run_in_threadpool(_session(request).report.write)
+    session = _session(request)
+    with session.after_burst.heavy():
+        answer = await run_in_threadpool(session.report.write)
     return SafeJSONResponse(answer, status_code=201)
 
 
 async def report_page(request: Request) -> Response:
-    """The report file last written (one fixed path: nothing in the request names a file)."""
-    path = _session(request).report.path
-    if not path.is_file():
-        return PlainTextResponse(
-            "No report yet: press Report on the page (or POST /api/report), then reload.", 404
-        )
+    """The report of the saved model, brought up to date first (one fixed file: nothing in
+    the request names one)."""
+    try:
+        path = await run_in_threadpool(_session(request).report.current)
+    except ReportUnavailable as exc:
+        return PlainTextResponse(f"No report yet: {exc}.", 404)
     return FileResponse(path, media_type="text/html", headers={"Cache-Control": "no-store"})
 
 
@@ -325,14 +336,17 @@ def _methods_for(request: Request) -> list[str]:
 # Refusals that carry their HTTP status; their message says what to do.
 REFUSALS = (
     ApiError,
-    decoding.DecodeRequestError,
+    decode_request.DecodeRequestError,
     SessionError,
     TrainingBusy,
     NotTraining,
     LabelFileError,
+    DiskRefused,
     SupersededWrite,
     WriteTicketError,
     RollbackRefused,
+    CheckpointBusy,
+    LockUnavailable,
     ReportBusy,
     ReportUnavailable,
     RequestTooLarge,

@@ -24,6 +24,7 @@ from starlette.templating import Jinja2Templates
 
 from alctl.resources import static_dir, templates_dir
 from alctl.server import api
+from alctl.server.memory import release_free_memory
 from alctl.server.security import SecurityMiddleware
 from alctl.server.session import WorkspaceSession
 from ssvae.config import SESSION_PARAMS
@@ -32,6 +33,7 @@ from ssvae.select.ranking import DEFAULT_STRATEGY, STRATEGIES
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 TICK_S = 0.1
+BURST_CHECK_S = 1.0
 
 
 def create_app(
@@ -89,8 +91,9 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         session.bus.attach(asyncio.get_running_loop())
         tasks = [
-            asyncio.create_task(_every(label_poll_s, _check_labels(session))),
+            asyncio.create_task(_every(label_poll_s, _check_files(session))),
             asyncio.create_task(_every(TICK_S, _tick(session))),
+            asyncio.create_task(_every(BURST_CHECK_S, _release_after_bursts(session))),
         ]
         try:
             yield
@@ -125,12 +128,16 @@ async def _every(seconds: float, step: Callable[[], Awaitable[None]]) -> None:
         await step()
 
 
-def _check_labels(session: WorkspaceSession) -> Callable[[], Awaitable[None]]:
+def _check_files(session: WorkspaceSession) -> Callable[[], Awaitable[None]]:
     async def step() -> None:
         try:
             await run_in_threadpool(session.labels.check_file)
         except Exception as exc:  # the watcher must outlive a bad moment on the disk
             session.bus.publish("error", {"message": f"cannot check the labels file: {exc}"})
+        try:
+            await run_in_threadpool(session.check_checkpoint)
+        except Exception as exc:
+            session.bus.publish("error", {"message": f"cannot check the checkpoint: {exc}"})
 
     return step
 
@@ -138,6 +145,14 @@ def _check_labels(session: WorkspaceSession) -> Callable[[], Awaitable[None]]:
 def _tick(session: WorkspaceSession) -> Callable[[], Awaitable[None]]:
     async def step() -> None:
         session.training.tick()
+
+    return step
+
+
+def _release_after_bursts(session: WorkspaceSession) -> Callable[[], Awaitable[None]]:
+    async def step() -> None:
+        if session.after_burst.due():
+            await run_in_threadpool(release_free_memory)
 
     return step
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from alctl.server.disk import refusal_message
 from alctl.server.events import EventBus
 from alctl.server.write_order import WriteOrder
 from ssvae.io.labels import LabelError, LabelStore, label_stats, labels_csv_text
@@ -89,10 +90,7 @@ class LabelState:
                 self._file_error = str(exc)
                 raise LabelFileError(f"{exc}; fix or move the labels file, then retry") from exc
             except OSError as exc:  # a full disk, a read-only mount: the old file stays whole
-                raise LabelWriteError(
-                    f"cannot write {self.store.path} ({exc.strerror or exc}); nothing was "
-                    "changed: free some space or make it writable, then retry"
-                ) from exc
+                raise LabelWriteError(refusal_message(self.store.path, exc)) from exc
             diff = [
                 {"serial": s, "label": v, "previous": previous[s]}
                 for s, v in changes.items()

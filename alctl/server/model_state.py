@@ -9,15 +9,12 @@ where the point is drawn, even while the trainer changes its own weights.
 from __future__ import annotations
 
 import copy
-import os
-import time
 from pathlib import Path
 
 import numpy as np
 
 from ssvae.config import SSVAEConfig, default_config
-from ssvae.io.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from ssvae.io.points_cache import checkpoint_stamp
+from ssvae.io.checkpoint import Checkpoint, load_checkpoint
 from ssvae.nn.decode import Decoded, decode_latent
 from ssvae.nn.model import SSVAE, predict
 from ssvae.select.points import Predictions2D
@@ -80,20 +77,3 @@ class ModelState:
         disturbs a running session; the batch is small (<= 1,024 points, a few ms).
         """
         return decode_latent(view, latent)
-
-    def save(
-        self, path: Path, dataset: str, test_accuracy: float | None, expected: dict | None
-    ) -> Path | None:
-        """Atomic checkpoint of the trainer (model, optimizer, config, epochs, history).
-
-        A file that is not the one we last saw (`expected`, a `checkpoint_stamp`) was
-        written by another program (scripts/train.py?): it is kept aside, and returned.
-        """
-        kept = None
-        current = checkpoint_stamp(path)
-        if current is not None and current != expected:
-            kept = path.with_name(f"{path.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
-            os.replace(path, kept)
-        payload = self.trainer.checkpoint_payload(dataset, test_accuracy=test_accuracy)
-        save_checkpoint(path, **payload)
-        return kept

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from alctl.server.training_thread import TrainingBusy
+from alctl.report.loss_plot import redraw_loss_curves
+from alctl.server.disk import refused_by_disk
 from ssvae.io.checkpoint import CheckpointError
 from ssvae.io.rollback import rollback_checkpoint
 
@@ -23,19 +24,29 @@ class RollbackRefused(Exception):
 
 
 def rollback_session(session: WorkspaceSession) -> dict[str, Any]:
-    """Restore the previous checkpoint and serve it; refused while training runs."""
-    if session.training.status()["state"] != "idle":
-        raise TrainingBusy("training is running; stop it before going back a checkpoint")
+    """Restore the previous checkpoint and serve it.
+
+    Refused (409) while a session runs or saves, while one is being started, and while
+    another process holds the checkpoint; the answer comes once the page's model and points
+    are the restored ones, so a session started after it trains the restored model.
+    """
     ws = session.workspace
-    try:
-        ckpt = rollback_checkpoint(
-            ws.checkpoint, session.dataset.name, ws.history_csv, ws.loss_plot
-        )
-    except CheckpointError as exc:
-        raise RollbackRefused(str(exc)) from exc
-    session.checkpoint_written()
-    session.load_model(seed=True)
-    session.compute_points()
+    with session.exclusive("going back a checkpoint"):
+        try:
+            with refused_by_disk(ws.checkpoint):
+                ckpt = rollback_checkpoint(
+                    ws.checkpoint,
+                    session.dataset.name,
+                    ws.history_csv,
+                    what=f"alctl serve (pid {session.pid}): a rollback",
+                )
+        except CheckpointError as exc:
+            raise RollbackRefused(str(exc)) from exc
+        problem = redraw_loss_curves(ws.loss_plot, ckpt.history)
+        if problem is not None:
+            session.bus.publish("error", {"message": problem})
+        session.load_model()
+        session.compute_points()
     session.bus.publish("latent_refreshed", session.points.info())
     return {
         "checkpoint": str(ws.checkpoint),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import signal
 import socket
 import sys
@@ -72,8 +73,9 @@ def run_server(
     try:
         echo(f"alctl serve: workspace {root}")
         sock = _reserve_port(host, port)
-        session, model_pending = _open_session(root, dataset, data_dir, echo)
-        return _serve(session, sock, host, open_browser, model_pending, echo)
+        with _workspace_claim(root):
+            session, model_pending = _open_session(root, dataset, data_dir, echo)
+            return _serve(session, sock, host, open_browser, model_pending, echo)
     except StartupError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
@@ -92,6 +94,35 @@ def _step(echo: Callable[[str], None], name: str) -> Iterator[list[str]]:
     text: list[str] = []
     yield text
     echo(f"  {name:<12}{' '.join(text)} ({time.perf_counter() - started:.2f} s)")
+
+
+@contextlib.contextmanager
+def _workspace_claim(root: Path) -> Iterator[None]:
+    """One server per workspace, from its first step to its exit: `.alctl/serve.lock`.
+
+    The discovery file alone cannot do it: two servers started at the same instant both
+    find none and both serve, training over each other's checkpoint.
+    """
+    from ssvae.io.checkpoint_lock import Busy, OwnerLock, describe
+
+    if root.exists() and not root.is_dir():
+        raise StartupError(f"--workspace {root} is a file; give a directory")
+    lock = OwnerLock(root / ".alctl" / "serve.lock", f"alctl serve (pid {os.getpid()})")
+    try:
+        lock.acquire()
+    except Busy as exc:
+        live = find_live_server(root)
+        where = f" at {live.url}" if live is not None else " (still starting)"
+        raise StartupError(
+            f"a server is already running for this workspace{where}: {describe(exc.holder)}; "
+            "use it, or stop it first"
+        ) from None
+    except OSError as exc:
+        raise StartupError(f"cannot use --workspace {root} ({exc.strerror})") from exc
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _reserve_port(host: str, port: int) -> socket.socket:
@@ -167,6 +198,8 @@ def _open_session(
             line.append(
                 f"{ws.checkpoint}" + ("" if facts["exists"] else " (none yet: a fresh model)")
             )
+    if facts.get("backup_warning"):
+        echo(f"warning: {facts['backup_warning']}")
     if cached:
         echo(f"  {'model':<12}loads in the background once serving (samples and training wait)")
         return session, True
@@ -181,12 +214,15 @@ def _open_session(
         epochs = plural(status["checkpoint"]["epochs_trained"], "epoch")
         line.append(f"{epochs} trained, on {status['device']}")
     with _step(echo, "predictions") as line:
-        session.compute_points()
+        problem = session.compute_points()
         line.append(f"{data.n_train:,} images")
+    if problem:
+        echo(f"warning: {problem}")
     return session, False
 
 
 def _tidy_after_a_crash(ws: Any, echo: Callable[[str], None]) -> None:
+    from alctl.report.loss_plot import redraw_loss_curves
     from ssvae.io.housekeeping import (
         remove_orphan_temp_files,
         repair_history_csv,
@@ -196,10 +232,32 @@ def _tidy_after_a_crash(ws: Any, echo: Callable[[str], None]) -> None:
     for path in remove_orphan_temp_files(workspace_temp_dirs(ws)):
         echo(f"  {'tidy':<12}removed {path}, left by an interrupted write")
     try:
-        if repair_history_csv(ws):
+        records = repair_history_csv(ws)
+        if records is not None:
             echo(f"  {'tidy':<12}rewrote {ws.history_csv} from the checkpoint's own history")
+        if records is not None or _older(ws.loss_plot, ws.history_csv):
+            # Also after a session saved while the server stopped (it skips the picture).
+            from ssvae.io.checkpoint import checkpoint_records
+
+            problem = redraw_loss_curves(
+                ws.loss_plot, checkpoint_records(ws.checkpoint, "history") or []
+            )
+            if problem is not None:
+                echo(f"warning: {problem}")
     except OSError as exc:
         echo(f"warning: cannot repair {ws.history_csv} ({exc})")
+
+
+def _older(picture: Path, source: Path) -> bool:
+    """Whether `source` exists and `picture` is missing or older than it."""
+    try:
+        made = source.stat().st_mtime_ns
+    except OSError:
+        return False
+    try:
+        return picture.stat().st_mtime_ns < made
+    except OSError:
+        return True
 
 
 def _preload_model_code() -> None:

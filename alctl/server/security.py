@@ -5,6 +5,8 @@
 - Origin: a state-changing request from another site's page carries that site's Origin (CSRF).
 - Token: state-changing calls must carry `X-Alctl-Token`; the page gets it from its template,
   the CLI from the 0600 discovery file (Jupyter's model).
+- Each of those headers at most once: with two, the check and a proxy or a later reader
+  could each take another one (400).
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from alctl.server.write_order import HEADER as WRITE_HEADER
 from ssvae.io.strict_input import clip
 
 TOKEN_HEADER = "x-alctl-token"
+SOURCE_HEADER = "x-alctl-source"  # who asked (page, cli, import): the labels event says so
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The headers a request's fate depends on; sent twice, a request is refused.
+SINGLE_HEADERS = ("host", "origin", TOKEN_HEADER, SOURCE_HEADER, WRITE_HEADER)
 
 
 def new_token() -> str:
@@ -64,14 +70,19 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        problem = self._problem(scope)
+        headers = Headers(scope=scope)
+        twice = [name for name in SINGLE_HEADERS if len(headers.getlist(name)) > 1]
+        if twice:
+            message = f"the {twice[0]} header was sent more than once; send it once"
+            await JSONResponse({"error": message}, status_code=400)(scope, receive, send)
+            return
+        problem = self._problem(scope, headers)
         if problem is not None:
             await JSONResponse({"error": problem}, status_code=403)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
-    def _problem(self, scope: Scope) -> str | None:
-        headers = Headers(scope=scope)
+    def _problem(self, scope: Scope, headers: Headers) -> str | None:
         host = headers.get("host", "")
         if self.check_host and host_name(host) not in LOOPBACK_HOSTS:
             return (

@@ -16,30 +16,32 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from alctl.decode_request import DecodeRequest
 from alctl.images import b64_pixels, png_bytes
-from alctl.server.decoding import DecodeRequest, answer
+from alctl.server.decoding import answer
 from alctl.server.events import EventBus
 from alctl.server.label_state import LabelState
 from alctl.server.labeling_queue import LabelingQueue
-from alctl.server.memory import release_free_memory
+from alctl.server.memory import AfterBurst, release_free_memory
 from alctl.server.points import LatentPoints, Mapping
 from alctl.server.report_file import ReportFile
 from alctl.server.split_evaluation import SplitEvaluation
-from alctl.server.training_thread import TrainingRunner
+from alctl.server.training_thread import SessionEnd, TrainingBusy, TrainingRunner
 from ssvae.config import SSVAEConfig
 from ssvae.data.datasets import Dataset
 from ssvae.data.pixel_features import PixelFeatures
+from ssvae.io.checkpoint_integrity import backup_problem
+from ssvae.io.checkpoint_lock import CheckpointLock
 from ssvae.io.labels import LabelStore
-from ssvae.io.points_cache import CACHE_NAME, cache_meta, checkpoint_stamp, load_cache, save_cache
+from ssvae.io.points_cache import cache_meta, checkpoint_stamp, load_cache, save_cache
 from ssvae.io.workspace import Workspace
-from ssvae.records.sessions import evaluation_curve, now_iso
+from ssvae.records.sessions import TrainerSnapshot, evaluation_curve, now_iso
 from ssvae.select.latent_view import LatentView
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from alctl.server.model_state import ModelState
-    from ssvae.records.events import TrainingCallback, TrainResult
+    from ssvae.records.events import TrainingCallback
+    from ssvae.runs.pipeline import SessionOutcome
 
 MODEL_WAIT_S = 5.0  # how long a sample request waits for a model still loading
 
@@ -63,21 +65,33 @@ class WorkspaceSession:
         # session numbers belong to a server that is gone.
         self.instance = secrets.token_hex(8)
         self.labels = LabelState(LabelStore(workspace.labels_csv, self.n_samples), bus)
-        self.training = TrainingRunner(bus)
-        self.cache_path = workspace.artifacts_dir / CACHE_NAME
+        self.training = TrainingRunner(bus, self.records)
+        self.cache_path = workspace.points_cache
         self.model_wait_s = MODEL_WAIT_S
         self.points = LatentPoints(dataset.train_targets)
         self._lock = threading.Lock()
         self._model: ModelState | None = None
         self._model_ready = threading.Event()
         self._model_error: str | None = None
+        # What the checkpoint file holds (epochs, test accuracy) and, after a save that
+        # failed, how many trained epochs exist only in memory and why.
         self._checkpoint: dict[str, Any] = {"epochs_trained": 0, "test_accuracy": None}
+        self._unsaved: dict[str, Any] | None = None
+        # The trainer's records before the model has loaded (from the cache, or a fresh
+        # config); the trainer itself once it has.
+        self._records = TrainerSnapshot.of(SSVAEConfig())
+        # Start and rollback exclude each other inside this server (the checkpoint's file
+        # lock excludes every other process): a session never starts on a model a rollback
+        # is replacing, a rollback never lands while a session is being started.
+        self._exclusive = threading.Lock()
+        self._closing = threading.Event()
         self.test_split = SplitEvaluation(dataset)
         self.report = ReportFile(workspace, dataset)
         self.labeling_queue = LabelingQueue(
             self.points, self.labels, self._trained, PixelFeatures(dataset.train_images)
         )
         self._stamp = checkpoint_stamp(workspace.checkpoint)  # the file as we last saw it
+        self.after_burst = AfterBurst()  # memory is released once heavy requests pause
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -96,8 +110,11 @@ class WorkspaceSession:
             config = SSVAEConfig.from_dict(meta["config"])
         except (KeyError, TypeError, ValueError):
             return False
-        self.training.seed(config, meta.get("history", []), meta.get("sessions"))
+        records = TrainerSnapshot.of(
+            config, meta.get("epochs_trained", 0), meta.get("history", []), meta.get("sessions")
+        )
         with self._lock:
+            self._records = records
             self._checkpoint = {
                 "epochs_trained": int(meta.get("epochs_trained", 0)),
                 "test_accuracy": meta.get("test_accuracy"),
@@ -106,21 +123,28 @@ class WorkspaceSession:
         self.labeling_queue.warm()
         return True
 
-    def load_model(self, *, seed: bool = True) -> None:
+    def records(self) -> TrainerSnapshot:
+        """Config, epochs, history and sessions: the trainer's, or the cache's until it loads."""
+        model = self._model
+        if model is not None:
+            return model.trainer.snapshot()
+        with self._lock:
+            return self._records
+
+    def load_model(self) -> None:
         """Load the checkpoint (or a fresh model); CheckpointError when it cannot be used."""
         from alctl.server.model_state import ModelState  # imports torch: off the fast path
 
+        stamp = checkpoint_stamp(self.workspace.checkpoint)
         model, ckpt = ModelState.open(self.workspace.checkpoint, self.dataset.name)
-        if seed:
-            trainer = model.trainer
-            self.training.seed(trainer.config, trainer.history, trainer.sessions)
-            with self._lock:
-                self._checkpoint = {
-                    "epochs_trained": model.trainer.epochs_trained,
-                    "test_accuracy": ckpt.test_accuracy if ckpt is not None else None,
-                }
         with self._lock:
             self._model = model
+            self._stamp = stamp
+            self._unsaved = None
+            self._checkpoint = {
+                "epochs_trained": model.trainer.epochs_trained,
+                "test_accuracy": ckpt.test_accuracy if ckpt is not None else None,
+            }
         self._model_ready.set()
         release_free_memory()
 
@@ -129,7 +153,7 @@ class WorkspaceSession:
 
         def load() -> None:
             try:
-                self.load_model(seed=False)
+                self.load_model()
                 self._complete_cached_points()
             except Exception as exc:
                 self._model_error = " ".join(str(exc).split()) or type(exc).__name__
@@ -150,20 +174,31 @@ class WorkspaceSession:
             self.compute_points()
             self.bus.publish("latent_refreshed", self.points.info())
 
-    def compute_points(self) -> None:
-        """Predict every training image with the loaded model and cache the result."""
+    def compute_points(self) -> str | None:
+        """Predict every training image with the loaded model and cache the result.
+
+        Returns what kept the cache from being written, in words (the page still gets its
+        points; the next start computes them again), or None.
+        """
         model = self._require_model(0.0)
         self.points.set(model.predict_points(self.dataset.train_images))
         self.labeling_queue.warm()
-        self._write_cache()
+        try:
+            self._write_cache()
+        except OSError as exc:
+            message = f"the points cache was not written ({exc}); the next start recomputes it"
+            self.bus.publish("error", {"message": message})
+            return message
+        return None
 
     # -- state for the API ---------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
         checkpoint = self.workspace.checkpoint
+        records = self.records()
         with self._lock:
             model = self._model
-            facts = dict(self._checkpoint)
+            facts = {**self._checkpoint, "unsaved": self._unsaved}
         state = "ready" if model is not None else ("failed" if self._model_error else "loading")
         return {
             "dataset": self.dataset.name,
@@ -171,12 +206,17 @@ class WorkspaceSession:
             "n_samples": self.n_samples,
             "class_names": list(self.dataset.class_names),
             "labels": self.labels.stats(),
-            "checkpoint": {"path": str(checkpoint), "exists": checkpoint.exists(), **facts},
+            "checkpoint": {
+                "path": str(checkpoint),
+                "exists": checkpoint.exists(),
+                "backup_warning": backup_problem(checkpoint),
+                **facts,
+            },
             "training": self.training.status(),
-            "hparams": self.training.hparams(),
+            "hparams": records.hparams(),
             "latent": self.points.info(),
             # Did it get better: one point per evaluated session, saved with the sessions.
-            "evaluations": evaluation_curve(self.training.sessions()),
+            "evaluations": evaluation_curve(records.sessions),
             "device": model.device if model is not None else state,
             "model": {"state": state, "error": self._model_error},
             "server": {
@@ -297,17 +337,58 @@ class WorkspaceSession:
         return self.bus.stream(self.status)
 
     def start_training(self, epochs: int | None, overrides: dict[str, Any]) -> dict[str, Any]:
-        """Start a session (`epochs` None: as many as last time); 409 while one runs."""
+        """Start a session (`epochs` None: as many as last time); 409 while one runs or saves,
+        while a rollback runs, or while another program holds the checkpoint."""
         if epochs is None:
             epochs = self.training.default_epochs()
         if self._model_error:
             raise SessionError(
                 f"training is unavailable: the model could not be loaded ({self._model_error})", 503
             )
+        if not self._exclusive.acquire(blocking=False):
+            raise SessionError("a rollback is in progress; start training once it is done", 409)
         try:
-            return self.training.start(epochs, overrides, self._train)  # TrainingBusy: 409
+            if not self.training.idle:
+                raise TrainingBusy(self._busy_message())
+            lock = CheckpointLock(
+                self.workspace.checkpoint, f"alctl serve (pid {self.pid}): a training session"
+            )
+            lock.acquire()  # CheckpointBusy (409) names who holds it
+            try:
+                job = self._train_job(lock)
+                return self.training.start(epochs, overrides, job)  # TrainingBusy: 409
+            except BaseException:
+                lock.release()
+                raise
         except ValueError as exc:
             raise SessionError(str(exc), 400) from exc
+        finally:
+            self._exclusive.release()
+
+    def exclusive(self, what: str) -> Any:
+        """Hold off training starts for a rollback (409 if one is starting or running)."""
+        session = self
+
+        class _Held:
+            def __enter__(self) -> None:
+                if not session._exclusive.acquire(blocking=False):
+                    raise SessionError(f"{what} is refused: a training session is starting", 409)
+                if not session.training.idle:
+                    session._exclusive.release()
+                    raise TrainingBusy(f"{what} is refused: {session._busy_message()}")
+
+            def __exit__(self, *exc: object) -> None:
+                session._exclusive.release()
+
+        return _Held()
+
+    def _busy_message(self) -> str:
+        state = self.training.status()
+        doing = "being saved" if state["state"] == "saving" else "already running"
+        return (
+            f"training session {state['session']} is {doing}; wait for it "
+            "(or stop it: POST /api/train/stop) first"
+        )
 
     def stop_training(self) -> dict[str, Any]:
         return self.training.stop()  # NotTraining: 409
@@ -318,9 +399,21 @@ class WorkspaceSession:
 
     def shutdown(self, timeout: float = 60.0) -> None:
         """Stop training cooperatively and wait until its results are saved."""
+        self._closing.set()  # the save skips the loss-curve picture: start-up redraws it
         self.training.shutdown(timeout)
 
     # -- the training job: runs in the runner's thread ------------------------------------
+
+    def _train_job(self, lock: CheckpointLock) -> Any:
+        def job(
+            epochs: int, overrides: dict[str, Any], stop: threading.Event, listener: Any
+        ) -> SessionEnd:
+            try:
+                return self._train(epochs, overrides, stop, listener)
+            finally:
+                lock.release()  # after the save: nothing can land on top of it
+
+        return job
 
     def _train(
         self,
@@ -328,78 +421,128 @@ class WorkspaceSession:
         overrides: dict[str, Any],
         stop: threading.Event,
         listener: TrainingCallback,
-    ) -> None:
-        """Train one session with `listener` hearing the trainer, then save what it made.
+    ) -> SessionEnd:
+        """Run one session through the library's pipeline, then show what it made.
 
         Raises when the session cannot start (no model, unreadable labels); the runner
         reports that as a failed session.
         """
+        from alctl.report.loss_plot import loss_plot_writer
+        from ssvae.runs.pipeline import SessionFiles, checkpoint_changed, run_session
+
         while not self._model_ready.wait(0.2):
             if stop.is_set():
                 raise SessionError("stopped before the model finished loading")
-        model = self._model
-        if model is None:
+        if self._model is None:
             raise SessionError(f"the model could not be loaded: {self._model_error}", 503)
+        if checkpoint_changed(self.workspace.checkpoint, self._stamp):
+            self._adopt_outside_checkpoint()  # we hold its lock: the file is complete
+        model = self._model
+        assert model is not None
         labels = self.labels.store.as_array()
-        result = model.trainer.train(
-            self.dataset.train_images,
+        outcome = run_session(
+            model.trainer,
+            self.dataset,
             labels,
+            SessionFiles.of(self.workspace),
             epochs=epochs,
+            overrides=overrides,
             callbacks=[listener],
             stop_event=stop,
-            **overrides,
+            expected_stamp=self._stamp,
+            after_save=[]
+            if self._closing.is_set()
+            else [loss_plot_writer(self.workspace.loss_plot)],
         )
-        # A stopped session has changed weights even without a complete epoch.
-        if result.status != "failed" or result.epochs_run > 0:
-            what = f"after training session {result.session}"
-            self._report(
-                what, "refresh the predictions", lambda: self._after(model, result, labels, what)
-            )
+        for message in outcome.warnings:
+            self.bus.publish("error", {"message": f"after training session: {message}"})
+        if outcome.points is None:  # no epoch kept: the weights are as they were
+            return SessionEnd(outcome.to_dict())
+        self._show(model, outcome)
+        return SessionEnd(outcome.to_dict(), then=self._publish_points)
 
-    def _after(self, model: ModelState, result: TrainResult, labels: np.ndarray, what: str) -> None:
-        from ssvae.records.sessions import record_evaluation
-        from ssvae.train.evaluation import session_evaluation
+    def _show(self, model: ModelState, outcome: SessionOutcome) -> None:
+        """The page's model, points and checkpoint facts after a session."""
+        from ssvae.select.points import Predictions2D
 
         view = model.snapshot_view()
-        points = model.predict_points(self.dataset.train_images, view)
-        test_pred = model.classify(self.dataset.test_images, view)
-        ds = self.dataset
-        evaluation = session_evaluation(test_pred, ds.test_targets, points.pred, labels)
-        trainer = model.trainer
-        # Into the entries before they are saved: the curve survives restarts.
-        record_evaluation(trainer.sessions, result.session, evaluation)
-        self.training.record_evaluation(result.session, evaluation)
-        accuracy = evaluation["test_accuracy"]
-        saved = self._report(
-            what, "save the checkpoint", lambda: self._save_checkpoint(model, accuracy)
-        )
-        records = [r for r in trainer.history if r.get("session") == result.session]
-        if records and saved:
-            from ssvae.io.history import record_session
-
-            self._report(
-                what,
-                "write the history CSV and loss-curve PNG",
-                lambda: record_session(
-                    self.workspace.history_csv,
-                    self.workspace.loss_plot,
-                    records,
-                    trainer.history,
-                    trainer.sessions,
-                ),
-            )
+        points = Predictions2D.of(outcome.points)
+        accuracy = (outcome.evaluation or {}).get("test_accuracy")
         with self._lock:  # the decoder reads the view and the points' map together
             model.view = view
-            self._checkpoint = {
-                "epochs_trained": model.trainer.epochs_trained,
-                "test_accuracy": accuracy,
-            }
-            latent = self.points.set(points)
+            self.points.set(points)
+            if outcome.saved:
+                self._stamp = outcome.stamp
+                self._checkpoint = {
+                    "epochs_trained": model.trainer.epochs_trained,
+                    "test_accuracy": accuracy,
+                }
+                self._unsaved = None
+            else:
+                saved = int(self._checkpoint.get("epochs_trained") or 0)
+                self._unsaved = {
+                    "epochs": model.trainer.epochs_trained - saved,
+                    "error": outcome.error,
+                }
         self.labeling_queue.warm()
-        if saved:
-            self._report(what, "write the prediction cache", self._write_cache)
-        self.bus.publish("latent_refreshed", latent)
         release_free_memory()
+
+    def _publish_points(self) -> None:
+        self.bus.publish("latent_refreshed", self.points.info())
+
+    def check_checkpoint(self) -> bool:
+        """Show a checkpoint another program saved while this server was idle (train in one,
+        look in the other); called about once a second. False when nothing changed, or when
+        now is not the time (a session, a rollback, or the writer still holds the file)."""
+        from ssvae.io.checkpoint_lock import Busy, LockUnavailable
+        from ssvae.runs.pipeline import checkpoint_changed
+
+        if self._model is None or not self.training.idle:
+            return False
+        if not checkpoint_changed(self.workspace.checkpoint, self._stamp):
+            return False
+        if not self._exclusive.acquire(blocking=False):
+            return False
+        try:
+            lock = CheckpointLock(
+                self.workspace.checkpoint, f"alctl serve (pid {self.pid}): loading a checkpoint"
+            )
+            try:
+                lock.acquire()
+            except (Busy, LockUnavailable):
+                return False  # its writer is not done yet: the next check
+            try:
+                if not checkpoint_changed(self.workspace.checkpoint, self._stamp):
+                    return False
+                self._adopt_outside_checkpoint()
+            finally:
+                lock.release()
+        finally:
+            self._exclusive.release()
+        return True
+
+    def _adopt_outside_checkpoint(self) -> None:
+        """Another program (scripts/train.py, `alctl train --no-server`) saved the checkpoint
+        while this server was idle: show it, and train on from it, never over it. Call with
+        the checkpoint's lock held."""
+        from ssvae.io.checkpoint import CheckpointError
+
+        path = self.workspace.checkpoint
+        try:
+            self.load_model()
+        except CheckpointError as exc:
+            self._stamp = checkpoint_stamp(path)  # told once, not every second
+            self.bus.publish(
+                "error", {"message": f"{exc}; the page keeps showing the model it had"}
+            )
+            return
+        self.compute_points()
+        epochs = self.status()["checkpoint"]["epochs_trained"]
+        self.bus.publish(
+            "notice",
+            {"message": f"{path} was saved by another program ({epochs} epochs): showing it"},
+        )
+        self._publish_points()
 
     # -- internals -----------------------------------------------------------------------
 
@@ -416,17 +559,6 @@ class WorkspaceSession:
             raise SessionError("model loading", 503)
         return model
 
-    def _save_checkpoint(self, model: ModelState, accuracy: float | None) -> None:
-        path = self.workspace.checkpoint
-        kept = model.save(path, self.dataset.name, accuracy, expected=self._stamp)
-        self._stamp = checkpoint_stamp(path)
-        if kept is not None:
-            message = (
-                f"{path} was changed by another program while the server ran; "
-                f"kept that file as {kept.name} and saved the server's model"
-            )
-            self.bus.publish("error", {"message": message})
-
     def _write_cache(self) -> None:
         model = self._model
         points = self.points.predictions
@@ -440,11 +572,3 @@ class WorkspaceSession:
         )
         if meta is not None:  # None: a fresh, unsaved model, nothing to tie a cache to
             save_cache(self.cache_path, points, {**meta, **facts})
-
-    def _report(self, what: str, action: str, work: Any) -> bool:
-        try:
-            work()
-        except Exception as exc:
-            self.bus.publish("error", {"message": f"{what}: could not {action}: {exc}"})
-            return False
-        return True

@@ -1,9 +1,19 @@
-"""TrainingRunner: the one background training thread, its status, history and events.
+"""TrainingRunner: the one background training thread, its live status and its events.
 
-The worker thread calls InteractiveTrainer.train(); the trainer's callbacks become SSE
-events through the EventBus (thread-safe), never touching HTTP objects. Batch progress is
-throttled to at most 4/s, and `tick()` (called ~10/s by the app) repeats the last one when
-batches are slow, so a page hears from a running session at least twice a second.
+The worker thread runs the session's job (`WorkspaceSession._train`: the library's session
+pipeline); the trainer's callbacks become SSE events through the EventBus (thread-safe),
+never touching HTTP objects. The runner keeps only what is live — the state, the epoch and
+batch, the progress throttle — and reads config, history and sessions from the trainer's
+snapshot (`records`): the trainer is their one owner, nothing here mirrors it.
+
+States: `idle` → `running` (→ `stopping` after a stop request) → `saving` (the loop has
+ended, `train_ended` is out; the session is evaluated and saved) → `idle`, then
+`session_saved`. `idle` means the save is done: a rollback, a report or the next session
+started on `session_saved` never meets a half-saved session.
+
+Batch progress is throttled to at most 4/s, and `tick()` (called ~10/s by the app) repeats
+the last one when batches are slow, so a page hears from a running session at least twice a
+second.
 """
 
 from __future__ import annotations
@@ -11,10 +21,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from alctl.server.events import EventBus
-from ssvae.config import SESSION_FIELDS, SSVAEConfig
 from ssvae.records.events import (
     BatchProgress,
     EpochRecord,
@@ -22,22 +32,24 @@ from ssvae.records.events import (
     TrainResult,
     TrainStart,
 )
-from ssvae.records.sessions import (
-    close_session,
-    from_records,
-    last_number,
-    last_result,
-    open_session,
-    record_evaluation,
-)
+from ssvae.records.sessions import TrainerSnapshot, last_result, session_hparams
+
+
+@dataclass
+class SessionEnd:
+    """What a job hands back: `session_saved`'s data, and what to do once that is out."""
+
+    data: dict[str, Any]
+    then: Callable[[], None] | None = None
+
 
 # The owner's training job: (epochs, overrides, stop event, the runner as callback).
-Job = Callable[[int, dict[str, Any], threading.Event, TrainingCallback], None]
+Job = Callable[[int, dict[str, Any], threading.Event, TrainingCallback], SessionEnd]
 PROGRESS_MIN_GAP_S = 0.25  # at most 4 progress events a second from batches
 PROGRESS_MAX_GAP_S = 0.4  # tick() repeats the last one after this long (>= 2/s)
 
 
-def idle_status(last_result: dict[str, Any] | None) -> dict[str, Any]:
+def idle_status(last: dict[str, Any] | None) -> dict[str, Any]:
     """`/api/status`'s `training` block when no session runs."""
     return {
         "state": "idle",
@@ -47,12 +59,12 @@ def idle_status(last_result: dict[str, Any] | None) -> dict[str, Any]:
         "batch": 0,
         "batches": 0,
         "eta_s": None,
-        "last_result": last_result,
+        "last_result": last,
     }
 
 
 class TrainingBusy(Exception):
-    """A session is running."""
+    """A session is running or saving."""
 
     status = 409
 
@@ -64,23 +76,12 @@ class NotTraining(Exception):
 
 
 class TrainingRunner(TrainingCallback):
-    """Owns training status, history and the worker thread; `_lock` guards all of it.
+    """Owns the live training status and the worker thread; `_lock` guards both."""
 
-    It only listens: `start()` runs the owner's job in the worker thread, the job hands this
-    runner to the trainer as its callback, and status, history and events follow what the
-    trainer reports. The session number is the trainer's (the next after the last one
-    seen); nothing here counts sessions of its own.
-    """
-
-    def __init__(self, bus: EventBus) -> None:
+    def __init__(self, bus: EventBus, records: Callable[[], TrainerSnapshot]) -> None:
         self.bus = bus
+        self.records = records  # the trainer's snapshot (or the cache's, before it loads)
         self._lock = threading.Lock()
-        self._config = SSVAEConfig()
-        self._epochs = self._config.max_epochs
-        self._clean = (self._config, self._epochs)
-        self._records: list[dict[str, Any]] = []
-        self._sessions: list[dict[str, Any]] = []
-        self._last_session = 0
         self._status = idle_status(None)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -88,51 +89,32 @@ class TrainingRunner(TrainingCallback):
         self._last_progress_at = 0.0  # when the trainer reported it
         self._last_publish = 0.0
 
-    def seed(
-        self, config: SSVAEConfig, records: list[dict[str, Any]], sessions: list[dict] | None
-    ) -> None:
-        """Start from a checkpoint's config, history and sessions (rebuilt when not given)."""
-        with self._lock:
-            self._config = config
-            self._epochs = config.max_epochs
-            self._records = [dict(r) for r in records]
-            self._sessions = [dict(s) for s in sessions] if sessions else from_records(records)
-            asked = [  # only clean sessions' settings carry over
-                s["hparams"].get("epochs")
-                for s in self._sessions
-                if s.get("hparams") and s.get("status") != "failed"
-            ]
-            self._epochs = next((e for e in reversed(asked) if e), self._epochs)
-            self._last_session = last_number(self._sessions, self._records)
-            if self._status["state"] == "idle":  # a reloaded page shows how the last one ended
-                self._status = idle_status(last_result(self._sessions))
-
     def hparams(self) -> dict[str, Any]:
-        with self._lock:
-            return self._hparams_unlocked()
-
-    def _hparams_unlocked(self) -> dict[str, Any]:
-        return {"epochs": self._epochs, **{k: getattr(self._config, k) for k in SESSION_FIELDS}}
+        """The next session's settings (during a session: the running one's)."""
+        return self.records().hparams()
 
     def default_epochs(self) -> int:
-        return self._epochs
+        return self.records().default_epochs()
 
     def status(self) -> dict[str, Any]:
         with self._lock:
-            return dict(self._status)
+            status = dict(self._status)
+        if status["state"] == "idle" and status["last_result"] is None:
+            # A reloaded page or a restarted server shows how the last session ended.
+            status["last_result"] = last_result(self.records().sessions)
+        return status
+
+    @property
+    def idle(self) -> bool:
+        with self._lock:
+            return self._status["state"] == "idle"
 
     def history(self) -> dict[str, Any]:
-        with self._lock:
-            return {"records": list(self._records), "sessions": [dict(s) for s in self._sessions]}
+        snapshot = self.records()
+        return {"records": snapshot.history, "sessions": snapshot.sessions}
 
     def sessions(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(s) for s in self._sessions]
-
-    def record_evaluation(self, number: int, evaluation: Mapping[str, Any]) -> None:
-        """How session `number`'s weights did (the trainer's entry gets the same fields)."""
-        with self._lock:
-            record_evaluation(self._sessions, number, evaluation)
+        return self.records().sessions
 
     def start(self, epochs: int, overrides: Mapping[str, Any], job: Job) -> dict[str, Any]:
         """Run `job` in the background; ValueError for bad values, TrainingBusy if running.
@@ -140,17 +122,18 @@ class TrainingRunner(TrainingCallback):
         `job(epochs, overrides, stop, listener)` trains with `listener` (this runner) as the
         trainer's callback; an exception from it ends the session as "failed".
         """
+        snapshot = self.records()
+        config = snapshot.config.replace(**overrides)  # ValueError names the field
         with self._lock:
             if self._status["state"] != "idle":
+                doing = "being saved" if self._status["state"] == "saving" else "already running"
                 raise TrainingBusy(
-                    f"training session {self._status['session']} is already running; "
+                    f"training session {self._status['session']} is {doing}; "
                     "wait for it or stop it (POST /api/train/stop) first"
                 )
-            config = self._config.replace(**overrides)  # ValueError names the field
-            number = self._last_session + 1  # what the trainer will call it
-            self._clean = (self._config, self._epochs)  # restored if this session fails
-            self._config, self._epochs = config, epochs
-            hparams = self._hparams_unlocked()
+            number = snapshot.last_session + 1  # what the trainer will call it
+            hparams = {**snapshot.hparams(), "epochs": epochs}
+            hparams.update({k: getattr(config, k) for k in overrides})
             self._status = {
                 **idle_status(None),
                 "state": "running",
@@ -159,10 +142,9 @@ class TrainingRunner(TrainingCallback):
             }
             self._last_progress = None
             self._stop = threading.Event()
-            previous = self._thread
             self._thread = threading.Thread(
                 target=self._work,
-                args=(job, number, epochs, dict(overrides), self._stop, previous),
+                args=(job, number, epochs, dict(overrides), self._stop),
                 name=f"alctl-train-{number}",
                 daemon=True,
             )
@@ -171,8 +153,12 @@ class TrainingRunner(TrainingCallback):
 
     def stop(self) -> dict[str, Any]:
         with self._lock:
-            if self._status["state"] == "idle":
-                raise NotTraining("no training session is running")
+            if self._status["state"] not in ("running", "stopping"):
+                raise NotTraining(
+                    "no training session is running"
+                    if self._status["state"] == "idle"
+                    else "the session has ended and is being saved"
+                )
             self._stop.set()
             self._status["state"] = "stopping"
         return {"stopping": True}
@@ -181,7 +167,7 @@ class TrainingRunner(TrainingCallback):
         """Repeat the last progress event when batches are slower than PROGRESS_MAX_GAP_S."""
         with self._lock:
             last = self._last_progress
-            if self._status["state"] == "idle" or last is None:
+            if self._status["state"] not in ("running", "stopping") or last is None:
                 return
             now = time.monotonic()
             if now - self._last_publish < PROGRESS_MAX_GAP_S:
@@ -212,31 +198,41 @@ class TrainingRunner(TrainingCallback):
         epochs: int,
         overrides: dict[str, Any],
         stop: threading.Event,
-        previous: threading.Thread | None,
     ) -> None:
-        if previous is not None:
-            previous.join()  # the previous session may still be saving its results
         started = time.perf_counter()
+        end: SessionEnd | None = None
         try:
-            job(epochs, overrides, stop, self)
+            end = job(epochs, overrides, stop, self)
         except Exception as exc:  # e.g. no model, unreadable labels: the session fails, we live on
+            message = " ".join(str(exc).split()) or type(exc).__name__
             with self._lock:
-                running = self._status["state"] != "idle"
-            if running:  # the trainer never reported an end: report it for it
+                loop_ended = self._status["state"] == "saving"
+            if not loop_ended:  # the trainer never reported an end: report it for it
                 status = "stopped" if stop.is_set() else "failed"
-                message = " ".join(str(exc).split()) or type(exc).__name__
                 seconds = time.perf_counter() - started
                 self.on_train_end(TrainResult(number, status, 0, 0, message, seconds))
-            else:
-                self.bus.publish("error", {"message": f"after training session: {exc}"})
+            end = SessionEnd(
+                {"session": number, "status": "failed", "saved": False, "save_error": None}
+            )
+        finally:
+            data = end.data if end is not None else {"session": number, "saved": False}
+            with self._lock:
+                last = {
+                    **(self._status.get("last_result") or {}),
+                    "saved": bool(data.get("saved")),
+                    "save_error": data.get("save_error"),
+                    "evaluation": data.get("evaluation"),
+                }
+                self._status = idle_status(last)
+                self._last_progress = None
+                self.bus.publish("session_saved", data)
+        if end is not None and end.then is not None:
+            end.then()
 
     # -- TrainingCallback: called by the trainer in the worker thread ---------------------
 
     def on_train_start(self, event: TrainStart) -> None:
         with self._lock:
-            entry = open_session(event)
-            self._sessions.append(entry)
-            self._last_session = max(self._last_session, event.session)
             self._status.update(
                 session=event.session, batches=event.batches_per_epoch, epoch=0, batch=0
             )
@@ -244,7 +240,7 @@ class TrainingRunner(TrainingCallback):
                 "session": event.session,
                 "epochs": event.epochs,
                 "start_epoch": event.start_epoch,
-                "hparams": entry["hparams"],
+                "hparams": session_hparams(event.epochs, event.config),
                 "batches": event.batches_per_epoch,
                 "n_labeled": event.n_labeled,
             }
@@ -265,20 +261,12 @@ class TrainingRunner(TrainingCallback):
         self.bus.publish("train_progress", data)
 
     def on_epoch_end(self, event: EpochRecord) -> None:
-        with self._lock:
-            record = event.to_dict()
-            self._records.append(record)
-            # `time` (unix seconds) lets a client measure how late the event reached it.
-            self.bus.publish("train_epoch", {**record, "time": time.time()})
+        # `time` (unix seconds) lets a client measure how late the event reached it.
+        self.bus.publish("train_epoch", {**event.to_dict(), "time": time.time()})
 
     def on_train_end(self, event: TrainResult) -> None:
         with self._lock:
-            entry = next((s for s in self._sessions if s["session"] == event.session), None)
-            if entry is not None:
-                close_session(entry, event)
-            if event.status == "failed":  # only clean sessions' settings carry over
-                self._config, self._epochs = self._clean
             data = event.to_dict()
-            self._status = idle_status(data)
+            self._status = {**self._status, "state": "saving", "last_result": data}
             self._last_progress = None
             self.bus.publish("train_ended", data)

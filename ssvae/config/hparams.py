@@ -43,7 +43,9 @@ class Param:
         kind = self.kind
         if kind == "int" and _is_int(value) and self._in_range(value):
             return value
-        finite = _is_number(value) and math.isfinite(value)
+        # An int of any size is finite (math.isfinite would overflow on 10**401) and compares
+        # exactly with the bounds; float() only once it is known to be in range.
+        finite = _is_int(value) or (isinstance(value, float) and math.isfinite(value))
         if kind == "float" and finite and self._in_range(value):
             return float(value)
         if kind == "choice" and value in self.choices:
@@ -51,7 +53,7 @@ class Param:
         ints = isinstance(value, (list, tuple)) and all(_is_int(v) for v in value)
         if kind == "int_list" and ints and value and all(self._in_range(v) for v in value):
             return tuple(value)
-        raise HyperparameterError(f"{self.name} must be {self.describe()}, got {value!r}")
+        raise HyperparameterError(f"{self.name} must be {self.describe()}, got {_echo(value)}")
 
     def parse(self, text: str) -> Any:
         """A command-line string checked like `check()` (for argparse and `alctl train`)."""
@@ -66,7 +68,7 @@ class Param:
                 value = text
         except ValueError:
             raise HyperparameterError(
-                f"{self.name} must be {self.describe()}, got {text!r}"
+                f"{self.name} must be {self.describe()}, got {_echo(text)}"
             ) from None
         return self.check(value)
 
@@ -156,12 +158,29 @@ def schema_json(params: Iterable[Param]) -> list[dict[str, Any]]:
     return [p.to_json() for p in params]
 
 
+ECHO_LIMIT = 40  # characters of a refused value quoted back
+
+
+def _echo(value: object) -> str:
+    """A refused value as the message quotes it: short, even a 401-digit integer.
+
+    ssvae.io.strict_input.echo says the same for the layers above; config imports nothing.
+    """
+    if _is_int(value) and abs(value) >= 10**ECHO_LIMIT:  # type: ignore[operator]
+        return _digits(value)  # type: ignore[arg-type]
+    text = repr(value)
+    return text if len(text) <= ECHO_LIMIT else f"{text[:ECHO_LIMIT]}... ({len(text):,} characters)"
+
+
+def _digits(value: int) -> str:
+    try:
+        return f"a {len(str(abs(value))):,}-digit integer"
+    except ValueError:  # beyond the interpreter's limit on int -> str conversion
+        return "an integer of thousands of digits"
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return _is_int(value) or isinstance(value, float)
 
 
 def _num(value: float | None) -> str:

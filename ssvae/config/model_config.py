@@ -210,6 +210,8 @@ def default_config(dataset: str) -> SSVAEConfig:
     labeled rows and of the consistency term mirroring only where that keeps the class."""
     view = "shift_mirror" if dataset in MIRRORED_KEEP_CLASS else "shift"
     return SSVAEConfig(augment_labeled=view, consistency_augment=view)
+
+
 # What may change from one session to the next: the page's inputs, POST /api/train and the
 # options of `alctl train` (`epochs` is the session's length, ranged like max_epochs).
 SESSION_FIELDS: tuple[str, ...] = tuple(n for n, p in PARAMS.items() if p.per_session)

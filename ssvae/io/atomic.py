@@ -11,7 +11,7 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,11 +24,13 @@ def atomic_write(
     perms: int | None = None,
     encoding: str | None = None,
     newline: str | None = None,
+    before_replace: Callable[[], None] | None = None,
 ) -> Iterator[IO[Any]]:
     """Yield a handle whose content replaces `path` only if the block succeeds.
 
     `perms=None` keeps the existing file's permission bits (0o644 for a new file); pass 0o600
-    for files that hold secrets.
+    for files that hold secrets. `before_replace` runs once the new content is durably on
+    disk, right before it takes `path`'s place (a checkpoint keeps its predecessor there).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,6 +46,8 @@ def atomic_write(
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

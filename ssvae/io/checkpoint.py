@@ -28,10 +28,13 @@ from ssvae.config import ARCHITECTURE_FIELDS, SSVAEConfig
 from ssvae.io.atomic import atomic_write
 from ssvae.io.checkpoint_integrity import (
     CHECKSUM_KEY,
+    backup_problem,
     damaged_member,
+    file_problem,
     keep_previous,
     non_finite_tensors,
     payload_checksum,
+    previous_path,
 )
 
 if TYPE_CHECKING:
@@ -81,10 +84,13 @@ def save_checkpoint(
     sessions: list[dict[str, Any]] | None = None,
     temperature: float = 1.0,
     trained_labels: list[int] | None = None,
-) -> None:
+) -> str | None:
     """Write the checkpoint atomically (temp file in the same directory, fsync, replace).
 
-    The file it replaces stays next to it as `ssvae.prev.ckpt` (see checkpoint_integrity).
+    The file it replaces stays next to it as `ssvae.prev.ckpt` (see checkpoint_integrity),
+    moved there only once the new file is durably written: a save that fails (a full disk)
+    leaves both files as they were. When the previous file cannot be kept (a directory in
+    its way), the save still goes through; the returned note says so. None otherwise.
     """
     import torch
 
@@ -107,9 +113,20 @@ def save_checkpoint(
         "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     payload[CHECKSUM_KEY] = payload_checksum(payload)
-    keep_previous(Path(path))
-    with atomic_write(path) as handle:
+    notes: list[str] = []
+
+    def rotate() -> None:
+        try:
+            keep_previous(Path(path))
+        except OSError as exc:
+            notes.append(
+                f"the previous checkpoint could not be kept as {previous_path(path)} "
+                f"({exc.strerror or exc}); this save cannot be rolled back"
+            )
+
+    with atomic_write(path, before_replace=rotate) as handle:
         torch.save(payload, handle)
+    return notes[0] if notes else None
 
 
 def load_checkpoint(
@@ -122,10 +139,11 @@ def load_checkpoint(
     import torch
 
     path = Path(path)
+    problem = file_problem(path)
+    if problem is not None:
+        raise CheckpointError(path, problem)
     if not path.exists():
         return None
-    if path.is_dir():
-        raise CheckpointError(path, "is a directory, not a checkpoint file")
     if not zipfile.is_zipfile(path):  # torch.save has written zip archives since torch 1.6
         raise CheckpointError(path, "corrupt or truncated file (not a torch zip archive)")
     try:
@@ -170,9 +188,10 @@ def checkpoint_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
     Never raises for a bad file: `error` says what is wrong instead.
     """
     path = Path(path)
+    problem = file_problem(path)
     facts: dict[str, Any] = {
         "path": str(path),
-        "exists": path.is_file(),
+        "exists": path.exists(),
         "size_bytes": None,
         "dataset": None,
         "epochs_trained": None,
@@ -180,9 +199,10 @@ def checkpoint_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
         "saved_at": None,
         "format_version": None,
         "config": None,
-        "error": None,
+        "error": problem,  # the reason load_checkpoint would refuse it, for every command
+        "backup_warning": backup_problem(path),
     }
-    if not facts["exists"]:
+    if not facts["exists"] or problem is not None:
         return facts
     facts["size_bytes"] = path.stat().st_size
     try:
@@ -202,26 +222,16 @@ def checkpoint_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
     return facts
 
 
-def checkpoint_history(path: str | os.PathLike[str]) -> list[dict[str, Any]] | None:
-    """The epoch records inside a checkpoint without torch; None when there is no usable file."""
+def checkpoint_records(path: str | os.PathLike[str], key: str) -> list[dict[str, Any]] | None:
+    """A list the checkpoint keeps (`history`: epoch records, `sessions`: session entries),
+    read without torch; None when there is no usable file."""
     try:
         payload = _read_metadata(Path(path))
-    except Exception:  # missing or unreadable: nothing to take a history from
+    except Exception:  # missing or unreadable: nothing to take records from
         return None
     if not isinstance(payload, dict) or payload.get("kind") != KIND:
         return None
-    return [dict(r) for r in payload.get("history") or [] if isinstance(r, dict)]
-
-
-def checkpoint_sessions(path: str | os.PathLike[str]) -> list[dict[str, Any]] | None:
-    """The session entries inside a checkpoint without torch; None when there is no usable file."""
-    try:
-        payload = _read_metadata(Path(path))
-    except Exception:  # missing or unreadable: no sessions to tell
-        return None
-    if not isinstance(payload, dict) or payload.get("kind") != KIND:
-        return None
-    return [dict(s) for s in payload.get("sessions") or [] if isinstance(s, dict)]
+    return [dict(r) for r in payload.get(key) or [] if isinstance(r, dict)]
 
 
 def _from_payload(path: Path, payload: Any, dataset: str | None) -> Checkpoint:

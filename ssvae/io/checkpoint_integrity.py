@@ -5,9 +5,11 @@ order; load recomputes it. The zip members' CRCs are checked too, which also cov
 files saved without a checksum. Weights that are NaN or infinite are refused whatever the
 checksum says: such a model only ever produces failing sessions.
 
-`keep_previous` is the save-side rule: before a checkpoint is replaced, the file it replaces
+`keep_previous` is the save-side rule: when a checkpoint is replaced, the file it replaces
 stays next to it as `<stem>.prev<suffix>` (`ssvae.prev.ckpt`), so one bad session can always
-be undone.
+be undone. `file_problem` is the one reading of what lies at a checkpoint's path (a directory
+or a pipe is no checkpoint) that loading, `alctl status` and rollback share, and
+`backup_problem` says when saves cannot keep that previous file.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import stat
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,37 @@ def previous_path(path: str | os.PathLike[str]) -> Path:
     """`ssvae.ckpt` -> `ssvae.prev.ckpt`, in the same directory."""
     path = Path(path)
     return path.with_name(f"{path.stem}.prev{path.suffix}")
+
+
+def file_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why what lies at `path` cannot be a checkpoint file, in words; None for a regular file
+    or nothing at all."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if stat.S_ISDIR(mode):
+        return "is a directory, not a checkpoint file"
+    if not stat.S_ISREG(mode):
+        return "is not a regular file (a pipe, socket or device), not a checkpoint file"
+    return None
+
+
+def backup_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why saves of the checkpoint at `path` cannot keep the previous one, or None.
+
+    Said at start-up and by `alctl status`: the saves still go through, without a backup.
+    """
+    previous = previous_path(path)
+    problem = file_problem(previous)
+    if problem is None:
+        return None
+    return (
+        f"{previous} {problem}: saves replace the checkpoint without keeping the previous "
+        "one, so `alctl rollback` cannot undo them; move it away"
+    )
 
 
 def keep_previous(path: Path) -> Path | None:

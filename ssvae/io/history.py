@@ -1,4 +1,4 @@
-"""Training history: epoch records and session entries <-> the history CSV; the loss PNG.
+"""Training history: epoch records and session entries <-> the history CSV.
 
 A record is `EpochRecord.to_dict()`: {session, epoch, global_epoch, seconds,
 learning_rate, train: {loss, ...}, val: {loss, ...}}. In the CSV the nested dicts
@@ -7,8 +7,8 @@ carries its session's entry (ssvae.records.sessions): `session_started_at`, `ses
 `session_status`, `session_epochs_run`, `session_test_accuracy`, `session_labeled_accuracy`
 and one `hp_<name>` column per session setting, so the CSV alone tells what every session
 ran with and how it did. Files written before some of those columns existed are read as
-they are (missing cells blank) and rewritten with them on the next append.
-matplotlib is imported only inside `plot_history` (Agg, no pyplot, no window).
+they are (missing cells blank) and rewritten with them on the next append. The loss-curve
+PNG drawn from the same records is the application's (alctl.report.loss_plot).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ssvae.config import SESSION_FIELDS
-from ssvae.io.atomic import atomic_write, atomic_write_text
+from ssvae.io.atomic import atomic_write_text
 from ssvae.records.events import METRIC_KEYS, EpochRecord
 from ssvae.records.sessions import EVALUATION_KEYS, from_records
 
@@ -171,69 +171,13 @@ def read_sessions_csv(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return [sessions[k] for k in sorted(sessions)]
 
 
-def plot_history(path_png: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]) -> None:
-    """Loss curves (train solid, validation dashed) per term against the global epoch."""
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    from ssvae.records.formats import plural
-
-    records = list(records)
-    titles = {
-        "loss": "total loss",
-        "reconstruction_loss": "reconstruction",
-        "kl_loss": "KL",
-        "classification_loss": "classification",
-        "accuracy": "accuracy (labeled rows)",
-    }
-    fig = Figure(figsize=(12, 6.5), layout="constrained")
-    axes = fig.subplots(2, 3).ravel()
-    x = [r["global_epoch"] for r in records]
-    starts = [r["global_epoch"] - 0.5 for r in records if r["epoch"] == 1][1:]
-    for ax, key in zip(axes, METRIC_KEYS, strict=False):
-        ax.plot(x, [r["train"][key] for r in records], "-o", ms=3, label="train")
-        ax.plot(x, [r["val"][key] for r in records], "--o", ms=3, label="validation")
-        for start in starts:  # a new training session begins here
-            ax.axvline(start, color="0.8", lw=0.8, ls=":")
-        ax.set_title(titles[key])
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-    axes[0].legend()
-    axes[-1].axis("off")
-    if records:
-        last = records[-1]
-        axes[-1].text(
-            0, 0.5, f"{plural(len(records), 'epoch')}\nlast: global epoch {last['global_epoch']}"
-        )
-    try:
-        _atomic_savefig(fig, Path(path_png))
-    finally:
-        _forget_thread_fonts()
-
-
-def _forget_thread_fonts() -> None:
-    """Close the fonts matplotlib opened for this thread.
-
-    matplotlib caches open fonts per thread id (64 entries): a server that plots from a new
-    thread per training session would keep two more open font files, and their glyph caches,
-    after every session. Emptying the cache costs a few milliseconds of reopening next time.
-    """
-    from matplotlib import font_manager
-
-    clear = getattr(getattr(font_manager, "_get_font", None), "cache_clear", None)
-    if clear is not None:  # a private cache: if a release drops it, there is nothing to leak
-        clear()
-
-
 def record_session(
     history_csv: str | os.PathLike[str],
-    loss_plot: str | os.PathLike[str],
     new_records: Iterable[Mapping[str, Any]],
     all_records: Iterable[Mapping[str, Any]],
     sessions: Iterable[Mapping[str, Any]] = (),
 ) -> None:
-    """Persist one session's epochs for the scripts: append the CSV, redraw the PNG.
+    """Persist one session's epochs for the scripts: append them to the CSV.
 
     `sessions` are the trainer's session entries (their settings go into each row). A
     missing CSV (say, a checkpoint moved here without it) is rewritten from everything
@@ -245,12 +189,6 @@ def record_session(
         append_history_csv(history_csv, new_records, sessions)
     else:
         write_history_csv(history_csv, all_records, sessions)
-    plot_history(loss_plot, all_records)
-
-
-def _atomic_savefig(fig: Any, path: Path) -> None:
-    with atomic_write(path) as handle:
-        fig.savefig(handle, format="png", dpi=100)
 
 
 def _as_maps(records: Iterable[EpochRecord | Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:

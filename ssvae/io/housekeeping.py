@@ -16,32 +16,29 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ssvae.io.checkpoint import checkpoint_history
+from ssvae.io.checkpoint import checkpoint_records
 from ssvae.io.workspace import Workspace
 
 SETTLE_S = 1.0  # a temp file this fresh may be between its writer's close and rename
 NO_PROC_AGE_S = 600.0  # without /proc, only temp files older than this are taken for orphans
 
 
-def repair_history_csv(ws: Workspace) -> bool:
-    """Rewrite history.csv (and the loss plot) from the checkpoint when they disagree."""
+def repair_history_csv(ws: Workspace) -> list[dict[str, Any]] | None:
+    """Rewrite history.csv from the checkpoint when they disagree; the records written, else
+    None (the caller redraws the loss curves from them)."""
     from ssvae.io.history import read_history_csv, write_history_csv
 
-    truth = checkpoint_history(ws.checkpoint)
+    truth = checkpoint_records(ws.checkpoint, "history")
     if not truth:
-        return False
+        return None
     try:
         current = read_history_csv(ws.history_csv)
     except (OSError, ValueError, KeyError):
         current = None  # an unreadable CSV is rewritten as well
     if current is not None and _epochs(current) == _epochs(truth):
-        return False
+        return None
     write_history_csv(ws.history_csv, truth)
-    with contextlib.suppress(Exception):  # the plot is a picture of the CSV: best effort
-        from ssvae.io.history import plot_history
-
-        plot_history(ws.loss_plot, truth)
-    return True
+    return truth
 
 
 def remove_orphan_temp_files(directories: Iterable[Path]) -> list[Path]:

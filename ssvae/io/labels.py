@@ -20,7 +20,7 @@ import operator
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -164,7 +164,15 @@ def parse_labels_csv(
     the line.
     """
     source, text = _source_and_text(path_or_text)
-    rows = csv.reader(io.StringIO(text))
+    return parse_label_lines(io.StringIO(text), n_samples, source=source, strict=strict)
+
+
+def parse_label_lines(
+    lines: Iterable[str], n_samples: int, *, source: str, strict: bool = False
+) -> dict[int, int]:
+    """`parse_labels_csv` over lines as they come (a file is never held whole: an import
+    streams, ssvae.io.label_import); `source` names it in errors."""
+    rows = csv.reader(lines)
     first = next(rows, None)
     serial_col, label_col, header_line = 0, 1, 0
     if first is not None and not _looks_numeric(first):
@@ -225,6 +233,8 @@ def _strict_row(
             f"got {clip(repr(','.join(row)))}"
         )
     cells = [row[cols[0]], row[cols[1]]]
+    if all(cell.isascii() and cell.isdigit() for cell in cells):  # as we write them: fast
+        return int(cells[0]), int(cells[1])
     if any(cell.lower() in _NAN_WORDS for cell in cells):
         return None  # the older tool's way of saying "unlabeled"
     for what, cell in zip(("serial", "label"), cells, strict=True):

@@ -11,6 +11,7 @@ probabilities were stored still loads (`probs` None). numpy only.
 
 from __future__ import annotations
 
+import errno
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +20,11 @@ from typing import Any
 import numpy as np
 
 from ssvae.io.atomic import atomic_write
+from ssvae.io.workspace import POINTS_CACHE_NAME
 from ssvae.select.latent_view import LatentView
 from ssvae.select.points import Predictions2D
 
-CACHE_NAME = "points_cache.npz"
+CACHE_NAME = POINTS_CACHE_NAME
 CACHE_FORMAT = 1
 
 
@@ -44,37 +46,63 @@ def checkpoint_stamp(path: Path) -> dict[str, int] | None:
 def load_cache(
     path: Path, *, dataset: str, n_samples: int, checkpoint: Path
 ) -> CachedPoints | None:
-    """The cached points when they belong to this dataset and checkpoint file, else None."""
+    """The cached points when they belong to this dataset and checkpoint file, else None.
+
+    Never raises for what is at `path`: truncated, garbage, a directory, a pipe or the
+    wrong arrays all mean "no cache", and the caller recomputes (the next save rewrites it).
+    """
     stamp = checkpoint_stamp(checkpoint)
-    if stamp is None:
+    if stamp is None or not Path(path).is_file():  # a pipe there would block np.load
         return None
     try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            probs = data["probs"] if "probs" in data.files else None
-            view = None
-            if "view_mean" in data:
-                view = LatentView.from_arrays(data["view_mean"], data["view_components"])
-            predictions = Predictions2D(
-                data["xy"], data["certainty"], data["pred"], view, probs=probs
-            )
-    except (OSError, ValueError, KeyError):
-        return None  # missing or unreadable: recompute, it is only a cache
+        cached = _read(path)
+        return cached if _fits(cached, dataset, n_samples, stamp) else None
+    except Exception:  # zip, zlib, npy, JSON and shape errors alike: it is only a cache
+        return None
+
+
+def _read(path: Path) -> CachedPoints:
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        probs = data["probs"] if "probs" in data.files else None
+        view = None
+        if "view_mean" in data:
+            view = LatentView.from_arrays(data["view_mean"], data["view_components"])
+        predictions = Predictions2D(data["xy"], data["certainty"], data["pred"], view, probs=probs)
+    if not isinstance(meta, dict):
+        raise ValueError("meta is not a JSON object")
+    return CachedPoints(predictions, meta)
+
+
+def _fits(cached: CachedPoints, dataset: str, n_samples: int, stamp: dict[str, int]) -> bool:
+    meta, predictions = cached.meta, cached.predictions
     latent_dim = (meta.get("config") or {}).get("latent_dim", 2)
-    if view is None and latent_dim > 2:
-        return None  # written before the view's axes were kept: the decoder needs them
-    matches = (
+    if predictions.view is None and latent_dim > 2:
+        return False  # written before the view's axes were kept: the decoder needs them
+    return (
         meta.get("format") == CACHE_FORMAT
         and meta.get("dataset") == dataset
         and meta.get("checkpoint") == stamp
         and len(predictions.pred) == n_samples == len(predictions.xy)
+        and len(predictions.certainty) == n_samples
         and (predictions.probs is None or len(predictions.probs) == n_samples)
     )
-    return CachedPoints(predictions, meta) if matches else None
 
 
 def save_cache(path: Path, predictions: Predictions2D, meta: dict[str, Any]) -> None:
-    """Write atomically (temp + fsync + replace); `meta` must hold dataset and checkpoint."""
+    """Write atomically (temp + fsync + replace); `meta` must hold dataset and checkpoint.
+
+    An empty directory in the cache's place (nothing of anyone's in it) is removed first; any
+    other directory stays, and the OSError names the cache's path, not the temp file's.
+    """
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        try:
+            path.rmdir()
+        except OSError as exc:
+            raise IsADirectoryError(
+                errno.EISDIR, "a directory is in the way of the points cache", str(path)
+            ) from exc
     extra = {} if predictions.probs is None else {"probs": predictions.probs}
     view = predictions.view
     axes = {} if view is None else {"view_mean": view.mean, "view_components": view.components}

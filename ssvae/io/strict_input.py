@@ -28,3 +28,14 @@ def parse_decimal(text: str, what: str) -> int:
     if not is_decimal(text):
         raise ValueError(f"{what} must be written with the digits 0-9 only, got {clip(repr(text))}")
     return int(text)
+
+
+def echo(value: object, limit: int = ECHO_LIMIT) -> str:
+    """Any refused value as a message quotes it: its repr clipped, and a 401-digit integer
+    as "a 401-digit integer" (repr of one beyond 4,300 digits would itself raise)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
+        try:
+            return f"a {len(str(abs(value))):,}-digit integer"
+        except ValueError:
+            return "an integer of thousands of digits"
+    return clip(repr(value), limit)

@@ -12,14 +12,24 @@ Standard library only.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ssvae.config import SESSION_FIELDS
+from ssvae.config import SESSION_FIELDS, SSVAEConfig
 from ssvae.records.events import TrainResult, TrainStart
 
-# The fields an entry gets once its session's weights were evaluated (ssvae.train.evaluation).
-EVALUATION_KEYS = ("test_accuracy", "labeled_accuracy")
+# The fields an entry gets once its session's weights were evaluated (ssvae.runs.pipeline):
+# test accuracy and the calibration error of the certainty shown; the blind accuracy (the
+# labels given since the last save, predicted before training on them) and how many there
+# were; the accuracy on the labels trained on (kept for older files, shown nowhere now).
+EVALUATION_KEYS = (
+    "test_accuracy",
+    "test_ece",
+    "blind_accuracy",
+    "blind_n",
+    "labeled_accuracy",
+)
 # The fields of an entry, in the order history.csv writes them (hparams flattened).
 ENTRY_KEYS = (
     "session",
@@ -30,6 +40,47 @@ ENTRY_KEYS = (
     "epochs_run",
     *EVALUATION_KEYS,
 )
+
+
+@dataclass(frozen=True)
+class TrainerSnapshot:
+    """What a trainer records, copied at one instant: its config, epochs, epoch records and
+    session entries. The server shows these (from the cache before the model has loaded);
+    the trainer is their one owner."""
+
+    config: SSVAEConfig
+    epochs_trained: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    sessions: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls,
+        config: SSVAEConfig,
+        epochs_trained: int = 0,
+        history: Iterable[Mapping[str, Any]] = (),
+        sessions: Iterable[Mapping[str, Any]] | None = None,
+    ) -> TrainerSnapshot:
+        records = [dict(r) for r in history]
+        entries = [dict(s) for s in sessions] if sessions else from_records(records)
+        return cls(config, int(epochs_trained), records, entries)
+
+    @property
+    def last_session(self) -> int:
+        return last_number(self.sessions, self.history)
+
+    def default_epochs(self) -> int:
+        """A session's length when none is asked for: the last clean session's."""
+        asked = [
+            s["hparams"].get("epochs")
+            for s in self.sessions
+            if s.get("hparams") and s.get("status") != "failed"
+        ]
+        return next((int(e) for e in reversed(asked) if e), self.config.max_epochs)
+
+    def hparams(self) -> dict[str, Any]:
+        """The next session's settings: its default length and the per-session fields."""
+        return session_hparams(self.default_epochs(), self.config.to_dict())
 
 
 def now_iso() -> str:
@@ -88,6 +139,7 @@ def last_result(sessions: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
         "global_epoch": int(last.get("start_global_epoch") or 0) + epochs_run,
         "error": last.get("error"),
         "seconds": None,
+        "evaluation": {k: last.get(k) for k in EVALUATION_KEYS},
     }
 
 
@@ -139,6 +191,9 @@ def evaluation_curve(sessions: Iterable[Mapping[str, Any]]) -> list[dict[str, An
                 "status": entry.get("status"),
                 "test_accuracy": test,
                 "previous_test_accuracy": previous,
+                "blind_accuracy": entry.get("blind_accuracy"),
+                "blind_n": entry.get("blind_n"),
+                "test_ece": entry.get("test_ece"),
                 "labeled_accuracy": entry.get("labeled_accuracy"),
                 "n_labeled": entry.get("n_labeled"),
             }

@@ -1,14 +1,37 @@
-"""Whole runs on files: train a checkpoint from a label CSV, or write the predictions npz.
+"""One training session, end to end: the one pipeline the server, the shell and the scripts run.
 
-scripts/train.py and scripts/infer.py are argument parsing around these; `alctl`
-can call them too when no server is running.
+    blind check -> train (calibrating on withheld check labels) -> evaluate -> save checkpoint
+    -> history CSV -> points cache -> session record
+
+`run_session` is called by the server's training thread, `alctl train --no-server` and
+scripts/train.py (both through `train_on_files`); `alctl simulate`'s rounds call its steps
+(`blind_check`, `evaluate`) and keep no files. Whoever calls it holds the checkpoint's lock
+(`ssvae.io.checkpoint_lock`) from before the trainer was read until this returns, so what it
+saves cannot be overwritten by a change that started earlier, nor overwrite a later one.
+
+- Blind check, before training: the labels the weights have not trained on yet (labeled,
+  not in `trainer.trained_labels`) are predicted by the model as it is. Their accuracy is
+  the *blind accuracy* (progress a user can trust without test labels).
+- Calibrate, inside training: the session keeps the check labels (ssvae.select.checks, a
+  random sample the queue interleaves) its weights have not trained on out of training until
+  90 % of its batches, fits the certainty's temperature (Guo et al. 2017) on them, then
+  trains on them too (ssvae.train.session_loop). With fewer than MIN_LABELS such labels, the
+  blind labels' fit on the weights before the session is carried to the new weights.
+- Evaluate, after training: test accuracy, the calibration error of the certainty the page
+  and the queue use, accuracy on the labels trained on, all stored in the session's entry
+  so the accuracy-vs-labels curve travels with the checkpoint and history.csv.
+- Save: the checkpoint first (with `trained_labels`), then what derives from it. A failed
+  checkpoint save is reported (`SessionOutcome.error`), never as success; history and cache
+  failures are warnings (they are rebuilt from the checkpoint).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,156 +41,290 @@ import numpy as np
 from ssvae.config import default_config
 from ssvae.data.datasets import Dataset
 from ssvae.io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ssvae.io.checkpoint_lock import checkpoint_owner
 from ssvae.io.history import record_session
 from ssvae.io.labels import LabelStore
-from ssvae.io.npz import write_predictions_npz
-from ssvae.io.points_cache import cache_meta, cache_path_for, save_cache
-from ssvae.nn.model import Predictions, predict, view_2d
-from ssvae.nn.restore import build_model
+from ssvae.io.points_cache import cache_meta, checkpoint_stamp, save_cache
+from ssvae.io.workspace import Workspace
+from ssvae.nn.model import Predictions, class_logits, predict
 from ssvae.records.events import TrainingCallback, TrainResult
-from ssvae.records.sessions import record_evaluation
 from ssvae.select.points import Predictions2D
-from ssvae.train.calibration import held_out_temperature
-from ssvae.train.evaluation import session_evaluation
+from ssvae.train.calibration import MIN_LABELS, expected_calibration_error, fit_temperature
+from ssvae.train.evaluation import labeled_accuracy, split_accuracy
 from ssvae.train.trainer import InteractiveTrainer
 
 
-@dataclass
-class TrainRun:
-    """What one training run reads and writes."""
+@dataclass(frozen=True)
+class SessionFiles:
+    """Where one checkpoint's session results go."""
 
-    dataset: Dataset
-    weights: Path  # read when it exists (continuation), always written
-    labels_csv: Path  # a missing file means "no labels yet"
+    dataset: str
+    checkpoint: Path
     history_csv: Path
-    loss_plot: Path
-    explicit: dict[str, Any] = field(default_factory=dict)  # config fields the user gave
-    epochs: int | None = None  # None: config.max_epochs
-    device: str | None = None
+    points_cache: Path | None = None  # None: no page cache for this checkpoint
 
-
-@dataclass
-class TrainOutcome:
-    result: TrainResult
-    test_accuracy: float | None
-    n_labeled: int
-    continued_from: int  # epochs in the checkpoint before this run
-    saved: bool
-    labeled_accuracy: float | None = None  # on the labels it trained on
-
-
-def train_from_files(
-    run: TrainRun,
-    callbacks: Iterable[TrainingCallback] = (),
-    stop_event: threading.Event | None = None,
-) -> TrainOutcome:
-    """Train (continuing the checkpoint when there is one) and write checkpoint + history + plot.
-
-    Raises CheckpointError / LabelError / ValueError on bad input before training.
-    The checkpoint is written when at least one epoch completed, also after a stop.
-    """
-    ds = run.dataset
-    ckpt = load_checkpoint(run.weights, dataset=ds.name)
-    if ckpt is None:
-        trainer = InteractiveTrainer(default_config(ds.name).replace(**run.explicit), run.device)
-    else:
-        try:
-            config = ckpt.config.replace(**run.explicit)
-        except ValueError as exc:
-            raise CheckpointError(run.weights, str(exc)) from exc
-        trainer = InteractiveTrainer.from_checkpoint(ckpt, run.device, config=config)
-    labels = LabelStore(run.labels_csv, ds.n_train).as_array()
-    # Labels given since the checkpoint was trained are held out from its weights: the one
-    # honest set to fit the certainty's temperature on (see ssvae.train.calibration).
-    trained = None if ckpt is None else ckpt.trained_labels
-    fitted = held_out_temperature(trainer.model, ds.train_images, labels, trained)
-    before = len(trainer.history)
-    continued_from = trainer.epochs_trained
-    result = trainer.train(
-        ds.train_images,
-        labels,
-        epochs=run.epochs or trainer.config.max_epochs,
-        callbacks=callbacks,
-        stop_event=stop_event,
-    )
-    if result.epochs_run == 0:
-        return TrainOutcome(result, None, int((labels >= 0).sum()), continued_from, False)
-    if fitted is not None and result.temperature is None:  # the session did not calibrate
-        trainer.model.temperature = fitted
-    test = trainer.predict(ds.test_images, reconstruct=False)
-    train = trainer.predict(ds.train_images, reconstruct=False)
-    evaluation = session_evaluation(test.pred_class, ds.test_targets, train.pred_class, labels)
-    record_evaluation(trainer.sessions, result.session, evaluation)  # saved with the entries
-    test_accuracy = evaluation["test_accuracy"]
-    save_checkpoint(
-        run.weights,
-        **trainer.checkpoint_payload(ds.name, test_accuracy=test_accuracy),
-    )
-    record_session(
-        run.history_csv, run.loss_plot, trainer.history[before:], trainer.history, trainer.sessions
-    )
-    _refresh_points_cache(run, trainer, train, test_accuracy)
-    return TrainOutcome(
-        result,
-        test_accuracy,
-        int((labels >= 0).sum()),
-        continued_from,
-        True,
-        evaluation["labeled_accuracy"],
-    )
-
-
-def _refresh_points_cache(
-    run: TrainRun, trainer: InteractiveTrainer, out: Predictions, accuracy: float | None
-) -> None:
-    """So that the next `alctl serve` starts warm (no encoding of the training images)."""
-    meta = cache_meta(run.dataset.name, run.weights, trainer, accuracy)
-    if meta is None:
-        return
-    with contextlib.suppress(OSError):  # only a cache: the server recomputes what it can't read
-        save_cache(
-            cache_path_for(run.weights),
-            Predictions2D.of(out),
-            meta,
+    @classmethod
+    def of(cls, workspace: Workspace) -> SessionFiles:
+        return cls(
+            workspace.dataset, workspace.checkpoint, workspace.history_csv, workspace.points_cache
         )
 
 
-def infer_to_npz(
-    dataset: Dataset,
-    weights: Path,
-    output: Path,
-    *,
-    split: str = "train",
-    batch_size: int = 4096,
-    device: str | None = None,
-) -> dict[str, Any]:
-    """Run the checkpoint over a split and write the predictions npz; returns a summary."""
-    from ssvae.train.device import pick_device
+@dataclass
+class BlindCheck:
+    """What the model made of the labels it had not trained on, before a session."""
 
-    ckpt = load_checkpoint(weights, dataset=dataset.name)
-    if ckpt is None:
-        raise CheckpointError(weights, "does not exist; train first (python scripts/train.py)")
-    model, _ = build_model(ckpt)
-    model = model.to(pick_device(device))
-    images, targets = dataset.split(split)
-    out = predict(model, images, batch_size=batch_size)
-    assert out.recon is not None
-    write_predictions_npz(
-        output,
-        {
-            "input": images,
-            "latent": out.latent,
-            "tsne": view_2d(out.latent),
-            "labels": targets.astype(np.int64),
-            "reconstruted": out.recon,
-            "pred_classes": out.pred_class,
-            "pred_certainty": out.certainty,
-            "split": np.array(split),
-        },
-    )
-    return {
-        "n": len(images),
-        "accuracy": float((out.pred_class == targets).mean()),
-        "epochs_trained": ckpt.epochs_trained,
-        "mean_certainty": float(out.certainty.mean()),
+    serials: np.ndarray  # int64: labeled, not among the weights' trained labels
+    accuracy: float | None  # None: no such label, or the weights never trained on a label
+    temperature: float | None  # fitted on them; None: too few, or nothing learnt yet
+
+
+@dataclass
+class SessionOutcome:
+    """How a session ended and what of it was kept."""
+
+    result: TrainResult
+    continued_from: int  # epochs in the model before the session
+    n_labeled: int
+    evaluation: dict[str, Any] | None = None  # the session entry's evaluation fields
+    points: Predictions | None = None  # the training images after the session (page, cache)
+    saved: bool = False
+    error: str | None = None  # why the checkpoint could not be saved
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    stamp: dict[str, int] | None = None  # the saved checkpoint file's (size, mtime)
+    checkpoint: Path | None = None  # where it was saved
+
+    def to_dict(self) -> dict[str, Any]:
+        """`session_saved`'s data: one session's facts together."""
+        return {
+            "session": self.result.session,
+            "status": self.result.status,
+            "epochs_run": self.result.epochs_run,
+            "epochs_trained": self.result.global_epoch,
+            "saved": self.saved,
+            "save_error": self.error,
+            "warnings": list(self.warnings),
+            "evaluation": self.evaluation,
+            "n_labeled": self.n_labeled,
+            "checkpoint": str(self.checkpoint) if self.checkpoint is not None else None,
+        }
+
+
+def blind_check(
+    model: Any, images: np.ndarray, labels: np.ndarray, trained: Iterable[int] | None
+) -> BlindCheck:
+    """Predict the labels the weights have not trained on, with the weights as they are.
+
+    `trained` None (a checkpoint from before it was recorded) trusts no label as unseen; an
+    empty `trained` means the weights never learnt a class, so their guesses are chance and
+    neither an accuracy nor a temperature is taken from them.
+    """
+    labels = np.asarray(labels)
+    if trained is None:
+        return BlindCheck(np.zeros(0, np.int64), None, None)
+    seen = np.asarray(list(trained), dtype=np.int64)
+    fresh = np.setdiff1d(np.flatnonzero(labels >= 0), seen)
+    if len(seen) == 0 or len(fresh) == 0:
+        return BlindCheck(fresh, None, None)
+    logits = class_logits(model, images[fresh])
+    targets = labels[fresh]
+    accuracy = float((logits.argmax(axis=1) == targets).mean())
+    temperature = fit_temperature(logits, targets) if len(fresh) >= MIN_LABELS else None
+    return BlindCheck(fresh, accuracy, temperature)
+
+
+def evaluate(
+    model: Any, dataset: Dataset, labels: np.ndarray, blind: BlindCheck
+) -> tuple[dict[str, Any], Predictions]:
+    """The session entry's evaluation fields, and the training images' predictions."""
+    train = predict(model, dataset.train_images, reconstruct=False)
+    evaluation: dict[str, Any] = {
+        "test_accuracy": None,
+        "test_ece": None,
+        "labeled_accuracy": labeled_accuracy(train.pred_class, labels),
+        "blind_accuracy": blind.accuracy,
+        "blind_n": len(blind.serials) if blind.accuracy is not None else 0,
     }
+    if len(dataset.test_targets):
+        test = predict(model, dataset.test_images, reconstruct=False)
+        evaluation["test_accuracy"] = split_accuracy(test.pred_class, dataset.test_targets)
+        hits = test.pred_class == np.asarray(dataset.test_targets)
+        evaluation["test_ece"] = expected_calibration_error(test.certainty, hits)
+    return evaluation, train
+
+
+def run_session(
+    trainer: InteractiveTrainer,
+    dataset: Dataset,
+    labels: np.ndarray,
+    files: SessionFiles,
+    *,
+    epochs: int,
+    overrides: dict[str, Any] | None = None,
+    callbacks: Sequence[TrainingCallback] = (),
+    stop_event: threading.Event | None = None,
+    expected_stamp: dict[str, int] | None = None,
+    after_save: Sequence[Callable[[InteractiveTrainer, SessionOutcome], None]] = (),
+) -> SessionOutcome:
+    """Train one session and keep what it made; the caller holds the checkpoint's lock.
+
+    `expected_stamp` is the checkpoint file as the trainer was read from it (or last saved
+    it; None: there was none). A file found otherwise at save time was written by a program
+    that ignored the lock: it is kept aside as `<name>.replaced-<time>`, with a warning,
+    never overwritten unseen. ValueError for bad settings before anything changes. A
+    session that kept no epoch (failed or stopped before one completed: its weights are as
+    before) saves nothing.
+    """
+    started = time.perf_counter()
+    labels = np.asarray(labels)
+    n_labeled = int((labels >= 0).sum())
+    continued_from = trainer.epochs_trained
+    blind = blind_check(trainer.model, dataset.train_images, labels, trainer.trained_labels)
+    result = trainer.train(
+        dataset.train_images,
+        labels,
+        epochs=epochs,
+        callbacks=callbacks,
+        stop_event=stop_event,
+        **(overrides or {}),
+    )
+    outcome = SessionOutcome(result, continued_from, n_labeled)
+    if result.epochs_run > 0:
+        # The session's own fit on check labels its weights had not trained on is the
+        # honest one; without it, the blind labels' fit on the weights before is carried.
+        if result.temperature is None and blind.temperature is not None:
+            trainer.model.temperature = blind.temperature
+        evaluation, outcome.points = evaluate(trainer.model, dataset, labels, blind)
+        outcome.evaluation = evaluation
+        trainer.record_evaluation(result.session, evaluation)  # saved with the entries
+        _keep_foreign_file(files.checkpoint, expected_stamp, outcome)
+        _save(trainer, files, outcome)
+        for step in after_save if outcome.saved else ():
+            _warn_on_error(outcome, "finish the save", lambda s=step: s(trainer, outcome))
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _save(trainer: InteractiveTrainer, files: SessionFiles, outcome: SessionOutcome) -> None:
+    accuracy = (outcome.evaluation or {}).get("test_accuracy")
+    try:
+        payload = trainer.checkpoint_payload(files.dataset, test_accuracy=accuracy)
+        backup = save_checkpoint(files.checkpoint, **payload)
+    except Exception as exc:  # disk full, read-only, a directory in the way: say so
+        outcome.error = f"could not save {files.checkpoint}: {_one_line(exc)}"
+        return
+    if backup is not None:  # saved, but ssvae.prev.ckpt could not be kept
+        outcome.warnings.append(backup)
+    outcome.saved, outcome.checkpoint = True, files.checkpoint
+    outcome.stamp = checkpoint_stamp(files.checkpoint)
+    session = outcome.result.session
+    records = [r for r in trainer.history if r.get("session") == session]
+    _warn_on_error(
+        outcome,
+        f"write {files.history_csv}",
+        lambda: record_session(files.history_csv, records, trainer.history, trainer.sessions),
+    )
+    if files.points_cache is not None and outcome.points is not None:
+        points = Predictions2D.of(outcome.points)
+
+        def write_cache() -> None:
+            meta = cache_meta(files.dataset, files.checkpoint, trainer, accuracy)
+            if meta is not None:
+                save_cache(files.points_cache, points, meta)
+
+        _warn_on_error(outcome, f"write {files.points_cache}", write_cache)
+
+
+def _keep_foreign_file(
+    checkpoint: Path, expected: dict[str, int] | None, outcome: SessionOutcome
+) -> None:
+    current = checkpoint_stamp(checkpoint)
+    if current is None or current == expected:
+        return
+    kept = checkpoint.with_name(f"{checkpoint.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        os.replace(checkpoint, kept)
+    except OSError as exc:
+        outcome.warnings.append(f"could not keep the outside change to {checkpoint}: {exc}")
+        return
+    outcome.warnings.append(
+        f"{checkpoint} was changed by another program during the session; kept that file "
+        f"as {kept.name} and saved this session's model"
+    )
+
+
+def _warn_on_error(outcome: SessionOutcome, what: str, work: Callable[[], Any]) -> None:
+    try:
+        work()
+    except Exception as exc:  # derived files: the checkpoint is saved, they can be rebuilt
+        outcome.warnings.append(f"could not {what}: {_one_line(exc)}")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+# -- the shell's and the scripts' whole run ----------------------------------------------------
+
+
+@dataclass
+class FilesRun:
+    """A session on files: `alctl train --no-server` and scripts/train.py."""
+
+    dataset: Dataset
+    files: SessionFiles
+    labels_csv: Path  # a missing file means "no labels yet"
+    explicit: dict[str, Any] = field(default_factory=dict)  # config fields the user gave
+    epochs: int | None = None  # None: the config's max_epochs
+    device: str | None = None
+    what: str = "training"  # names the holder of the checkpoint's lock
+
+
+def open_trainer(
+    checkpoint: Path, dataset: str, explicit: dict[str, Any], device: str | None = None
+) -> InteractiveTrainer:
+    """The checkpoint's trainer with the user's settings applied, or a fresh one."""
+    ckpt = load_checkpoint(checkpoint, dataset=dataset)
+    if ckpt is None:
+        return InteractiveTrainer(default_config(dataset).replace(**explicit), device)
+    try:
+        config = ckpt.config.replace(**explicit)
+    except ValueError as exc:
+        raise CheckpointError(checkpoint, str(exc)) from exc
+    return InteractiveTrainer.from_checkpoint(ckpt, device, config=config)
+
+
+def train_on_files(
+    run: FilesRun,
+    callbacks: Sequence[TrainingCallback] = (),
+    stop_event: threading.Event | None = None,
+    after_save: Sequence[Callable[[InteractiveTrainer, SessionOutcome], None]] = (),
+) -> SessionOutcome:
+    """Hold the checkpoint, continue it (or start fresh), run one session, save.
+
+    Raises CheckpointBusy when another session or a rollback holds the checkpoint, and
+    CheckpointError / LabelError / ValueError on bad input, all before training.
+    """
+    labels = LabelStore(run.labels_csv, run.dataset.n_train).as_array()  # its own lock
+    with checkpoint_owner(run.files.checkpoint, run.what):
+        stamp = checkpoint_stamp(run.files.checkpoint)
+        trainer = open_trainer(run.files.checkpoint, run.dataset.name, run.explicit, run.device)
+        return run_session(
+            trainer,
+            run.dataset,
+            labels,
+            run.files,
+            epochs=run.epochs or trainer.config.max_epochs,
+            callbacks=callbacks,
+            stop_event=stop_event,
+            expected_stamp=stamp,
+            after_save=after_save,
+        )
+
+
+def checkpoint_changed(checkpoint: Path, stamp: dict[str, int] | None) -> bool:
+    """Whether the file is no longer the one last read or written (`stamp`)."""
+    with contextlib.suppress(OSError):
+        return checkpoint_stamp(checkpoint) != stamp
+    return True

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ssvae.config import SSVAEConfig
+from ssvae.config import SSVAEConfig, default_config
 from ssvae.data.datasets import Dataset
 from ssvae.data.pixel_features import PixelFeatures
 from ssvae.io.atomic import atomic_write
@@ -112,8 +112,9 @@ class Plan:
             raise ValueError(f"the plan needs {needed} labels but the dataset has {n_train}")
         self.config(0)  # bad overrides fail now, not after an hour
 
-    def config(self, seed: int) -> SSVAEConfig:
-        return SSVAEConfig().replace(**{**self.overrides, "seed": seed})
+    def config(self, seed: int, dataset: str = "") -> SSVAEConfig:
+        """A new model's settings, as the page would make them for `dataset`."""
+        return default_config(dataset).replace(**{**self.overrides, "seed": seed})
 
     def label_counts(self) -> list[int]:
         return [self.start + self.step * r for r in range(self.rounds)]
@@ -250,7 +251,7 @@ def _warm_start(
     dataset: Dataset, plan: Plan, out_dir: Path, seed: int, device: str | None
 ) -> InteractiveTrainer:
     """A fresh trainer, after `pretrain_epochs` unsupervised epochs (cached per seed)."""
-    config = plan.config(seed)
+    config = plan.config(seed, dataset.name)
     if not plan.pretrain_epochs:
         return InteractiveTrainer(config, device)
     path = out_dir / f"pretrain-seed{seed}.pt"

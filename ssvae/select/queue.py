@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ssvae.select.checks import interleave_checks
 from ssvae.select.points import Predictions2D
 from ssvae.select.ranking import MODEL_FREE, rank
 from ssvae.select.representative import ClusterMemo

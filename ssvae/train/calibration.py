@@ -22,8 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from ssvae.select.checks import check_mask
-
 MIN_LABELS = 10
 _LOG_T_RANGE = (math.log(0.05), math.log(100.0))
 
@@ -89,7 +87,7 @@ def expected_calibration_error(certainty: np.ndarray, correct: np.ndarray, bins:
 def held_out_temperature(
     model: Any, images: np.ndarray, labels: np.ndarray, trained: np.ndarray | None
 ) -> float | None:
-    """T fitted on the check labels `model` has not trained on (not in `trained`).
+    """T fitted on the labels `model` has not trained on (labeled, and not in `trained`).
 
     `labels` is int [N] with -1 = unlabeled; `trained` the serials the weights were
     trained on (None: unknown, so none is trusted as held out). None when fewer than
@@ -102,8 +100,7 @@ def held_out_temperature(
 
     if trained is None or len(trained) == 0:
         return None
-    # Check labels only: the queue's own picks are not a fair sample (ssvae.select.checks).
-    fresh = np.flatnonzero((np.asarray(labels) >= 0) & check_mask(len(labels)))
+    fresh = np.flatnonzero(np.asarray(labels) >= 0)
     fresh = np.setdiff1d(fresh, np.asarray(trained, dtype=np.int64))
     if len(fresh) < MIN_LABELS:
         return None

@@ -105,7 +105,10 @@ class SessionLoop:
                 clock = (session, epoch, epochs, started)
                 train = self._train_epoch(clock, generator, stop_event)
                 if train is None:
+                    # A stop keeps whole epochs only: the unfinished one's updates go, so
+                    # what is saved is exactly the epochs the history lists.
                     status = "stopped"
+                    _restore(self.model, self.optimizer, good)
                     break
                 val = self._validate()
                 self.guard.check_epoch(train["loss"], val["loss"], epoch)  # before `good` moves
@@ -242,7 +245,7 @@ class SessionLoop:
             for x, y in self.data.val_batches():
                 # Validation rows carry no label (they train): the classifier has nothing
                 # to be measured on here, so it is not run.
-                mu, logvar, h = model.encode_latent(x)
+                mu, logvar, _ = model.encode_latent(x)
                 eps = torch.randn(mu.shape, generator=noise, device=device, dtype=mu.dtype)
                 z = mu + eps * torch.exp(0.5 * logvar)
                 none = torch.zeros(0, dtype=torch.int64, device=device)

@@ -6,8 +6,8 @@ AdamW, seeded shuffling, early stopping on the validation loss (patience; the la
 weights are kept, nothing is restored) and a cooperative stop checked between
 batches. A non-finite loss or gradient, or any exception, ends the session as
 "failed" and rolls model and optimizer back to the last completed epoch, so the
-trainer stays usable. An interrupted epoch ("stopped") is not counted but its
-updates are kept.
+trainer stays usable. A stop does the same with the epoch it interrupts: a session keeps
+whole epochs only, the ones its history lists.
 """
 
 from __future__ import annotations
@@ -22,10 +22,17 @@ import torch
 from ssvae.config import SESSION_PARAMS, TRAINING_FIELDS, SSVAEConfig
 from ssvae.nn.model import SSVAE, Predictions, predict
 from ssvae.records.events import EpochRecord, TrainingCallback, TrainResult, TrainStart
-from ssvae.records.sessions import close_session, from_records, last_number, open_session
+from ssvae.records.sessions import (
+    TrainerSnapshot,
+    close_session,
+    from_records,
+    last_number,
+    open_session,
+    record_evaluation,
+)
+from ssvae.select.checks import check_mask
 from ssvae.train.batches import TrainingData, check_inputs
 from ssvae.train.device import pick_device
-from ssvae.select.checks import check_mask
 from ssvae.train.session_loop import SessionLoop
 
 if TYPE_CHECKING:
@@ -48,7 +55,7 @@ class InteractiveTrainer:
         epochs_trained: int = 0,
         history: Sequence[dict[str, Any]] = (),
         sessions: Sequence[dict[str, Any]] | None = None,
-        trained_labels: Iterable[int] | None = (),
+        trained_labels: Sequence[int] | None = (),
     ) -> None:
         self.config = config
         self.device = pick_device(device)
@@ -70,13 +77,16 @@ class InteractiveTrainer:
             [dict(s) for s in sessions] if sessions else from_records(self.history)
         )
         self.session = last_number(self.sessions, self.history)  # the one session counter
-        # Serials whose labels the weights have trained on; None: not known (a checkpoint
-        # that did not say), so no label counts as held out until the next session.
-        self.trained_labels: set[int] | None = (
-            None if trained_labels is None else {int(i) for i in trained_labels}
+        # The serials the weights have trained on: later labels are the blind check's and
+        # calibrate the certainty (ssvae.runs.pipeline). None: unknown (an older file).
+        self.trained_labels: list[int] | None = (
+            None if trained_labels is None else [int(s) for s in trained_labels]
         )
         self.last_result: TrainResult | None = None
         self._lock = threading.Lock()  # one session at a time; predict() waits for it
+        # Guards config, history and sessions for readers in other threads (`snapshot()`);
+        # the session's own thread changes them only while holding it.
+        self._state = threading.Lock()
 
     @classmethod
     def from_checkpoint(
@@ -139,7 +149,8 @@ class InteractiveTrainer:
             raise RuntimeError("a training session is already running")
         clean, result = self.config, None
         try:
-            self.config = config
+            with self._state:
+                self.config = config
             self._apply_hparams()
             self.session += 1
             data = TrainingData.build(
@@ -156,17 +167,17 @@ class InteractiveTrainer:
             with torch.random.fork_rng(devices=devices, device_type=self.device.type):
                 torch.manual_seed(config.seed * 100_003 + start)
                 result = loop.run(epochs, self.session, start, stop_event)
-            if result.epochs_run > 0 or result.status == "stopped":
-                self.trained_labels = {
-                    *(self.trained_labels or ()),
-                    *np.setdiff1d(labeled, loop.withheld).tolist(),
-                }
+            if result.epochs_run > 0:  # the weights changed: what they trained on, too
+                # (check labels a session stopped before releasing did not train)
+                trained = np.setdiff1d(labeled, loop.withheld)
+                self.trained_labels = sorted({*(self.trained_labels or ()), *trained.tolist()})
             self.last_result = result
             return result
         finally:
             if result is None or result.status == "failed":
                 # A failed session's settings must not become the next session's defaults.
-                self.config = clean
+                with self._state:
+                    self.config = clean
                 self._apply_hparams()
             self._lock.release()
 
@@ -176,12 +187,27 @@ class InteractiveTrainer:
         if self.trained_labels is None:
             return np.zeros(0, np.int64)
         rows = np.flatnonzero((labels >= 0) & check_mask(len(labels)))
-        return rows[~np.isin(rows, np.fromiter(self.trained_labels, np.int64))]
+        return rows[~np.isin(rows, np.asarray(self.trained_labels, np.int64))]
 
     def predict(self, images: np.ndarray | torch.Tensor, **kwargs: Any) -> Predictions:
         """`ssvae.nn.model.predict` on this model, waiting for a running session to finish."""
         with self._lock:
             return predict(self.model, images, device=self.device, **kwargs)
+
+    def snapshot(self) -> TrainerSnapshot:
+        """A consistent copy of what the trainer records, for readers in other threads."""
+        with self._state:
+            return TrainerSnapshot(
+                self.config,
+                self.epochs_trained,
+                [dict(r) for r in self.history],
+                [dict(s) for s in self.sessions],
+            )
+
+    def record_evaluation(self, number: int, evaluation: dict[str, Any]) -> None:
+        """Store how session `number`'s weights did in its entry (saved with the entries)."""
+        with self._state:
+            record_evaluation(self.sessions, number, evaluation)
 
     def checkpoint_payload(
         self,
@@ -200,9 +226,7 @@ class InteractiveTrainer:
             "sessions": [dict(s) for s in self.sessions],
             "test_accuracy": test_accuracy,
             "temperature": self.model.temperature,
-            "trained_labels": None
-            if self.trained_labels is None
-            else sorted(self.trained_labels),
+            "trained_labels": self.trained_labels,
         }
 
     def _apply_hparams(self) -> None:
@@ -218,14 +242,17 @@ class _Bookkeeper(TrainingCallback):
         self.owner = owner
 
     def on_train_start(self, event: TrainStart) -> None:
-        self.owner.sessions.append(open_session(event))
+        with self.owner._state:
+            self.owner.sessions.append(open_session(event))
 
     def on_epoch_end(self, event: EpochRecord) -> None:
-        self.owner.epochs_trained = event.global_epoch
-        self.owner.history.append(event.to_dict())
+        with self.owner._state:
+            self.owner.epochs_trained = event.global_epoch
+            self.owner.history.append(event.to_dict())
 
     def on_train_end(self, event: TrainResult) -> None:
-        close_session(self.owner.sessions[-1], event)
+        with self.owner._state:
+            close_session(self.owner.sessions[-1], event)
 
 
 def make_optimizer(model: torch.nn.Module, config: SSVAEConfig) -> torch.optim.AdamW:

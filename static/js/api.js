@@ -133,7 +133,6 @@ export function createApi(initialToken, { writer = randomId() } = {}) {
       json("POST", "/api/labels", { labels }, write(deadlineMs)),
     startTraining: (params) => json("POST", "/api/train", params),
     evaluation: () => json("GET", "/api/evaluation"),
-    writeReport: () => json("POST", "/api/report"),
     stopTraining: () => json("POST", "/api/train/stop"),
     decodePoint: (x, y) => json("GET", `/api/decode?x=${x}&y=${y}`),
     decodeGrid: (grid) => json("POST", "/api/decode", { grid }),

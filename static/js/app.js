@@ -7,6 +7,7 @@ import { createEvaluationPanel } from "./evaluation_panel.js";
 import { createDecoderView } from "./decoder.js";
 import { connectEvents } from "./events.js";
 import { createFirstHint } from "./hint.js";
+import { createKeyHelp } from "./key_help.js";
 import { bindKeys } from "./keys.js";
 import { createLabeler } from "./labeling.js";
 import { bindLayout } from "./layout.js";
@@ -118,6 +119,8 @@ function boot(config) {
   const firstHint = createFirstHint($("first-hint"), $("first-hint-close"));
   const evaluation = createEvaluation({ line: $("eval-line"), curve: $("eval-curve") });
   const evaluationPanel = createEvaluationPanel({ api, $ });
+  const keyHelp = createKeyHelp({ dialog: $("keys-dialog"), list: $("keys-list"),
+    open: $("keys-open"), close: $("keys-dialog-close") });
   const decoder = createDecoderView({
     api, plot: () => scatter.plot, canvas: $("scatter"), classNames: state.classNames,
     els: { preview: $("decoder-preview"), image: $("decoder-image"),
@@ -125,6 +128,8 @@ function boot(config) {
     onPainted: (ms) => recordTiming(state, "decodePreview", ms),
     onError: (message) => toasts.error(message),
     avoid: () => shownBox($("legend")),
+    points: state,
+    onShow: () => tooltip.hide(), // the preview takes the hover's place; no card stays under it
   });
   const manifold = createManifold({
     api, plot: () => scatter.plot, scatterCanvas: $("scatter"), canvas: $("manifold"),
@@ -296,7 +301,8 @@ function boot(config) {
       return result;
     }
     if (state.selected === null) {
-      toasts.note("Select a sample first: click a point or type its index in “Go to index”.");
+      toasts.note("Select a sample first: press n for the next one in the queue, click a point, "
+        + "or type its index in “Go to index”.");
       return null;
     }
     const started = performance.now();
@@ -366,6 +372,7 @@ function boot(config) {
       decoder: () => decoder.toggle(),
       manifold: () => manifold.toggle(),
       evaluate: () => evaluationPanel.toggleDialog(),
+      help: () => keyHelp.toggle(),
     });
     $("undo").addEventListener("click", () => history.undo());
     $("redo").addEventListener("click", () => history.redo());
@@ -427,6 +434,10 @@ function boot(config) {
     },
     get writeRetries() {
       return labeler.retries;
+    },
+    /** The training curves: each one's metric, plot height (CSS px), y ticks, validation. */
+    get curves() {
+      return charts.describe();
     },
     /** The server instance the page follows (changes when the server restarts). */
     get serverInstance() {

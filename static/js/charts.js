@@ -2,8 +2,11 @@
 // classification accuracy; train and validation), one uPlot each, under the plot. A key
 // tells train (solid) from validation (dashed) without relying on colour; hovering any
 // chart shows that epoch's values in every chart; "Expand" gives the curves most of the
-// column. Dotted verticals mark where a new training session began.
+// column. Dotted verticals mark where a new training session began. A line that has no
+// values (validation classification: the validation images train unlabeled, so it has
+// none; no session boundary yet) gets no key entry and no hover value.
 import uPlot from "../vendor/uPlot.js";
+import { formatTick, linearTicks, logRange, logTicks } from "./chart_ticks.js";
 
 const CHARTS = [
   { key: "loss", title: "total loss (log)", log: true },
@@ -17,8 +20,9 @@ const VAL = "#f6bd16";
 const VAL_DASH = [5, 4];
 const AXIS = "#8b93a1";
 const GRID = "rgba(255, 255, 255, 0.06)";
-const COMPACT_HEIGHT = 96;
+const COMPACT_MIN_HEIGHT = 72; // the plot's height follows the strip's (CSS), down to this
 const EXPANDED_MIN_HEIGHT = 140;
+const TICK_SPACE = 20; // px at least between two y ticks
 const MIN_CHART_WIDTH = 120;
 const EXPANDED_CHART_WIDTH = 220;
 const SVG = "http://www.w3.org/2000/svg";
@@ -79,6 +83,7 @@ function lineSample(color, dash) {
 
 function keyItem(color, dash, text) {
   const item = document.createElement("span");
+  item.hidden = true; // until its line has values
   item.className = "charts-key";
   item.dataset.series = text;
   item.append(lineSample(color, dash), text);
@@ -105,22 +110,36 @@ function makeChart(spec, host, boundaries, onCursor) {
   box.append(head, plotHost);
   host.append(box);
 
+  const chart = { spec, values, head, hasVal: false, ticks: [] };
   const axis = { stroke: AXIS, grid: { stroke: GRID, width: 1 }, ticks: { show: false },
     font: "10px system-ui, sans-serif", size: 28, gap: 2 };
-  const y = spec.percent
-    ? { ...axis, size: 38, values: (u, ticks) => ticks.map((t) => `${Math.round(t * 100)}%`) }
-    : { ...axis, size: 42 };
-  const plot = new uPlot({
+  // Round y ticks inside the scale, as many as the plot's height holds (chart_ticks.js);
+  // a log axis otherwise gets ticks at whole decades only.
+  const y = {
+    ...axis,
+    size: spec.percent ? 38 : 42,
+    splits: (u, _axis, min, max) => {
+      const count = Math.max(2, Math.floor(u.bbox.height / devicePixelRatio / TICK_SPACE));
+      chart.ticks = spec.log ? logTicks(min, max, count) : linearTicks(min, max, count);
+      return chart.ticks;
+    },
+    filter: (u, ticks) => ticks, // uPlot's own log filter would blank all but decades
+    values: (u, ticks) => ticks.map((t) => (spec.percent ? `${Math.round(t * 100)}%`
+      : formatTick(t))),
+  };
+  chart.plot = new uPlot({
     width: MIN_CHART_WIDTH,
-    height: COMPACT_HEIGHT,
+    height: COMPACT_MIN_HEIGHT,
     legend: { show: false },
+    padding: [7, 6, 0, 0], // room for the top tick label; uPlot's own is wider
     cursor: { drag: { x: false, y: false }, points: { size: 5 }, sync: { key: "alctl-epochs" } },
     scales: {
       x: { time: false },
-      y: spec.log ? { distr: 3, log: 10 } : spec.percent ? { range: [0, 1] } : { auto: true },
+      y: spec.log ? { distr: 3, log: 10, range: (u, min, max) => logRange(min, max) }
+        : spec.percent ? { range: [0, 1] } : { auto: true },
     },
     // Epochs are whole numbers: no 1.5 ticks.
-    axes: [{ ...axis, size: 20, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }, y],
+    axes: [{ ...axis, size: 18, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }, y],
     series: [
       {},
       { label: "train", stroke: TRAIN, width: 1.5, spanGaps: true, points: { size: 4 } },
@@ -132,7 +151,7 @@ function makeChart(spec, host, boundaries, onCursor) {
       setCursor: [(u) => onCursor(u.cursor.idx ?? null)],
     },
   }, [[], [], []], plotHost);
-  return { spec, plot, values, head };
+  return chart;
 }
 
 export function createCharts(host, column) {
@@ -140,6 +159,7 @@ export function createCharts(host, column) {
   let records = [];
   let expanded = false;
   let hovered = null; // index into records under the cursor, or null: the latest
+  let headHeight = 0; // the chart heads' height the plots were sized for
 
   const bar = el("div", "charts-bar");
   const expand = el("button", "charts-expand", "Expand ▴");
@@ -147,9 +167,10 @@ export function createCharts(host, column) {
   expand.id = "charts-expand";
   expand.setAttribute("aria-expanded", "false");
   expand.title = "Give the training curves most of the column";
-  bar.append(el("span", "charts-heading", "Training curves"), keyItem(TRAIN, null, "train"),
-    keyItem(VAL, VAL_DASH, "validation"), keyItem("rgba(255,255,255,0.6)", [2, 3],
-      "new session"), expand);
+  const keys = { train: keyItem(TRAIN, null, "train"), val: keyItem(VAL, VAL_DASH, "validation"),
+    session: keyItem("rgba(255,255,255,0.6)", [2, 3], "new session") };
+  bar.append(el("span", "charts-heading", "Training curves"), keys.train, keys.val, keys.session,
+    expand);
   const grid = el("div", "charts-grid");
   const empty = el("div", "charts-empty",
     "No epochs yet: the training curves appear here once training runs.");
@@ -158,15 +179,18 @@ export function createCharts(host, column) {
   function showValues() {
     const at = hovered ?? records.length - 1;
     const record = records[at];
-    for (const { spec, values } of charts) {
+    for (const { spec, values, hasVal } of charts) {
       values.textContent = "";
+      values.title = hasVal ? "train / validation" : "train";
       if (!record) continue;
       if (hovered !== null) values.append(el("span", "chart-epoch", `#${record.global_epoch} `));
       const train = el("span", "", formatValue(metric(record, "train", spec.key), spec.percent));
       train.style.color = TRAIN;
+      values.append(train);
+      if (!hasVal) continue;
       const val = el("span", "", formatValue(metric(record, "val", spec.key), spec.percent));
       val.style.color = VAL;
-      values.append(train, " / ", val);
+      values.append(" / ", val);
     }
   }
 
@@ -185,15 +209,24 @@ export function createCharts(host, column) {
       }
     }
     const xs = records.map((r) => r.global_epoch);
-    for (const { spec, plot } of charts) {
+    for (const chart of charts) {
+      const { spec, plot } = chart;
       // A log axis cannot show zero or negative values.
       const clean = (v) => (spec.log && v !== null && v <= 0 ? null : v);
       const train = records.map((r) => clean(metric(r, "train", spec.key)));
       const val = records.map((r) => clean(metric(r, "val", spec.key)));
+      chart.hasVal = val.some((v) => v !== null);
+      if (plot.series[2].show !== chart.hasVal) plot.setSeries(2, { show: chart.hasVal });
       plot.setData([xs, train, val]);
     }
+    keys.train.hidden = records.length === 0;
+    keys.val.hidden = !charts.some((c) => c.hasVal);
+    keys.session.hidden = boundaries.length === 0;
     hovered = null;
     showValues();
+    // Values that wrap under their title take height from the plots.
+    const head = Math.max(...charts.map((c) => c.head.offsetHeight));
+    if (head !== headHeight) resize();
   }
 
   function resize() {
@@ -203,11 +236,15 @@ export function createCharts(host, column) {
     grid.style.gridTemplateColumns = `repeat(${columns}, minmax(0, 1fr))`;
     const gap = 12;
     const chartWidth = Math.max(MIN_CHART_WIDTH, Math.floor((width - gap * (columns - 1)) / columns));
-    // Expanded: the rows share the panel's height (each row: a head, then the plot).
-    const free = host.clientHeight - bar.offsetHeight - 12 - 4 * (rows - 1);
-    const height = expanded
-      ? Math.max(EXPANDED_MIN_HEIGHT, Math.floor(free / rows) - charts[0].head.offsetHeight - 4)
-      : COMPACT_HEIGHT;
+    // The rows share the strip's height (each row: a head, then the plot); the strip's
+    // height is the stylesheet's, a share of the window's.
+    const style = getComputedStyle(host);
+    const padding = parseFloat(style.paddingTop) + parseFloat(style.paddingBottom);
+    const head = Math.max(...charts.map((c) => c.head.offsetHeight));
+    headHeight = head;
+    const free = host.clientHeight - padding - bar.offsetHeight - 2 - 4 * (rows - 1);
+    const height = Math.max(expanded ? EXPANDED_MIN_HEIGHT : COMPACT_MIN_HEIGHT,
+      Math.floor(free / rows) - head - 1);
     for (const { plot } of charts) plot.setSize({ width: chartWidth, height });
   }
 
@@ -247,6 +284,9 @@ export function createCharts(host, column) {
       render();
     },
     toggleExpanded: () => setExpanded(!expanded),
+    /** What each chart shows, for tests: its plot area's CSS height and its y ticks. */
+    describe: () => charts.map(({ spec, plot, ticks, hasVal }) => ({ metric: spec.key,
+      height: plot.bbox.height / devicePixelRatio, ticks: [...ticks], validation: hasVal })),
     get expanded() {
       return expanded;
     },

@@ -1,12 +1,15 @@
 // The decoder view (key m): moving over any place of the plot, empty or not, shows what the
 // decoder draws at that latent point, beside the cursor, with the classifier's reading there.
+// A classifier that reads the encoder's features has no reading at a bare point of the
+// plane; on the data the caption then gives the prediction of the image under the cursor,
+// off it, says that there is none.
 // Requests go out on every move (no frame wait: software WebGL frames are slow); at most
 // two are in flight, the newest move waits for a free slot, and an answer older than the
 // one on screen is dropped, so a stale image never replaces a newer one (createLatestOnly).
 import { decodeImage } from "./api.js";
 import { CLASS_COLORS } from "./palette.js";
 import { placeCard } from "./placement.js";
-import { plotViewport } from "./viewport.js";
+import { plotViewport, pointNear } from "./viewport.js";
 
 const OFFSET_PX = 18; // the preview sits this far right/below the cursor
 
@@ -77,40 +80,47 @@ export function createLatestOnly({ request, onAnswer, onError, maxInFlight = 2 }
   };
 }
 
+/** The caption's parts: "3 · Dress" with its swatch, then `muted` (certainty, whose it is). */
+function reading(cls, classNames, muted) {
+  const swatch = document.createElement("span");
+  swatch.className = "swatch";
+  swatch.style.background = CLASS_COLORS[cls];
+  const note = document.createElement("span");
+  note.className = "muted";
+  note.textContent = muted;
+  return [swatch, `${cls} · ${classNames[cls] ?? ""} `, note];
+}
+
 /**
- * @param {object} deps
- * @param {object} deps.api          createApi(): decodePoint(x, y)
- * @param {() => object} deps.plot   the regl-scatterplot instance
- * @param {HTMLCanvasElement} deps.canvas  the scatter's canvas (cursor coordinates)
- * @param {object} deps.els          {preview, image, caption, note, button}
- * @param {string[]} deps.classNames
- * @param {(ms: number) => void} deps.onPainted  move-to-painted time
- * @param {(message: string) => void} deps.onError
- */
-/**
- * @param {object} deps  {api, plot(), canvas, els, classNames, onPainted(ms), onError(message),
- *   avoid(): boxes the preview must not cover (the legend)}
+ * @param {object} deps  {api, plot(), canvas, els: {preview, image, caption, note, button},
+ *   classNames, onPainted(ms), onError(message), avoid(): boxes the preview must not cover
+ *   (the legend), points: {x, y, pred, certainty} (the page's columns, read at each move),
+ *   onShow(): the view was switched on (the page closes its hover card)}
  */
 export function createDecoderView({
-  api, plot, canvas, els, classNames, onPainted, onError, avoid = () => [],
+  api, plot, canvas, els, classNames, onPainted, onError, avoid = () => [], points = null,
+  onShow = () => {},
 }) {
   let on = false;
   let painted = false; // the preview holds an image from this decoder session
   let lastError = "";
 
-  function caption(answer) {
-    if (answer.pred === null) return "no prediction off the data";
-    const cls = answer.pred[0];
-    const pct = Math.round(answer.certainty[0] * 100);
-    return `<span class="swatch" style="background:${CLASS_COLORS[cls]}"></span>`
-      + `${cls} · ${classNames[cls] ?? ""} <span class="muted">${pct}%</span>`;
+  /** The caption for an answer at a place where image `near` lies (or null: none). */
+  function caption(answer, near) {
+    if (answer.pred !== null) {
+      const pct = Math.round(answer.certainty[0] * 100);
+      return reading(answer.pred[0], classNames, `${pct}%`);
+    }
+    if (near === null || !points) return ["no prediction off the data"];
+    const pct = Math.round(points.certainty[near] * 100);
+    return [`#${near} here: `, ...reading(points.pred[near], classNames, `${pct}%`)];
   }
 
   const requests = createLatestOnly({
     request: (move) => api.decodePoint(move.x, move.y),
     onAnswer(answer, move, seq) {
       paintGrey(els.image, decodeImage(answer.images));
-      els.caption.innerHTML = caption(answer);
+      els.caption.replaceChildren(...caption(answer, move.near));
       els.note.textContent = viewNote(answer);
       els.preview.dataset.seq = String(seq);
       painted = true;
@@ -130,13 +140,15 @@ export function createDecoderView({
     const sx = event.clientX - rect.left;
     const sy = event.clientY - rect.top;
     if (sx < 0 || sy < 0 || sx > rect.width || sy > rect.height) return;
-    const [x, y] = plotViewport(plot(), canvas).toPage(sx, sy);
+    const viewport = plotViewport(plot(), canvas);
+    const [x, y] = viewport.toPage(sx, sy);
+    const near = points ? pointNear(viewport, points.x, points.y, sx, sy) : null;
     // Beside the cursor, flipped near the edges, never over the legend.
     const size = { width: els.preview.offsetWidth || 120, height: els.preview.offsetHeight || 140 };
     const [left, top] = placeCard([sx, sy], size, rect, avoid(), OFFSET_PX);
     els.preview.style.transform = `translate(${left}px, ${top}px)`;
     els.preview.hidden = !painted; // no empty frame before the first image
-    requests.push({ x, y, t: event.timeStamp || performance.now() });
+    requests.push({ x, y, near, t: event.timeStamp || performance.now() });
   }
 
   canvas.addEventListener("pointermove", onMove);
@@ -154,7 +166,8 @@ export function createDecoderView({
     on = next;
     els.button.setAttribute("aria-pressed", String(on));
     document.body.classList.toggle("decoder-on", on);
-    if (!on) {
+    if (on) onShow();
+    else {
       els.preview.hidden = true;
       painted = false;
       requests.clear();

@@ -1,4 +1,6 @@
-// Keyboard shortcuts. Keys typed into a field belong to the field, never to the page.
+// Keyboard shortcuts. Keys typed into a field belong to the field, never to the page. One
+// table says which key does what: the handler dispatches through it and the help dialog
+// (`?`) lists it, so the list cannot leave a key out.
 
 function isTyping(target) {
   if (!(target instanceof HTMLElement)) return false;
@@ -7,43 +9,76 @@ function isTyping(target) {
   return target instanceof HTMLInputElement && !["checkbox", "radio", "button"].includes(target.type);
 }
 
-const MODE_KEYS = { u: "user", p: "pred", c: "certainty", g: "truth" };
+const DIGITS = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
 /**
- * @param {object} actions  {label(n), unlabel(), deselect(), mode(name), resetView(), focusJump(),
- *   next(), undo(), redo(), decoder(), manifold(), evaluate()}
+ * Every key the page handles. `keys`: the values of KeyboardEvent.key; `ctrl`: with Ctrl (or
+ * ⌘), `shift`: with Shift as well (only checked with `ctrl`: "?" is a shifted key itself);
+ * `inField`: it acts while the cursor is in a text field too; `arg(key)`: what the action
+ * gets; `once`: a held key does not repeat it. `label` and `help` are what the dialog shows.
+ */
+export const KEYS = Object.freeze([
+  { keys: DIGITS, label: "0 – 9", action: "label", arg: Number, once: true,
+    help: "Label the selected sample (or every sample of the batch) with this class" },
+  { keys: ["Delete", "Backspace"], label: "Del", action: "unlabel",
+    help: "Remove the selected sample's label" },
+  { keys: ["n"], label: "n", action: "next", help: "Select the next sample of the queue" },
+  { keys: ["Escape"], label: "Esc", action: "deselect",
+    help: "Clear the batch, else the selection" },
+  { keys: ["z"], ctrl: true, label: "Ctrl+Z", action: "undo", help: "Undo the last label change" },
+  { keys: ["z"], ctrl: true, shift: true, label: "Ctrl+Shift+Z", action: "redo",
+    help: "Redo what was undone" },
+  { keys: ["/"], label: "/", action: "focusJump", help: "Go to a sample by its index" },
+  { keys: ["u"], label: "u", action: "mode", arg: () => "user", help: "Colour points by your labels" },
+  { keys: ["p"], label: "p", action: "mode", arg: () => "pred",
+    help: "Colour points by the model's prediction" },
+  { keys: ["c"], label: "c", action: "mode", arg: () => "certainty",
+    help: "Colour points by the model's certainty" },
+  { keys: ["g"], label: "g", action: "mode", arg: () => "truth",
+    help: "Colour points by the ground truth" },
+  { keys: ["r"], label: "r", action: "resetView", help: "Fit every point into the view" },
+  { keys: ["m"], label: "m", action: "decoder",
+    help: "Decoder view: what the decoder draws under the cursor" },
+  { keys: ["o"], label: "o", action: "manifold", help: "Manifold: decoded images over the plot" },
+  { keys: ["e"], label: "e", action: "evaluate",
+    help: "Per-class accuracy and confusion matrix (e again closes it)" },
+  { keys: ["?"], label: "?", action: "help", help: "This list (? or Esc closes it)" },
+  { keys: ["Escape"], inField: true, label: "Esc", action: "leaveField",
+    help: "In a text field: leave it, so that the keys above act again" },
+]);
+
+/**
+ * The table's entry for a key press, or null. `typing`: the cursor is in a text field, where
+ * only `inField` entries act (and Ctrl+Z is the field's own undo).
+ * @param {{key: string, ctrlKey?: boolean, metaKey?: boolean, altKey?: boolean,
+ *   shiftKey?: boolean}} event
+ */
+export function keyEntry(event, typing = false) {
+  const ctrl = Boolean(event.ctrlKey || event.metaKey);
+  if (event.altKey) return null;
+  const key = ctrl ? event.key.toLowerCase() : event.key;
+  return KEYS.find((entry) => entry.keys.includes(key)
+    && Boolean(entry.ctrl) === ctrl
+    && (!ctrl || Boolean(entry.shift) === Boolean(event.shiftKey))
+    && Boolean(entry.inField) === typing) ?? null;
+}
+
+/**
+ * @param {object} actions  one function per `action` of KEYS: {label(n), unlabel(), next(),
+ *   deselect(), undo(), redo(), focusJump(), mode(name), resetView(), decoder(), manifold(),
+ *   evaluate(), help()}; "leaveField" is handled here
  */
 export function bindKeys(actions) {
+  const missing = KEYS.filter((e) => e.action !== "leaveField" && !actions[e.action]);
+  if (missing.length) throw new Error(`no action for ${missing.map((e) => e.label).join(", ")}`);
   window.addEventListener("keydown", (event) => {
-    // An open dialog (the evaluation) has the keyboard: no labels or views change behind it.
+    // An open dialog has the keyboard: no labels or views change behind it.
     if (document.querySelector("dialog[open]")) return;
-    if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "z"
-      && !isTyping(event.target)) {
-      event.preventDefault(); // the browser's own undo would act on a field instead
-      if (event.shiftKey) actions.redo();
-      else actions.undo();
-      return;
-    }
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (isTyping(event.target)) {
-      if (event.key === "Escape") event.target.blur();
-      return;
-    }
-    const { key } = event;
-    let handled = true;
-    if (key.length === 1 && key >= "0" && key <= "9") {
-      if (!event.repeat) actions.label(Number(key));
-    }
-    else if (key === "Delete" || key === "Backspace") actions.unlabel();
-    else if (key === "Escape") actions.deselect();
-    else if (MODE_KEYS[key]) actions.mode(MODE_KEYS[key]);
-    else if (key === "r") actions.resetView();
-    else if (key === "/") actions.focusJump();
-    else if (key === "n") actions.next();
-    else if (key === "m") actions.decoder();
-    else if (key === "o") actions.manifold();
-    else if (key === "e") actions.evaluate();
-    else handled = false;
-    if (handled) event.preventDefault();
+    const entry = keyEntry(event, isTyping(event.target));
+    if (!entry) return;
+    event.preventDefault(); // the browser's own undo would act on a field, "/" would search
+    if (entry.once && event.repeat) return;
+    if (entry.action === "leaveField") event.target.blur();
+    else actions[entry.action](entry.arg ? entry.arg(event.key) : undefined);
   });
 }

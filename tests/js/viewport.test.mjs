@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  fitArea, pointBounds, refitNeeded, viewport,
+  fitArea, pointBounds, pointNear, refitNeeded, viewport,
 } from "../../static/js/viewport.js";
 
 // A 2-D camera's view: scale s, translation (tx, ty), column-major 4×4.
@@ -61,4 +61,17 @@ test("fitArea pads the bounds by a share of their longer side and is never empty
   const point = fitArea([0.3, 0.3, 0.3, 0.3], 0);
   assert.ok(point.width > 0 && point.height > 0);
   assert.ok(Math.abs(point.x + point.width / 2 - 0.3) < 1e-12);
+});
+
+test("the point under the cursor is the nearest within the radius, in screen pixels", () => {
+  const vp = viewport(camera(2, 0, 0), 800, 400); // 1 page unit = 400 px
+  const xs = Float32Array.from([0, 0.01, 0.5, NaN]);
+  const ys = Float32Array.from([0, 0, 0.5, 0]);
+  const [sx, sy] = vp.toScreen(0.012, 0);
+  assert.equal(pointNear(vp, xs, ys, sx, sy), 1); // 0.8 px from #1, 4.8 px from #0
+  assert.equal(pointNear(vp, xs, ys, sx + 3, sy), 1);
+  assert.equal(pointNear(vp, xs, ys, sx + 8, sy), null); // nothing within 6 px
+  assert.equal(pointNear(vp, xs, ys, sx + 8, sy, 12), 1);
+  assert.equal(pointNear(vp, xs, ys, ...vp.toScreen(0.5, 0.5)), 2);
+  assert.equal(pointNear(vp, new Float32Array(0), new Float32Array(0), 10, 10), null);
 });
