@@ -16,7 +16,9 @@ before any training, every 5th a random check sample); `random` N random images 
 `all` every training label. One row per press: test accuracy, ECE of the certainty the page
 and the queue use (test set, 15 bins), the temperature and how many check labels it was
 fitted on, epochs run (early stopping: patience), training seconds and the whole session's.
-`--jsonl FILE` appends the rows as JSON too. Run it nice'd and alone; say the load.
+`--jsonl FILE` appends the rows as JSON too; each epoch's time goes to stderr as it ends.
+`--threads 1` runs torch on one thread (a loaded machine wastes a second one waiting); the
+default is torch's own choice. Run it nice'd and alone; say the load.
 """
 
 from __future__ import annotations
@@ -36,10 +38,12 @@ except ImportError:  # run from a checkout: make the repo root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
+import torch
 
 from alctl.cli.simulate import parse_settings
 from ssvae.data.datasets import Dataset, load_dataset
 from ssvae.data.pixel_features import PixelFeatures
+from ssvae.records.events import EpochRecord, TrainingCallback
 from ssvae.runs.pipeline import SessionFiles, open_trainer, run_session
 from ssvae.select.points import Predictions2D
 from ssvae.select.queue import queue_head
@@ -73,9 +77,24 @@ def queue_picks(ds: Dataset, n: int) -> np.ndarray:
     return np.flatnonzero(labels >= 0)
 
 
-def picks_of(kind: str, ds: Dataset, n: int, seed: int) -> np.ndarray:
+class EpochClock(TrainingCallback):
+    """One stderr line per epoch: a long run shows how far it is."""
+
+    def on_epoch_end(self, event: EpochRecord) -> None:
+        print(f"  epoch {event.epoch} (global {event.global_epoch}): {event.seconds:.1f} s",
+              file=sys.stderr, flush=True)  # fmt: skip
+
+
+def picks_of(kind: str, ds: Dataset, n: int, seed: int, cache: str) -> np.ndarray:
     if kind == "queue":
-        return queue_picks(ds, n)
+        # The queue's picks depend on the images alone: computed once per (data, n).
+        path = Path(cache) / f"queue-picks-{ds.name}-{n}.npy" if cache else None
+        if path is not None and path.is_file():
+            return np.load(path)
+        picks = queue_picks(ds, n)
+        if path is not None:
+            np.save(path, picks)
+        return picks
     if kind == "random":
         return np.random.default_rng(seed).permutation(ds.n_train)[:n]
     return np.arange(ds.n_train)
@@ -87,11 +106,15 @@ def run(ds: Dataset, kind: str, picks: np.ndarray, seed: int, args: Any) -> list
     explicit = {**parse_settings([s for s in args.set.split(",") if s]), "seed": seed}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        files = SessionFiles(ds.name, Path(tmp) / "ssvae.ckpt", Path(tmp) / "history.csv")
+        # --keep DIR keeps each run's checkpoint: the same command again presses on from it.
+        where = Path(args.keep) / f"{kind}-seed{seed}" if args.keep else Path(tmp)
+        where.mkdir(parents=True, exist_ok=True)
+        files = SessionFiles(ds.name, where / "ssvae.ckpt", where / "history.csv")
         trainer = open_trainer(files.checkpoint, ds.name, explicit)
-        for press in range(1, args.presses + 1):
+        done = len(trainer.sessions)
+        for press in range(done + 1, done + args.presses + 1):
             epochs = args.epochs or trainer.config.max_epochs
-            out = run_session(trainer, ds, labels, files, epochs=epochs)
+            out = run_session(trainer, ds, labels, files, epochs=epochs, callbacks=[EpochClock()])
             ev = out.evaluation or {}
             entry = trainer.sessions[-1]
             blind = ev.get("blind_accuracy")
@@ -130,15 +153,21 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=0, help="per press; 0: the default")
     parser.add_argument("--set", default="", help="settings on top of the defaults, a=1,b=2")
     parser.add_argument("--jsonl", default="")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads; 0: its default")
+    parser.add_argument("--picks-cache", default="", help="a folder to keep the queue's picks")
+    parser.add_argument("--keep", default="", help="a folder to keep the runs' checkpoints in")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     ds = load_dataset(args.dataset, args.data_dir, download=False)
-    print(f"{ds.name}: {ds.n_train} train, {len(ds.test_targets)} test; settings: "
-          f"defaults{' + ' + args.set if args.set else ''}; load {os.getloadavg()[0]:.1f}; "
+    settings = "defaults" + (f" + {args.set}" if args.set else "")
+    print(f"{ds.name}: {ds.n_train} train, {len(ds.test_targets)} test; settings: {settings}; "
+          f"load {os.getloadavg()[0]:.1f}; torch threads {torch.get_num_threads()}; "
           f"{time.strftime('%Y-%m-%d %H:%M')}")  # fmt: skip
     print(" ".join(f"{name:>{width}}" for name, width, _ in COLUMNS), flush=True)
     for kind in args.picks.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
-            run(ds, kind, picks_of(kind, ds, args.n, seed), seed, args)
+            run(ds, kind, picks_of(kind, ds, args.n, seed, args.picks_cache), seed, args)
 
 
 if __name__ == "__main__":
