@@ -8,7 +8,7 @@ DATASET ?= auto
 PORT ?= 8050
 APT := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 
-.PHONY: setup python-deps js-deps data browser serve test test-all test-js bench lint clean-env
+.PHONY: setup python-deps js-deps data browser serve test test-all test-js bench lint docs docs-check clean-env
 
 setup: python-deps js-deps
 
@@ -52,8 +52,15 @@ test-js:
 bench: setup data browser
 	$(BIN)/python benchmarks/run_all.py
 
-lint: python-deps
+lint: python-deps docs-check
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# docs/cli.md is generated from the programs' --help; `make docs` rewrites it after a help change.
+docs: python-deps
+	$(BIN)/python tools/cli_reference.py
+
+docs-check: python-deps
+	$(BIN)/python tools/cli_reference.py --check
 
 clean-env:
 	rm -rf $(VENV) node_modules static/vendor

@@ -6,11 +6,14 @@ status 1: our own (CliError, ServerError, StartupError, DecodeRequestError), the
 DownloadError) and OSErrors
 that name a file (permission, missing directory, full disk). Anything else is a bug: one
 line saying so, how to see the traceback, and exit status 70. ALCTL_DEBUG=1 re-raises.
+A reader of stdout that has gone (`alctl decode 0 0 | head -c 10`) is a normal end: exit 0,
+nothing on stderr.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,6 +52,7 @@ _USER_ERRORS = (
     ("ssvae.data.download", "DownloadError"),
     ("ssvae.data.idx", "IDXError"),
     ("ssvae.config.hparams", "HyperparameterError"),
+    ("ssvae.runs.ray_executor", "RaySetupError"),
 )
 
 
@@ -103,6 +107,9 @@ def fail_cleanly() -> Iterator[None]:
         typer.echo("interrupted", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except Exception as exc:
+        if isinstance(exc, BrokenPipeError) and stdout_closed():
+            quiet_stdout()
+            raise typer.Exit(EXIT_OK) from None
         if os.environ.get("ALCTL_DEBUG"):
             raise
         if is_user_error(exc):
@@ -115,3 +122,39 @@ def fail_cleanly() -> Iterator[None]:
             err=True,
         )
         raise typer.Exit(EXIT_BUG) from None
+
+
+def stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (`| head` after head exited): Linux
+    flags the write end with POLLERR then. A BrokenPipeError from elsewhere (a socket to the
+    server) is not this, and stays an error."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    poll = select.poll()
+    poll.register(fd, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poll.poll(0))
+
+
+def quiet_stdout() -> None:
+    """Send what is still to be printed to /dev/null: nobody reads it any more, and the
+    interpreter's last flush would otherwise fail loudly (exit 120)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
+def finish_stdout() -> bool:
+    """Flush stdout at the end of a command; True when its reader had gone (then quieted)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        quiet_stdout()
+        return True
+    if stdout_closed():
+        quiet_stdout()
+        return True
+    return False

@@ -5,7 +5,9 @@
 
 Every row is a real subprocess, timed from spawn to exit as a shell user sees it:
 `alctl status` and `alctl label` with a server running (and, for comparison, with none),
-next to `python -c pass` and `python -c 'import typer'`, the floor any Typer CLI pays;
+next to `python -c pass` and `python -c 'import typer'`, the floor any Typer CLI pays, and
+`alctl status` / `alctl --help` with typer's own option parsing instead of alctl.cli.params
+(interleaved);
 then `alctl report` over every training image, and the size of the file it writes.
 """
 
@@ -23,8 +25,8 @@ from common import (
     FASHION_DIR,
     REPO,
     Result,
-    ServerProcess,
     bench_env,
+    bench_server,
     dataset_args,
     machine_load,
     print_results,
@@ -32,6 +34,11 @@ from common import (
 )
 
 REPORT_MAX_MB = 5.0
+# `alctl` without alctl.cli.params: typer 0.29's own (pydantic) option parsing.
+TYPER_OWN = (
+    "import sys; from typer.main import get_command; from alctl.cli.main import create_cli; "
+    "get_command(create_cli())(prog_name='alctl', args=sys.argv[1:])"
+)
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> float:
@@ -73,10 +80,13 @@ def quick_commands(
         Result("alctl label SERIAL LABEL, server running", "info", "ms"),
         Result("alctl status --no-server", "info", "ms"),
         Result("alctl label --no-server", "info", "ms"),
+        Result("alctl status --no-server, typer's own parsing (no alctl.cli.params)", "info", "ms"),
+        Result("alctl --help", "info", "ms"),
+        Result("alctl --help, typer's own parsing", "info", "ms"),
     ]
-    with ServerProcess(root, dataset, data_dir, env=env) as server:
+    with bench_server(root, dataset, data_dir, env=env) as server:
         server.wait_port(timeout=600)
-        server.token(timeout=60)
+        server.wait_serving(timeout=60)
         for i in range(repeats):
             # Interleaved, so load changes on the machine hit every row alike.
             rows[0].samples.append(timed([sys.executable, "-c", "pass"], env))
@@ -86,6 +96,9 @@ def quick_commands(
     for i in range(max(3, repeats // 2)):
         rows[4].samples.append(timed(alctl("status", *files), env))
         rows[5].samples.append(timed(alctl("label", 2000 + i, i % 10, *files), env))
+        rows[6].samples.append(timed([sys.executable, "-c", TYPER_OWN, "status", *files], env))
+        rows[7].samples.append(timed(alctl("--help"), env))
+        rows[8].samples.append(timed([sys.executable, "-c", TYPER_OWN, "--help"], env))
     return rows
 
 
@@ -143,6 +156,9 @@ def main() -> int:
     notes = [
         f"over the Typer floor (p50): status {results[2].stat('p50') - floor:+.0f} ms, "
         f"label {results[3].stat('p50') - floor:+.0f} ms",
+        f"alctl.cli.params saves (p50): status --no-server "
+        f"{results[6].stat('p50') - results[4].stat('p50'):+.0f} ms, --help "
+        f"{results[8].stat('p50') - results[7].stat('p50'):+.0f} ms",
         f"machine: {load_start} at start, {machine_load()} at the end",
     ]
     if args.quick:

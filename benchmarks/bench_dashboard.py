@@ -6,8 +6,8 @@
     python benchmarks/bench_dashboard.py --only scale        # the page at 1M synthetic points
 
 Page-side latencies run on the page's own clock, from the input event's timeStamp to the
-first animation frame after the change was drawn (the probe below); benchmarks/README.md
-says what each row measures.
+first animation frame after the change was drawn (the probe in dashboard_page.py);
+benchmarks/README.md says what each row measures.
 """
 
 from __future__ import annotations
@@ -20,144 +20,41 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench_decoder import measure_decoder, measure_throughput_overlay
 from common import (
-    REPO,
-    EventRecorder,
     Result,
-    ServerProcess,
-    bench_env,
-    dataset_args,
+    bench_server,
     launch_chromium,
     machine_load,
     percentile,
     print_results,
-    run_checked,
     speed_ratio_row,
 )
-from page_cost import measure_page_cost
+from dashboard_page import (
+    ARM_PAINT_JS,
+    HOVER_S,
+    VIEWPORT,
+    Dashboard,
+    Settings,
+    add_data_options,
+    closing_notes,
+    make_checkpoint,
+    make_settings,
+    ms_stats,
+    open_dashboard,
+    open_page,
+    train_script,
+    wait_ready,
+    wait_samples,
+)
+from page_cost import POLICY, launch_browser, measure_page_cost
 from page_scale import measure_scale
 
-VIEWPORT = {"width": 1440, "height": 900}
-HOVER_S = 0.15  # a person rests on a point briefly before clicking it
 MODE_KEYS = (("p", "pred"), ("c", "certainty"), ("g", "truth"), ("u", "user"))
 
-# Installed before the page's own scripts. Read-only instruments: input timestamps, 2-D canvas
-# paints, scatter draws, DOM changes of the panels, and the page's event stream.
-PROBE_JS = r"""
-(() => {
-  const B = { paints: {}, changed: {}, input: {}, waiters: [], sse: [], draws: [],
-    plotDraw: -1, readyWall: null, pending: null };
-  window.__bench = B;
-  const now = () => performance.now();
-  B.notify = () => {
-    for (const w of B.waiters.slice()) {
-      let ok = false;
-      try { ok = w.test(); } catch (e) { ok = false; }
-      if (!ok) continue;
-      B.waiters.splice(B.waiters.indexOf(w), 1);
-      clearTimeout(w.timer);
-      requestAnimationFrame(() => w.resolve(now()));
-    }
-  };
-  // The time of the first animation frame requested after test() became true, or null.
-  B.until = (test, timeoutMs = 5000) => new Promise((resolve) => {
-    const w = { test, resolve };
-    w.timer = setTimeout(() => { B.waiters.splice(B.waiters.indexOf(w), 1); resolve(null); },
-      timeoutMs);
-    B.waiters.push(w);
-    B.notify();
-  });
-  // From the next `type` input event to the frame after test(t0) holds; read B.pending.
-  B.arm = (type, test, timeoutMs = 5000) => {
-    B.input[type] = Infinity;
-    B.pending = B.until(() => B.input[type] !== Infinity && test(B.input[type]), timeoutMs)
-      .then((t) => (t === null ? null : t - B.input[type]));
-  };
-  for (const type of ["pointerup", "keydown", "pointermove"]) {
-    window.addEventListener(type, (e) => { B.input[type] = e.timeStamp; }, true);
-  }
-  const proto = CanvasRenderingContext2D.prototype;
-  for (const name of ["putImageData", "drawImage"]) {
-    const original = proto[name];
-    proto[name] = function (...args) {
-      const result = original.apply(this, args);
-      if (this.canvas && this.canvas.id) { B.paints[this.canvas.id] = now(); B.notify(); }
-      return result;
-    };
-  }
-  const TRACKED = "#train-state, #latest-losses, #progress-epoch, #stat-labeled";
-  new MutationObserver((records) => {
-    const t = now();
-    for (const r of records) {
-      const node = r.target.nodeType === 1 ? r.target : r.target.parentElement;
-      if (!node) continue;
-      if (node === document.body && r.attributeName === "data-ready" && B.readyWall === null
-          && node.dataset.ready === "1") B.readyWall = performance.timeOrigin + t;
-      const el = node.closest(TRACKED);
-      if (el) B.changed[el.id] = t;
-    }
-    B.notify();
-  }).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
-  const Native = window.EventSource;
-  window.EventSource = class extends Native {
-    constructor(...args) {
-      super(...args);
-      for (const name of ["train_started", "train_progress", "train_epoch", "train_ended"]) {
-        this.addEventListener(name, (event) => {
-          const t = now();
-          const entry = { name, t, wall: performance.timeOrigin + t, data: JSON.parse(event.data) };
-          B.sse.push(entry);
-          if (name === "train_epoch") {
-            B.until(() => (B.changed["latest-losses"] ?? -1) >= t, 3000).then((shown) => {
-              entry.shownWall = shown === null ? null : performance.timeOrigin + shown;
-            });
-          }
-          B.notify();
-        });
-      }
-    }
-  };
-  // The page exposes the regl-scatterplot instance as window.alctl.scatter.
-  B.hookScatter = () => {
-    const plot = window.alctl.scatter;
-    const draw = plot.draw.bind(plot);
-    plot.draw = async (...args) => {
-      const start = now();
-      const result = await draw(...args);
-      B.draws.push({ start, end: now() });
-      B.notify();
-      return result;
-    };
-    plot.subscribe("draw", () => { B.plotDraw = now(); B.notify(); });
-    plot.subscribe("select", () => { B.selectAt = now(); });
-  };
-})();
-"""
-
-SCREEN_POS_JS = """(serial) => {
-  const canvas = document.getElementById("scatter");
-  const pos = window.alctl.scatter.getScreenPosition(serial);
-  const rect = canvas.getBoundingClientRect();
-  if (!pos) return { ok: false };
-  const x = rect.left + pos[0], y = rect.top + pos[1];
-  const inside = x > rect.left + 8 && y > rect.top + 8 && x < rect.right - 8 && y < rect.bottom - 8;
-  return { ok: inside && document.elementFromPoint(x, y) === canvas, x, y };
-}"""
-ARM_PAINT_JS = """(type) => __bench.arm(type, (t0) =>
-  (__bench.paints["img-original"] ?? -1) > t0 && (__bench.paints["img-recon"] ?? -1) > t0)"""
-ARM_LABEL_JS = """([serial, digit]) => __bench.arm("keydown", (t0) =>
-  window.alctl.state.user[serial] === digit && __bench.draws.some((d) => d.start >= t0))"""
-ARM_MODE_JS = """(mode) => __bench.arm("keydown", (t0) =>
-  window.alctl.state.mode === mode && __bench.plotDraw > t0)"""
-ARM_RUNNING_JS = """() => __bench.arm("pointerup", (t0) =>
-  document.getElementById("train-state").textContent.trim() === "running"
-  && (__bench.changed["train-state"] ?? -1) >= t0)"""
-# Every labeled point shows its class colour in "user" mode (the page's own colour hook).
 COLOUR_CHECK_JS = """async (labeled) => {
   const src = document.querySelector("script[type=module]").src;
   const { CLASS_COLORS } = await import(src.replace(/app\\.js.*$/, "palette.js"));
@@ -176,93 +73,6 @@ PAGE_PUTS_JS = """() => performance.getEntriesByType("resource")
   .map((e) => e.duration)"""
 
 
-@dataclass
-class Settings:
-    quick: bool
-    dataset: str
-    data_dir: Path | None
-    starts: int  # start-up runs of each kind (cold, warm)
-    clicks: int  # samples clicked and labeled
-    jumps: int
-    mode_rounds: int
-    hammer: int  # API requests while training
-    epochs: int  # epochs per throughput session
-    rounds: int  # throughput rounds (script, then server)
-    cost_rounds: int = 3  # page-cost rounds (page open, then no page)
-    cost_epochs: int = 3  # epochs per page-cost session
-
-
-def make_settings(args: argparse.Namespace, root: Path) -> Settings:
-    dataset, data_dir = args.dataset, args.data_dir
-    if args.quick and data_dir is None:
-        sys.path.insert(0, str(REPO))
-        from tests.datagen import write_synthetic_idx
-
-        dataset, data_dir = "mnist", write_synthetic_idx(root / "idx", 3000, 500)
-    if args.quick:
-        return Settings(True, dataset, data_dir, 1, 10, 5, 2, 60, 1, 1, 2, 5)
-    return Settings(False, dataset, data_dir, 3, 50, 20, 10, 300, 2, 2)
-
-
-def ms_stats(values: list[float]) -> str:
-    if not values:
-        return "none"
-    return f"p50 {percentile(values, 50):.1f} ms, p95 {percentile(values, 95):.1f} ms"
-
-
-def train_script(workspace: Path, s: Settings, epochs: int, *extra: str, timeout: int) -> None:
-    """Run scripts/train.py on the benchmark's dataset (continuing any checkpoint)."""
-    run_checked(
-        [
-            sys.executable,
-            "scripts/train.py",
-            "--workspace",
-            str(workspace),
-            *dataset_args(s.dataset, s.data_dir),
-            "--max-epochs",
-            str(epochs),
-            *extra,
-        ],
-        timeout=timeout,
-        env=bench_env(),
-    )
-
-
-def make_checkpoint(workspace: Path, s: Settings) -> None:
-    train_script(workspace, s, 1, timeout=1800)
-
-
-def open_page(browser: Any, url: str, console: list[str]) -> Any:
-    context = browser.new_context(viewport=VIEWPORT)
-    context.add_init_script(PROBE_JS)
-    page = context.new_page()
-    page.on(
-        "console",
-        lambda m: (
-            console.append(m.text)
-            if m.type == "error" and "Failed to load resource" not in m.text
-            else None
-        ),
-    )
-    page.on("pageerror", lambda e: console.append(str(e)))
-    page.on(
-        "response",
-        lambda r: (
-            console.append(f"HTTP {r.status} {r.request.method} {r.url}")
-            if r.status >= 400
-            else None
-        ),
-    )
-    page.goto(url, wait_until="commit")
-    return page
-
-
-def wait_ready(page: Any, timeout_s: float = 180.0) -> None:
-    page.wait_for_function(
-        "document.body && document.body.dataset.ready === '1'", timeout=timeout_s * 1000
-    )
-
-
 def measure_startup(browser: Any, workspace: Path, s: Settings, console: list[str]) -> list[Result]:
     """Spawn → scatter drawn, alternating cold (no prediction cache) and warm starts."""
     artifacts = workspace / "artifacts" / s.dataset
@@ -278,13 +88,13 @@ def measure_startup(browser: Any, workspace: Path, s: Settings, console: list[st
                     path.unlink()
             else:
                 cache_seen = cache_seen or bool(caches)
-            with ServerProcess(workspace, s.dataset, s.data_dir) as server:
+            with bench_server(workspace, s.dataset, s.data_dir) as server:
                 listening[kind].append(server.wait_port())
                 page = open_page(browser, server.url, console)
                 wait_ready(page)
                 ready_wall = page.evaluate("() => __bench.readyWall")
                 times[kind].append(ready_wall / 1000 - server.spawned_wall)
-                samples_at[kind].append(_wait_samples(server))
+                samples_at[kind].append(wait_samples(server))
                 _wait_for_cache(artifacts)
                 page.context.close()
     results = []
@@ -303,136 +113,10 @@ def measure_startup(browser: Any, workspace: Path, s: Settings, console: list[st
     return results
 
 
-def _wait_samples(server: ServerProcess, timeout: float = 60.0) -> float:
-    """Seconds from spawn until a reconstruction can be served (the model may load later)."""
-    import httpx
-
-    deadline = time.perf_counter() + timeout
-    with httpx.Client(base_url=server.url, trust_env=False, timeout=30.0) as client:
-        while time.perf_counter() < deadline:
-            # The server may hold this request while its model loads; that wait counts.
-            if client.get("/api/samples/0").status_code == 200:
-                return time.perf_counter() - server.spawned_at
-            time.sleep(0.05)
-    return math.nan
-
-
 def _wait_for_cache(artifacts: Path, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not any(artifacts.glob("*cache*")):
         time.sleep(0.1)
-
-
-class Dashboard:
-    """One server, one open page and an HTTP client: the interactive rows."""
-
-    def __init__(self, server: ServerProcess, page: Any, s: Settings) -> None:
-        import httpx
-        import numpy as np
-
-        self.server, self.page, self.s = server, page, s
-        self.http = httpx.Client(
-            base_url=server.url,
-            headers={"X-Alctl-Token": server.token()},
-            trust_env=False,
-            timeout=10.0,
-        )
-        self.events = EventRecorder(server.url).start()
-        # Steady-state rows: the model (loaded in the background on a warm start) is ready.
-        _wait_samples(server)
-        self.n = int(page.evaluate("() => window.alctl.state.n"))
-        self.rng = np.random.default_rng(0)
-        self.select_ms: list[float] = []  # pointerup → the scatter's select event
-        page.evaluate("() => __bench.hookScatter()")
-
-    def close(self) -> None:
-        self.events.close()
-        self.http.close()
-
-    def pending(self) -> float | None:
-        return self.page.evaluate("() => __bench.pending")
-
-    def click_random_point(self) -> tuple[float | None, bool]:
-        """Hover then click a point; (ms to both images painted, whether it hit that point)."""
-        for _ in range(50):
-            serial = int(self.rng.integers(self.n))
-            pos = self.page.evaluate(SCREEN_POS_JS, serial)
-            if pos["ok"]:
-                break
-        else:
-            raise RuntimeError("no point of the scatter is clickable on screen")
-        self.page.keyboard.press("Escape")
-        self.page.mouse.move(pos["x"], pos["y"])
-        time.sleep(HOVER_S)
-        self.page.evaluate(ARM_PAINT_JS, "pointerup")
-        self.page.mouse.down()
-        self.page.mouse.up()
-        ms = self.pending()
-        self.select_ms.append(
-            self.page.evaluate("() => __bench.selectAt - __bench.input.pointerup")
-        )
-        return ms, self.page.evaluate("() => window.alctl.state.selected") == serial
-
-    def jump(self, serial: int) -> float | None:
-        self.page.fill("#jump-input", str(serial))
-        self.page.evaluate(ARM_PAINT_JS, "keydown")
-        self.page.press("#jump-input", "Enter")
-        ms = self.pending()
-        self.page.evaluate("() => document.activeElement && document.activeElement.blur()")
-        return ms
-
-    def label_selected(self) -> tuple[float | None, int, int]:
-        serial = int(self.page.evaluate("() => window.alctl.state.selected"))
-        current = int(self.page.evaluate("(i) => window.alctl.state.user[i]", serial))
-        digit = int((max(current, 0) + 1 + self.rng.integers(9)) % 10)
-        self.page.evaluate(ARM_LABEL_JS, [serial, digit])
-        self.page.keyboard.press(str(digit))
-        return self.pending(), serial, digit
-
-    def switch_mode(self, key: str, mode: str) -> float | None:
-        self.page.evaluate(ARM_MODE_JS, mode)
-        self.page.keyboard.press(key)
-        return self.pending()
-
-    def start_training(self, epochs: int) -> tuple[float | None, int]:
-        """Click Start with `epochs`; (ms until the panel shows running, session number)."""
-        before = len(self.events.named("train_started"))
-        progressed = len(self.events.named("train_progress"))
-        self.page.fill('#train-form input[name="epochs"]', str(epochs))
-        self.page.evaluate(ARM_RUNNING_JS)
-        self.page.click("#train-start")
-        ms = self.pending()
-        _, started = self.events.wait_for("train_started", timeout=60, after=before)
-        # Batches are running (the model may still have been loading at the start).
-        self.events.wait_for("train_progress", timeout=120, after=progressed)
-        return ms, int(started["session"])
-
-    def wait_idle(self, session: int, timeout: float) -> dict[str, Any]:
-        """Wait for the session's end and for the page to draw the refreshed latent."""
-        deadline = time.monotonic() + timeout
-        ended = None
-        while ended is None:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"training session {session} did not end in {timeout:.0f} s")
-            ended = next(
-                (e for e in self.events.named("train_ended") if e[1].get("session") == session),
-                None,
-            )
-            time.sleep(0.05)
-        if ended[1]["status"] != "failed" or ended[1]["epochs_run"] > 0:
-            refreshed = self.events.named("latent_refreshed")
-            while not any(t >= ended[0] for t, _ in refreshed):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"no latent_refreshed after session {session}")
-                time.sleep(0.05)
-                refreshed = self.events.named("latent_refreshed")
-            version = refreshed[-1][1]["version"]
-            self.page.wait_for_function(
-                "(v) => String(window.alctl.state.latentVersion) === String(v)",
-                arg=version,
-                timeout=max(1.0, deadline - time.monotonic()) * 1000,
-            )
-        return ended[1]
 
 
 def measure_selection(d: Dashboard) -> list[Result]:
@@ -743,22 +427,15 @@ def _epoch_display(
 
 def measure_live(browser: Any, root: Path, s: Settings, console: list[str]) -> list[Result]:
     """Rows 2-8: one warm server with one page open, in the order of the budget table."""
-    with ServerProcess(root / "ws", s.dataset, s.data_dir) as server:
-        server.wait_port()
-        page = open_page(browser, server.url, console)
-        wait_ready(page)
-        dash = Dashboard(server, page, s)
-        try:
-            results = measure_selection(dash)
-            results += measure_queue(dash)
-            results.append(measure_modes(dash))
-            results += measure_decoder(dash)
-            print("page interactions measured", flush=True)
-            start_ms: list[float | None] = []
-            api_row = measure_api_under_training(dash, start_ms)
-            shown, progress, throughput = measure_throughput(dash, root, start_ms)
-        finally:
-            dash.close()
+    with open_dashboard(browser, root / "ws", s, console) as dash:
+        results = measure_selection(dash)
+        results += measure_queue(dash)
+        results.append(measure_modes(dash))
+        results += measure_decoder(dash)
+        print("page interactions measured", flush=True)
+        start_ms: list[float | None] = []
+        api_row = measure_api_under_training(dash, start_ms)
+        shown, progress, throughput = measure_throughput(dash, root, start_ms)
     start_row = _latency(
         "“Start training” → page shows it running",
         250,
@@ -773,15 +450,36 @@ def measure_queue_alone(
     browser: Any, workspace: Path, s: Settings, console: list[str]
 ) -> list[Result]:
     """The queue rows by themselves (`--only queue`): a fresh server and page."""
-    with ServerProcess(workspace, s.dataset, s.data_dir) as server:
-        server.wait_port()
-        page = open_page(browser, server.url, console)
-        wait_ready(page)
-        dash = Dashboard(server, page, s)
-        try:
-            return measure_queue(dash)
-        finally:
-            dash.close()
+    with open_dashboard(browser, workspace, s, console) as dash:
+        return measure_queue(dash)
+
+
+def page_cost_row(browser: Any, workspace: Path, s: Settings, rounds: int, epochs: int) -> Result:
+    """Training speed with the page open vs no page, alctl choosing its threads."""
+    measured, order = measure_page_cost(
+        browser,
+        workspace,
+        s.dataset,
+        s.data_dir,
+        settings=[POLICY],
+        rounds=rounds,
+        epochs=epochs,
+        viewport=VIEWPORT,
+        settle_s=5.0 if s.quick else 25.0,
+    )
+    side = measured[0]
+    return speed_ratio_row(
+        "training speed with the page open vs no page",
+        side.alone.median / side.page.median * 100,
+        f"no-page s/epoch ÷ page-open s/epoch, medians over all epochs: "
+        f"{side.alone.median:.2f} s ÷ {side.page.median:.2f} s; {' '.join(order)}, {epochs} "
+        f"epochs each, batch 128, server settled first; Chromium composites through "
+        f"SwiftShader at 1440×900 and used "
+        f"{' '.join(f'{100 * v:.1f}' for v in side.page.chromium)} % of a core while the "
+        f"page-open sessions trained; threads in use: "
+        f"{'/'.join(sorted(side.page.threads | side.alone.threads))}; "
+        f"benchmarks/bench_page_cost.py compares thread settings",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -801,23 +499,22 @@ def run(args: argparse.Namespace) -> int:
                 results += measure_startup(browser, root / "ws", s, console)
                 print("start-up measured", flush=True)
                 results += measure_live(browser, root, s, console)
-                results += measure_throughput_overlay(
-                    browser, root / "ws", s, console, open_page, wait_ready
-                )
+                results += measure_throughput_overlay(browser, root / "ws", s, console)
             if args.only == "queue":
                 results += measure_queue_alone(browser, root / "ws", s, console)
             if args.only in ("all", "page-cost"):
+                # Its own Chromium: GPU compositing through SwiftShader, the harder case.
+                harder = launch_browser(playwright, "swiftshader")
                 results.append(
-                    measure_page_cost(
-                        browser,
+                    page_cost_row(
+                        harder,
                         root / "ws",
-                        s.dataset,
-                        s.data_dir,
+                        s,
                         rounds=args.cost_rounds or s.cost_rounds,
                         epochs=args.cost_epochs or s.cost_epochs,
-                        viewport=VIEWPORT,
                     )
                 )
+                harder.close()
             if args.only in ("all", "scale"):
                 results += measure_scale(
                     browser,
@@ -834,11 +531,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"kept {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
-    notes = [f"machine: {load_start} at start, {machine_load()} at the end"]
+    notes = closing_notes(load_start, console)
     if s.quick:
         notes.append("--quick: tiny generated data, few repetitions: not the budgets' verdicts")
-    if console:
-        notes.append(f"page errors ({len(console)}): {'; '.join(console[:3])}")
     title = f"Dashboard budgets, {s.dataset}, real server + headless Chromium"
     print_results(title, results, notes)
     return 0 if all(r.verdict != "NOT MEASURED" for r in results) else 1
@@ -846,9 +541,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny generated data, few repeats")
-    parser.add_argument("--dataset", default="fashion-mnist", help="default: fashion-mnist")
-    parser.add_argument("--data-dir", type=Path, help="directory holding the 4 IDX files")
+    add_data_options(parser)
     parser.add_argument("--keep", action="store_true", help="keep the temporary workspace")
     parser.add_argument(
         "--only",

@@ -1,7 +1,8 @@
 """The decoder rows of bench_dashboard.py: cursor preview, the manifold grid, and training
 throughput with the overlay on screen (A B A B against no page at all).
 
-bench_dashboard.py runs them with every other row; alone (minutes, not an hour):
+bench_dashboard.py runs them with every other row (the page harness both use is
+dashboard_page.py); alone (minutes, not an hour):
 
     python benchmarks/bench_decoder.py [--quick] [--workspace DIR]   # DIR: has a checkpoint
     python benchmarks/bench_decoder.py --throughput-quick   # the A B A B row on generated data
@@ -22,11 +23,24 @@ from typing import Any
 from common import (
     Result,
     ServerProcess,
+    bench_server,
     chromium_cpu_s,
     launch_chromium,
     machine_load,
     percentile,
     print_results,
+)
+from dashboard_page import (
+    Dashboard,
+    Settings,
+    add_data_options,
+    closing_notes,
+    make_checkpoint,
+    make_settings,
+    ms_stats,
+    open_dashboard,
+    open_page,
+    wait_ready,
 )
 
 GRID = {"x0": -1.0, "x1": 1.0, "y0": -1.0, "y1": 1.0, "n": 20}  # 400 tiles, page space
@@ -36,12 +50,6 @@ ARM_PREVIEW_JS = """() => __bench.arm("pointermove", (t0) =>
 # From the o key to the frame after the overlay drew its tiles.
 ARM_MANIFOLD_JS = """() => __bench.arm("keydown", (t0) =>
   (__bench.paints["manifold"] ?? -1) > t0, 10000)"""
-
-
-def _ms(values: list[float]) -> str:
-    if not values:
-        return "none"
-    return f"p50 {percentile(values, 50):.1f} ms, p95 {percentile(values, 95):.1f} ms"
 
 
 def measure_preview(page: Any, moves: int) -> Result:
@@ -70,7 +78,7 @@ def measure_preview(page: Any, moves: int) -> Result:
         done,
         note=f"{moves} moves to random places, one at a time; pointermove → first frame after "
         f"the preview canvas was painted; {len(times) - len(done)} missed; the page's own "
-        f"decodePreview (move → paint) {_ms(own)}",
+        f"decodePreview (move → paint) {ms_stats(own)}",
     )
 
 
@@ -80,7 +88,7 @@ def measure_grid_server(server: ServerProcess, rounds: int) -> Result:
 
     total: list[float] = []
     forward: list[float] = []
-    headers = {"X-Alctl-Token": server.token()}
+    headers = {"X-Alctl-Token": server.wait_serving()}
     with httpx.Client(base_url=server.url, headers=headers, trust_env=False) as client:
         for _ in range(rounds):
             started = time.perf_counter()
@@ -96,7 +104,7 @@ def measure_grid_server(server: ServerProcess, rounds: int) -> Result:
         100,
         total,
         note=f"POST /api/decode 20×20 from Python, round trip incl. base64 JSON "
-        f"({rounds} requests); the one forward pass alone {_ms(forward)}",
+        f"({rounds} requests); the one forward pass alone {ms_stats(forward)}",
     )
 
 
@@ -118,7 +126,7 @@ def measure_grid_painted(page: Any, rounds: int) -> Result:
         250,
         done,
         note=f"key o → first frame after the overlay drew the decoded grid ({rounds} times); "
-        f"the page's own request → drawn {_ms(own)}; after a pan the page waits 150 ms "
+        f"the page's own request → drawn {ms_stats(own)}; after a pan the page waits 150 ms "
         "for the view to settle before it asks",
     )
 
@@ -162,7 +170,7 @@ class Sessions:
         self.url = server.url
         self.http = httpx.Client(
             base_url=server.url,
-            headers={"X-Alctl-Token": server.token()},
+            headers={"X-Alctl-Token": server.wait_serving()},
             trust_env=False,
             timeout=30,
         )
@@ -207,14 +215,7 @@ SIDES: dict[str, tuple[bool, bool] | None] = {
 
 
 def _page_session(
-    browser: Any,
-    sessions: Sessions,
-    s: Any,
-    console: list[str],
-    open_page: Callable[..., Any],
-    wait_ready: Callable[[Any], None],
-    overlay: bool,
-    panned: bool,
+    browser: Any, sessions: Sessions, s: Settings, console: list[str], overlay: bool, panned: bool
 ) -> tuple[list[float], float, int]:
     """One session with a page open: (s/epoch, Chromium CPU s per wall s while it trained,
     grids the overlay drew while it trained)."""
@@ -235,12 +236,7 @@ def _page_session(
 
 
 def measure_throughput_overlay(
-    browser: Any,
-    workspace: Path,
-    s: Any,
-    console: list[str],
-    open_page: Callable[..., Any],
-    wait_ready: Callable[[Any], None],
+    browser: Any, workspace: Path, s: Settings, console: list[str]
 ) -> list[Result]:
     """Training throughput beside the page in five states, alternated each round after a
     warm-up session: no page; the page open; the overlay on; the page panned every 2 s; the
@@ -253,7 +249,7 @@ def measure_throughput_overlay(
     epochs: dict[str, list[float]] = {side: [] for side in SIDES}
     shares: dict[str, list[float]] = {side: [] for side in SIDES if SIDES[side]}
     grids: dict[str, list[int]] = {side: [] for side, state in SIDES.items() if state and state[0]}
-    with ServerProcess(workspace, s.dataset, s.data_dir) as server:
+    with bench_server(workspace, s.dataset, s.data_dir) as server:
         server.wait_port()
         sessions = Sessions(server)
         try:
@@ -266,9 +262,7 @@ def measure_throughput_overlay(
                         sessions.settle(version)
                         epochs[side] += seconds
                         continue
-                    seconds, share, drawn = _page_session(
-                        browser, sessions, s, console, open_page, wait_ready, *state
-                    )
+                    seconds, share, drawn = _page_session(browser, sessions, s, console, *state)
                     epochs[side] += seconds
                     shares[side].append(share)
                     if side in grids:
@@ -316,7 +310,7 @@ def measure_throughput_overlay(
     return rows
 
 
-def measure_decoder(d: Any) -> list[Result]:
+def measure_decoder(d: Dashboard) -> list[Result]:
     """The interactive rows on bench_dashboard's open page (a Dashboard)."""
     moves = 20 if d.s.quick else 80
     return [
@@ -328,13 +322,10 @@ def measure_decoder(d: Any) -> list[Result]:
 
 def main() -> int:
     """The decoder rows alone, on a workspace with a checkpoint (or a fresh 1-epoch one)."""
-    import bench_dashboard as bd
     from playwright.sync_api import sync_playwright
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny generated data, few repeats")
-    parser.add_argument("--dataset", default="fashion-mnist")
-    parser.add_argument("--data-dir", type=Path)
+    add_data_options(parser)
     parser.add_argument("--workspace", type=Path, help="use this workspace's checkpoint")
     parser.add_argument(
         "--throughput-quick", action="store_true", help="the throughput row on generated data"
@@ -348,44 +339,33 @@ def main() -> int:
     console: list[str] = []
     load_start = machine_load()
     try:
-        s = bd.make_settings(args, root)
+        s = make_settings(args, root)
         workspace = root / "ws"
         if args.workspace is not None:
             shutil.copytree(args.workspace, workspace, ignore=shutil.ignore_patterns(".alctl"))
         else:
-            bd.make_checkpoint(workspace, s)
+            make_checkpoint(workspace, s)
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)
-            with ServerProcess(workspace, s.dataset, s.data_dir) as server:
-                server.wait_port()
-                page = bd.open_page(browser, server.url, console)
-                bd.wait_ready(page)
-                dash = bd.Dashboard(server, page, s)
-                try:
-                    results = measure_decoder(dash)
-                finally:
-                    dash.close()
+            with open_dashboard(browser, workspace, s, console) as dash:
+                results = measure_decoder(dash)
             quick = root / "quick"
             if args.throughput_quick and not args.no_throughput:
                 generated = {**vars(args), "quick": True, "data_dir": None, "dataset": "mnist"}
-                s = bd.make_settings(argparse.Namespace(**generated), quick)
+                s = make_settings(argparse.Namespace(**generated), quick)
                 s.rounds, s.epochs = 3, 2
-                bd.make_checkpoint(quick / "ws", s)
+                make_checkpoint(quick / "ws", s)
                 workspace = quick / "ws"
             if args.rounds:
                 s.rounds = args.rounds
             if not args.no_throughput:
-                results += measure_throughput_overlay(
-                    browser, workspace, s, console, bd.open_page, bd.wait_ready
-                )
+                results += measure_throughput_overlay(browser, workspace, s, console)
             browser.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    notes = [f"machine: {load_start} at start, {machine_load()} at the end (shared: noisy)"]
+    notes = closing_notes(load_start, console)
     if args.throughput_quick:
         notes.append("the throughput row ran on generated data (3,000 images), 3 rounds")
-    if console:
-        notes.append(f"page errors ({len(console)}): {'; '.join(console[:3])}")
     print_results(
         f"Decoder budgets, {args.dataset}, real server + headless Chromium", results, notes
     )

@@ -25,6 +25,7 @@ from common import (
     EventRecorder,
     Result,
     ServerProcess,
+    bench_server,
     machine_load,
     print_results,
 )
@@ -48,7 +49,7 @@ def wait_model_loaded(server: ServerProcess, timeout: float = 300.0) -> None:
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status = httpx.get(server.url + "/api/status", trust_env=False).json()
+        status = httpx.get(server.url + "api/status", trust_env=False).json()
         if status["model"]["state"] in ("ready", "failed"):
             return
         time.sleep(0.2)
@@ -61,6 +62,7 @@ def burst(url: str, token: str) -> None:
 
     grid = {"grid": {"x0": -1, "x1": 1, "y0": -1, "y1": 1, "n": 32}}
     headers = {"X-Alctl-Token": token}
+    url = url.rstrip("/")
 
     def decode(_: int) -> None:
         httpx.post(url + "/api/decode", json=grid, headers=headers, timeout=300, trust_env=False)
@@ -78,16 +80,16 @@ def burst(url: str, token: str) -> None:
 def measure(dataset: str, data_dir: Path | None, batch: int, root: Path) -> list[Result]:
     import httpx
 
-    with ServerProcess(root / "ws", dataset, data_dir) as server:
+    with bench_server(root / "ws", dataset, data_dir) as server:
         server.wait_port(timeout=300)
-        token = server.token(timeout=300)
+        token = server.wait_serving(timeout=300)
         wait_model_loaded(server)
         pid = server.process.pid
         loaded = rss_mb(pid)
         events = EventRecorder(server.url).start()
         try:
             answer = httpx.post(
-                server.url + "/api/train",
+                server.url + "api/train",
                 json={"epochs": 1, "batch_size": batch},
                 headers={"X-Alctl-Token": token},
                 trust_env=False,

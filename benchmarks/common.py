@@ -1,19 +1,16 @@
 """Shared pieces of the benchmarks: statistics, the result table, a real server, Chromium.
 
 Every benchmark prints Markdown tables (`### title` + `| ... |` rows) so that `run_all.py`
-can collect them and a closing note can paste them as they are.
+can collect them and a closing note can paste them as they are. The server launcher and the
+SSE client are the tests' and the CLI's own (tests.live_server, alctl.cli.server_client).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -22,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as `python benchmarks/x.py`: the tests' helpers too
+    sys.path.insert(0, str(REPO))
+
+from alctl.cli.server_client import EventStream, ServerError, open_event_stream  # noqa: E402
+from tests.live_server import ServerProcess  # noqa: E402
+
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_TRAIN = 60_000
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -33,6 +37,8 @@ def percentile(values: Sequence[float], q: float) -> float:
     rank = (len(data) - 1) * q / 100.0
     low = math.floor(rank)
     high = min(low + 1, len(data) - 1)
+    if rank == low or data[low] == data[high]:  # inf (a timeout) * 0 would be NaN
+        return data[low]
     return data[low] + (data[high] - data[low]) * (rank - low)
 
 
@@ -161,12 +167,6 @@ def machine_load() -> str:
     return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} cores"
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def bench_env(**extra: str) -> dict[str, str]:
     """The environment for spawned servers and scripts: never download, unbuffered output."""
     env = dict(os.environ)
@@ -180,6 +180,26 @@ def dataset_args(dataset: str, data_dir: Path | None) -> list[str]:
     return ["--dataset", dataset] + (["--data-dir", str(data_dir)] if data_dir else [])
 
 
+def train_script(
+    workspace: Path, dataset: str, data_dir: Path | None, epochs: int, *extra: str, timeout: float
+) -> None:
+    """Run scripts/train.py on a dataset (continuing the workspace's checkpoint, if any)."""
+    run_checked(
+        [
+            sys.executable,
+            "scripts/train.py",
+            "--workspace",
+            str(workspace),
+            *dataset_args(dataset, data_dir),
+            "--max-epochs",
+            str(epochs),
+            *extra,
+        ],
+        timeout=timeout,
+        env=bench_env(),
+    )
+
+
 def run_checked(cmd: Sequence[str], *, timeout: float, env: dict[str, str]) -> str:
     """Run a command to completion; on failure raise with its output's tail."""
     proc = subprocess.run(
@@ -191,176 +211,128 @@ def run_checked(cmd: Sequence[str], *, timeout: float, env: dict[str, str]) -> s
     return proc.stdout
 
 
-class ServerProcess:
-    """A real `python -m alctl serve` subprocess on a free loopback port.
+def label_csv(workspace: Path, dataset: str, n_train: int, count: int, seed: int = 1) -> Path:
+    """`count` random images labeled (random classes: the benchmarks time, they do not learn)
+    as the workspace's label CSV."""
+    import random
 
-    `spawned_at` is taken right before the process is created, so start-up times include
-    the interpreter start and every import, as a user typing the command sees them.
+    rng = random.Random(seed)
+    csv = workspace / "data" / dataset / "labels.csv"
+    csv.parent.mkdir(parents=True, exist_ok=True)
+    picks = sorted(rng.sample(range(n_train), count))
+    csv.write_text("Serial,label\n" + "".join(f"{s},{rng.randrange(10)}\n" for s in picks))
+    return csv
+
+
+def bench_dataset(root: Path, quick: bool, data_dir: Path, quick_n: int) -> tuple[Path, str, int]:
+    """(data dir, dataset, training images): Fashion-MNIST, or `quick_n` generated images."""
+    if not quick:
+        return data_dir, "fashion-mnist", FASHION_TRAIN
+    from tests.datagen import write_synthetic_idx
+
+    return write_synthetic_idx(root / "idx", quick_n, max(200, quick_n // 6)), "mnist", quick_n
+
+
+def make_workspace(
+    ws: Path, dataset: str, data_dir: Path | None, n_train: int, labels: int, epochs: int = 1
+) -> Path:
+    """A workspace at `ws` with `labels` labels and an `epochs`-epoch checkpoint (trained by
+    `alctl train --no-server`, which also writes the prediction cache)."""
+    label_csv(ws, dataset, n_train, labels)
+    command = [sys.executable, "-m", "alctl", "train", "--no-server", "--epochs", str(epochs)]
+    command += ["--workspace", str(ws), *dataset_args(dataset, data_dir)]
+    run_checked(command, timeout=3600, env=bench_env())
+    return ws
+
+
+def bench_server(
+    workspace: Path,
+    dataset: str,
+    data_dir: Path | None = None,
+    *,
+    env: dict[str, str] | None = None,
+) -> ServerProcess:
+    """The tests' launcher (tests.live_server.ServerProcess) with the benchmarks' environment
+    (every thread the machine has, unlike a test server); use it as a context manager.
+
+    Its `spawned_at` is taken right before the process is created, so start-up times
+    include the interpreter start and every import, as a user typing the command sees them.
     """
+    return BenchServer(workspace, data_dir, dataset, env=env or bench_env())
 
-    def __init__(
-        self,
-        workspace: Path,
-        dataset: str,
-        data_dir: Path | None = None,
-        *,
-        env: dict[str, str] | None = None,
-    ) -> None:
-        self.workspace = workspace
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._cmd = [
-            sys.executable,
-            "-m",
-            "alctl",
-            "serve",
-            "--workspace",
-            str(workspace),
-            "--port",
-            str(self.port),
-            *dataset_args(dataset, data_dir),
-        ]
-        self._env = env or bench_env()
-        # Closed in close(); a file, not a pipe, so a chatty server never blocks on output.
-        self._log = tempfile.NamedTemporaryFile(prefix="alctl-bench-server-", suffix=".log")  # noqa: SIM115
-        self.process: subprocess.Popen[bytes] | None = None
-        self.spawned_at = math.nan  # perf_counter() at spawn
-        self.spawned_wall = math.nan  # time.time() at spawn, to compare with the page's clock
 
-    def start(self) -> ServerProcess:
-        self.spawned_wall = time.time()
-        self.spawned_at = time.perf_counter()
-        self.process = subprocess.Popen(
-            self._cmd, cwd=REPO, env=self._env, stdout=self._log, stderr=subprocess.STDOUT
-        )
-        return self
-
-    def output(self) -> str:
-        return Path(self._log.name).read_text(errors="replace")
-
-    def wait_port(self, timeout: float = 120.0) -> float:
-        """Seconds from spawn until the port accepts a connection."""
-        deadline = time.perf_counter() + timeout
-        while time.perf_counter() < deadline:
-            self._check_alive()
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return time.perf_counter() - self.spawned_at
-            except OSError:
-                time.sleep(0.005)
-        raise TimeoutError(
-            f"server did not listen within {timeout:.0f} s:\n{self.output()[-3000:]}"
-        )
-
-    def token(self, timeout: float = 10.0) -> str:
-        """The page token, from the discovery file the server writes once listening."""
-        path = self.workspace / ".alctl" / "server.json"
-        deadline = time.perf_counter() + timeout
-        while time.perf_counter() < deadline:
-            try:
-                info = json.loads(path.read_text())
-                if int(info.get("pid", -1)) == self.process.pid:
-                    return str(info["token"])
-            except (OSError, ValueError, KeyError):
-                pass
-            time.sleep(0.02)
-        raise TimeoutError(f"no discovery file {path} for this server")
-
-    def stop(self, timeout: float = 15.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            print(f"warning: server pid {self.process.pid} ignored Ctrl+C; killing it")
-            self.process.kill()
-            self.process.wait()
-
-    def close(self) -> None:
-        self.stop()
-        self._log.close()
-
-    def _check_alive(self) -> None:
-        if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(
-                f"server exited with {self.process.returncode}:\n{self.output()[-3000:]}"
-            )
-
-    def __enter__(self) -> ServerProcess:
-        return self.start()
+class BenchServer(ServerProcess):
+    """A benchmark's server: a slow exit at the end is a warning, not a lost table."""
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        try:
+            self.stop(timeout=15.0)
+        except AssertionError as slow:
+            print(f"warning: {str(slow).splitlines()[0]}", file=sys.stderr)
 
 
 class EventRecorder:
-    """Reads a server's SSE stream in a thread; keeps (time.time(), event, data) per event."""
+    """Reads a server's SSE stream in a thread (through the CLI's own client); keeps
+    (time.time(), event, data) per event as it arrives."""
 
     def __init__(self, url: str) -> None:
-        self.url = url.rstrip("/") + "/api/events"
+        self.url = url
         self.events: list[tuple[float, str, Any]] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._arrived = threading.Condition()
+        self._stream: EventStream | None = None
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name="sse-recorder", daemon=True)
-        self._response: Any = None
 
     def start(self) -> EventRecorder:
+        self._stream = open_event_stream(self.url, timeout=60.0)
         self._thread.start()
         self.wait_for("snapshot", timeout=30.0)
         return self
 
     def _run(self) -> None:
-        import httpx
-
-        with (
-            httpx.Client(timeout=httpx.Timeout(5.0, read=None), trust_env=False) as client,
-            client.stream("GET", self.url) as response,
-        ):
-            self._response = response
-            event, data = "message", []
-            for line in response.iter_lines():
-                if self._stop.is_set():
-                    return
-                if line.startswith("event:"):
-                    event = line[6:].strip()
-                elif line.startswith("data:"):
-                    data.append(line[5:].lstrip())
-                elif not line and data:
-                    arrived = time.time()
-                    with self._lock:
-                        self.events.append((arrived, event, json.loads("\n".join(data))))
-                    event, data = "message", []
+        assert self._stream is not None
+        try:
+            for event in self._stream:
+                with self._arrived:
+                    self.events.append((time.time(), event.event, event.data))
+                    self._arrived.notify_all()
+        except ServerError:
+            pass  # closed: by close(), or the server stopped
+        finally:
+            with self._arrived:
+                self._closed = True
+                self._arrived.notify_all()
 
     def named(self, event: str) -> list[tuple[float, Any]]:
-        with self._lock:
+        with self._arrived:
             return [(t, d) for t, e, d in self.events if e == event]
 
     def wait_for(self, event: str, timeout: float, after: int = 0) -> tuple[float, Any]:
         """The first `event` beyond the first `after` of its kind, waiting up to `timeout` s."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.named(event)
-            if len(found) > after:
-                return found[after]
-            if not self._thread.is_alive():
-                raise RuntimeError(f"event stream {self.url} closed before {event!r}")
-            time.sleep(0.01)
-        raise TimeoutError(f"no {event!r} event within {timeout:.0f} s")
+
+        def found() -> list[tuple[float, Any]] | None:
+            seen = [(t, d) for t, e, d in self.events if e == event]
+            return seen if len(seen) > after or self._closed else None
+
+        with self._arrived:
+            seen = self._arrived.wait_for(found, timeout)
+        if seen is None:
+            raise TimeoutError(f"no {event!r} event within {timeout:.0f} s")
+        if len(seen) <= after:
+            raise RuntimeError(f"event stream {self.url} closed before {event!r}")
+        return seen[after]
 
     def close(self) -> None:
-        self._stop.set()
-        if self._response is not None:
-            self._response.close()
+        if self._stream is not None:
+            self._stream.close()
         self._thread.join(2.0)
 
 
 def launch_chromium(playwright: Any) -> Any:
     """Headless Chromium with the launch settings the browser tests own (tests/browser.py)."""
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS, browser_problem
 
-    if not CHROMIUM.exists():
-        raise SystemExit(f"{CHROMIUM} is missing: install it with `apt-get install chromium`")
+    problem = browser_problem()
+    if problem is not None:
+        raise SystemExit(problem.split(", or deselect")[0])
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))

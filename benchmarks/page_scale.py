@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import Result, ServerProcess, machine_load, percentile
+from common import Result, bench_server, machine_load, percentile
 
 POINTS = 1_000_000
 
@@ -40,7 +40,7 @@ PHASES_JS = """(() => { const t = window.alctl.state.timings;
 
 
 def synthetic_points(n: int, seed: int = 0) -> bytes:
-    """An /api/points body (docs/ARCHITECTURE.md layout) of `n` clustered points."""
+    """An /api/points body (docs/api.md layout) of `n` clustered points."""
     rng = np.random.default_rng(seed)
     cls = rng.integers(0, 10, n)
     centres = rng.uniform(-0.7, 0.7, (10, 2))
@@ -97,7 +97,7 @@ def measure_scale(
     body_file.write_bytes(synthetic_points(n))
     load_s: list[float] = []
     phases: list[str] = []
-    with ServerProcess(workspace, dataset, data_dir) as server:
+    with bench_server(workspace, dataset, data_dir) as server:
         server.wait_port()
         for _ in range(loads):
             context = browser.new_context(viewport=viewport)

@@ -18,20 +18,21 @@ _CHECKOUT = Path(__file__).resolve().parent.parent
 if (_CHECKOUT / "ssvae" / "__init__.py").is_file():  # run from a checkout: use its own library
     sys.path.insert(0, str(_CHECKOUT))
 
-from ssvae.data.datasets import DATASETS, DataError, load_dataset
+from ssvae.config.blas import one_blas_thread
+
+one_blas_thread()  # before numpy is imported (below): a fork or the exit never hangs in it
+
+from alctl.errors import EXIT_ERROR
+from alctl.script_args import add_workspace_options, open_workspace
+from ssvae.data.datasets import DataError
 from ssvae.io.checkpoint import CheckpointError
-from ssvae.io.workspace import Workspace, check_output
+from ssvae.io.workspace import check_output
 from ssvae.runs.infer import infer_to_npz
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workspace", type=Path, default=Path("."), help="workspace directory")
-    parser.add_argument(
-        "--dataset", default="auto", choices=(*DATASETS, "auto"), help="default: auto"
-    )
-    parser.add_argument("--data-dir", type=Path, help="directory holding the four IDX files")
-    parser.add_argument("--weights", type=Path, help="checkpoint file (default: workspace's)")
+    add_workspace_options(parser)
     parser.add_argument(
         "--output",
         type=Path,
@@ -39,7 +40,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--split", choices=("train", "test"), default="train")
     parser.add_argument("--batch-size", type=int, default=4096)
-    parser.add_argument("--device", default=None, help="auto (default), cpu or cuda[:N]")
     return parser
 
 
@@ -49,10 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.batch_size < 1:
             raise ValueError(f"--batch-size must be positive, got {args.batch_size}")
-        dataset = load_dataset(args.dataset, args.data_dir)
-        print(f"dataset: {dataset.name} ({dataset.source})", flush=True)
-        workspace = Workspace(args.workspace, dataset.name)
-        weights = (args.weights or workspace.checkpoint).expanduser().absolute()
+        dataset, workspace, weights = open_workspace(args)
         output = (args.output or workspace.predictions_for(args.split)).expanduser().absolute()
         check_output(output, workspace.root, dataset.name)  # never over labels or a checkpoint
         facts = infer_to_npz(
@@ -65,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (DataError, CheckpointError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
     print(
         f"wrote {output}: {facts['n']} {args.split} images, accuracy {facts['accuracy']:.4f}, "
         f"mean certainty {facts['mean_certainty']:.3f}, model at epoch {facts['epochs_trained']} "

@@ -17,30 +17,35 @@ the checkpoint busy, not saved), 2 bad options, 3 training failed, 4 stopped (Ct
 from __future__ import annotations
 
 import argparse
+import gc
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 _CHECKOUT = Path(__file__).resolve().parent.parent
 if (_CHECKOUT / "ssvae" / "__init__.py").is_file():  # run from a checkout: use its own library
     sys.path.insert(0, str(_CHECKOUT))
 
+from ssvae.config.blas import one_blas_thread
+
+one_blas_thread()  # before numpy is imported (below): a fork or the exit never hangs in it
+
 from alctl.cli.progress import outcome_lines
+from alctl.cli.signals import stop_on_ctrl_c
 from alctl.errors import EXIT_ERROR, exit_code
 from alctl.report.loss_plot import loss_plot_writer
+from alctl.script_args import add_workspace_options, open_workspace
 from ssvae.config import PARAMS
 from ssvae.config.hparams import HyperparameterError, Param
-from ssvae.data.datasets import DATASETS, DataError, load_dataset
+from ssvae.data.datasets import DataError
 from ssvae.io.checkpoint import CheckpointError
 from ssvae.io.checkpoint_integrity import backup_problem
 from ssvae.io.checkpoint_lock import CheckpointBusy
 from ssvae.io.labels import LabelError
-from ssvae.io.workspace import Workspace, sidecar_paths
+from ssvae.io.workspace import sidecar_paths
 from ssvae.records.events import EpochPrinter
 from ssvae.runs.pipeline import FilesRun, SessionFiles, train_on_files
 
@@ -54,14 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0],
         epilog="Options left out keep the checkpoint's values (or the defaults for a new one).",
     )
-    parser.add_argument("--workspace", type=Path, default=Path("."), help="workspace directory")
-    parser.add_argument(
-        "--dataset", default="auto", choices=(*DATASETS, "auto"), help="default: auto"
-    )
-    parser.add_argument("--data-dir", type=Path, help="directory holding the four IDX files")
+    add_workspace_options(parser)
     parser.add_argument("--labels", type=Path, help="labels CSV (default: workspace's)")
-    parser.add_argument("--weights", type=Path, help="checkpoint file (default: workspace's)")
-    parser.add_argument("--device", default=None, help="auto (default), cpu or cuda[:N]")
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="torch threads (default: chosen for the machine and what else runs on it; "
+        "OMP_NUM_THREADS also sets it)",
+    )
     for name in CONFIG_FLAGS:
         param = PARAMS[name]
         parser.add_argument(
@@ -71,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"{param.help} ({param.describe()}; default {param.default!r})",
         )
     return parser
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:  # argparse prints this message and exits 2
+        raise argparse.ArgumentTypeError(f"give a whole number, 1 or more, not {text!r}")
+    return int(text)
 
 
 def _schema_type(param: Param) -> Callable[[str], Any]:
@@ -87,10 +99,7 @@ def _schema_type(param: Param) -> Callable[[str], Any]:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        dataset = load_dataset(args.dataset, args.data_dir)
-        print(f"dataset: {dataset.name} ({dataset.source})", flush=True)
-        workspace = Workspace(args.workspace, dataset.name)
-        weights = (args.weights or workspace.checkpoint).expanduser().absolute()
+        dataset, workspace, weights = open_workspace(args)
         history_csv, loss_plot = sidecar_paths(weights, workspace)
         backup = backup_problem(weights)
         if backup:
@@ -106,12 +115,13 @@ def main(argv: list[str] | None = None) -> int:
             epochs=args.max_epochs,
             device=args.device,
             what=f"scripts/train.py (pid {os.getpid()})",
+            threads=args.threads,
         )
         stop = threading.Event()
-        _stop_on_ctrl_c(stop)
-        outcome = train_on_files(
-            run, [EpochPrinter()], stop_event=stop, after_save=[loss_plot_writer(loss_plot)]
-        )
+        # Stopped (Ctrl+C, SIGTERM): the process ends promptly; the next session redraws it.
+        plot = loss_plot_writer(loss_plot, unless=stop.is_set)
+        with stop_on_ctrl_c(stop, lambda line: print(line, file=sys.stderr, flush=True)):
+            outcome = train_on_files(run, [EpochPrinter()], stop_event=stop, after_save=[plot])
     except (DataError, CheckpointError, CheckpointBusy, LabelError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -119,20 +129,16 @@ def main(argv: list[str] | None = None) -> int:
     for line in outcome_lines(outcome.to_dict(), weights):
         print(line)
     if outcome.saved:
-        print(f"history {history_csv}; loss curves {loss_plot}")
+        curves = "redrawn by the next session (stopped)" if stop.is_set() else loss_plot
+        print(f"history {history_csv}; loss curves {curves}")
     if result.status == "failed":
         print(f"error: training failed: {result.error}", file=sys.stderr)
     return exit_code({**result.to_dict(), **outcome.to_dict()})
 
 
-def _stop_on_ctrl_c(stop: threading.Event) -> None:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        print("\nstopping after this batch (Ctrl+C again to abort)", file=sys.stderr, flush=True)
-        stop.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    signal.signal(signal.SIGINT, handler)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Done and saved: spare the interpreter's final garbage collection over torch's many
+    # objects (seconds on a busy machine, after a Ctrl+C too).
+    gc.freeze()
+    sys.exit(code)

@@ -16,12 +16,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 _CHECKOUT = Path(__file__).resolve().parent.parent
 if (_CHECKOUT / "ssvae" / "__init__.py").is_file():  # run from a checkout: use its own library
     sys.path.insert(0, str(_CHECKOUT))
 
+from ssvae.config.blas import one_blas_thread
+
+one_blas_thread()  # before numpy is imported (below): a fork or the exit never hangs in it
+
+import numpy as np
+
+from alctl.errors import EXIT_ERROR
+from alctl.script_args import add_workspace_options
 from ssvae.data.datasets import CLASS_NAMES, DATASETS
 from ssvae.io.labels import LabelError, LabelStore
 from ssvae.io.npz import read_predictions_npz
@@ -211,8 +217,7 @@ def resolve_paths(args: argparse.Namespace) -> tuple[str, Path, Path]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workspace", type=Path, default=Path("."), help="workspace directory")
-    parser.add_argument("--dataset", default="auto", choices=(*DATASETS, "auto"))
+    add_workspace_options(parser, data_dir=False, weights=False)
     parser.add_argument("--input", type=Path, help="predictions npz (default: workspace's)")
     parser.add_argument("--labels", type=Path, help="labels CSV (default: workspace's)")
     return parser
@@ -227,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         state = ViewerState(arrays, store, CLASS_NAMES[dataset])
     except (ValueError, LabelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
     import matplotlib.pyplot as plt  # only now: a window is really wanted
 
     figure = plt.figure(figsize=(13, 8))

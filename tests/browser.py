@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import re
-import subprocess
-import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.live_server import (
-    REPO,
-    START_TIMEOUT_S,
-    STOP_TIMEOUT_S,
-    LiveServer,
-    discovery_token,
-    fetch,
-    serve_command,
-    server_env,
-    stopped_afterwards,
-)
+from tests.waiting import wait_for as wait_for  # the browser tests' waits, from one place
 
+REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
+VENDOR = REPO / "static" / "vendor"  # the page's third-party scripts (npm ci copies them)
+DESELECT = "or deselect the browser tests: pytest -m 'not browser'"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -126,9 +117,27 @@ def guard_page(page: Any) -> PageGuard:
     return guard
 
 
+def browser_problem() -> str | None:
+    """Why the browser tests cannot run on this machine (one line, with the fix), or None.
+
+    They fail with it rather than skip: a suite that is green because Chromium was missing
+    has not tested the page. `make test` and CI install all three.
+    """
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing: install Debian's chromium (`make browser`), {DESELECT}"
+    if not (VENDOR / "versions.json").is_file():
+        return f"{VENDOR} is missing: install the page's scripts (`make js-deps`), {DESELECT}"
+    if importlib.util.find_spec("playwright") is None:
+        return f"Python playwright is missing: pip install -e '.[test]', {DESELECT}"
+    return None
+
+
 @contextlib.contextmanager
 def launched_chromium() -> Iterator[Any]:
     """Debian's Chromium through Playwright, with the settings every browser test shares."""
+    problem = browser_problem()
+    if problem is not None:
+        raise AssertionError(problem)
     from playwright import sync_api
 
     with sync_api.sync_playwright() as playwright:
@@ -139,53 +148,9 @@ def launched_chromium() -> Iterator[Any]:
             browser.close()
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
-    """Poll `condition` until it returns something truthy; AssertionError after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
-
-
 def read_labels_csv(path: Path) -> dict[int, int]:
     """The label CSV as {serial: label} (empty when the file does not exist yet)."""
     if not path.exists():
         return {}
     rows = path.read_text().strip().splitlines()[1:]
     return {int(s): int(v) for s, v in (row.split(",") for row in rows if row)}
-
-
-@contextlib.contextmanager
-def server_on_port(
-    workspace: Path, data_dir: Path, port: int, stop_timeout: float = STOP_TIMEOUT_S
-) -> Iterator[LiveServer]:
-    """`alctl serve` on a chosen port (a restart must come back where the page looks)."""
-    log = Path(tempfile.mkstemp(prefix="alctl-serve-", suffix=".log")[1])
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            serve_command(workspace, data_dir, port),
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env=server_env(),
-            cwd=REPO,
-        )
-    url = f"http://127.0.0.1:{port}/"
-
-    def serving() -> str | None:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"alctl serve exited with {process.returncode}:\n{log.read_text()}"
-            )
-        token = discovery_token(workspace, process)
-        with contextlib.suppress(OSError):
-            if token is not None and fetch(url + "api/status", timeout=2).status == 200:
-                return token
-        return None
-
-    with stopped_afterwards(process, log, stop_timeout):
-        token = wait_for(serving, timeout=START_TIMEOUT_S, what=f"alctl serve on port {port}")
-        yield LiveServer(url, token, process, workspace, log)

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typer.testing import CliRunner
 from alctl.cli.main import create_cli
 from alctl.cli.server_client import ApiClient
 from tests.live_server import LiveServer
+from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -78,41 +78,56 @@ def api_client(server: LiveServer) -> ApiClient:
 
 
 def wait_idle(client: Any, timeout: float = 120.0) -> dict[str, Any]:
-    """Wait until the server has no training session; return its status."""
-    deadline = time.monotonic() + timeout
-    while True:
+    """Wait until the server has no training session (the save done); return its status."""
+
+    def idle() -> dict[str, Any] | None:
         status = client.status()
-        if status["training"]["state"] == "idle":
-            return status
-        assert time.monotonic() < deadline, status["training"]
-        time.sleep(0.1)
+        return status if status["training"]["state"] == "idle" else None
+
+    return wait_for(idle, timeout, "the server's session to end (state idle)")
 
 
 def as_foreground() -> None:
-    """Popen's preexec_fn: Ctrl+C at its default, as a shell starts a foreground command.
+    """Call before starting a child: Ctrl+C at its default in it, as a shell starts a
+    foreground command.
 
     A test run started in the background (`make test &`, a CI runner) inherits SIGINT
     ignored, and a Python child keeps it ignored: the Ctrl+C tests would then test nothing.
+    An ignored signal stays ignored across exec, a handled one is reset to the default, so
+    this process handles it. Not Popen's preexec_fn: that forks this whole process (threads
+    of in-process servers included) instead of the spawn Popen uses otherwise, and a fork
+    while another thread computes is how a suite deadlocked (tests/test_fork_safety.py).
     """
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class Background:
     """`python -m alctl ARGS` running in the background, its output collected as it comes."""
 
-    def __init__(self, *args: object) -> None:
+    def __init__(
+        self, *args: object, env: dict[str, str] | None = None, session: bool = False
+    ) -> None:
+        """`env` adds to the CLI's environment; `session`: a session of its own, so that
+        os.killpg(proc.pid, ...) reaches it and everything it started, as a terminal's
+        Ctrl+C does."""
+        as_foreground()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "alctl", *[str(a) for a in args]],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,
-            env=cli_env(),
+            env=cli_env(**(env or {})),
             cwd=REPO,
-            preexec_fn=as_foreground,
+            start_new_session=session,
         )
+        self.session = session
         self.out: list[str] = []
         self.err: list[str] = []
+        # Notified at every line and when a stream ends, so waits wake on output, not a timer.
+        self._lines = threading.Condition()
+        self._ended: list[list[str]] = []  # the collected streams that reached their end
         self._readers = [
             threading.Thread(target=self._drain, args=(self.proc.stdout, self.out), daemon=True),
             threading.Thread(target=self._drain, args=(self.proc.stderr, self.err), daemon=True),
@@ -120,23 +135,36 @@ class Background:
         for reader in self._readers:
             reader.start()
 
-    @staticmethod
-    def _drain(stream: Any, into: list[str]) -> None:
+    def _drain(self, stream: Any, into: list[str]) -> None:
         for line in stream:
-            into.append(line)
+            with self._lines:
+                into.append(line)
+                self._lines.notify_all()
+        with self._lines:
+            self._ended.append(into)
+            self._lines.notify_all()
 
-    def wait_for_output(self, words: str, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not any(words in line for line in self.out):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
+    def wait_for_output(self, words: str, timeout: float = 120.0, *, stderr: bool = False) -> None:
+        """Until stdout (or stderr) has a line with `words`; fails when that stream ends or
+        `timeout` passes."""
+        lines = self.err if stderr else self.out
+
+        def printed_or_ended() -> bool:
+            ended = any(stream is lines for stream in self._ended)
+            return ended or any(words in line for line in lines)
+
+        with self._lines:
+            self._lines.wait_for(printed_or_ended, timeout)
+            if not any(words in line for line in lines):
                 raise AssertionError(f"never printed {words!r}: {self.out} {self.err}")
-            time.sleep(0.05)
 
     def finish(self, timeout: float = 120.0) -> Outcome:
         try:
             code = self.proc.wait(timeout)
         finally:
-            if self.proc.poll() is None:
+            if self.proc.poll() is None and self.session:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # with what it started
+            elif self.proc.poll() is None:
                 self.proc.kill()
         for reader in self._readers:
             reader.join(10)

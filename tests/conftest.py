@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+# Before anything below imports numpy: this process's threads compute with numpy (in-process
+# servers) while it forks CLI children, and its children inherit the setting.
+from ssvae.config.blas import one_blas_thread
+
+one_blas_thread()
+
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,6 +63,17 @@ def live_server(tiny_data_dir: Path, workspace: Path) -> Iterator[LiveServer]:
     """`alctl serve` as a real subprocess on a free port; stopped with SIGINT (must exit)."""
     with running_server(workspace, tiny_data_dir) as server:
         yield server
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A browser test fails at once, with the fix in one line, when Chromium, the page's
+    vendored scripts or playwright are missing; `-m 'not browser'` deselects them."""
+    if item.get_closest_marker("browser") is not None:
+        from tests.browser import browser_problem
+
+        problem = browser_problem()
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
 
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,17 @@
-"""Real alctl servers for tests, and plain HTTP/SSE clients to talk to them.
+"""Real alctl servers for tests and benchmarks, and plain HTTP/SSE clients to talk to them.
 
-`running_server(...)` runs `python -m alctl serve` as a subprocess (what users run) and
-stops it with SIGINT; for CLI, browser and shutdown tests. tests/thread_server.py has
-the in-process variant that API tests use.
+`ServerProcess` runs `python -m alctl serve` as a subprocess (what users run) and stops it
+with SIGINT; `running_server(...)` wraps it for CLI, browser and shutdown tests, and the
+benchmarks (benchmarks/common.py) use it with their own environment. tests/thread_server.py
+has the in-process variant that API tests use. `SSEReader` reads the event stream through
+the CLI's own client (alctl.cli.server_client), the one SSE parser of the project.
 """
 
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
+import math
 import os
 import signal
 import socket
@@ -23,7 +25,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+
+from alctl.cli.server_client import (
+    DeadlinePassed,
+    SSEEvent,
+    StreamClosed,
+    open_event_stream,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 60.0
@@ -87,14 +95,20 @@ class LiveServer:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def training_state(self) -> str:
+        """The server's training state: idle (and the last session saved), running, stopping,
+        saving. The page's badge turns idle at train_ended, before the save."""
+        return self.api("GET", "/api/status").json()["training"]["state"]
+
 
 def serve_command(
     workspace: Path,
-    data_dir: Path,
+    data_dir: Path | None,
     port: int,
     dataset: str = "mnist",
     extra_args: Sequence[str] = (),
 ) -> list[str]:
+    data = ["--data-dir", str(data_dir)] if data_dir is not None else []
     return [
         sys.executable,
         "-m",
@@ -104,21 +118,23 @@ def serve_command(
         str(workspace),
         "--dataset",
         dataset,
-        "--data-dir",
-        str(data_dir),
+        *data,
         "--port",
         str(port),
         *extra_args,
     ]
 
 
-def server_env() -> dict[str, str]:
+def server_env(**extra: str) -> dict[str, str]:
+    """The environment of a test server: never download, one OpenMP thread (two cores are
+    shared with the test and other servers), `extra` on top."""
     env = dict(os.environ)
     # PYTHONFAULTHANDLER: a server that will not exit prints its threads' stacks on SIGABRT.
     env.update(
         ALCTL_NO_DOWNLOAD="1", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1"
     )
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env.update(extra)
     return env
 
 
@@ -135,6 +151,104 @@ def discovery_token(workspace: Path, process: subprocess.Popen[bytes]) -> str | 
     return info["token"] if info.get("pid") == process.pid else None
 
 
+class ServerProcess:
+    """`python -m alctl serve` as a subprocess on a loopback port: the one launcher of the
+    tests and the benchmarks.
+
+    `start()` spawns it; `wait_port()` returns when the port accepts a connection (the
+    benchmarks time it), `wait_serving()` when the discovery file names this process and
+    `/api/status` answers (then `token` is set); `stop()` sends SIGINT, like Ctrl+C, and
+    fails when the server does not exit in time. The output goes to a file, not a pipe, so
+    a chatty server never blocks.
+    """
+
+    def __init__(
+        self,
+        workspace: Path,
+        data_dir: Path | None,
+        dataset: str = "mnist",
+        *,
+        port: int | None = None,
+        extra_args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.command = serve_command(workspace, data_dir, self.port, dataset, extra_args)
+        self.env = env if env is not None else server_env()
+        self.log = Path(tempfile.mkstemp(prefix="alctl-serve-", suffix=".log")[1])
+        self.process: subprocess.Popen[bytes] | None = None
+        self.token: str | None = None
+        self.spawned_at = math.nan  # time.perf_counter() right before the spawn
+        self.spawned_wall = math.nan  # time.time() then, to compare with a page's clock
+
+    def start(self) -> ServerProcess:
+        with self.log.open("wb") as sink:
+            self.spawned_wall, self.spawned_at = time.time(), time.perf_counter()
+            self.process = subprocess.Popen(
+                self.command, stdout=sink, stderr=subprocess.STDOUT, env=self.env, cwd=REPO
+            )
+        return self
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def _alive(self) -> subprocess.Popen[bytes]:
+        if self.process is None:
+            raise AssertionError("the server was not started")
+        if self.process.poll() is not None:
+            raise AssertionError(
+                f"alctl serve exited with {self.process.returncode}:\n{self.output()}"
+            )
+        return self.process
+
+    def wait_port(self, timeout: float = 120.0) -> float:
+        """Seconds from the spawn until the port accepts a connection."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            self._alive()
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
+            ):
+                return time.perf_counter() - self.spawned_at
+            time.sleep(0.005)  # polling a port: there is nothing to wait on
+        raise AssertionError(f"alctl serve did not listen within {timeout:g} s:\n{self.output()}")
+
+    def wait_serving(self, timeout: float = START_TIMEOUT_S) -> str:
+        """The page token, once this server wrote its discovery file and answers."""
+        if self.token is not None:
+            return self.token
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            process = self._alive()
+            with contextlib.suppress(OSError):
+                token = discovery_token(self.workspace, process)
+                if token is not None and fetch(self.url + "api/status", timeout=2).status == 200:
+                    self.token = token
+                    return token
+            time.sleep(0.05)  # polling files and a port: there is nothing to wait on
+        raise AssertionError(f"alctl serve did not answer within {timeout:g} s:\n{self.output()}")
+
+    def live(self) -> LiveServer:
+        """The started, answering server as the tests' LiveServer."""
+        return LiveServer(self.url, self.wait_serving(), self._alive(), self.workspace, self.log)
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> float:
+        """SIGINT like Ctrl+C; the seconds it took to exit (AssertionError if too long, after
+        SIGABRT made the fault handler print every thread's stack)."""
+        if self.process is None:
+            return 0.0
+        return stop_server(self.process, self.log, timeout)
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 @contextlib.contextmanager
 def running_server(
     workspace: Path,
@@ -142,22 +256,16 @@ def running_server(
     dataset: str = "mnist",
     extra_args: Sequence[str] = (),
     stop_timeout: float = STOP_TIMEOUT_S,
+    *,
+    port: int | None = None,
 ) -> Iterator[LiveServer]:
-    """`alctl serve` on a free port until the block ends; then SIGINT, and it must exit."""
-    port = free_port()
-    log = Path(tempfile.mkstemp(prefix="alctl-serve-", suffix=".log")[1])
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            serve_command(workspace, data_dir, port, dataset, extra_args),
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env=server_env(),
-            cwd=REPO,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    with stopped_afterwards(process, log, stop_timeout):
-        token = _wait_until_serving(process, url, workspace, log)
-        yield LiveServer(url, token, process, workspace, log)
+    """`alctl serve` (on `port`, else a free one) until the block ends; then SIGINT, and it
+    must exit. A restart on the same port comes back where an open page looks."""
+    server = ServerProcess(workspace, data_dir, dataset, port=port, extra_args=extra_args)
+    server.start()
+    assert server.process is not None
+    with stopped_afterwards(server.process, server.log, stop_timeout):
+        yield server.live()
 
 
 @contextlib.contextmanager
@@ -177,26 +285,6 @@ def stopped_afterwards(
             exc.add_note(f"the server's output:\n{log.read_text()}")
         raise
     stop_server(process, log, timeout)
-
-
-def _wait_until_serving(
-    process: subprocess.Popen[bytes], url: str, workspace: Path, log: Path
-) -> str:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"alctl serve exited with {process.returncode}:\n{log.read_text()}"
-            )
-        with contextlib.suppress(OSError):
-            token = discovery_token(workspace, process)
-            if token is not None and fetch(url + "api/status", timeout=2).status == 200:
-                return token
-        time.sleep(0.1)
-    process.kill()
-    raise AssertionError(
-        f"alctl serve did not answer within {START_TIMEOUT_S:g} s:\n{log.read_text()}"
-    )
 
 
 def stop_server(
@@ -222,64 +310,40 @@ def stop_server(
     return time.monotonic() - started
 
 
-@dataclass
-class Event:
-    event: str
-    data: Any  # parsed JSON
-    id: str | None
-    raw: str  # the data line(s) as sent
-
-
 class SSEReader:
-    """A real `/api/events` connection read line by line (each read bounded by `timeout`)."""
+    """A real `/api/events` connection (the CLI's own client, alctl.cli.server_client), with
+    the tests' ways to fail: EOFError when the server ends the stream, AssertionError when
+    no event comes before a deadline. Heartbeat comments are kept in `comments`."""
 
-    def __init__(self, base_url: str, timeout: float = 30.0, headers: dict[str, str] | None = None):
-        parts = urlsplit(base_url)
-        self._conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
-        self._conn.request(
-            "GET", "/api/events", headers={"Accept": "text/event-stream", **(headers or {})}
-        )
-        self.response = self._conn.getresponse()
-        assert self.response.status == 200, self.response.read()
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float = 30.0,
+        headers: dict[str, str] | None = None,
+        path: str = "/api/events",
+    ):
         self.comments: list[str] = []
+        self.stream = open_event_stream(base_url, headers, timeout, self.comments.append, path)
 
-    def next(self, deadline: float | None = None) -> Event:
+    def next(self, deadline: float | None = None) -> SSEEvent:
         """The next event; EOFError when the server ends the stream."""
-        name, data, event_id = "message", [], None
-        while True:
-            if deadline is not None and time.monotonic() > deadline:
-                raise AssertionError(
-                    f"no event before the deadline; comments: {self.comments[-3:]}"
-                )
-            raw = self.response.fp.readline()
-            if not raw:
-                raise EOFError("the server closed the event stream")
-            line = raw.decode().rstrip("\r\n")
-            if not line:
-                if data:
-                    text = "\n".join(data)
-                    return Event(name, json.loads(text), event_id, text)
-                continue
-            if line.startswith(":"):
-                self.comments.append(line)
-                continue
-            key, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if key == "event":
-                name = value
-            elif key == "data":
-                data.append(value)
-            elif key == "id":
-                event_id = value
+        try:
+            return self.stream.next(deadline)
+        except StreamClosed as exc:
+            raise EOFError(str(exc)) from None
+        except DeadlinePassed:
+            raise AssertionError(
+                f"no event before the deadline; comments: {self.comments[-3:]}"
+            ) from None
 
-    def until(self, name: str, limit: int = 10_000, deadline_s: float = 300.0) -> list[Event]:
+    def until(self, name: str, limit: int = 10_000, deadline_s: float = 300.0) -> list[SSEEvent]:
         """Events up to and including the first one called `name`.
 
         Heartbeat comments keep the connection busy, so the socket timeout alone never ends a
         wait for an event that will not come; `deadline_s` does (checked as events arrive and
         at least every heartbeat).
         """
-        seen: list[Event] = []
+        seen: list[SSEEvent] = []
         deadline = time.monotonic() + deadline_s
         for _ in range(limit):
             seen.append(self.next(deadline))
@@ -288,7 +352,7 @@ class SSEReader:
         raise AssertionError(f"no {name!r} event among {len(seen)}")
 
     def close(self) -> None:
-        self._conn.close()
+        self.stream.close()
 
     def __enter__(self) -> SSEReader:
         return self

@@ -1,4 +1,4 @@
-"""The JSON API of docs/ARCHITECTURE.md against a real uvicorn server (in a thread)."""
+"""The JSON API of docs/api.md against a real uvicorn server (in a thread)."""
 
 from __future__ import annotations
 

@@ -18,23 +18,14 @@ import httpx
 import pytest
 
 from tests.browser import (
-    CHROMIUM,
     PLOT_VIEW,
     guard_page,
     read_labels_csv,
-    server_on_port,
     wait_for,
 )
 from tests.live_server import LiveServer, free_port, running_server
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason=f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests",
-    ),
-]
-sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = [pytest.mark.browser]
 
 READY_TIMEOUT_MS = 60_000
 
@@ -301,18 +292,22 @@ def test_500_labels_at_key_repeat_speed_leave_csv_equal_to_page(dashboard: Dashb
     assert dashboard.page.locator(".toast-error").count() == 0
 
 
-def train_one_epoch(page: Any) -> None:
-    """Start a 1-epoch session from the form and wait until the page says it completed."""
+def train_one_epoch(page: Any, server: LiveServer) -> None:
+    """Start a 1-epoch session from the form and wait until the page says it completed and
+    was saved (the result line's phase is `done` once `session_saved` arrived)."""
     page.fill("input[name=epochs]", "1")
     page.fill("input[name=batch_size]", "64")
     page.click("#train-start")
     wait_for(
-        lambda: "completed" in (page.text_content("#train-result") or ""),
+        lambda: (
+            "completed" in (page.text_content("#train-result") or "")
+            and page.get_attribute("#train-result", "data-phase") == "done"
+        ),
         timeout=120,
-        what="the session to complete",
+        what="the session to complete and be saved",
     )
-    # "completed" arrives with train_ended; idle only once the save is done.
-    wait_for(lambda: page.text_content("#train-state") == "idle", timeout=60, what="the save")
+    # The server agrees: idle means the save is done, so the next start is not a 409.
+    wait_for(lambda: server.training_state() == "idle", timeout=60, what="the server idle")
 
 
 def test_training_refreshes_the_latent_in_place(dashboard: Dashboard) -> None:
@@ -321,7 +316,7 @@ def test_training_refreshes_the_latent_in_place(dashboard: Dashboard) -> None:
     dashboard.select(serial)
     version = dashboard.js("window.alctl.state.latentVersion")
     before = dashboard.js(PLOT_VIEW)
-    train_one_epoch(page)
+    train_one_epoch(page, dashboard.server)
     assert re.search(r"epoch 1 / 1", page.text_content("#progress-epoch"))
     assert page.text_content("#train-state") == "idle"
     wait_for(
@@ -358,29 +353,42 @@ def test_training_input_is_checked_before_sending(dashboard: Dashboard) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stop", ["sigint", "sigkill-while-training"])
+@pytest.mark.parametrize("stop", ["sigint", "sigint-while-training", "sigkill-while-training"])
 def test_page_carries_on_after_a_server_restart(
     browser: Any, tmp_path: Path, tiny_data_dir: Path, stop: str
 ) -> None:
     """Lose the server for real (Ctrl+C, or kill -9 mid-session), change the CSV meanwhile,
-    restart: the page takes the new server's token and state, then labels and trains."""
+    restart: the page takes the new server's token and state, then labels and trains. Of a
+    session it saw running, it says what the new server has: saved (Ctrl+C stops a session
+    between batches and saves it) or lost (kill -9)."""
     workspace, port = tmp_path / "ws", free_port()
     workspace.mkdir()
-    with server_on_port(workspace, tiny_data_dir, port) as first:
+    # A Ctrl+C mid-session waits for the session to be saved (slow on a busy machine).
+    with running_server(workspace, tiny_data_dir, stop_timeout=30, port=port) as first:
         board, page = open_dashboard(browser, first)
         instance = board.js("window.alctl.serverInstance")
         label_with_key(board, 50, 8)
-        if stop == "sigkill-while-training":
+        if stop.endswith("-while-training"):
             response = httpx.post(
                 first.url + "api/train",
-                json={"epochs": 1000, "batch_size": 1},
+                json={"epochs": 1000, "batch_size": 8},
                 headers={"X-Alctl-Token": first.token},
             )
             assert response.status_code == 202, response.text
             wait_for(lambda: "running" in page.text_content("#train-result"), what="'running'")
+            # A stop keeps whole epochs: let one end first.
+            wait_for(
+                lambda: "epoch 2 /" in page.text_content("#progress-epoch"),
+                timeout=120,
+                what="a whole epoch",
+            )
+            board.guard.allow("ERR_INCOMPLETE_CHUNKED_ENCODING")  # the stream ends mid-way
+            # Saved, so the next server starts from its cache and loads the model behind it:
+            # the page's samples wait for it (503 "model loading").
+            board.guard.allow("status of 503 (Service Unavailable)")
+        if stop == "sigkill-while-training":
             first.process.kill()
             first.process.wait()
-            board.guard.allow("ERR_INCOMPLETE_CHUNKED_ENCODING")  # the stream cut mid-way
             # Requests in flight at the kill (queue thumbnails, the next sample's prefetch):
             # refused, reset, or cut after the headers promised a length (an image mid-body).
             board.guard.allow("ERR_CONNECTION_RESET")
@@ -398,7 +406,7 @@ def test_page_carries_on_after_a_server_restart(
         csv.write("51,1\n")  # an edit while no server runs
     # This server has just trained and saved; on a machine with a load of 10 and more its
     # Ctrl+C exit took over 10 s twice in 3 runs (Ctrl+C promptness has its own tests).
-    with server_on_port(workspace, tiny_data_dir, port, stop_timeout=30) as second:
+    with running_server(workspace, tiny_data_dir, stop_timeout=30, port=port) as second:
         wait_for(
             lambda: page.get_attribute("#conn", "data-state") == "live",
             timeout=30,
@@ -412,11 +420,24 @@ def test_page_carries_on_after_a_server_restart(
         wait_for(lambda: page.text_content("#train-error") == "", what="the stale error cleared")
         assert page.text_content("#train-state") == "idle"
         if stop == "sigkill-while-training":
-            assert "interrupted" in page.text_content("#train-result")
+            assert page.text_content("#train-result") == (
+                "session 1 ended with the server and nothing of it was kept: the model is as it"
+                " was before it"
+            )
+        if stop == "sigint-while-training":
+            result = page.text_content("#train-result")
+            assert re.fullmatch(
+                r"session 1 stopped and was saved before the server restarted: "
+                r"(\d+) epochs?, \1 in total",
+                result,
+            ), result
+            # Its own evaluation beside it (the saved weights were evaluated), nothing older.
+            wait_for(lambda: page.is_visible("#eval-line"), what="session 1's evaluation")
+            assert page.text_content("#eval-line").startswith("session 1: test ")
 
         # The page works against the new server: a label and a training session.
         label_with_key(board, 52, 5)
-        train_one_epoch(page)
+        train_one_epoch(page, second)
         assert page.text_content("#train-error") == ""
         history = httpx.get(second.url + "api/history").json()
         wait_for(

@@ -14,14 +14,12 @@ from typing import Any
 
 import pytest
 
-from tests.browser import CHROMIUM, PLOT_VIEW, guard_page, wait_for
+from tests.browser import PLOT_VIEW, guard_page, wait_for
 from tests.live_server import LiveServer, running_server
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing"),
 ]
-sync_api = pytest.importorskip("playwright.sync_api")
 
 # The emptiest place on the canvas (farthest from every point), in CSS pixels of the page.
 EMPTIEST_SPOT = """async () => {

@@ -22,15 +22,11 @@ from typing import Any
 
 import pytest
 
-from tests.browser import CHROMIUM, box, guard_page, inside, overlap, wait_for
+from tests.browser import box, guard_page, inside, overlap, wait_for
 from tests.datagen import seed_labels, write_synthetic_idx
 from tests.live_server import LiveServer, SSEReader, running_server
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing"),
-]
-sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = [pytest.mark.browser]
 
 SIZES = [(1000, 700), (1280, 800), (1600, 1000), (1920, 1080)]
 THREE_COLUMNS = SIZES[1:]  # from 1200 px on, both side columns show

@@ -14,14 +14,12 @@ from typing import Any
 
 import pytest
 
-from tests.browser import CHROMIUM, PLOT_VIEW, box, guard_page, overlap, wait_for
+from tests.browser import PLOT_VIEW, box, guard_page, overlap, wait_for
 from tests.live_server import LiveServer, running_server
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing"),
 ]
-sync_api = pytest.importorskip("playwright.sync_api")
 
 READY_TIMEOUT_MS = 60_000
 ZOOM_LIMITS = (0.5, 40)  # static/js/viewport.js

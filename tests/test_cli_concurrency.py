@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 from ssvae.io.labels import LabelStore
 from tests.cli_support import Outcome, api_client, run
 from tests.live_server import LiveServer
+from tests.waiting import wait_for
 
 
 def test_concurrent_cli_processes_and_api_leave_a_correct_csv(
@@ -63,7 +63,4 @@ def test_concurrent_cli_processes_and_api_leave_a_correct_csv(
         answer = client.request("GET", "/api/labels")
         return {int(s): v for s, v in answer["labels"].items()}
 
-    deadline = time.monotonic() + 15
-    while server_labels() != want:
-        assert time.monotonic() < deadline, "the server's labels never matched the CSV"
-        time.sleep(0.2)
+    wait_for(lambda: server_labels() == want, 15, "the server's labels to match the CSV")

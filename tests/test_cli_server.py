@@ -16,6 +16,7 @@ from alctl.discovery import ServerInfo, write_discovery
 from ssvae.io.labels import LabelStore
 from tests.cli_support import api_client, one_error_line, run
 from tests.live_server import LiveServer, running_server
+from tests.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +137,4 @@ def test_no_server_flag_works_on_the_files(server: LiveServer, tiny_data_dir: Pa
     assert csv_labels(server)[301] == 3
     # The server's label-file watcher picks the outside edit up.
     client: ApiClient = api_client(server)
-    deadline = time.monotonic() + 15
-    while client.labels_csv().count("301,3") == 0:
-        assert time.monotonic() < deadline, "the server never saw the file change"
-        time.sleep(0.2)
+    wait_for(lambda: "301,3" in client.labels_csv(), 15, "the server to see the file change")

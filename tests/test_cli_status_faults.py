@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from alctl.cli.server_client import ApiClient, ServerError
 from tests.cli_support import run
 from tests.live_server import running_server
+from tests.waiting import wait_for
 
 
 def test_status_reports_an_unreadable_labels_file(workspace: Path, tiny_data_dir: Path) -> None:
@@ -21,25 +21,27 @@ def test_status_reports_an_unreadable_labels_file(workspace: Path, tiny_data_dir
         assert server.api("PUT", "/api/labels/3", {"label": 4}).status == 200
         csv = workspace / "data" / "mnist" / "labels.csv"
         csv.write_text("Serial,label\n3,four\n")
-        deadline = time.monotonic() + 10
-        while not server.api("GET", "/api/status").json()["labels"]["file_error"]:
-            assert time.monotonic() < deadline, "the watcher never noticed the bad file"
-            time.sleep(0.1)
+
+        def file_error() -> object:
+            return server.api("GET", "/api/status").json()["labels"]["file_error"]
+
+        wait_for(file_error, 10, "the watcher to notice the bad file")
         shown = run("status", "--workspace", workspace)
         assert shown.code == 0, shown
         assert "the file cannot be read" in shown.stdout and "'four'" in shown.stdout
         assert server.url.rstrip("/") in shown.stdout  # it is the server's view, not the files'
         csv.write_text("Serial,label\n3,4\n")
-        while server.api("GET", "/api/status").json()["labels"]["file_error"]:
-            assert time.monotonic() < deadline + 10
-            time.sleep(0.1)
+        wait_for(lambda: not file_error(), 20, "the watcher to notice the repaired file")
 
 
 def test_status_reports_a_model_that_failed_to_load(workspace: Path, tiny_data_dir: Path) -> None:
     with running_server(workspace, tiny_data_dir) as server:
         assert server.api("POST", "/api/train", {"epochs": 1}).status == 202
-        while server.api("GET", "/api/status").json()["checkpoint"]["epochs_trained"] != 1:
-            time.sleep(0.1)
+        wait_for(
+            lambda: server.api("GET", "/api/status").json()["checkpoint"]["epochs_trained"] == 1,
+            120,
+            "the first session's checkpoint",
+        )
     # Damage the weights, keeping size and mtime: the points cache still matches, so the
     # server starts warm and only the background model load finds the damage.
     ckpt = workspace / "artifacts" / "mnist" / "ssvae.ckpt"
@@ -49,10 +51,11 @@ def test_status_reports_a_model_that_failed_to_load(workspace: Path, tiny_data_d
     ckpt.write_bytes(bytes(data))
     os.utime(ckpt, ns=(before.st_atime_ns, before.st_mtime_ns))
     with running_server(workspace, tiny_data_dir) as server:
-        deadline = time.monotonic() + 30
-        while server.api("GET", "/api/status").json()["model"]["state"] == "loading":
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_for(
+            lambda: server.api("GET", "/api/status").json()["model"]["state"] != "loading",
+            30,
+            "the model load to end",
+        )
         shown = run("status", "--workspace", workspace)
         assert "model       failed to load" in shown.stdout and str(ckpt) in shown.stdout
 

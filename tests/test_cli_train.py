@@ -25,6 +25,7 @@ from tests.cli_support import (
     wait_idle,
 )
 from tests.live_server import LiveServer, running_server
+from tests.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +50,9 @@ def ws(server: LiveServer) -> list[str]:
 
 
 def wait_running(client: ApiClient, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while client.status()["training"]["state"] != "running":
-        assert time.monotonic() < deadline, "the session never started"
-        time.sleep(0.05)
+    wait_for(
+        lambda: client.status()["training"]["state"] == "running", timeout, "the session to start"
+    )
 
 
 def test_train_completes_and_is_followed(server: LiveServer, client: ApiClient) -> None:
@@ -144,10 +144,11 @@ def test_direct_training_saves_like_the_server(workspace: Path, files: list[str]
     assert "from epoch #2" in again.stdout and "(#3)" in again.stdout
 
 
-def test_direct_ctrl_c_stops_and_saves(workspace: Path, files: list[str]) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_direct_ctrl_c_stops_and_saves(workspace: Path, files: list[str], sig: int) -> None:
     trainer = Background("train", "--epochs", 1000, *files)
     trainer.wait_for_output("epoch 1/1000 (#1)")
-    trainer.proc.send_signal(signal.SIGINT)
+    trainer.proc.send_signal(sig)
     done = trainer.finish()
     assert done.code == 4, done
     assert "stopping after the current batch" in done.stdout
@@ -176,6 +177,7 @@ def test_one_direct_training_per_workspace(workspace: Path) -> None:
 
 def test_ctrl_c_on_a_terminal_asks_and_stops(server: LiveServer, client: ApiClient) -> None:
     main_fd, child_fd = pty.openpty()
+    as_foreground()
     proc = subprocess.Popen(
         [sys.executable, "-m", "alctl", "train", "--epochs", "1000", *ws(server)],
         stdin=child_fd,
@@ -183,7 +185,6 @@ def test_ctrl_c_on_a_terminal_asks_and_stops(server: LiveServer, client: ApiClie
         stderr=child_fd,
         env=cli_env(COLUMNS="100"),
         cwd=REPO,
-        preexec_fn=as_foreground,
     )
     os.close(child_fd)
     seen = b""

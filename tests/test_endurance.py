@@ -27,16 +27,14 @@ from typing import Any
 import pytest
 
 from ssvae.io.labels import LabelStore
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, guard_page, server_on_port, wait_for
-from tests.live_server import LiveServer, SSEReader, free_port
+from tests.browser import guard_page, launched_chromium, wait_for
+from tests.live_server import LiveServer, SSEReader, free_port, running_server
 from tests.test_storm_and_crash import Writer
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing"),
 ]
-sync_api = pytest.importorskip("playwright.sync_api")
 
 N = 600  # the tiny dataset
 SESSIONS = 20
@@ -144,9 +142,8 @@ def test_a_long_session_compressed(tmp_path: Path, tiny_data_dir: Path) -> None:
     workspace, port = tmp_path / "ws", free_port()
     workspace.mkdir()
     csv = workspace / "data" / "mnist" / "labels.csv"
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        with server_on_port(workspace, tiny_data_dir, port) as first:
+    with launched_chromium() as browser:
+        with running_server(workspace, tiny_data_dir, port=port) as first:
             pid = first.process.pid
             page, guard = open_page(browser, first)
             instance = page.evaluate("window.alctl.serverInstance")
@@ -203,7 +200,7 @@ def test_a_long_session_compressed(tmp_path: Path, tiny_data_dir: Path) -> None:
         guard.allow("ERR_CONNECTION_REFUSED")
         guard.allow("ERR_INCOMPLETE_CHUNKED_ENCODING")
         wait_for(lambda: page.get_attribute("#conn", "data-state") == "down", what="'down'")
-        with server_on_port(workspace, tiny_data_dir, port, stop_timeout=30) as second:
+        with running_server(workspace, tiny_data_dir, stop_timeout=30, port=port) as second:
             wait_for(
                 lambda: page.get_attribute("#conn", "data-state") == "live", 30, "the reconnect"
             )
@@ -223,5 +220,4 @@ def test_a_long_session_compressed(tmp_path: Path, tiny_data_dir: Path) -> None:
             )
             assert page.evaluate("window.alctl.pendingWrites") == 0
         page.close()
-        browser.close()
     guard.check()

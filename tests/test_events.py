@@ -111,6 +111,10 @@ def test_training_events_arrive_in_order_with_nan_as_null(server: ThreadServer) 
     assert names[0] == "train_started"
     assert names[-3:] == ["train_ended", "session_saved", "latent_refreshed"]
     assert "train_progress" in names
+    # The start time tells this session from a lost one of the same number (the page's
+    # account of a session across a server restart).
+    started_at = server.api("GET", "/api/history").json()["sessions"][-1]["started_at"]
+    assert seen[0].data["started_at"] == started_at
     assert names.index("train_progress") < names.index("train_epoch") < names.index("train_ended")
     epoch = next(e for e in seen if e.event == "train_epoch")
     # No labels: the accuracies are NaN on the server and must arrive as null.

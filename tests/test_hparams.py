@@ -112,18 +112,30 @@ def _page_verdicts() -> list[bool]:
 def test_every_consumer_gives_the_same_verdicts(tmp_path: Path) -> None:
     empty = tmp_path / "no-data"
     empty.mkdir()
-    expected = [ok for _, _, ok in CASES]
     verdicts = {
         "SSVAEConfig": [_config_accepts(n, v) for n, v, _ in CASES],
         "POST /api/train": [_api_accepts(n, v) for n, v, _ in CASES],
         "alctl train": [_cli_accepts(n, v, tmp_path, empty) for n, v, _ in CASES],
         "scripts/train.py": [_script_accepts(n, v) for n, v, _ in CASES],
     }
-    if shutil.which("node"):
-        verdicts["the page"] = _page_verdicts()
     for who, got in verdicts.items():
-        wrong = [c for c, ok, want in zip(CASES, got, expected, strict=True) if ok != want]
-        assert not wrong, f"{who} disagrees with the schema on {wrong}"
+        _assert_agrees(who, got)
+
+
+@pytest.mark.js
+def test_the_page_gives_the_same_verdicts() -> None:
+    # Fails, not skips, without Node: a missing runtime must not pass as an agreeing page.
+    assert shutil.which("node"), (
+        "node is not on PATH: install Node.js (apt-get install nodejs), "
+        "or deselect the page's JS tests: pytest -m 'not js'"
+    )
+    _assert_agrees("the page", _page_verdicts())
+
+
+def _assert_agrees(who: str, got: list[bool]) -> None:
+    expected = [ok for _, _, ok in CASES]
+    wrong = [c for c, ok, want in zip(CASES, got, expected, strict=True) if ok != want]
+    assert not wrong, f"{who} disagrees with the schema on {wrong}"
 
 
 def test_the_page_is_served_the_schema(live_server: Any) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import launched_chromium
 from tests.cli_support import invoke, one_error_line
 from tests.test_api import decode_png
 
@@ -77,6 +77,10 @@ def test_report_content(report_html: Path) -> None:
     serials = {int(s) for s in re.findall(r'alt="serial (\d+)"', html)}
     assert len(serials) == 48 and not serials & {0, 5, 9}  # labeled ones are not suggested
     assert re.search(r"<span class=\"muted\">labeled</span><b>3</b>", html)
+    # The session table shows blind accuracy (with its count), not the accuracy on the labels
+    # trained on. A first session has no earlier weights to check blind: no value, 0 labels.
+    assert "blind accuracy (new labels)</th>" in html and "accuracy on labels" not in html
+    assert "<td>– (0)</td>" in html
     # The confusion matrix counts every test image once.
     table = html.split('class="confusion"')[1].split("</table>")[0]
     counts = [int(c) for c in re.findall(r"\">(\d+)</td>", table)]
@@ -84,24 +88,17 @@ def test_report_content(report_html: Path) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
 def test_report_in_chromium_makes_no_requests(report_html: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            requests: list[str] = []
-            page.on("request", lambda request: requests.append(request.url))
-            page.goto(report_html.as_uri())
-            page.wait_for_load_state("load")
-            widths = page.evaluate(
-                "Array.from(document.images).map(i => i.complete ? i.naturalWidth : 0)"
-            )
-            heading = page.inner_text("h1")
-        finally:
-            browser.close()
+    with launched_chromium() as browser:
+        page = browser.new_page()
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(report_html.as_uri())
+        page.wait_for_load_state("load")
+        widths = page.evaluate(
+            "Array.from(document.images).map(i => i.complete ? i.naturalWidth : 0)"
+        )
+        heading = page.inner_text("h1")
     assert requests == [report_html.as_uri()]
     assert len(widths) == 53 and min(widths) > 0
     assert widths[:4] == [660, 660, 660, 20 * 28]  # three scatters, the decoder's manifold

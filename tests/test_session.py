@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,14 +19,17 @@ from ssvae.io.labels import LabelStore
 from ssvae.io.points_cache import checkpoint_stamp, load_cache, save_cache
 from ssvae.select.points import Predictions2D
 from tests.thread_server import make_session
+from tests.waiting import wait_for
 
 
 class Recorder:
     """A real event loop in a thread with one subscriber that records every event."""
 
     def __init__(self, bus: EventBus) -> None:
+        self.bus = bus
         self.events: list[tuple[str, dict]] = []
         self.loop = asyncio.new_event_loop()
+        self._arrived = threading.Condition()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(bus,), daemon=True)
         self._thread.start()
@@ -40,18 +42,33 @@ class Recorder:
             await anext(stream)
             self._ready.set()
             async for message in stream:
-                self.events.append((message["event"], json.loads(message["data"])))
+                with self._arrived:
+                    self.events.append((message["event"], json.loads(message["data"])))
+                    self._arrived.notify_all()
 
         self.loop.run_until_complete(consume())
 
     def wait_for(self, name: str, timeout: float = 60.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for event, data in self.events:
-                if event == name:
-                    return data
-            time.sleep(0.02)
-        raise AssertionError(f"no {name!r} event; got {[e for e, _ in self.events]}")
+        def first() -> tuple[dict] | None:  # a tuple: an event's data may be an empty dict
+            return next(((data,) for event, data in self.events if event == name), None)
+
+        with self._arrived:
+            found = self._arrived.wait_for(first, timeout)
+        if found is None:
+            raise AssertionError(f"no {name!r} event; got {self.names()}")
+        return found[0]
+
+    def settle(self) -> None:
+        """Return once every event published before this call has arrived: the bus keeps
+        one order, so they all come before this marker."""
+        marker = f"marker-{len(self.events)}-{id(self)}"
+        self.bus.publish("test_marker", {"marker": marker})
+        with self._arrived:
+            arrived = self._arrived.wait_for(
+                lambda: any(d.get("marker") == marker for e, d in self.events), 30
+            )
+            assert arrived, f"the marker event never arrived; got {self.names()}"
+            self.events[:] = [(e, d) for e, d in self.events if e != "test_marker"]
 
     def names(self) -> list[str]:
         return [e for e, _ in self.events]
@@ -105,7 +122,7 @@ def test_label_writes_are_not_reported_as_outside_edits_but_outside_edits_are(
     LabelStore(tmp_path / "labels.csv", 100).set(7, 1)
     state.update({9: 2}, "cli")
     assert state.check_file() is True
-    time.sleep(0.2)
+    recorder.settle()
     labels = [(d["source"], d["changes"]) for e, d in recorder.events if e == "labels"]
     assert labels == [
         ("page", [{"serial": 5, "label": 3, "previous": None}]),
@@ -126,7 +143,7 @@ def test_unreadable_label_file_is_reported_once_and_memory_kept(tmp_path: Path) 
     assert state.check_file() is False
     assert state.check_file() is False
     assert recorder.wait_for("error")["message"].startswith("the labels file cannot be read")
-    time.sleep(0.1)
+    recorder.settle()
     assert recorder.names().count("error") == 1
     assert state.get(1) == 1
 
@@ -164,10 +181,8 @@ def test_new_points_are_ranked_before_the_page_asks(session: WorkspaceSession) -
     recorder = Recorder(session.bus)
     session.start_training(1, {})
     recorder.wait_for("latent_refreshed")
-    deadline = time.monotonic() + 30
-    while session.labeling_queue.clusters.fits == 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    fits = session.labeling_queue.clusters.fits
+    # The ranking runs in the background after the refresh and announces nothing: poll it.
+    fits = wait_for(lambda: session.labeling_queue.clusters.fits, 30, "the queue's clusters")
     assert fits >= 1
     head = session.queue("typical", 50)
     assert head["strategy"] == "typical" and len(head["items"]) == 50
@@ -234,6 +249,13 @@ def test_restart_uses_the_cache_and_loads_the_model_in_the_background(
     with pytest.raises(SessionError, match="model loading") as loading:
         again.sample(0)
     assert loading.value.status == 503
+    heard = Recorder(again.bus)  # a page that took "loading" from its snapshot
     again.load_model_in_background().join(60)
     assert again.status()["model"]["state"] == "ready"
+    # ...hears when that fact changes (its header would say "loading" for good otherwise).
+    assert heard.wait_for("model") == {
+        "state": "ready",
+        "error": None,
+        "device": again.status()["device"],
+    }
     assert again.sample(0)["pred"] == session.sample(0)["pred"]

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from ssvae.data.synthetic import synthetic_dataset
-from ssvae.runs.simulate import Oracle, Plan, pool_subset, read_results, run_simulation, summarize
+from ssvae.runs.campaign import run_simulation
+from ssvae.runs.sim_results import read_results, summarize
+from ssvae.runs.simulate import Oracle, Plan, pool_subset
 from tests.cli_support import invoke, one_error_line
 
 PLAN_ARGS = ("--start", 50, "--step", 50, "--rounds", 2, "--epochs-per-round", 5)
@@ -35,7 +37,7 @@ def test_simulate_end_to_end_leaves_user_files_alone(
     out = invoke(
         "simulate", "--strategy", "margin,random", *PLAN_ARGS, "--set", "batch_size=32",
         "--dataset", "mnist", "--data-dir", tiny_data_dir, "--workspace", workspace,
-        "--name", "ci",
+        "--name", "ci", "--workers", 1,  # in this process (tests/test_simulate_ray.py: Ray)
     )  # fmt: skip
 
     assert out.code == 0, out.stderr
@@ -51,6 +53,9 @@ def test_simulate_end_to_end_leaves_user_files_alone(
     with (run / "summary.csv").open() as handle:
         assert len(list(csv.DictReader(handle))) == 4
     assert "margin" in out.stdout and "random" in out.stdout and " ± " in out.stdout
+    # Each round's line tells what a session's does: the 50 picks were predicted blind.
+    assert "round 2/2, 100 labels: test accuracy " in out.stderr
+    assert "blind accuracy " in out.stderr and "on 50 new labels" in out.stderr
     assert _snapshot(workspace) == before
 
 
@@ -131,3 +136,68 @@ def test_pool_is_a_fixed_subset_and_keeps_the_test_split() -> None:
     assert all(bytes(img) in rows for img in a.train_images)
     with pytest.raises(ValueError, match="pool"):
         Plan(["random"], pool=-1).validate(300)
+
+
+def test_runs_train_on_one_torch_thread_and_leave_the_callers_setting(tmp_path: Path) -> None:
+    # Two threads per run collapse under any load (`alctl simulate --quick` took ~58 s
+    # instead of seconds); one thread per run is the policy on every path.
+    import torch
+
+    data = synthetic_dataset(300, 100)
+    plan = Plan(["random"], start=10, step=10, rounds=2, epochs_per_round=1,
+                overrides={"batch_size": 64})  # fmt: skip
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen: list[int] = []
+        run_simulation(data, plan, tmp_path, on_progress=lambda p: seen.append(
+            torch.get_num_threads()) if p.row else None)  # fmt: skip
+        assert seen == [1, 1]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_a_round_is_a_session_of_the_pipeline_without_its_files(tmp_path: Path) -> None:
+    # Issue 15: each round runs the steps of the one end-of-session pipeline that apply, so
+    # its row holds what the page's and the shell's session record holds, to the last bit.
+    from ssvae.runs.pipeline import SessionFiles, run_session
+    from ssvae.runs.simulate import torch_threads
+    from ssvae.select.ranking import rank
+    from ssvae.train.trainer import InteractiveTrainer
+
+    data = synthetic_dataset(300, 100)
+    plan = Plan(["margin"], start=10, step=10, rounds=3, epochs_per_round=2,
+                overrides={"batch_size": 64})  # fmt: skip
+    rows = run_simulation(data, plan, tmp_path / "sim")
+    files = SessionFiles(data.name, tmp_path / "ssvae.ckpt", tmp_path / "history.csv")
+    labels = np.full(data.n_train, -1, np.int64)
+    first = np.random.default_rng(0).permutation(data.n_train)[: plan.start]
+    labels[first] = data.train_targets[first]
+    with torch_threads(1):
+        trainer = InteractiveTrainer(plan.config(0))
+        for row in rows:
+            outcome = run_session(trainer, data, labels, files, epochs=plan.epochs_per_round)
+            assert outcome.saved and outcome.evaluation is not None and outcome.points
+            for key, value in outcome.evaluation.items():  # results.csv keeps 6 digits
+                assert row[key] == (value if value is None else pytest.approx(value, rel=1e-5))
+            assert row["temperature"] == pytest.approx(trainer.model.temperature, rel=1e-5)
+            assert row["n_labels"] == outcome.n_labeled
+            picks = rank("margin", outcome.points.probs, outcome.points.latent, labels >= 0,
+                         plan.step, seed=row["round"]).indices  # fmt: skip
+            labels[picks] = data.train_targets[picks]
+    assert rows[0]["blind_accuracy"] is None and rows[0]["blind_n"] == 0  # nothing learnt yet
+    assert [r["blind_n"] for r in rows[1:]] == [10, 10]  # the picks, before training on them
+    assert any(r["temperature"] != 1.0 for r in rows[1:])  # fitted on them, carried over
+
+
+def test_results_of_an_older_alctl_are_not_resumed(tiny_data_dir: Path, workspace: Path) -> None:
+    run = workspace / "artifacts" / "mnist" / "simulations" / "old"
+    run.mkdir(parents=True)
+    old = "strategy,seed,round,n_labels,test_accuracy,ece_raw,ece_calibrated,ece_carried,"
+    (run / "results.csv").write_text(old + "temperature,wall_s\nrandom,0,0,50,0.5,0,0,0,1,1\n")
+    out = invoke("simulate", "--strategy", "random", *PLAN_ARGS, "--dataset", "mnist",
+                 "--data-dir", tiny_data_dir, "--workspace", workspace, "--name", "old",
+                 "--workers", 1)  # fmt: skip
+    assert out.code == 1 and "other columns" in one_error_line(out)
+    assert (run / "results.csv").read_text().startswith(old)

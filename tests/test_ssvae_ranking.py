@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ssvae.select.ranking import STRATEGIES, k_center, rank, uncertainty_scores
+from ssvae.select.ranking import (
+    DIVERSE_CANDIDATES,
+    STRATEGIES,
+    k_center,
+    rank,
+    uncertainty_scores,
+)
 
 # Sample 0 sure, 1 torn between two classes, 2 spread over all, 3 equal to 1 (a tie).
 PROBS = np.array(
@@ -90,3 +96,21 @@ def test_scores_reject_bad_input() -> None:
         rank("diverse", PROBS, None, NONE_LABELED, 2)
     with pytest.raises(ValueError, match="at least 2 classes"):
         uncertainty_scores("margin", np.ones((3, 1)))
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_strategy_is_one_order_and_n_only_cuts_it(strategy: str) -> None:
+    rng = np.random.default_rng(8)
+    n_points = 3000
+    logits = rng.normal(size=(n_points, 10)) * 2
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    latent = rng.normal(size=(n_points, 2))
+    features = rng.normal(size=(n_points, 6))
+    labeled = np.zeros(n_points, bool)
+    labeled[rng.permutation(n_points)[:40]] = True
+    longest = DIVERSE_CANDIDATES + 20  # "diverse" past its candidates, too
+    full = rank(strategy, probs, latent, labeled, longest, seed=2, features=features)
+    for n in (1, 5, 10, 20, 50, 100, DIVERSE_CANDIDATES + 1):
+        head = rank(strategy, probs, latent, labeled, n, seed=2, features=features)
+        assert head.indices.tolist() == full.indices[:n].tolist(), n
+    assert len(set(full.indices.tolist())) == longest and not labeled[full.indices].any()

@@ -24,10 +24,11 @@ CENTRES = [0, 41, 66]
 
 
 def test_one_pick_per_blob_biggest_first_and_each_is_the_blob_centre() -> None:
-    picks, scores = typical_picks(POINTS, np.zeros(len(POINTS), bool), 3)
+    # TypiClust's k: the labels plus the budget (3 picks: 3 clusters).
+    picks, scores = typical_picks(POINTS, np.zeros(len(POINTS), bool), 3, lookahead=3)
     assert picks.tolist() == CENTRES
     assert scores * 76 == pytest.approx([41, 25, 9])  # share of the points, no label yet
-    again, _ = typical_picks(POINTS, np.zeros(len(POINTS), bool), 4)
+    again, _ = typical_picks(POINTS, np.zeros(len(POINTS), bool), 4, lookahead=4)
     blob = np.searchsorted([41, 66], again, side="right")  # 4 clusters: one blob splits
     assert sorted(set(blob.tolist())) == [0, 1, 2]
 
@@ -35,7 +36,7 @@ def test_one_pick_per_blob_biggest_first_and_each_is_the_blob_centre() -> None:
 def test_a_labeled_blob_is_covered_so_the_picks_go_elsewhere() -> None:
     labeled = np.zeros(len(POINTS), bool)
     labeled[5] = True  # a point of the biggest blob
-    picks, scores = typical_picks(POINTS, labeled, 3)
+    picks, scores = typical_picks(POINTS, labeled, 3, lookahead=3)
     # k = 4 clusters: the big blob may be split, but the other two blobs are both asked.
     assert {41, 66} <= set(picks.tolist())
     assert 5 not in picks.tolist()
@@ -121,8 +122,66 @@ def test_a_memo_gives_the_same_picks_and_keeps_its_clusters_across_labels() -> N
         assert with_memo[1] == pytest.approx(without[1])
         assert not labeled[with_memo[0]].any()
         k = 60 if step + 1 <= 10 else 70
-        fits.append(id(memo.clusters(points.astype(np.float64), k, 2)[0]))
+        fits.append(id(memo.clusters(points.astype(np.float64), k, 2).assign))
     assert len(set(fits[:10])) == 1  # one k-means for the first ten labels
     assert fits[10] != fits[0] and fits[11] == fits[10]  # k moved to 70: clustered once more
     moved = points + np.float32(0.5)  # new predictions: never the old clusters
-    assert id(memo.clusters(moved.astype(np.float64), 70, 2)[0]) != fits[-1]
+    assert id(memo.clusters(moved.astype(np.float64), 70, 2).assign) != fits[-1]
+
+
+def test_the_picks_are_one_order_whatever_n_asks_for() -> None:
+    rng = np.random.default_rng(4)
+    points = rng.normal(size=(2000, 5))
+    labeled = np.zeros(len(points), bool)
+    labeled[rng.permutation(len(points))[:30]] = True
+    longest, scores = typical_picks(points, labeled, 80, seed=1)
+    for n in (1, 5, 10, 20, 30, 50, 79):
+        picks, head_scores = typical_picks(points, labeled, n, seed=1)
+        assert picks.tolist() == longest[:n].tolist(), n
+        assert head_scores == pytest.approx(scores[:n])
+
+
+class DictStore:
+    """A ClusterStore in memory (ssvae.io.queue_cache keeps them on disk)."""
+
+    def __init__(self) -> None:
+        self.saved: dict[tuple[bytes, int, int], representative.Clusters] = {}
+
+    def load_clusters(self, digest: bytes, k: int, seed: int) -> representative.Clusters | None:
+        return self.saved.get((digest, k, seed))
+
+    def save_clusters(self, digest: bytes, clusters: representative.Clusters) -> None:
+        self.saved[(digest, clusters.k, clusters.seed)] = clusters
+
+
+def test_a_store_hands_the_clusters_to_the_next_process_and_changes_no_pick() -> None:
+    points = np.random.default_rng(5).normal(size=(1500, 3))
+    labeled = np.zeros(len(points), bool)
+    labeled[:7] = True
+    store = DictStore()
+    first = representative.ClusterMemo(store=store)
+    k = representative.cluster_count(7, len(points))
+    clusters = first.clusters(points, k, 0)
+    assert clusters.complete(points) and not clusters.complete(points)  # all, then nothing new
+    first.save(points, clusters)
+    again = representative.ClusterMemo(store=store)  # a restarted server
+    with_store = typical_picks(points, labeled, 40, memo=again)
+    assert again.fits == 0
+    assert with_store[0].tolist() == typical_picks(points, labeled, 40)[0].tolist()
+
+
+def test_a_pace_is_called_between_steps_and_its_exception_ends_the_work() -> None:
+    points = np.random.default_rng(6).normal(size=(3000, 4))
+    calls = []
+
+    class Stop(Exception):
+        pass
+
+    def pace() -> None:
+        calls.append(1)
+        if len(calls) == 5:
+            raise Stop
+
+    with pytest.raises(Stop):
+        typical_picks(points, np.zeros(len(points), bool), 20, pace=pace)
+    assert len(calls) == 5

@@ -7,6 +7,7 @@ was in flight may hold that request's value or the acknowledged one before it; n
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import threading
@@ -19,9 +20,11 @@ from alctl.cli.server_client import ApiClient, ServerError
 from ssvae.io.checkpoint import load_checkpoint
 from ssvae.io.checkpoint_integrity import previous_path
 from ssvae.io.history import read_history_csv
+from ssvae.io.housekeeping import SETTLE_S
 from ssvae.io.labels import LabelStore
 from tests.cli_support import run
 from tests.live_server import LiveServer, SSEReader, running_server
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 N = 600  # the tiny dataset
@@ -69,13 +72,24 @@ def test_label_storm_while_training(workspace: Path, tiny_data_dir: Path) -> Non
         writers = [Writer(server, range(k * 100, k * 100 + 100), seed=k) for k in range(4)]
         sessions = {"started": 0}
         storming = threading.Event()
+        trainer_failures: list[BaseException] = []
 
-        def keep_training() -> None:  # early stopping ends sessions; start the next at once
-            while not storming.is_set():
-                body = {"epochs": 1000, "batch_size": 8}
-                if server.api("POST", "/api/train", body).status == 202:
-                    sessions["started"] += 1
-                time.sleep(0.05)
+        def keep_training() -> None:
+            # Early stopping ends sessions: the next starts as soon as the last one is saved.
+            # Once the storm is over, the running session is stopped.
+            try:
+                with SSEReader(server.url) as events:
+                    events.next()  # the snapshot: subscribed from here on
+                    while not storming.is_set():
+                        _start(server, {"epochs": 1000, "batch_size": 8})
+                        sessions["started"] += 1
+                        stopping = False
+                        while events.next(time.monotonic() + 300).event != "session_saved":
+                            if storming.is_set() and not stopping:
+                                server.api("POST", "/api/train/stop")
+                                stopping = True
+            except BaseException as exc:
+                trainer_failures.append(exc)
 
         trainer = threading.Thread(target=keep_training)
         trainer.start()
@@ -107,8 +121,8 @@ def test_label_storm_while_training(workspace: Path, tiny_data_dir: Path) -> Non
         assert not cli_failures and not any(w.errors for w in writers)
         assert sum(w.ops for w in writers) + 50 == 2_000
         storming.set()
-        trainer.join(30)
-        server.api("POST", "/api/train/stop")
+        trainer.join(300)
+        assert not trainer.is_alive() and not trainer_failures, trainer_failures
         sessions_seen = server.api("GET", "/api/history").json()["sessions"]
         assert sessions["started"] >= 1
         assert all(s["status"] in ("running", "early_stopped", "stopped") for s in sessions_seen)
@@ -116,15 +130,37 @@ def test_label_storm_while_training(workspace: Path, tiny_data_dir: Path) -> Non
         want = {s: v for w in writers for s, v in w.acked.items() if v is not None}
         want.update(cli_acked)
         assert _csv(workspace) == want
-        deadline = time.monotonic() + 15  # the --no-server writes reach it through its watcher
-        while True:
-            served = {
-                int(s): v for s, v in server.api("GET", "/api/labels").json()["labels"].items()
-            }
-            if served == want or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        assert served == want
+
+        def served() -> dict[int, int]:
+            answer = server.api("GET", "/api/labels").json()["labels"]
+            return {int(s): v for s, v in answer.items()}
+
+        # The --no-server writes reach the server through its file watcher.
+        wait_for(lambda: served() == want, 15, "the server to hold every acknowledged label")
+
+
+def _in_full_swing(writers: list[Writer], rng: random.Random) -> None:
+    """Return at a random moment of a storm in full swing: once every writer was answered,
+    after a random number of further answers (on a busy machine the first answers alone can
+    take over a second)."""
+    wait_for(lambda: all(w.ops for w in writers), 60, "every writer's first answer")
+    more = sum(w.ops for w in writers) + rng.randrange(20, 200)
+    wait_for(
+        lambda: sum(w.ops for w in writers) >= more or any(w.errors for w in writers),
+        120,
+        f"{more} answers in all",
+    )
+
+
+def age_temp_files(workspace: Path) -> None:
+    """Make the temp files a killed server left behind older than SETTLE_S.
+
+    A restart leaves a temp file younger than that to its writer, which may be between its
+    close and its rename; the writer here is dead, so age the files instead of waiting.
+    """
+    old = time.time() - SETTLE_S - 1
+    for path in workspace.rglob(".*.tmp"):
+        os.utime(path, (old, old))
 
 
 def _start(server: LiveServer, body: dict) -> None:
@@ -153,12 +189,7 @@ def test_kill_9_in_label_storms(workspace: Path, tiny_data_dir: Path) -> None:
             threads = [threading.Thread(target=w.run, args=(10_000, stop)) for w in writers]
             for thread in threads:
                 thread.start()
-            # The kill lands at a random moment of a storm in full swing: on a busy machine
-            # the first answers alone can take over a second.
-            deadline = time.monotonic() + 60
-            while not all(w.ops for w in writers) and time.monotonic() < deadline:
-                time.sleep(0.02)
-            time.sleep(rng.uniform(0.3, 1.5))
+            _in_full_swing(writers, rng)
             server.process.send_signal(signal.SIGKILL)
             server.process.wait(10)
             stop.set()
@@ -169,7 +200,7 @@ def test_kill_9_in_label_storms(workspace: Path, tiny_data_dir: Path) -> None:
             acked.update(writer.acked)
             maybe.update(writer.in_flight)
             assert writer.ops > 0
-        time.sleep(1.1)  # temp files younger than a second are left for their writer
+        age_temp_files(workspace)
         with running_server(workspace, tiny_data_dir) as server:
             _check_after_crash(workspace, acked, maybe)
             served = server.api("GET", "/api/labels").json()["labels"]
@@ -190,10 +221,12 @@ def test_kill_9_during_the_end_of_session_save(
             events.until("latent_refreshed")  # a first checkpoint to fall back on
             _start(server, {"epochs": 2})
             events.until("train_ended")
-            time.sleep(delay_ms / 1000)  # somewhere in: checkpoint, history, plot, cache
+            # Not a wait for something: the kill's moment, somewhere in the save (checkpoint,
+            # history, plot, cache), is what this test varies.
+            time.sleep(delay_ms / 1000)
             server.process.send_signal(signal.SIGKILL)
             server.process.wait(10)
-    time.sleep(1.1)
+    age_temp_files(workspace)
     ckpt = workspace / "artifacts" / "mnist" / "ssvae.ckpt"
     with running_server(workspace, tiny_data_dir) as server:
         status = server.api("GET", "/api/status").json()

@@ -80,7 +80,7 @@ def main() -> None:
     for name, points in spaces.items():
         points = points.astype(np.float64)
         for seed in range(args.seeds):
-            picks, _ = typical_picks(points, none, args.picks, seed=seed)
+            picks, _ = typical_picks(points, none, args.picks, seed=seed, lookahead=args.picks)
             rand = np.random.default_rng(seed).permutation(n)[: args.picks]
             counts = np.bincount(truth[picks], minlength=len(ds.class_names)).tolist()
             typical = 100 * nearest_pick_accuracy(points, picks, truth)

@@ -22,7 +22,8 @@ from alctl.decode_request import grid_body, parse_body, point_body
 from alctl.errors import CliError
 
 if TYPE_CHECKING:
-    from alctl.cli.dispatch import Target
+    from alctl.cli.offline import Files
+    from alctl.cli.server_client import LiveServer
 
 SHADES = " .:-=+*#%@"
 MODEL_WAIT_S = 120.0  # a server that just started loads torch and its model in the background
@@ -72,13 +73,14 @@ def _ask(client: Any, body: dict, wait_s: float = MODEL_WAIT_S) -> dict:
         time.sleep(0.5)
 
 
-def decode_via_server(target: Target, xy: tuple[float, float] | None, grid: int | None) -> Any:
-    assert target.server is not None
-    status = target.server.status
+def decode_via_server(
+    server: LiveServer, xy: tuple[float, float] | None, grid: int | None
+) -> DecodedPoints:
+    status = server.status
     from ssvae.nn.decode import square_extent
 
     bounds = square_extent(status["latent"]["bounds"]) if grid is not None else None
-    answer = _ask(target.server.client, request_body(xy, grid, bounds))
+    answer = _ask(server.client, request_body(xy, grid, bounds))
     raw = np.frombuffer(base64.b64decode(answer["images"]), np.uint8)
     return DecodedPoints(
         raw.reshape(answer["n"], 28, 28),
@@ -92,7 +94,9 @@ def decode_via_server(target: Target, xy: tuple[float, float] | None, grid: int 
     )
 
 
-def decode_offline(target: Target, xy: tuple[float, float] | None, grid: int | None) -> Any:
+def decode_offline(
+    files: Files, data_dir: Path | None, xy: tuple[float, float] | None, grid: int | None
+) -> DecodedPoints:
     """Load the checkpoint and decode here; the view's axes and extent come from the points
     cache when it matches the checkpoint, else from encoding the training set."""
     from ssvae.data.datasets import CLASS_NAMES, load_dataset
@@ -102,7 +106,6 @@ def decode_offline(target: Target, xy: tuple[float, float] | None, grid: int | N
     from ssvae.nn.restore import build_model
     from ssvae.select.latent_view import LatentView
 
-    files = target.files()
     checkpoint = files.workspace.checkpoint
     ckpt = load_checkpoint(checkpoint, dataset=files.dataset)
     if ckpt is None:
@@ -120,7 +123,7 @@ def decode_offline(target: Target, xy: tuple[float, float] | None, grid: int | N
         from ssvae.nn.model import predict
         from ssvae.select.points import Predictions2D
 
-        data = load_dataset(files.dataset, target.data_dir)
+        data = load_dataset(files.dataset, data_dir)
         predictions = Predictions2D.of(predict(model, data.train_images, reconstruct=False))
     view = predictions.view
     if view is None or view.latent_dim != config.latent_dim:
@@ -143,45 +146,3 @@ def decode_offline(target: Target, xy: tuple[float, float] | None, grid: int | N
         list(CLASS_NAMES[files.dataset]),
         bounds,
     )
-
-
-def decode(
-    target: Target, xy: tuple[float, float] | None, grid: int | None, out: Path | None
-) -> list[str]:
-    """Decode and write `out` (PNG) if given; returns the lines to print."""
-    from alctl.images import png_bytes
-    from ssvae.io.atomic import atomic_write
-    from ssvae.nn.decode import tile
-
-    if xy is not None:  # refused before a checkpoint loads or a request goes out
-        parse_body(point_body(*xy))
-    run = decode_via_server if target.server is not None else decode_offline
-    result = run(target, xy, grid)
-    lines = []
-    if grid is not None:
-        assert result.bounds is not None
-        x0, x1, y0, y1 = result.bounds
-        image = tile(result.images, grid)
-        lines.append(
-            f"{grid}×{grid} manifold over x {x0:.3g}..{x1:.3g}, y {y0:.3g}..{y1:.3g} "
-            "(the square around the training points in the 2-D view; top row = largest y)"
-        )
-    else:
-        image = result.images[0]
-        x, y = (float(v) for v in result.view[0])
-        where = f"({x:.4g}, {y:.4g})"
-        if result.latent is not None and len(result.latent[0]) != 2:
-            where += f" = latent [{', '.join(f'{v:.3g}' for v in result.latent[0])}]"
-        if result.pred is not None and result.certainty is not None:
-            cls = result.pred[0]
-            name = result.class_names[cls] if cls < len(result.class_names) else str(cls)
-            lines.append(f"{where}: predicted {cls} · {name} ({result.certainty[0]:.0%} certain)")
-        else:
-            lines.append(f"{where}: {result.note}")
-        if out is None:
-            lines.append(ascii_image(image))
-    if out is not None:
-        with atomic_write(out, perms=0o644) as handle:
-            handle.write(png_bytes(image))
-        lines.append(f"wrote {out} ({image.shape[1]}×{image.shape[0]} px)")
-    return lines

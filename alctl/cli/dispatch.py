@@ -1,4 +1,5 @@
-"""The CLI's actions, each routed to a live server's API or to the files (alctl.cli.offline).
+"""The CLI's actions, each done through a Backend (alctl.cli.backend): a live server's API
+or the workspace files. Nothing here asks which one it has.
 
 Heavy modules are imported inside the functions that need them; see alctl.cli.main.
 """
@@ -6,58 +7,17 @@ Heavy modules are imported inside the functions that need them; see alctl.cli.ma
 from __future__ import annotations
 
 import json
-import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
+from alctl.cli.backend import Backend, note, resolve
 from alctl.errors import CliError, UsageError
 from ssvae.records.formats import plural
 
-if TYPE_CHECKING:
-    from alctl.cli.offline import Files
-    from alctl.cli.server_client import LiveServer
-
-__all__ = ["CliError", "Target", "UsageError", "resolve"]
-
-
-def note(text: str) -> None:
-    typer.echo(text, err=True)
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a command acts: a live server (`server` set) or the files of a workspace."""
-
-    workspace: Path
-    dataset: str  # as asked ("auto" allowed) or, with a server, the server's dataset
-    data_dir: Path | None
-    server: LiveServer | None = None
-
-    def files(self) -> Files:
-        from alctl.cli.offline import open_files
-
-        return open_files(self.workspace, self.dataset, self.data_dir)
-
-
-def resolve(workspace: Path, dataset: str, data_dir: Path | None, no_server: bool) -> Target:
-    """Find the live server of `workspace` unless `no_server`; its dataset wins."""
-    root = workspace.expanduser().absolute()
-    if not root.is_dir():
-        raise CliError(f"workspace {root} is not a directory; create it or pass --workspace DIR")
-    server = None
-    if not no_server:
-        from alctl.cli.server_client import find_server
-
-        server = find_server(root, note)
-    if server is None:
-        return Target(root, dataset, data_dir, None)
-    if dataset not in ("auto", server.dataset):
-        note(f"note: the server on this workspace serves {server.dataset}; using it, not {dataset}")
-    return Target(root, server.dataset, data_dir, server)
+__all__ = ["Backend", "CliError", "UsageError", "resolve"]
 
 
 def decimal(text: str, what: str) -> int:
@@ -76,10 +36,12 @@ def decimal(text: str, what: str) -> int:
 def _check(serial: int, label: int | None, n_samples: int) -> None:
     # The server checks too; checking here gives the same words as LabelStore in both modes
     # (a negative serial would otherwise be a routing 404).
+    from ssvae.config import LABEL_WORDS, is_label
+
     if not 0 <= serial < n_samples:
         raise CliError(f"serial {serial} is outside the dataset (0..{n_samples - 1})")
-    if label is not None and not 0 <= label <= 9:
-        raise CliError(f"label {label} for serial {serial} must be 0-9")
+    if label is not None and not is_label(label):
+        raise CliError(f"label {label} for serial {serial} must be {LABEL_WORDS}")
 
 
 def stats_line(stats: dict[str, Any]) -> str:
@@ -89,18 +51,10 @@ def stats_line(stats: dict[str, Any]) -> str:
     return f"{stats.get('labeled', '?')} labeled" + (f" ({share})" if share else "")
 
 
-def set_label(target: Target, serial: int, label: int | None) -> None:
+def set_label(backend: Backend, serial: int, label: int | None) -> None:
     """`alctl label SERIAL LABEL` and `alctl label SERIAL --delete`."""
-    if target.server is not None:
-        _check(serial, label, int(target.server.status["n_samples"]))
-        client = target.server.client
-        answer = client.delete_label(serial) if label is None else client.set_label(serial, label)
-    else:
-        from alctl.cli.offline import set_label as direct_set
-
-        files = target.files()
-        _check(serial, label, files.n_samples)
-        answer = direct_set(files, serial, label)
+    _check(serial, label, backend.n_samples())
+    answer = backend.set_label(serial, label)
     previous = answer.get("previous")
     was = "was unlabeled" if previous is None else f"was {previous}"
     if label is None:
@@ -114,22 +68,13 @@ def set_label(target: Target, serial: int, label: int | None) -> None:
     typer.echo(f"{head}; {stats_line(answer.get('stats') or {})}")
 
 
-def import_labels(target: Target, path: Path) -> None:
+def import_labels(backend: Backend, path: Path) -> None:
     """`alctl label --import FILE`: validate the whole file, then apply it at once."""
-    if target.server is not None:
-        changes = _read_import(path, int(target.server.status["n_samples"]))
-        if changes:
-            answer = target.server.client.update_labels(changes, source="import")
-    else:
-        from alctl.cli.offline import import_labels as direct_import
-
-        files = target.files()
-        changes = _read_import(path, files.n_samples)
-        if changes:
-            answer = direct_import(files, changes)
+    changes = _read_import(path, backend.n_samples())
     if not changes:
         typer.echo(f"{path} holds no labels; nothing changed")
         return
+    answer = backend.import_labels(changes)
     changed = answer.get("changed")
     count = len(changed) if isinstance(changed, (list, dict)) else changed
     typer.echo(
@@ -150,16 +95,11 @@ def _read_import(path: Path, n_samples: int) -> dict[int, int]:
         progress.done()
 
 
-def list_labels(target: Target, out: Path | None) -> None:
+def list_labels(backend: Backend, out: Path | None) -> None:
     """`alctl labels` / `alctl label --list`: the CSV on stdout or into `out`."""
     if out is not None:
-        out = checked_out(target.workspace, target.dataset, out)
-    if target.server is not None:
-        text = target.server.client.labels_csv()
-    else:
-        from alctl.cli.offline import labels_csv
-
-        text = labels_csv(target.files())
+        out = checked_out(backend.workspace, backend.dataset, out)
+    text = backend.labels_csv()
     if out is None:
         sys.stdout.write(text)
         return
@@ -189,51 +129,33 @@ def parse_hparams(given: dict[str, Any]) -> dict[str, Any]:
     return {k: one(k, v) for k, v in given.items() if v is not None}
 
 
-def train(target: Target, epochs: int | None, hparams: dict[str, Any], *, detach: bool) -> int:
+def train(
+    backend: Backend,
+    epochs: int | None,
+    hparams: dict[str, Any],
+    *,
+    detach: bool,
+    threads: int | None = None,
+) -> int:
     """`alctl train`: through the server (followed live) or here; returns the exit status."""
     given = {k: v for k, v in hparams.items() if v is not None}
-    if target.server is not None:
-        from alctl.cli.server_train import train_remote
-
-        return train_remote(target.server.client, epochs, given, detach=detach)
-    if detach:
-        raise UsageError("--detach needs a running server (start one with `alctl serve`)")
-    from alctl.cli.offline_train import train_direct
-
-    return train_direct(target.files(), epochs, given, data_dir=target.data_dir)
+    return backend.train(epochs, given, detach=detach, threads=threads)
 
 
-def status(target: Target, as_json: bool) -> None:
+def status(backend: Backend, as_json: bool) -> None:
     """`alctl status [--json]`."""
-    from alctl.cli.status_view import render_status, server_status
+    from alctl.cli.status_view import render_status
 
-    if target.server is not None:
-        facts = server_status(target.workspace, target.server)
-    else:
-        from alctl.cli.offline import status as direct_status
-
-        facts = direct_status(target.files())
+    facts = backend.status()
     if as_json:
         typer.echo(json.dumps(facts, indent=2, default=str))
     else:
         typer.echo(render_status(facts))
 
 
-def rollback(target: Target) -> None:
+def rollback(backend: Backend) -> None:
     """`alctl rollback`: the previous checkpoint (ssvae.prev.ckpt) becomes current again."""
-    if target.server is not None:
-        answer = target.server.client.rollback()
-    else:
-        from alctl.report.loss_plot import redraw_loss_curves
-        from ssvae.io.rollback import rollback_checkpoint
-
-        ws = target.files().workspace
-        what = f"`alctl rollback` (pid {os.getpid()})"
-        ckpt = rollback_checkpoint(ws.checkpoint, ws.dataset, ws.history_csv, what=what)
-        problem = redraw_loss_curves(ws.loss_plot, ckpt.history)
-        if problem is not None:
-            note(f"warning: {problem}")
-        answer = {"checkpoint": str(ws.checkpoint), "epochs_trained": ckpt.epochs_trained}
+    answer = backend.rollback()
     typer.echo(
         f"restored the previous checkpoint ({plural(answer.get('epochs_trained'), 'epoch')}) as "
         f"{answer.get('checkpoint')}; run `alctl rollback` again to undo"
@@ -244,7 +166,71 @@ def report(workspace: Path, dataset: str, data_dir: Path | None, out: Path) -> N
     """`alctl report`: built from the files; a live server only decides the dataset."""
     from alctl.report.build import write_report
 
-    target = resolve(workspace, dataset, data_dir, no_server=False)
-    out = checked_out(target.workspace, target.dataset, out)
-    path = write_report(target.workspace, target.dataset, out, data_dir=data_dir)
+    backend = resolve(workspace, dataset, data_dir, no_server=False)
+    out = checked_out(backend.workspace, backend.dataset, out)
+    path = write_report(backend.workspace, backend.dataset, out, data_dir=data_dir)
     note(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+def suggest(backend: Backend, strategy: str | None, n: int, as_json: bool) -> None:
+    """`alctl suggest`: the head of the labeling queue, the page's order."""
+    from alctl.cli.suggest import render
+    from alctl.queue_request import check_request
+
+    try:
+        strategy, n = check_request(strategy, n)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    head = backend.queue(strategy, n)
+    typer.echo(json.dumps(head, indent=2) if as_json else render(head))
+
+
+def evaluate(backend: Backend, as_json: bool) -> None:
+    """`alctl evaluate`: per-class accuracy and the confusion matrix on the test split."""
+    from alctl.cli.evaluate import render
+
+    answer = backend.evaluation()
+    typer.echo(json.dumps(answer, indent=2) if as_json else render(answer))
+
+
+def decode(
+    backend: Backend, xy: tuple[float, float] | None, grid: int | None, out: Path | None
+) -> list[str]:
+    """`alctl decode`: decode and write `out` (PNG) if given; returns the lines to print."""
+    from alctl.cli.decode import ascii_image
+    from alctl.decode_request import parse_body, point_body
+    from alctl.images import png_bytes
+    from ssvae.io.atomic import atomic_write
+    from ssvae.nn.decode import tile
+
+    if xy is not None:  # refused before a checkpoint loads or a request goes out
+        parse_body(point_body(*xy))
+    result = backend.decode(xy, grid)
+    lines = []
+    if grid is not None:
+        assert result.bounds is not None
+        x0, x1, y0, y1 = result.bounds
+        image = tile(result.images, grid)
+        lines.append(
+            f"{grid}×{grid} manifold over x {x0:.3g}..{x1:.3g}, y {y0:.3g}..{y1:.3g} "
+            "(the square around the training points in the 2-D view; top row = largest y)"
+        )
+    else:
+        image = result.images[0]
+        x, y = (float(v) for v in result.view[0])
+        where = f"({x:.4g}, {y:.4g})"
+        if result.latent is not None and len(result.latent[0]) != 2:
+            where += f" = latent [{', '.join(f'{v:.3g}' for v in result.latent[0])}]"
+        if result.pred is not None and result.certainty is not None:
+            cls = result.pred[0]
+            name = result.class_names[cls] if cls < len(result.class_names) else str(cls)
+            lines.append(f"{where}: predicted {cls} · {name} ({result.certainty[0]:.0%} certain)")
+        else:
+            lines.append(f"{where}: {result.note}")
+        if out is None:
+            lines.append(ascii_image(image))
+    if out is not None:
+        with atomic_write(out, perms=0o644) as handle:
+            handle.write(png_bytes(image))
+        lines.append(f"wrote {out} ({image.shape[1]}×{image.shape[0]} px)")
+    return lines

@@ -7,24 +7,12 @@ the server's weights are the checkpoint's, so the numbers are the same.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
-
-import typer
 
 from alctl.errors import CliError
 
 if TYPE_CHECKING:
-    from alctl.cli.dispatch import Target
     from alctl.cli.offline import Files
-
-
-def evaluate(target: Target, as_json: bool) -> None:
-    if target.server is not None:
-        answer = target.server.client.evaluation()
-    else:
-        answer = offline_evaluation(target.files(), target.data_dir)
-    typer.echo(json.dumps(answer, indent=2) if as_json else render(answer))
 
 
 def offline_evaluation(files: Files, data_dir: Any) -> dict[str, Any]:

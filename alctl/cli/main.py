@@ -8,64 +8,41 @@ server answers.
 
 from __future__ import annotations
 
-import functools
-import inspect
-from enum import Enum
+import gc
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from alctl.cli import dispatch
+from alctl.cli.options import Where, on_workspace, with_session_options
 from alctl.cli.simulate import simulate
-from alctl.errors import fail_cleanly
+from alctl.errors import EXIT_OK, fail_cleanly, finish_stdout
+from ssvae.config.blas import one_blas_thread
 
-
-class DatasetName(str, Enum):
-    auto = "auto"
-    mnist = "mnist"
-    fashion_mnist = "fashion-mnist"
-
-
-WorkspaceOpt = Annotated[
-    Path,
-    typer.Option(
-        "--workspace",
-        "-w",
-        envvar="ALCTL_WORKSPACE",
-        file_okay=False,
-        help="Workspace directory (labels, checkpoint, server file).",
-    ),
-]
-DatasetOpt = Annotated[
-    DatasetName,
-    typer.Option(
-        "--dataset",
-        "-d",
-        help="Dataset; 'auto' picks MNIST when available, else Fashion-MNIST. "
-        "A running server's dataset wins.",
-    ),
-]
-DataDirOpt = Annotated[
-    Path | None,
-    typer.Option("--data-dir", file_okay=False, help="Directory holding the 4 IDX files."),
-]
-NoServerOpt = Annotated[
-    bool,
-    typer.Option("--no-server", help="Work on the files even when a server is running."),
-]
 OutOpt = Annotated[
     Path | None, typer.Option("--out", "-o", dir_okay=False, help="Write to FILE instead.")
 ]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        min=1,
+        help="Torch threads for training (default: chosen for the machine and what else runs;"
+        " OMP_NUM_THREADS also sets it).",
+        show_default=False,
+    ),
+]
 
 
+@on_workspace(no_server=False)
 def serve(
-    workspace: WorkspaceOpt = Path("."),
-    dataset: DatasetOpt = DatasetName.auto,
-    data_dir: DataDirOpt = None,
+    *,
+    where: Where,
     host: Annotated[str, typer.Option(help="Address to bind; keep loopback.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 = any free).")] = 8050,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page.")] = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Run the dashboard for a workspace.
 
@@ -74,21 +51,25 @@ def serve(
       alctl serve
       alctl serve --workspace runs/a --dataset fashion-mnist --port 8060 --open
     """
-    from alctl.server.run import run_server
+    from alctl.server.run import exit_process, run_server
 
     with fail_cleanly():
         code = run_server(
-            workspace,
-            dataset=dataset.value,
+            where.workspace,
+            dataset=where.dataset,
             host=host,
             port=port,
             open_browser=open_browser,
-            data_dir=data_dir,
+            data_dir=where.data_dir,
             echo=print,
+            threads=threads,
         )
+    if code in (0, 130):  # served and stopped, or stopped while starting: see exit_process
+        exit_process(code)
     raise typer.Exit(code)
 
 
+@on_workspace()
 def label(
     serial: Annotated[
         str | None, typer.Argument(metavar="SERIAL", help="Row of the training split.")
@@ -101,10 +82,8 @@ def label(
     ] = None,
     list_: Annotated[bool, typer.Option("--list", help="Print all labels as CSV.")] = False,
     out: OutOpt = None,
-    workspace: WorkspaceOpt = Path("."),
-    dataset: DatasetOpt = DatasetName.auto,
-    data_dir: DataDirOpt = None,
-    no_server: NoServerOpt = False,
+    *,
+    where: Where,
 ) -> None:
     """Set, delete, import or list labels (a running page sees it live).
 
@@ -133,23 +112,22 @@ def label(
             )
         if out is not None and not list_:
             raise dispatch.UsageError("--out goes with --list")
-        target = dispatch.resolve(workspace, dataset.value, data_dir, no_server)
+        backend = where.backend()
         if list_:
-            dispatch.list_labels(target, out)
+            dispatch.list_labels(backend, out)
         elif import_file is not None:
-            dispatch.import_labels(target, import_file)
+            dispatch.import_labels(backend, import_file)
         elif number is None:
             raise dispatch.UsageError("give the SERIAL to label, e.g. `alctl label 1234 7`")
         else:
-            dispatch.set_label(target, number, None if delete else label)
+            dispatch.set_label(backend, number, None if delete else label)
 
 
+@on_workspace()
 def labels(
     out: OutOpt = None,
-    workspace: WorkspaceOpt = Path("."),
-    dataset: DatasetOpt = DatasetName.auto,
-    data_dir: DataDirOpt = None,
-    no_server: NoServerOpt = False,
+    *,
+    where: Where,
 ) -> None:
     """Print all labels as CSV (Serial,label), or write them to --out.
 
@@ -159,17 +137,17 @@ def labels(
       alctl labels --out backup.csv
     """
     with fail_cleanly():
-        dispatch.list_labels(dispatch.resolve(workspace, dataset.value, data_dir, no_server), out)
+        dispatch.list_labels(where.backend(), out)
 
 
+@on_workspace()
 def train(
     detach: Annotated[
         bool, typer.Option("--detach", help="Return once the server accepted the start.")
     ] = False,
-    workspace: WorkspaceOpt = Path("."),
-    dataset: DatasetOpt = DatasetName.auto,
-    data_dir: DataDirOpt = None,
-    no_server: NoServerOpt = False,
+    threads: ThreadsOpt = None,
+    *,
+    where: Where,
     **hparams: Any,
 ) -> None:
     """Train one session, continuing from the checkpoint (omitted settings stay as they were).
@@ -191,57 +169,16 @@ def train(
     with fail_cleanly():
         values = dispatch.parse_hparams(hparams)
         epochs = values.pop("epochs", None)
-        target = dispatch.resolve(workspace, dataset.value, data_dir, no_server)
-        code = dispatch.train(target, epochs, values, detach=detach)
+        backend = where.backend()
+        code = dispatch.train(backend, epochs, values, detach=detach, threads=threads)
     raise typer.Exit(code)
 
 
-def _with_session_options(command: Any) -> Any:
-    """`command` with one option per session hyperparameter of the schema (--epochs, ...).
-
-    The values arrive as text and are parsed by the schema itself, so `alctl train`, the
-    API, the page and scripts/train.py accept and refuse exactly the same values.
-    """
-    from ssvae.config import SESSION_PARAMS
-
-    signature = inspect.signature(command, eval_str=True)
-    fixed = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
-    options = []
-    for name, param in SESSION_PARAMS.items():
-        kind = {"int": int, "float": float}.get(param.kind, str)
-        # Whole numbers get typer's own range check and message (exit 2); typer cannot say
-        # "above 0" or refuse NaN, so numbers are left to the schema (one line, exit 1),
-        # which checks every value again before anything runs.
-        bounds = {"min": param.low, "max": param.high} if kind is int else {}
-        info = typer.Option(
-            "--" + name.replace("_", "-"),
-            help=f"{param.help} [{param.describe()}; default: as last time]",
-            show_default=False,
-            **bounds,
-        )
-        annotation = Annotated[kind | None, info]  # type: ignore[valid-type]
-        options.append(
-            inspect.Parameter(
-                name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
-            )
-        )
-    fixed = [p.replace(kind=p.KEYWORD_ONLY) for p in fixed]
-
-    @functools.wraps(command)
-    def wrapper(**kwargs: Any) -> Any:
-        return command(**kwargs)
-
-    wrapper.__signature__ = signature.replace(parameters=[*options, *fixed])  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in [*options, *fixed]}
-    return wrapper
-
-
+@on_workspace()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    workspace: WorkspaceOpt = Path("."),
-    dataset: DatasetOpt = DatasetName.auto,
-    data_dir: DataDirOpt = None,
-    no_server: NoServerOpt = False,
+    *,
+    where: Where,
 ) -> None:
     """Show dataset, labels, checkpoint and server state.
 
@@ -251,14 +188,13 @@ def status(
       alctl status --json | jq .labels.labeled
     """
     with fail_cleanly():
-        dispatch.status(dispatch.resolve(workspace, dataset.value, data_dir, no_server), as_json)
+        dispatch.status(where.backend(), as_json)
 
 
+@on_workspace()
 def rollback(
-    workspace: WorkspaceOpt = Path("."),
-    dataset: DatasetOpt = DatasetName.auto,
-    data_dir: DataDirOpt = None,
-    no_server: NoServerOpt = False,
+    *,
+    where: Where,
 ) -> None:
     """Go back to the previous checkpoint (kept as ssvae.prev.ckpt at every save).
 
@@ -269,16 +205,16 @@ def rollback(
       alctl rollback
     """
     with fail_cleanly():
-        dispatch.rollback(dispatch.resolve(workspace, dataset.value, data_dir, no_server))
+        dispatch.rollback(where.backend())
 
 
+@on_workspace(no_server=False)
 def report(
     out: Annotated[
         Path, typer.Option("--out", "-o", dir_okay=False, help="The HTML file to write.")
     ] = Path("alctl-report.html"),
-    workspace: WorkspaceOpt = Path("."),
-    dataset: DatasetOpt = DatasetName.auto,
-    data_dir: DataDirOpt = None,
+    *,
+    where: Where,
 ) -> None:
     """Write a static, self-contained HTML report of the current model (works offline).
 
@@ -292,9 +228,10 @@ def report(
       alctl report --out reports/after-round-3.html
     """
     with fail_cleanly():
-        dispatch.report(workspace, dataset.value, data_dir, out)
+        dispatch.report(where.workspace, where.dataset, where.data_dir, out)
 
 
+@on_workspace()
 def suggest(
     n: Annotated[int, typer.Option("-n", "--count", min=1, max=1000, help="How many.")] = 20,
     strategy: Annotated[
@@ -306,10 +243,8 @@ def suggest(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    workspace: WorkspaceOpt = Path("."),
-    dataset: DatasetOpt = DatasetName.auto,
-    data_dir: DataDirOpt = None,
-    no_server: NoServerOpt = False,
+    *,
+    where: Where,
 ) -> None:
     """Print the head of the labeling queue: serial, prediction, certainty, score.
 
@@ -321,19 +256,16 @@ def suggest(
       alctl suggest -n 20
       alctl suggest --strategy margin --json | jq '.items[].serial'
     """
-    from alctl.cli.suggest import suggest as run_suggest
-
     with fail_cleanly():
-        target = dispatch.resolve(workspace, dataset.value, data_dir, no_server)
-        run_suggest(target, strategy, n, as_json)
+        backend = where.backend()
+        dispatch.suggest(backend, strategy, n, as_json)
 
 
+@on_workspace()
 def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    workspace: WorkspaceOpt = Path("."),
-    dataset: DatasetOpt = DatasetName.auto,
-    data_dir: DataDirOpt = None,
-    no_server: NoServerOpt = False,
+    *,
+    where: Where,
 ) -> None:
     """Per-class accuracy and the confusion matrix of the model on the test split.
 
@@ -345,12 +277,12 @@ def evaluate(
       alctl evaluate
       alctl evaluate --json | jq '.per_class[] | [.name, .accuracy]'
     """
-    from alctl.cli.evaluate import evaluate as run_evaluate
 
     with fail_cleanly():
-        run_evaluate(dispatch.resolve(workspace, dataset.value, data_dir, no_server), as_json)
+        dispatch.evaluate(where.backend(), as_json)
 
 
+@on_workspace()
 def decode(
     x: Annotated[float | None, typer.Argument(help="X in the model's 2-D view.")] = None,
     y: Annotated[float | None, typer.Argument(help="Y in the model's 2-D view.")] = None,
@@ -366,10 +298,8 @@ def decode(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", dir_okay=False, help="Write a PNG here.")
     ] = None,
-    workspace: WorkspaceOpt = Path("."),
-    dataset: DatasetOpt = DatasetName.auto,
-    data_dir: DataDirOpt = None,
-    no_server: NoServerOpt = False,
+    *,
+    where: Where,
 ) -> None:
     """Draw what the decoder makes of a point of the latent plane, or a manifold grid.
 
@@ -390,13 +320,12 @@ def decode(
             raise dispatch.UsageError("give X Y or --grid N, not both")
         if grid is not None and out is None:
             out = Path("manifold.png")
-        target = dispatch.resolve(workspace, dataset.value, data_dir, no_server)
-        from alctl.cli.decode import decode as run_decode
+        backend = where.backend()
 
         point = None if x is None or y is None else (x, y)
         if out is not None:
-            out = dispatch.checked_out(target.workspace, target.dataset, out)
-        for line in run_decode(target, point, grid, out):
+            out = dispatch.checked_out(backend.workspace, backend.dataset, out)
+        for line in dispatch.decode(backend, point, grid, out):
             typer.echo(line)
 
 
@@ -413,7 +342,7 @@ def create_cli() -> typer.Typer:
     app.command()(serve)
     app.command()(label)
     app.command()(labels)
-    app.command(name="train")(_with_session_options(train))
+    app.command(name="train")(with_session_options(train))
     app.command()(status)
     app.command()(report)
     app.command()(suggest)
@@ -426,11 +355,24 @@ def create_cli() -> typer.Typer:
 
 
 def main() -> None:
-    """The `alctl` console script."""
+    """The `alctl` console script (also behind `python -m alctl`)."""
+    # First: numpy must not be imported before this (ssvae.config.blas says why).
+    one_blas_thread()
     from typer.main import get_command
 
     from alctl.cli.params import install
 
     command = get_command(create_cli())
     install(command)  # ~0.2 s less per command; see alctl.cli.params
-    command(prog_name="alctl")
+    try:
+        command(prog_name="alctl")
+    except SystemExit as done:
+        # Output still buffered for a reader that has gone is dropped quietly; click ends a
+        # help text cut off that way with exit 1 (raised while handling the BrokenPipeError).
+        if finish_stdout() and isinstance(done.__context__, BrokenPipeError):
+            raise SystemExit(EXIT_OK) from None
+        raise
+    finally:
+        # The command is done; spare the interpreter's final garbage collection over torch's
+        # many objects (seconds on a busy machine: a Ctrl+C'd training took that long to end).
+        gc.freeze()

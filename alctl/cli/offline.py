@@ -123,8 +123,19 @@ def status(files: Files) -> dict[str, Any]:
         "labels": labels,
         "checkpoint": checkpoint_facts(files),
         "evaluations": evaluations(files),
+        "threads": local_threads(),
         "server": None,
     }
+
+
+def local_threads() -> dict[str, Any]:
+    """The torch threads `alctl train --no-server` would start with here, now, and why."""
+    from ssvae.train.threads import ThreadGovernor
+
+    try:
+        return ThreadGovernor.for_process().describe()
+    except ValueError as exc:  # a bad OMP_NUM_THREADS: say so, status still answers
+        return {"error": str(exc)}
 
 
 def evaluations(files: Files) -> list[dict[str, Any]]:

@@ -8,16 +8,14 @@ loss-curve PNG and Ctrl+C: stop after the current batch and save the completed e
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from alctl.cli.offline import Files
 from alctl.cli.progress import TrainProgress
+from alctl.cli.signals import stop_on_ctrl_c
 from alctl.errors import exit_code
 from ssvae.records.events import BatchProgress, EpochRecord, TrainingCallback, TrainStart
 from ssvae.records.formats import plural
@@ -40,6 +38,7 @@ class ProgressCallback(TrainingCallback):
                 "start_epoch": event.start_epoch,
                 "hparams": hparams,
                 "batches": event.batches_per_epoch,
+                "threads": event.threads,
             }
         )
 
@@ -50,27 +49,6 @@ class ProgressCallback(TrainingCallback):
         self.progress.epoch(event.to_dict())
 
 
-@contextlib.contextmanager
-def stop_on_ctrl_c(stop: threading.Event, progress: TrainProgress) -> Iterator[None]:
-    """While active, Ctrl+C sets `stop` instead of raising (the trainer checks it per batch)."""
-
-    def handler(signum: int, frame: Any) -> None:
-        if stop.is_set():
-            progress.note("already stopping: the model is saved after the current batch")
-        else:
-            progress.note("stopping after the current batch; the model will be saved…")
-        stop.set()
-
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signals only reach the main thread (e.g. inside a test runner thread)
-        return
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def train_direct(
     files: Files,
     epochs: int | None,
@@ -78,8 +56,12 @@ def train_direct(
     *,
     data_dir: Path | None,
     progress: TrainProgress | None = None,
+    threads: int | None = None,
 ) -> int:
-    """Train one session in this process and save it; returns the exit status."""
+    """Train one session in this process and save it; returns the exit status.
+
+    `threads`: torch threads (--threads); None leaves them to ssvae.train.threads' policy.
+    """
     from ssvae.config import SSVAEConfig
 
     SSVAEConfig().replace(**hparams)  # bad values fail here, before torch is loaded
@@ -102,12 +84,13 @@ def train_direct(
         explicit=dict(hparams),
         epochs=epochs,
         what=f"`alctl train` (pid {os.getpid()})",
+        threads=threads,
     )
     stop = threading.Event()
-    with stop_on_ctrl_c(stop, progress):
-        outcome = train_on_files(
-            run, [ProgressCallback(progress)], stop, [loss_plot_writer(ws.loss_plot)]
-        )
+    # Stopped (Ctrl+C, SIGTERM): the process ends promptly; the next session redraws the plot.
+    plot = loss_plot_writer(ws.loss_plot, stop.is_set)
+    with stop_on_ctrl_c(stop, progress.note):
+        outcome = train_on_files(run, [ProgressCallback(progress)], stop, [plot])
     progress.ended(outcome.result.to_dict())
     progress.saved(outcome.to_dict(), ws.checkpoint)
     return exit_code({**outcome.result.to_dict(), **outcome.to_dict()})

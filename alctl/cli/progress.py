@@ -80,7 +80,9 @@ class TrainProgress:
         start = data.get("start_epoch")
         since = f" from epoch #{start}" if start is not None else ""
         epochs = formats.plural(self._epochs, "epoch")
-        self.note(f"training session {data.get('session', '?')}: {epochs}{since}")
+        threads = data.get("threads")
+        on = f", {formats.plural(threads, 'torch thread')}" if threads else ""
+        self.note(f"training session {data.get('session', '?')}: {epochs}{since}{on}")
         if shown:
             self.note(f"  {shown}")
 
@@ -142,20 +144,25 @@ class TrainProgress:
         self.stream.flush()
 
 
+def evaluation_facts(evaluation: Mapping[str, Any]) -> list[str]:
+    """A session record's figures for people (a session's outcome, a simulated round)."""
+    facts = [
+        f"test accuracy {formats.percent_short(evaluation.get('test_accuracy'), missing='n/a')}"
+    ]
+    blind_n = evaluation.get("blind_n") or 0
+    if evaluation.get("blind_accuracy") is not None and blind_n:
+        blind = formats.percent_short(evaluation["blind_accuracy"])
+        facts.append(f"blind accuracy {blind} on {formats.plural(blind_n, 'new label')}")
+    if evaluation.get("test_ece") is not None:
+        facts.append(f"calibration error {formats.percent_short(evaluation['test_ece'])}")
+    return facts
+
+
 def outcome_lines(data: Mapping[str, Any], checkpoint: Any) -> list[str]:
     """What a session kept, from `session_saved`'s data (`SessionOutcome.to_dict()`)."""
     lines = []
     if data.get("saved"):
-        evaluation = data.get("evaluation") or {}
-        facts = [
-            f"test accuracy {formats.percent_short(evaluation.get('test_accuracy'), missing='n/a')}"
-        ]
-        blind_n = evaluation.get("blind_n") or 0
-        if evaluation.get("blind_accuracy") is not None and blind_n:
-            blind = formats.percent_short(evaluation["blind_accuracy"])
-            facts.append(f"blind accuracy {blind} on {formats.plural(blind_n, 'new label')}")
-        if evaluation.get("test_ece") is not None:
-            facts.append(f"calibration error {formats.percent_short(evaluation['test_ece'])}")
+        facts = evaluation_facts(data.get("evaluation") or {})
         epoch = data.get("epochs_trained")
         lines.append(f"saved {checkpoint} (epoch #{epoch}): {', '.join(facts)}")
     elif data.get("save_error"):

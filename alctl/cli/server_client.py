@@ -10,8 +10,10 @@ import contextlib
 import http.client
 import json
 import math
+import socket
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -37,10 +39,20 @@ class SSEEvent:
     event: str
     data: Any
     id: str | None = None
+    raw: str = field(default="", compare=False)  # the data line(s) as sent
 
 
-def parse_sse(lines: Iterable[str]) -> Iterator[SSEEvent]:
-    """Parse server-sent events (WHATWG format) from decoded lines without line ends."""
+class DeadlinePassed(Exception):
+    """No event came before the deadline given to `EventStream.next`."""
+
+
+def parse_sse(
+    lines: Iterable[str], on_comment: Callable[[str], None] | None = None
+) -> Iterator[SSEEvent]:
+    """Parse server-sent events (WHATWG format) from decoded lines without line ends.
+
+    Comment lines (the server's heartbeats) go to `on_comment` when given.
+    """
     event, data, last_id = "", [], None
     for line in lines:
         if not line:
@@ -50,11 +62,13 @@ def parse_sse(lines: Iterable[str]) -> Iterator[SSEEvent]:
                     payload: Any = json.loads(text)
                 except ValueError:
                     payload = text
-                yield SSEEvent(event or "message", payload, last_id)
+                yield SSEEvent(event or "message", payload, last_id, text)
             event, data = "", []
             continue
         if line.startswith(":"):
-            continue  # heartbeat comment
+            if on_comment is not None:
+                on_comment(line)
+            continue
         name, _, value = line.partition(":")
         value = value[1:] if value.startswith(" ") else value
         if name == "event":
@@ -66,15 +80,30 @@ def parse_sse(lines: Iterable[str]) -> Iterator[SSEEvent]:
 
 
 class EventStream:
-    """An open `/api/events` connection; iterate it for `SSEEvent`s, close it when done."""
+    """An open `/api/events` connection; iterate it (or call `next`) for `SSEEvent`s, close
+    it when done. The one SSE client of the project: the CLI, the tests and the benchmarks
+    read the server's stream through it."""
 
-    def __init__(self, conn: http.client.HTTPConnection, response: http.client.HTTPResponse):
+    def __init__(
+        self,
+        conn: http.client.HTTPConnection,
+        response: http.client.HTTPResponse,
+        on_comment: Callable[[str], None] | None = None,
+        sock: socket.socket | None = None,
+    ):
         self._conn = conn
+        # Given by the opener: a response that ends with the connection takes it from `conn`.
+        self._sock = sock or conn.sock
         self._response = response
+        self._deadline: float | None = None
+        self._events = parse_sse(self._lines(), on_comment)
 
     def _lines(self) -> Iterator[str]:
         buffer = b""
         while True:
+            # Heartbeats arrive every few seconds, so a deadline is checked at least that often.
+            if self._deadline is not None and time.monotonic() > self._deadline:
+                raise DeadlinePassed("no event before the deadline")
             chunk = self._response.read1(65536)
             if not chunk:
                 raise StreamClosed("the server closed the event stream (did it stop?)")
@@ -83,13 +112,27 @@ class EventStream:
             for raw in complete:
                 yield raw.decode("utf-8", errors="replace")
 
-    def __iter__(self) -> Iterator[SSEEvent]:
+    def next(self, deadline: float | None = None) -> SSEEvent:
+        """The next event; StreamClosed when the server ends the stream, DeadlinePassed when
+        `deadline` (time.monotonic()) passes first."""
+        self._deadline = deadline
         try:
-            yield from parse_sse(self._lines())
+            return next(self._events)
+        except StopIteration:  # a reader that failed before: its generator is done
+            raise StreamClosed("the event stream was already closed") from None
         except (OSError, http.client.HTTPException) as exc:
             raise ServerError(connection_problem(None, exc)) from exc
 
+    def __iter__(self) -> Iterator[SSEEvent]:
+        while True:
+            yield self.next()
+
     def close(self) -> None:
+        # shutdown() first: it wakes a thread blocked reading this stream (close() does not).
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+        self._response.close()
         self._conn.close()
 
     def __enter__(self) -> EventStream:
@@ -97,6 +140,33 @@ class EventStream:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def open_event_stream(
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 60.0,
+    on_comment: Callable[[str], None] | None = None,
+    path: str = "/api/events",
+) -> EventStream:
+    """Open the event stream `path` of the server at `url` (its base URL); `timeout` bounds
+    the silence between heartbeats. ServerError when it cannot be opened."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise ServerError(f"unsupported server URL {url!r} (expected http://host:port)")
+    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Accept": "text/event-stream", **(headers or {})})
+        sock = conn.sock
+        response = conn.getresponse()
+    except (OSError, http.client.HTTPException) as exc:
+        conn.close()
+        raise ServerError(f"cannot open the event stream at {url} ({exc})") from exc
+    if response.status >= 400:
+        message = _error_message(response.status, response.read())
+        conn.close()
+        raise ServerError(message, response.status)
+    return EventStream(conn, response, on_comment, sock)
 
 
 def _json_default(value: object) -> object:
@@ -210,20 +280,7 @@ class ApiClient:
 
     def events(self, timeout: float = 60.0) -> EventStream:
         """Open `/api/events`; `timeout` bounds the silence between heartbeats (15 s)."""
-        conn = self._connect(timeout)
-        try:
-            conn.request(
-                "GET", "/api/events", headers=self._headers({"Accept": "text/event-stream"})
-            )
-            response = conn.getresponse()
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
-            raise ServerError(f"cannot open the event stream at {self.url} ({exc})") from exc
-        if response.status >= 400:
-            message = _error_message(response.status, response.read())
-            conn.close()
-            raise ServerError(message, response.status)
-        return EventStream(conn, response)
+        return open_event_stream(self.url, self._headers(), timeout)
 
 
 def connection_problem(url: str | None, exc: BaseException) -> str:

@@ -1,27 +1,29 @@
 """`alctl simulate`: the active-learning loop with the ground truth as the oracle.
 
-Argument parsing, a progress bar and the printed table around `ssvae.runs.simulate`. The run
-lives in `<workspace>/artifacts/<dataset>/simulations/<name>/`; the user's labels and
-checkpoint are never touched.
+Argument parsing, the choice of executor (this process, a local Ray, a Ray cluster) and the
+printed results around `ssvae.runs.campaign.run_simulation`. The run lives in
+`<workspace>/artifacts/<dataset>/simulations/<name>/`; the user's labels and checkpoint are
+never touched.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import sys
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from alctl.errors import EXIT_INTERRUPTED, UsageError, fail_cleanly
-from ssvae.records.formats import plural
+from alctl.cli.signals import handling
+from alctl.errors import EXIT_ERROR, EXIT_INTERRUPTED, UsageError, fail_cleanly
 
 _NAME = re.compile(r"[A-Za-z0-9._+=,-]{1,200}")
 _DEFAULTS = {"start": 20, "step": 20, "rounds": 5, "epochs_per_round": 5, "seeds": 1}
-# Small enough for CI: a few seconds on generated data.
+# Small enough for CI: about ten seconds on 2 cores, in this process (no Ray start-up).
 _QUICK = {"start": 50, "step": 50, "rounds": 2, "epochs_per_round": 5, "seeds": 1}
 _QUICK_SETTINGS = {"batch_size": 32}  # 600 images: enough steps per epoch to learn
 
@@ -56,6 +58,40 @@ def simulate(
             "--set", help="Model/training settings for the run: KEY=VALUE[,KEY=VALUE...]."
         ),
     ] = None,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grid",
+            metavar="KEY=V1,V2",
+            help="Sweep a setting: KEY=V1,V2,... (repeatable; every combination runs).",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Runs at once [every core; --quick: 1]. 1 runs them here, one after "
+            "another, without Ray.",
+            show_default=False,
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            envvar="RAY_ADDRESS",
+            metavar="HOST:PORT",
+            help="Run on the Ray cluster at HOST:PORT (or auto) instead of a local Ray.",
+            show_default=False,
+        ),
+    ] = None,
+    gpus_per_run: Annotated[
+        float,
+        typer.Option(min=0.0, max=64.0, help="GPUs per run on Ray, e.g. 0.25: four share one."),
+    ] = 0.0,
+    threads_per_run: Annotated[
+        int, typer.Option(min=1, max=256, help="CPU cores (torch threads) per run.")
+    ] = 1,
     name: Annotated[
         str | None, typer.Option(help="Run name (directory); default: made from the options.")
     ] = None,
@@ -68,47 +104,51 @@ def simulate(
     ] = Path("."),
     dataset: Annotated[str, typer.Option("--dataset", "-d")] = "fashion-mnist",
     data_dir: Annotated[Path | None, typer.Option("--data-dir", file_okay=False)] = None,
-    device: Annotated[str | None, typer.Option(help="cpu, cuda, mps (default: best).")] = None,
+    device: Annotated[
+        str | None, typer.Option(help="cpu, cuda (default: best); with --workers 1.")
+    ] = None,
 ) -> None:
     """Simulate labeling with the ground truth as oracle; compare strategies by test accuracy.
 
-    Uses the same trainer and ranking as the page's queue. Writes results.csv, summary.csv
-    and accuracy.png under artifacts/<dataset>/simulations/<name>/. Ctrl+C keeps every
-    finished round; the same command again resumes.
+    Uses the same trainer and ranking as the page's queue. Each (settings, strategy, seed)
+    run is a task on a local Ray (every core, one thread per run), or on a cluster with
+    --address. Writes results.csv, summary.csv and accuracy.png under
+    artifacts/<dataset>/simulations/<name>/. Ctrl+C keeps every finished round; the same
+    command again resumes.
 
     \b
     Examples:
       alctl simulate --strategy margin,random --start 20 --step 20 --rounds 5 \\
           --epochs-per-round 10 --seeds 3
+      alctl simulate --strategy typical,random --grid label_weight=10,30 --seeds 3
       alctl simulate --quick
     """
     with fail_cleanly():
-        from ssvae.runs import simulate as sim
+        from ssvae.runs import sim_results
+        from ssvae.runs.campaign import RunsFailed, run_simulation
         from ssvae.select.ranking import DEFAULT_STRATEGY
 
-        strategy = strategy or f"{DEFAULT_STRATEGY},random"
-
-        given = {
-            "start": start,
-            "step": step,
-            "rounds": rounds,
-            "epochs_per_round": epochs_per_round,
-            "seeds": seeds,
-        }
-        defaults = _QUICK if quick else _DEFAULTS
-        options = {k: defaults[k] if v is None else v for k, v in given.items()}
-        plan = sim.Plan(
-            strategies=[s.strip() for s in strategy.split(",") if s.strip()],
-            pretrain_epochs=pretrain_epochs,
-            pool=pool,
-            overrides={
-                **(_QUICK_SETTINGS if quick else {}),
-                **parse_settings(setting.split(",") if setting else []),
+        plan = _plan(
+            strategy or f"{DEFAULT_STRATEGY},random",
+            {
+                "start": start,
+                "step": step,
+                "rounds": rounds,
+                "epochs_per_round": epochs_per_round,
+                "seeds": seeds,
             },
-            **options,
+            pretrain_epochs,
+            pool,
+            setting,
+            grid or [],
+            quick,
         )
+        executor = _executor(quick, workers, address, gpus_per_run, threads_per_run, device)
         data = _load(quick, dataset, data_dir)
-        plan.validate(data.n_train)
+        try:
+            plan.validate(data.n_train)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         run_name = name or default_name(plan)
         if not _NAME.fullmatch(run_name) or run_name.startswith("."):
             raise UsageError(
@@ -116,20 +156,114 @@ def simulate(
             )
         out_dir = Path(workspace) / "artifacts" / data.name / "simulations" / run_name
         _check_same_plan(out_dir, plan, run_name)
-        print(f"simulation {run_name}: {data.source}; writing {out_dir}", file=sys.stderr)
-        bar = _Bar()
+        where = executor.where()
+        print(f"simulation {run_name}: {data.source}; {where}; writing {out_dir}", file=sys.stderr)
+        from alctl.cli.simulate_view import SimulationView, print_results
+
+        view = SimulationView(plan.rounds)
+        keys = list(plan.grid)
+        failed: RunsFailed | None = None
         try:
-            rows = sim.run_simulation(data, plan, out_dir, device=device, on_progress=bar)
+            with handling(_interrupt, signal.SIGTERM):  # SIGTERM stops as Ctrl+C does
+                run_simulation(
+                    data, plan, out_dir, executor=executor, device=device, on_progress=view
+                )
         except KeyboardInterrupt:
-            bar.close()
-            rows = sim.read_results(out_dir / "results.csv")
-            _finish(sim, out_dir, rows, data.name)
+            view.close()
+            rows = sim_results.read_results(out_dir / "results.csv")
+            print_results(sim_results, out_dir, rows, data.name, keys, plot=False)
             print(
                 "stopped: finished rounds are kept; run the same command to resume", file=sys.stderr
             )
             raise typer.Exit(EXIT_INTERRUPTED) from None
-        bar.close()
-        _finish(sim, out_dir, rows, data.name)
+        except RunsFailed as exc:
+            failed = exc
+        view.close()
+        rows = sim_results.read_results(out_dir / "results.csv")
+        print_results(sim_results, out_dir, rows, data.name, keys)
+        if failed is not None:
+            for spec, reason in failed.failures:
+                print(f"run {spec.label} did not finish: {reason}", file=sys.stderr)
+            typer.echo(
+                f"error: {len(failed.failures)} run(s) did not finish (named above); "
+                "run the same command to try them again",
+                err=True,
+            )
+            raise typer.Exit(EXIT_ERROR)
+
+
+def _plan(
+    strategy: str,
+    given: dict[str, int | None],
+    pretrain_epochs: int,
+    pool: int,
+    setting: str | None,
+    grid: list[str],
+    quick: bool,
+) -> Any:
+    from ssvae.runs.simulate import Plan
+
+    defaults = _QUICK if quick else _DEFAULTS
+    options = {k: defaults[k] if v is None else v for k, v in given.items()}
+    return Plan(
+        strategies=[s.strip() for s in strategy.split(",") if s.strip()],
+        pretrain_epochs=pretrain_epochs,
+        pool=pool,
+        overrides={
+            **(_QUICK_SETTINGS if quick else {}),
+            **parse_settings(setting.split(",") if setting else []),
+        },
+        grid=parse_grid(grid),
+        **options,
+    )
+
+
+def _executor(
+    quick: bool,
+    workers: int | None,
+    address: str | None,
+    gpus_per_run: float,
+    threads_per_run: int,
+    device: str | None,
+) -> Any:
+    """This process for --workers 1 (and --quick), else Ray: local, or the cluster at address."""
+    from_env = address is not None and address == os.environ.get("RAY_ADDRESS")
+    if workers is None and quick and address is None:
+        workers = 1
+    if workers is None and address is None:  # every core, threads_per_run of them a run
+        workers = max(1, (os.cpu_count() or 1) // threads_per_run)
+    if workers == 1:
+        if address is not None and not from_env:
+            raise UsageError("--workers 1 runs here without Ray; drop --address or give more")
+        if gpus_per_run:
+            raise UsageError("--gpus-per-run is for runs on Ray; with --workers 1 use --device")
+        from ssvae.runs.campaign import SerialExecutor
+
+        return SerialExecutor(threads_per_run)
+    if device not in (None, "cpu"):
+        raise UsageError(
+            "on Ray a run's device follows --gpus-per-run; --device is for --workers 1"
+        )
+    from ssvae.runs.ray_executor import RayExecutor, RaySetupError, check_address
+
+    if address is not None:
+        try:
+            check_address(address.strip())  # before loading data: a typo fails at once
+        except RaySetupError as exc:
+            raise UsageError(str(exc)) from None
+    return RayExecutor(
+        workers=workers,
+        address=None if address is None else address.strip(),
+        gpus_per_run=gpus_per_run,
+        threads_per_run=threads_per_run,
+    )
+
+
+def _values(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw  # a bare word: a string setting such as classifier_input=hidden
 
 
 def parse_settings(items: list[str]) -> dict[str, Any]:
@@ -139,16 +273,29 @@ def parse_settings(items: list[str]) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--set wants KEY=VALUE, got {item!r}")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw  # a bare word: a string setting such as classifier_input=hidden
-        out[key.strip().replace("-", "_")] = value
+        out[key.strip().replace("-", "_")] = _values(raw)
+    return out
+
+
+def parse_grid(items: list[str]) -> dict[str, list[Any]]:
+    """["label_weight=10,30", "classifier_input=mean,image"] -> {key: [typed values]}."""
+    out: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip().replace("-", "_")
+        values = [v.strip() for v in raw.split(",")]
+        if not sep or not key or not all(values):
+            raise UsageError(f"--grid wants KEY=V1,V2,..., got {item!r}")
+        if key in out:
+            raise UsageError(f"--grid names {key} twice; give its values once: {key}=V1,V2")
+        out[key] = [_values(v) for v in values]
     return out
 
 
 def default_name(plan: Any) -> str:
     """A readable name from the plan, so the same command resumes the same run."""
+    from ssvae.runs.simulate import setting_text
+
     parts = [
         "+".join(plan.strategies),
         f"s{plan.start}-{plan.step}x{plan.rounds}",
@@ -159,6 +306,7 @@ def default_name(plan: Any) -> str:
     if plan.pool:
         parts.append(f"pool{plan.pool}")
     parts += [f"{k}={v}" for k, v in sorted(plan.overrides.items())]
+    parts += [f"sweep-{k}={','.join(setting_text(v) for v in vs)}" for k, vs in plan.grid.items()]
     return "_".join(parts).replace("/", "-").replace(" ", "")
 
 
@@ -167,6 +315,7 @@ def _check_same_plan(out_dir: Path, plan: Any, run_name: str) -> None:
     from dataclasses import asdict
 
     from ssvae.io.atomic import atomic_write
+    from ssvae.runs import sim_results
 
     wanted = {k: v for k, v in asdict(plan).items() if k != "seeds"}
     stored = out_dir / "plan.json"
@@ -179,6 +328,11 @@ def _check_same_plan(out_dir: Path, plan: Any, run_name: str) -> None:
             raise UsageError(
                 f"simulation {run_name!r} exists with another plan; pass another --name"
             )
+    try:
+        sim_results.check_columns(out_dir / "results.csv", list(plan.grid))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_write(stored) as handle:
         handle.write(json.dumps(asdict(plan), indent=1).encode())
 
@@ -193,57 +347,6 @@ def _load(quick: bool, dataset: str, data_dir: Path | None) -> Any:
     return load_dataset(dataset, data_dir, download=False)
 
 
-def _finish(sim: Any, out_dir: Path, rows: list[dict[str, Any]], dataset: str) -> None:
-    summary = sim.summarize(rows)
-    if not summary:
-        print("no round finished yet", file=sys.stderr)
-        return
-    sim.write_summary(out_dir / "summary.csv", summary)
-    sim.plot_summary(out_dir / "accuracy.png", summary, f"{dataset}: test accuracy vs labels")
-    print("test accuracy (%), mean ± spread over seeds:")
-    print(sim.format_table(summary))
-    wall = sum(s["wall_s_mean"] * s["seeds"] for s in summary if _is_last(s, summary))
-    print(f"wall time of the training runs: {wall / 60:.1f} min")
-    print(f"saved {out_dir / 'summary.csv'} and {out_dir / 'accuracy.png'}")
-
-
-def _is_last(s: dict[str, Any], summary: list[dict[str, Any]]) -> bool:
-    """The last label count of its strategy (its wall time covers the whole run)."""
-    return s["n_labels"] == max(x["n_labels"] for x in summary if x["strategy"] == s["strategy"])
-
-
-class _Bar:
-    """One progress line on stderr: redrawn in place on a terminal, a line per round else."""
-
-    def __init__(self) -> None:
-        self.tty = sys.stderr.isatty()
-        self.first: tuple[int, float] | None = None  # (done, time) at the first new round
-
-    def __call__(self, progress: Any) -> None:
-        from ssvae.records.formats import duration as format_duration
-
-        now, eta = time.perf_counter(), None
-        if progress.row is not None and self.first is None:
-            # Rate from the first round on: a warm start before it would skew the ETA.
-            self.first = (progress.done, now)
-        elif self.first is not None and progress.done > self.first[0]:
-            per_round = (now - self.first[1]) / (progress.done - self.first[0])
-            eta = per_round * (progress.total - progress.done)
-        filled = int(20 * progress.done / max(progress.total, 1))
-        line = f"[{'#' * filled}{'.' * (20 - filled)}] {progress.done}/{progress.total} rounds"
-        if progress.row:
-            r = progress.row
-            line += (
-                f"  {r['strategy']} seed {r['seed']}: {plural(r['n_labels'], 'label')} "
-                f"{100 * r['test_accuracy']:.1f} %"
-            )
-        line += f"  eta {format_duration(eta)}"
-        if self.tty:
-            sys.stderr.write("\r\033[K" + line)
-        else:
-            sys.stderr.write(line + "\n")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.tty:
-            sys.stderr.write("\n")
+def _interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM stops a simulation as Ctrl+C does: tasks cancelled, finished rounds kept."""
+    raise KeyboardInterrupt

@@ -57,6 +57,7 @@ def server_status(workspace: Path, server: LiveServer) -> dict[str, Any]:
         "model": s.get("model"),
         "checkpoint": checkpoint,
         "evaluations": s.get("evaluations") or [],
+        "threads": s.get("threads"),
         "server": {
             "url": server.client.url,
             "pid": (s.get("server") or {}).get("pid"),
@@ -115,6 +116,17 @@ def _curve_lines(curve: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _threads_line(t: dict[str, Any] | None, server: bool) -> str:
+    """`threads     2 torch threads for training (all 2 cores: nothing else needs them)`."""
+    if not t:
+        return "threads     unknown (an older server)"
+    if t.get("error"):
+        return f"threads     {t['error']}"
+    whose = "the server's trainer" if server else "training here"
+    count = formats.plural(t.get("in_use"), "torch thread")
+    return f"threads     {count} for {whose} ({t.get('why')})"
+
+
 def _server_line(s: dict[str, Any] | None) -> str:
     if not s:
         return "none running (working on the files)"
@@ -162,6 +174,7 @@ def render_status(facts: dict[str, Any]) -> str:
         *_backup_lines(facts.get("checkpoint") or {}),
         *model_lines,
         *_curve_lines(facts.get("evaluations") or []),
+        _threads_line(facts.get("threads"), facts.get("server") is not None),
         f"server      {_server_line(facts.get('server'))}",
     ]
     return "\n".join(lines)

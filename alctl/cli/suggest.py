@@ -7,45 +7,31 @@ the checkpoint on disk (no torch), else the checkpoint's predictions. Both paths
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
-import typer
-
 if TYPE_CHECKING:
-    from alctl.cli.dispatch import Target
     from alctl.cli.offline import Files
     from ssvae.select.points import Predictions2D
 
 
-def suggest(target: Target, strategy: str | None, n: int, as_json: bool) -> None:
-    from alctl.queue_request import check_request
-
-    try:
-        strategy, n = check_request(strategy, n)
-    except ValueError as exc:
-        from alctl.errors import UsageError
-
-        raise UsageError(str(exc)) from None
-    if target.server is not None:
-        head = target.server.client.queue(strategy, n)
-    else:
-        head = offline_queue(target.files(), strategy, n, target.data_dir)
-    typer.echo(json.dumps(head, indent=2) if as_json else render(head))
-
-
 def offline_queue(files: Files, strategy: str, n: int, data_dir: Any) -> dict[str, Any]:
     from ssvae.select.queue import queue_head
+    from ssvae.select.representative import ClusterMemo
 
     labels = files.store().as_array()
     points, trained = _points(files, data_dir)
-    features = None
+    features, memo = None, None
     if strategy == "typical":  # clusters the images themselves (ssvae.data.pixel_features)
         from ssvae.data.datasets import load_dataset
-        from ssvae.data.pixel_features import pixel_pca
+        from ssvae.data.pixel_features import RECIPE, queue_features
+        from ssvae.io.queue_cache import QueueCache
 
-        features = pixel_pca(load_dataset(files.dataset, data_dir).train_images)
-    return queue_head(points, labels, strategy, n, trained=trained, features=features).to_dict()
+        images = load_dataset(files.dataset, data_dir).train_images
+        # The server's files: what it computed once is read back, and the order is its own.
+        cache = QueueCache(files.workspace.queue_dir, images, queue_features, RECIPE)
+        features, memo = cache.features(), ClusterMemo(store=cache)
+    head = queue_head(points, labels, strategy, n, trained=trained, memo=memo, features=features)
+    return head.to_dict()
 
 
 def _points(files: Files, data_dir: Any) -> tuple[Predictions2D, bool]:

@@ -97,10 +97,19 @@ def redraw_loss_curves(path_png: Path, records: Iterable[Mapping[str, Any]]) -> 
     return None
 
 
-def loss_plot_writer(path_png: Path) -> Callable[[Any, Any], None]:
-    """An `after_save` step for ssvae.runs.pipeline: redraw from the saved trainer's history."""
+def loss_plot_writer(
+    path_png: Path, unless: Callable[[], bool] | None = None
+) -> Callable[[Any, Any], None]:
+    """An `after_save` step for ssvae.runs.pipeline: redraw from the saved trainer's history.
+
+    `unless()` true at save time leaves the PNG as it is: the process is being stopped (a
+    drawing costs a second or more; history.csv holds the same facts; the next session or
+    the next `alctl serve` redraws it).
+    """
 
     def redraw(trainer: Any, outcome: Any) -> None:
+        if unless is not None and unless():
+            return
         problem = redraw_loss_curves(path_png, trainer.history)
         if problem is not None:
             outcome.warnings.append(problem)

@@ -1,16 +1,22 @@
 """JSON route handlers: parse and validate the request, call WorkspaceSession, answer.
 
 Blocking work (label file writes, torch) goes through `run_in_threadpool`; the event loop
-only ever does dictionary work here.
+only ever does dictionary work here. Computations that change nothing (the queue, samples,
+decoding, the evaluation, the report) go through `_computed` instead: when the server stops,
+their request is cancelled at once, not after the computation (its answer would reach a page
+that is going away). Writes are always waited for.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio.to_thread
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -28,6 +34,7 @@ from alctl.server.limits import (
     parse_json,
     read_body,
 )
+from alctl.server.pacing import Stopping
 from alctl.server.report_file import ReportBusy, ReportUnavailable
 from alctl.server.rollback import RollbackRefused, rollback_session
 from alctl.server.security import SOURCE_HEADER
@@ -35,7 +42,7 @@ from alctl.server.session import SessionError, WorkspaceSession
 from alctl.server.training_thread import NotTraining, TrainingBusy
 from alctl.server.write_order import HEADER as WRITE_HEADER
 from alctl.server.write_order import SupersededWrite, WriteTicketError, parse_ticket
-from ssvae.config import SESSION_PARAMS
+from ssvae.config import LABEL_WORDS, SESSION_PARAMS, is_label
 from ssvae.config.hparams import HyperparameterError, check_values
 from ssvae.io.checkpoint_lock import CheckpointBusy, LockUnavailable
 from ssvae.io.strict_input import clip, is_decimal
@@ -43,6 +50,15 @@ from ssvae.io.strict_input import clip, is_decimal
 SOURCES = ("page", "cli", "import")
 MESSAGE_LIMIT = 600  # characters of an error message
 HEAVY_DECODE = 64  # points: a decode of more marks a burst, after which memory is released
+
+
+T = TypeVar("T")
+
+
+async def _computed(work: Callable[..., T], *args: Any) -> T:
+    """`work(*args)` in a worker thread, abandoned (left to finish alone) if the request is
+    cancelled: a stop's graceful wait then never waits for it (alctl.server.run)."""
+    return await anyio.to_thread.run_sync(functools.partial(work, *args), abandon_on_cancel=True)
 
 
 class ApiError(Exception):
@@ -97,8 +113,8 @@ def _serial(request: Request) -> int:
 
 
 def _label(value: Any, where: str = "label") -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
-        raise ApiError(f"{where} must be an integer 0-9, got {clip(json.dumps(value))}")
+    if not is_label(value):
+        raise ApiError(f"{where} must be an integer {LABEL_WORDS}, got {clip(json.dumps(value))}")
     return value
 
 
@@ -148,11 +164,11 @@ async def queue(request: Request) -> Response:
         strategy, n = check_request(query.get("strategy"), query.get("n", "20"))
     except ValueError as exc:
         raise ApiError(str(exc)) from None
-    return SafeJSONResponse(await run_in_threadpool(_session(request).queue, strategy, n))
+    return SafeJSONResponse(await _computed(_session(request).queue, strategy, n))
 
 
 async def sample(request: Request) -> Response:
-    data = await run_in_threadpool(_session(request).sample, _serial(request))
+    data = await _computed(_session(request).sample, _serial(request))
     return SafeJSONResponse(data)
 
 
@@ -160,7 +176,7 @@ async def sample_png(request: Request) -> Response:
     kind = request.path_params["kind"]
     if kind not in ("original", "recon"):
         raise ApiError(f"unknown image {clip(repr(kind))}; use original.png or recon.png", 404)
-    data = await run_in_threadpool(_session(request).sample_png, _serial(request), kind)
+    data = await _computed(_session(request).sample_png, _serial(request), kind)
     # An original never changes while the server runs; a reconstruction does after training.
     cache = "private, max-age=3600" if kind == "original" else "no-store"
     return Response(data, media_type="image/png", headers={"Cache-Control": cache})
@@ -175,7 +191,7 @@ async def decode(request: Request) -> Response:
     session = _session(request)
     # A grid's temporaries are what a burst leaves behind; a cursor preview's are not.
     with session.after_burst.heavy() if len(parsed.points) > HEAVY_DECODE else nullcontext():
-        data = await run_in_threadpool(session.decode, parsed)
+        data = await _computed(session.decode, parsed)
     headers = {"Server-Timing": f"decode;dur={data['decode_ms']:.2f}", "Cache-Control": "no-store"}
     return SafeJSONResponse(data, headers=headers)
 
@@ -269,7 +285,7 @@ async def evaluation(request: Request) -> Response:
     """Per-class accuracy and the confusion matrix on the test split (cached per version)."""
     session = _session(request)
     with session.after_burst.heavy():
-        return SafeJSONResponse(await run_in_threadpool(session.evaluation))
+        return SafeJSONResponse(await _computed(session.evaluation))
 
 
 async def write_report(request: Request) -> Response:
@@ -278,7 +294,7 @@ async def write_report(request: Request) -> Response:
         raise ApiError("send no body (or {}) to write the report")
     session = _session(request)
     with session.after_burst.heavy():
-        answer = await run_in_threadpool(session.report.write)
+        answer = await _computed(session.report.write)
     return SafeJSONResponse(answer, status_code=201)
 
 
@@ -297,8 +313,10 @@ async def history(request: Request) -> Response:
 
 
 async def events(request: Request) -> Response:
+    # The page opens ?client=page: pages count in the trainer's thread policy, the CLI does not.
+    page = request.query_params.get("client") == "page"
     return EventSourceResponse(
-        _session(request).event_stream(),
+        _session(request).event_stream(page=page),
         ping=request.app.state.ping_s,
         headers={"Cache-Control": "no-store"},
     )
@@ -313,9 +331,7 @@ async def not_found(request: Request) -> Response:
             405,
             headers={"Allow": ", ".join(allowed)},
         )
-    raise ApiError(
-        f"no API route {request.method} {clip(request.url.path)}; see docs/ARCHITECTURE.md", 404
-    )
+    raise ApiError(f"no API route {request.method} {clip(request.url.path)}; see docs/api.md", 404)
 
 
 def _methods_for(request: Request) -> list[str]:
@@ -351,6 +367,7 @@ REFUSALS = (
     ReportUnavailable,
     RequestTooLarge,
     BadJson,
+    Stopping,
 )
 
 

@@ -1,6 +1,6 @@
 """create_app(): the Starlette application around one WorkspaceSession.
 
-Routes are the documented API (docs/ARCHITECTURE.md), the page and `/static`. The lifespan
+Routes are the documented API (docs/api.md), the page and `/static`. The lifespan
 binds the EventBus to the running loop and runs two small background tasks: the label-file
 watcher (outside edits become `labels` events) and the progress ticker.
 """
@@ -54,6 +54,9 @@ def create_app(
             "dataset_source": session.dataset.source,
             "class_names": list(session.dataset.class_names),
             "n_samples": session.n_samples,
+            # What the page keys its stored pending labels and undo history by.
+            "workspace": str(session.workspace.root),
+            "labels_file": str(session.workspace.labels_csv),
             "static_url": _static_url,
             "train_params": schema_json(SESSION_PARAMS.values()),  # the page's inputs
             # The queue's chooser; the page starts on the first, so the default leads.

@@ -54,6 +54,7 @@ class Message:
 @dataclass(eq=False)
 class _Client:
     queue: asyncio.Queue[Message | None]
+    page: bool = False  # a dashboard page (it says so), not the CLI or a script
 
 
 class EventBus:
@@ -65,6 +66,7 @@ class EventBus:
         self._id_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clients: set[_Client] = set()  # touched only on the loop thread
+        self._pages = 0  # page clients among them; written on the loop thread only
         self._closed = False
         self.dropped = 0  # clients dropped for a full queue (for tests and diagnostics)
 
@@ -76,6 +78,11 @@ class EventBus:
     @property
     def client_count(self) -> int:
         return len(self._clients)
+
+    @property
+    def page_count(self) -> int:
+        """Dashboard pages connected now (any thread may read it)."""
+        return self._pages
 
     def publish(self, event: str, data: Mapping[str, Any]) -> None:
         """Queue `event` for every client; callable from any thread, never blocks."""
@@ -125,14 +132,18 @@ class EventBus:
         client.queue.put_nowait(None)
 
     async def stream(
-        self, snapshot: Callable[[], Mapping[str, Any]]
+        self, snapshot: Callable[[], Mapping[str, Any]], *, page: bool = False
     ) -> AsyncIterator[dict[str, str]]:
-        """One client's events: `snapshot` first, then everything published after it."""
+        """One client's events: `snapshot` first, then everything published after it.
+
+        `page`: the client is a dashboard page; it counts in `page_count` until it leaves.
+        """
         if self._closed:
             return
-        client = _Client(asyncio.Queue(self._queue_size))
+        client = _Client(asyncio.Queue(self._queue_size), page)
         # Subscribe before taking the snapshot so nothing falls between the two.
         self._clients.add(client)
+        self._pages += page
         try:
             with self._id_lock:
                 first = Message(next(self._ids), "snapshot", dumps(snapshot()))
@@ -144,3 +155,4 @@ class EventBus:
                 yield message.as_sse()
         finally:
             self._clients.discard(client)
+            self._pages -= page

@@ -19,6 +19,7 @@ from ssvae.nn.decode import Decoded, decode_latent
 from ssvae.nn.model import SSVAE, predict
 from ssvae.select.points import Predictions2D
 from ssvae.train.device import describe_device
+from ssvae.train.threads import ThreadGovernor
 from ssvae.train.trainer import InteractiveTrainer
 
 
@@ -31,17 +32,21 @@ class ModelState:
 
     @classmethod
     def open(
-        cls, checkpoint: Path, dataset: str, config: SSVAEConfig | None = None
+        cls,
+        checkpoint: Path,
+        dataset: str,
+        config: SSVAEConfig | None = None,
+        threads: ThreadGovernor | None = None,
     ) -> tuple[ModelState, Checkpoint | None]:
         """The checkpoint's model (CheckpointError if unusable), or a fresh one if none."""
         ckpt = load_checkpoint(checkpoint, dataset=dataset)
         if ckpt is None:
-            return cls(InteractiveTrainer(config or default_config(dataset))), None
-        return cls(InteractiveTrainer.from_checkpoint(ckpt)), ckpt
+            return cls(InteractiveTrainer(config or default_config(dataset), threads=threads)), None
+        return cls(InteractiveTrainer.from_checkpoint(ckpt, threads=threads)), ckpt
 
     @property
     def device(self) -> str:
-        return describe_device(self.trainer.device)
+        return describe_device(self.trainer.device, self.trainer.threads.in_use)
 
     def _frozen_copy(self) -> SSVAE:
         view = copy.deepcopy(self.trainer.model).eval()

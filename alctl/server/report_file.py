@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from alctl.server.cpu_demand import BackgroundJobs
 from alctl.server.disk import refused_by_disk
 from ssvae.data.datasets import Dataset
 from ssvae.io.workspace import Workspace
@@ -51,8 +52,11 @@ def _stamp(path: Path) -> tuple[int, int] | None:
 class ReportFile:
     """Writes the workspace's report file; `_lock` lets one write run at a time."""
 
-    def __init__(self, workspace: Workspace, dataset: Dataset) -> None:
+    def __init__(
+        self, workspace: Workspace, dataset: Dataset, jobs: BackgroundJobs | None = None
+    ) -> None:
         self.workspace, self.dataset = workspace, dataset
+        self.jobs = jobs or BackgroundJobs()  # a report counts as one while it is written
         self._lock = threading.Lock()
         self._made_from: tuple[Any, ...] | None = None  # the inputs' stamps of the last write
 
@@ -94,7 +98,7 @@ class ReportFile:
 
         inputs = self._inputs()  # before reading: a change meanwhile is seen next time
         try:
-            with refused_by_disk(self.path):
+            with self.jobs.running(), refused_by_disk(self.path):
                 path = write_report(
                     self.workspace.root, self.dataset.name, self.path, data=self.dataset
                 )

@@ -7,7 +7,9 @@ Connections are refused until all of that is done: the socket is bound early but
 listens once uvicorn serves, so a page never sees half a server.
 
 Ctrl+C (or SIGTERM) ends SSE streams, stops a running training session cooperatively
-(its checkpoint is saved), removes the discovery file and returns 0.
+(its checkpoint is saved), ends the background work and every long computation at its next
+step, removes the discovery file and returns 0; `exit_process` then ends the process without
+waiting for threads that compute answers nobody will read.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import webbrowser
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 import uvicorn
 
@@ -34,7 +36,9 @@ from alctl.server.events import EventBus
 from alctl.server.security import is_loopback, new_token
 from ssvae.records.formats import plural
 
-GRACEFUL_SHUTDOWN_S = 3.0
+# How long a stop waits for requests in flight: a label write takes milliseconds; a report or
+# a queue being computed is abandoned (its answer would reach a page that is going away).
+GRACEFUL_SHUTDOWN_S = 0.5
 SHUTDOWN_TRAINING_S = 120.0
 
 
@@ -47,15 +51,20 @@ class _Terminated(BaseException):
 
 
 class _Server(uvicorn.Server):
-    """uvicorn.Server that also ends our event streams the moment a signal arrives."""
+    """uvicorn.Server that also begins our shutdown the moment a signal arrives."""
 
     def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
         super().__init__(config)
         self._on_exit = on_exit
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
-        self._on_exit()
+        # Run on the loop, not here: a signal handler interrupts the main thread wherever it
+        # is, maybe inside a lock that `on_exit` needs (the event loop reads the status).
+        if self.loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nothing left to end
+                self.loop.call_soon_threadsafe(self._on_exit)
 
 
 def run_server(
@@ -66,15 +75,20 @@ def run_server(
     open_browser: bool = False,
     data_dir: Path | None = None,
     echo: Callable[[str], None] = print,
+    threads: int | None = None,
 ) -> int:
-    """Serve the dashboard for `workspace` until Ctrl+C; returns the exit code."""
+    """Serve the dashboard for `workspace` until Ctrl+C; returns the exit code.
+
+    `threads`: the trainer's torch threads (--threads); None leaves them to the policy.
+    """
     root = Path(workspace).expanduser().absolute()
     sock: socket.socket | None = None
     try:
         echo(f"alctl serve: workspace {root}")
+        _check_threads(threads)
         sock = _reserve_port(host, port)
         with _workspace_claim(root):
-            session, model_pending = _open_session(root, dataset, data_dir, echo)
+            session, model_pending = _open_session(root, dataset, data_dir, echo, threads)
             return _serve(session, sock, host, open_browser, model_pending, echo)
     except StartupError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
@@ -147,8 +161,22 @@ def _reserve_port(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _check_threads(threads: int | None) -> None:
+    """A bad --threads or OMP_NUM_THREADS is one line before anything starts."""
+    from ssvae.train.threads import user_threads
+
+    try:
+        user_threads(threads)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
+
+
 def _open_session(
-    root: Path, dataset: str, data_dir: Path | None, echo: Callable[[str], None]
+    root: Path,
+    dataset: str,
+    data_dir: Path | None,
+    echo: Callable[[str], None],
+    threads: int | None = None,
 ) -> tuple[Any, bool]:
     """The session, ready to serve; True when the model is still to be loaded."""
     # Imported here: numpy and the session modules are not needed to report a busy port.
@@ -184,7 +212,7 @@ def _open_session(
     _tidy_after_a_crash(ws, echo)
     with _step(echo, "labels") as line:
         try:
-            session = WorkspaceSession(ws, data, EventBus())
+            session = WorkspaceSession(ws, data, EventBus(), threads)
         except LabelError as exc:
             raise StartupError(f"{exc}; fix or move {ws.labels_csv}") from exc
         line.append(f"{session.labels.stats()['labeled']:,} labeled ({ws.labels_csv})")
@@ -293,11 +321,12 @@ def _serve(
         lifespan="on",
         http=HeaderDeadlineProtocol,
     )
-    server = _Server(config, on_exit=session.bus.close)
+    server = _Server(config, on_exit=session.begin_shutdown)
     url = _url(host, sock.getsockname()[1])
     root = session.workspace.root
 
     async def main() -> None:
+        server.loop = asyncio.get_running_loop()
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started and not serving.done():
             await asyncio.sleep(0.01)
@@ -344,6 +373,20 @@ def _serve(
     # many objects, which takes seconds on a busy machine and delays the exit.
     gc.freeze()
     return 0
+
+
+def exit_process(code: int) -> NoReturn:
+    """End `alctl serve` once run_server has returned: everything is saved by then.
+
+    Threads may still compute answers nobody will read (a report, a decode grid cancelled by
+    the stop) and the model may still be loading: the interpreter's own exit would wait for
+    the first and run its finalizers beside the others, which takes seconds and can crash
+    inside native code. So the output is flushed and the process ends here.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def _raise_terminated(sig: int, frame: FrameType | None) -> None:

@@ -18,25 +18,29 @@ from typing import TYPE_CHECKING, Any
 
 from alctl.decode_request import DecodeRequest
 from alctl.images import b64_pixels, png_bytes
+from alctl.server.cpu_demand import BackgroundJobs, ServerDemand
 from alctl.server.decoding import answer
 from alctl.server.events import EventBus
 from alctl.server.label_state import LabelState
 from alctl.server.labeling_queue import LabelingQueue
 from alctl.server.memory import AfterBurst, release_free_memory
+from alctl.server.pacing import Pacer
 from alctl.server.points import LatentPoints, Mapping
 from alctl.server.report_file import ReportFile
 from alctl.server.split_evaluation import SplitEvaluation
 from alctl.server.training_thread import SessionEnd, TrainingBusy, TrainingRunner
 from ssvae.config import SSVAEConfig
 from ssvae.data.datasets import Dataset
-from ssvae.data.pixel_features import PixelFeatures
+from ssvae.data.pixel_features import RECIPE, queue_features
 from ssvae.io.checkpoint_integrity import backup_problem
 from ssvae.io.checkpoint_lock import CheckpointLock
 from ssvae.io.labels import LabelStore
 from ssvae.io.points_cache import cache_meta, checkpoint_stamp, load_cache, save_cache
+from ssvae.io.queue_cache import QueueCache
 from ssvae.io.workspace import Workspace
 from ssvae.records.sessions import TrainerSnapshot, evaluation_curve, now_iso
 from ssvae.select.latent_view import LatentView
+from ssvae.train.threads import ThreadGovernor
 
 if TYPE_CHECKING:
     from alctl.server.model_state import ModelState
@@ -57,8 +61,14 @@ class SessionError(Exception):
 class WorkspaceSession:
     """Dataset, labels, model, points and training of one workspace + dataset."""
 
-    def __init__(self, workspace: Workspace, dataset: Dataset, bus: EventBus) -> None:
+    def __init__(
+        self, workspace: Workspace, dataset: Dataset, bus: EventBus, threads: int | None = None
+    ) -> None:
         self.workspace, self.dataset, self.bus = workspace, dataset, bus
+        # The trainer's thread count: `threads` (--threads), else OMP_NUM_THREADS, else the
+        # policy, which hears of connected pages and of the background jobs counted here.
+        self.jobs = BackgroundJobs()
+        self.threads = ThreadGovernor.for_process(ServerDemand(bus, self.jobs).now, threads)
         self.n_samples = dataset.n_train
         self.pid, self.started_at = os.getpid(), now_iso()
         # Unique per server process: a page that sees it change knows its token, versions and
@@ -67,6 +77,10 @@ class WorkspaceSession:
         self.labels = LabelState(LabelStore(workspace.labels_csv, self.n_samples), bus)
         self.training = TrainingRunner(bus, self.records)
         self.cache_path = workspace.points_cache
+        # Set when the server begins to stop: long computations end at their next step, and
+        # a session's save skips the loss-curve picture (start-up redraws it).
+        self.stopping = threading.Event()
+        self.pacer = Pacer(self.stopping, self.training.idle_event)
         self.model_wait_s = MODEL_WAIT_S
         self.points = LatentPoints(dataset.train_targets)
         self._lock = threading.Lock()
@@ -84,11 +98,11 @@ class WorkspaceSession:
         # lock excludes every other process): a session never starts on a model a rollback
         # is replacing, a rollback never lands while a session is being started.
         self._exclusive = threading.Lock()
-        self._closing = threading.Event()
         self.test_split = SplitEvaluation(dataset)
-        self.report = ReportFile(workspace, dataset)
+        self.report = ReportFile(workspace, dataset, self.jobs)
+        queue_cache = QueueCache(workspace.queue_dir, dataset.train_images, queue_features, RECIPE)
         self.labeling_queue = LabelingQueue(
-            self.points, self.labels, self._trained, PixelFeatures(dataset.train_images)
+            self.points, self.labels, self._trained, queue_cache, self.pacer, self.jobs
         )
         self._stamp = checkpoint_stamp(workspace.checkpoint)  # the file as we last saw it
         self.after_burst = AfterBurst()  # memory is released once heavy requests pause
@@ -136,7 +150,9 @@ class WorkspaceSession:
         from alctl.server.model_state import ModelState  # imports torch: off the fast path
 
         stamp = checkpoint_stamp(self.workspace.checkpoint)
-        model, ckpt = ModelState.open(self.workspace.checkpoint, self.dataset.name)
+        model, ckpt = ModelState.open(
+            self.workspace.checkpoint, self.dataset.name, threads=self.threads
+        )
         with self._lock:
             self._model = model
             self._stamp = stamp
@@ -162,6 +178,8 @@ class WorkspaceSession:
                 )
             finally:
                 self._model_ready.set()
+                # A page took "loading" from its snapshot: tell it that this fact changed.
+                self.bus.publish("model", self.model_status())
 
         thread = threading.Thread(target=load, name="alctl-model-load", daemon=True)
         thread.start()
@@ -197,9 +215,8 @@ class WorkspaceSession:
         checkpoint = self.workspace.checkpoint
         records = self.records()
         with self._lock:
-            model = self._model
             facts = {**self._checkpoint, "unsaved": self._unsaved}
-        state = "ready" if model is not None else ("failed" if self._model_error else "loading")
+        model_status = self.model_status()
         return {
             "dataset": self.dataset.name,
             "dataset_source": self.dataset.source,
@@ -217,8 +234,9 @@ class WorkspaceSession:
             "latent": self.points.info(),
             # Did it get better: one point per evaluated session, saved with the sessions.
             "evaluations": evaluation_curve(records.sessions),
-            "device": model.device if model is not None else state,
-            "model": {"state": state, "error": self._model_error},
+            "device": model_status["device"],
+            "threads": self.threads.describe(),
+            "model": {"state": model_status["state"], "error": model_status["error"]},
             "server": {
                 "pid": self.pid,
                 "started_at": self.started_at,
@@ -226,6 +244,14 @@ class WorkspaceSession:
                 "instance": self.instance,
             },
         }
+
+    def model_status(self) -> dict[str, Any]:
+        """`{state: loading | ready | failed, error, device}` (device: the state until loaded)."""
+        with self._lock:
+            model = self._model
+        state = "ready" if model is not None else ("failed" if self._model_error else "loading")
+        device = model.device if model is not None else state
+        return {"state": state, "error": self._model_error, "device": device}
 
     def points_payload(self) -> tuple[bytes, int]:
         """The `/api/points` body and the latent version it shows."""
@@ -288,7 +314,8 @@ class WorkspaceSession:
         view_xy = page_map.to_view(request.points) if page else request.points
         latent = view.unproject(view_xy)
         started = time.perf_counter()
-        decoded = model.decode(latent, view_model)
+        with self.jobs.running():
+            decoded = model.decode(latent, view_model)
         decode_ms = (time.perf_counter() - started) * 1000
         extras = {
             "version": mapping.version,
@@ -332,9 +359,10 @@ class WorkspaceSession:
         """`/api/history`: epoch records and session entries."""
         return self.training.history()
 
-    def event_stream(self) -> AsyncIterator[dict[str, str]]:
-        """A new SSE subscription; its first event is the status snapshot."""
-        return self.bus.stream(self.status)
+    def event_stream(self, *, page: bool = False) -> AsyncIterator[dict[str, str]]:
+        """A new SSE subscription; its first event is the status snapshot. `page`: a
+        dashboard page (counted by the trainer's thread policy while connected)."""
+        return self.bus.stream(self.status, page=page)
 
     def start_training(self, epochs: int | None, overrides: dict[str, Any]) -> dict[str, Any]:
         """Start a session (`epochs` None: as many as last time); 409 while one runs or saves,
@@ -397,10 +425,22 @@ class WorkspaceSession:
         """The checkpoint file was replaced on purpose (a rollback): not an outside edit."""
         self._stamp = checkpoint_stamp(self.workspace.checkpoint)
 
+    def begin_shutdown(self) -> None:
+        """The server is stopping (a signal came): end the event streams, ask a running
+        session to stop after its batch, and end every long computation at its next step;
+        none of it waits."""
+        self.stopping.set()
+        self.bus.close()
+        self.training.request_stop()
+
     def shutdown(self, timeout: float = 60.0) -> None:
-        """Stop training cooperatively and wait until its results are saved."""
-        self._closing.set()  # the save skips the loss-curve picture: start-up redraws it
+        """Stop training cooperatively and wait until its results are saved; end the
+        background work."""
+        self.begin_shutdown()
         self.training.shutdown(timeout)
+        # Not waited for: it ends at its next step, and nothing is lost if the process ends
+        # first (it only computes caches, each file replaced whole or not at all).
+        self.labeling_queue.close()
 
     # -- the training job: runs in the runner's thread ------------------------------------
 
@@ -450,9 +490,8 @@ class WorkspaceSession:
             callbacks=[listener],
             stop_event=stop,
             expected_stamp=self._stamp,
-            after_save=[]
-            if self._closing.is_set()
-            else [loss_plot_writer(self.workspace.loss_plot)],
+            # The server stopping: the picture waits for start-up (alctl.server.run).
+            after_save=[loss_plot_writer(self.workspace.loss_plot, self.stopping.is_set)],
         )
         for message in outcome.warnings:
             self.bus.publish("error", {"message": f"after training session: {message}"})
@@ -485,7 +524,8 @@ class WorkspaceSession:
                     "error": outcome.error,
                 }
         self.labeling_queue.warm()
-        release_free_memory()
+        if not self.stopping.is_set():  # a stop spares it: the process ends in a moment
+            release_free_memory()
 
     def _publish_points(self) -> None:
         self.bus.publish("latent_refreshed", self.points.info())

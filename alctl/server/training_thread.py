@@ -85,6 +85,11 @@ class TrainingRunner(TrainingCallback):
         self._status = idle_status(None)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._closed = False  # the server is stopping: no session starts any more
+        # Set while the state is `idle` (no session trains or saves): background work waits
+        # on it (alctl.server.pacing).
+        self.idle_event = threading.Event()
+        self.idle_event.set()
         self._last_progress: dict[str, Any] | None = None
         self._last_progress_at = 0.0  # when the trainer reported it
         self._last_publish = 0.0
@@ -125,6 +130,8 @@ class TrainingRunner(TrainingCallback):
         snapshot = self.records()
         config = snapshot.config.replace(**overrides)  # ValueError names the field
         with self._lock:
+            if self._closed:
+                raise TrainingBusy("the server is stopping; start the session once it is back")
             if self._status["state"] != "idle":
                 doing = "being saved" if self._status["state"] == "saving" else "already running"
                 raise TrainingBusy(
@@ -142,6 +149,7 @@ class TrainingRunner(TrainingCallback):
             }
             self._last_progress = None
             self._stop = threading.Event()
+            self.idle_event.clear()
             self._thread = threading.Thread(
                 target=self._work,
                 args=(job, number, epochs, dict(overrides), self._stop),
@@ -181,10 +189,17 @@ class TrainingRunner(TrainingCallback):
             }
             self._publish_progress(repeat)
 
+    def request_stop(self) -> None:
+        """The server is stopping: a running session stops after its current batch (and
+        saves), and none starts any more; no wait."""
+        with self._lock:
+            self._closed = True
+            self._stop.set()
+
     def shutdown(self, timeout: float = 60.0) -> None:
         """Stop a running session cooperatively and wait for it to save its work."""
+        self.request_stop()
         with self._lock:
-            self._stop.set()
             thread = self._thread
         if thread is not None:
             thread.join(timeout)
@@ -225,6 +240,7 @@ class TrainingRunner(TrainingCallback):
                 }
                 self._status = idle_status(last)
                 self._last_progress = None
+                self.idle_event.set()
                 self.bus.publish("session_saved", data)
         if end is not None and end.then is not None:
             end.then()
@@ -243,6 +259,10 @@ class TrainingRunner(TrainingCallback):
                 "hparams": session_hparams(event.epochs, event.config),
                 "batches": event.batches_per_epoch,
                 "n_labeled": event.n_labeled,
+                # With the number, what tells this session from another of the same number
+                # (a page that outlived a crash sees the next session take the lost one's).
+                "started_at": event.started_at,
+                "threads": event.threads,
             }
             self.bus.publish("train_started", data)
 

@@ -8,6 +8,7 @@ from ssvae.config.hparams import HyperparameterError, Param, hparam
 from ssvae.config.model_config import (
     ARCHITECTURE_FIELDS,
     FIELD_NAMES,
+    LABEL_WORDS,
     LEGACY_DEFAULTS,
     N_CLASSES,
     PARAMS,
@@ -16,11 +17,13 @@ from ssvae.config.model_config import (
     TRAINING_FIELDS,
     SSVAEConfig,
     default_config,
+    is_label,
 )
 
 __all__ = [
     "ARCHITECTURE_FIELDS",
     "FIELD_NAMES",
+    "LABEL_WORDS",
     "LEGACY_DEFAULTS",
     "N_CLASSES",
     "PARAMS",
@@ -32,4 +35,5 @@ __all__ = [
     "SSVAEConfig",
     "default_config",
     "hparam",
+    "is_label",
 ]

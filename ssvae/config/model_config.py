@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from ssvae.config.hparams import Param, epochs_param, hparam, params_of
 
 N_CLASSES = 10  # labels are 0-9 in both datasets; the classifier has this many outputs
+LABEL_WORDS = f"0-{N_CLASSES - 1}"  # how messages name the labels
 ENCODER_TYPES = ("dense", "conv")
 MAX_WEIGHT = 1e38  # a loss weight beyond this overflows float32 at once
 LOSS_WEIGHT = {"kind": "float", "low": 0.0, "high": MAX_WEIGHT, "per_session": True}
@@ -21,6 +23,18 @@ CLASSIFIER_INPUTS = ("mean", "hidden", "image", "conv", "conv_only")
 # Classifiers with a convolutional trunk read only the rows a loss term needs (their cost).
 SPARSE_CLASSIFIERS = ("conv", "conv_only")
 AUGMENTATIONS = ("none", "shift", "shift_mirror")
+
+
+def is_label(value: object) -> bool:
+    """The one label rule: a label is a class index, an integer from 0 to N_CLASSES - 1
+    (numpy integers too; never a bool, a float or a string). The label store, the HTTP API
+    and the CLI all ask this, and each words its own refusal with LABEL_WORDS."""
+    if isinstance(value, bool):
+        return False
+    try:
+        return 0 <= operator.index(value) < N_CLASSES  # type: ignore[call-overload]
+    except TypeError:
+        return False
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,17 @@ def atomic_write(
     perms: int | None = None,
     encoding: str | None = None,
     newline: str | None = None,
+    durable: bool = True,
     before_replace: Callable[[], None] | None = None,
 ) -> Iterator[IO[Any]]:
     """Yield a handle whose content replaces `path` only if the block succeeds.
 
     `perms=None` keeps the existing file's permission bits (0o644 for a new file); pass 0o600
-    for files that hold secrets. `before_replace` runs once the new content is durably on
-    disk, right before it takes `path`'s place (a checkpoint keeps its predecessor there).
+    for files that hold secrets. `durable=False` skips the fsyncs, for caches that are
+    checked when read and recomputed when damaged: on a busy disk an fsync can take seconds,
+    and a process cannot even exit while one of its threads waits in it. `before_replace`
+    runs once the new content is (durably) on disk, right before it takes `path`'s place (a
+    checkpoint keeps its predecessor there).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -45,7 +49,8 @@ def atomic_write(
         with os.fdopen(fd, mode, encoding=encoding, newline=newline) as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         if before_replace is not None:
             before_replace()
         os.replace(tmp, path)
@@ -53,7 +58,8 @@ def atomic_write(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:

@@ -71,7 +71,7 @@ def remove_orphan_temp_files(directories: Iterable[Path]) -> list[Path]:
 
 def workspace_temp_dirs(ws: Workspace) -> list[Path]:
     """Where atomic writes of a workspace put their temp files."""
-    return [ws.labels_csv.parent, ws.checkpoint.parent, ws.server_file.parent]
+    return [ws.labels_csv.parent, ws.checkpoint.parent, ws.server_file.parent, ws.queue_dir]
 
 
 def _epochs(records: Iterable[dict[str, Any]]) -> list[tuple[int, int]]:

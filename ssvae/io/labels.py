@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ssvae.config import N_CLASSES
+from ssvae.config import LABEL_WORDS, N_CLASSES, is_label
 from ssvae.io.atomic import atomic_write_text
 from ssvae.io.strict_input import clip
 from ssvae.io.workspace import lock_path_for
@@ -202,8 +202,8 @@ def parse_label_lines(
                 serial, label = parsed
         if not 0 <= serial < n_samples:
             raise LabelError(f"{source} line {line_no}: serial {serial} outside 0..{n_samples - 1}")
-        if not 0 <= label < N_CLASSES:
-            raise LabelError(f"{source} line {line_no}: label {label} outside 0..9")
+        if not is_label(label):
+            raise LabelError(f"{source} line {line_no}: label {label} outside 0..{N_CLASSES - 1}")
         labels.pop(serial, None)  # re-insert so the last duplicate also decides the order
         labels[serial] = label
     return labels
@@ -306,8 +306,8 @@ def _check_serial(serial: object, n_samples: int) -> int:
 
 def _check_label(label: object, serial: object) -> int:
     value = _as_int(label, "label")
-    if not 0 <= value < N_CLASSES:
-        raise LabelError(f"label {value} for serial {serial} must be 0-9")
+    if not is_label(value):
+        raise LabelError(f"label {value} for serial {serial} must be {LABEL_WORDS}")
     return value
 
 

@@ -10,6 +10,7 @@ Layout under the workspace root (the current directory by default):
     artifacts/<dataset>/loss_curves.png  the loss curves of that history
     artifacts/<dataset>/report.html      the static report the page's Report button writes
     artifacts/<dataset>/predictions_train.npz   scripts/infer.py output
+    artifacts/<dataset>/queue/           the queue's image features and clusters (a cache)
     .alctl/server.json                   the running server's discovery file
 
 Keeping labels and artifacts per dataset means a checkpoint trained on one
@@ -97,6 +98,11 @@ class Workspace:
     def report_html(self) -> Path:
         """The static report the page's Report button writes (`alctl report --out` elsewhere)."""
         return self.artifacts_dir / "report.html"
+
+    @property
+    def queue_dir(self) -> Path:
+        """What the "typical" queue computed once (ssvae.io.queue_cache): a cache."""
+        return self.artifacts_dir / "queue"
 
     @property
     def predictions(self) -> Path:

@@ -30,6 +30,7 @@ class TrainStart(_Event):
     config: dict[str, Any]
     n_labeled: int  # labeled images used for training (outside the validation split)
     started_at: str = ""  # ISO 8601 UTC wall clock
+    threads: int = 0  # torch threads the session starts with (0: not known)
 
 
 @dataclass
@@ -42,6 +43,7 @@ class BatchProgress(_Event):
     loss: float
     elapsed_s: float  # since the session started
     eta_s: float  # to the end of the whole session
+    threads: int = 0  # torch threads the trainer ran this batch with (0: not known)
 
 
 @dataclass
@@ -95,7 +97,8 @@ class EpochPrinter(TrainingCallback):
         print(
             f"session {event.session}: {plural(event.epochs, 'epoch')} from epoch "
             f"{event.start_epoch}, {plural(event.batches_per_epoch, 'batch')} each, "
-            f"{plural(event.n_labeled, 'labeled image')}",
+            f"{plural(event.n_labeled, 'labeled image')}"
+            + (f", {plural(event.threads, 'torch thread')}" if event.threads else ""),
             file=self.stream,
             flush=True,
         )

@@ -51,6 +51,7 @@ from ssvae.records.events import TrainingCallback, TrainResult
 from ssvae.select.points import Predictions2D
 from ssvae.train.calibration import MIN_LABELS, expected_calibration_error, fit_temperature
 from ssvae.train.evaluation import labeled_accuracy, split_accuracy
+from ssvae.train.threads import ThreadGovernor
 from ssvae.train.trainer import InteractiveTrainer
 
 
@@ -279,20 +280,29 @@ class FilesRun:
     epochs: int | None = None  # None: the config's max_epochs
     device: str | None = None
     what: str = "training"  # names the holder of the checkpoint's lock
+    threads: int | None = None  # torch threads (--threads); None: OMP_NUM_THREADS, else the policy
 
 
 def open_trainer(
-    checkpoint: Path, dataset: str, explicit: dict[str, Any], device: str | None = None
+    checkpoint: Path,
+    dataset: str,
+    explicit: dict[str, Any],
+    device: str | None = None,
+    threads: int | None = None,
 ) -> InteractiveTrainer:
-    """The checkpoint's trainer with the user's settings applied, or a fresh one."""
+    """The checkpoint's trainer with the user's settings applied, or a fresh one; `threads`
+    fixes its torch threads (else OMP_NUM_THREADS, else ssvae.train.threads' policy)."""
+    governor = ThreadGovernor.for_process(option=threads)
     ckpt = load_checkpoint(checkpoint, dataset=dataset)
     if ckpt is None:
-        return InteractiveTrainer(default_config(dataset).replace(**explicit), device)
+        return InteractiveTrainer(
+            default_config(dataset).replace(**explicit), device, threads=governor
+        )
     try:
         config = ckpt.config.replace(**explicit)
     except ValueError as exc:
         raise CheckpointError(checkpoint, str(exc)) from exc
-    return InteractiveTrainer.from_checkpoint(ckpt, device, config=config)
+    return InteractiveTrainer.from_checkpoint(ckpt, device, config, governor)
 
 
 def train_on_files(
@@ -309,7 +319,9 @@ def train_on_files(
     labels = LabelStore(run.labels_csv, run.dataset.n_train).as_array()  # its own lock
     with checkpoint_owner(run.files.checkpoint, run.what):
         stamp = checkpoint_stamp(run.files.checkpoint)
-        trainer = open_trainer(run.files.checkpoint, run.dataset.name, run.explicit, run.device)
+        trainer = open_trainer(
+            run.files.checkpoint, run.dataset.name, run.explicit, run.device, run.threads
+        )
         return run_session(
             trainer,
             run.dataset,

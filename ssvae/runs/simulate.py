@@ -1,46 +1,44 @@
-"""The active-learning loop with the ground truth as the oracle and no human.
+"""The active-learning loop with the ground truth as the oracle and no human: one run.
 
-Each (seed, strategy) run starts from the same seeded random `start` labels (and the
-same warm-started model), then repeats: train `epochs_per_round` epochs with exactly the
-trainer the tool uses (continuing, as a user's sessions do), measure test accuracy and
-calibration, rank the unlabeled pool with `ssvae.select.ranking.rank` on calibrated
-probabilities, and let the oracle reveal the `step` chosen labels.
+A plan is the cartesian product settings × strategies × seeds (`Plan.runs()`); each run
+(`RunSpec`) starts from the same seeded random `start` labels (and its seed's warm start),
+then repeats: train `epochs_per_round` epochs with exactly the trainer the tool uses
+(continuing, as a user's sessions do), rank the unlabeled pool with
+`ssvae.select.ranking.rank` on calibrated probabilities, and let the oracle reveal the
+`step` chosen labels. `run_rounds` is that loop, one row per round; where it runs (this
+process, a Ray worker) is `ssvae.runs.campaign`'s business, and nothing in it depends on
+that: the seeds, the order of the picks and the warm start are functions of the run alone,
+so every place gives the same numbers.
 
-Honest calibration: after a round the oracle reveals the next `step` picks, which the
-weights have never seen; the temperature is fitted on exactly those (the tool can do the
-same with the labels a user gives after a session). ECE is measured on the test split
-with T = 1 ("raw"), with the fitted T ("calibrated") and with the T fitted in the round
-before ("carried": what the page shows right after a session, before new labels come).
-
-Everything goes into the run's own directory: `results.csv` (one row per finished
-round; a rerun skips what it holds, so a stopped run resumes), `pretrain-seed<k>.pt`
-(the warm start), `summary.csv` and `accuracy.png`. The user's labels and checkpoint are
-never read or written.
+A round is a session of the tool without its files: it runs the steps of the one
+end-of-session pipeline (`ssvae.runs.pipeline`) that apply, in its order. Before training,
+the blind check predicts the labels the weights have not trained on (the picks the oracle
+just revealed) for the *blind accuracy* and fits the certainty's temperature on them;
+after training, that temperature is carried to the new weights and `evaluate` measures
+what a session record holds (test accuracy, the ECE of the certainty the page and queue
+use, accuracy on the labels trained on, blind accuracy and its count). Saving, history and
+the points cache are the pipeline steps that do not apply. Two more calibration figures on
+the test split: `ece_raw` at T = 1 and `ece_calibrated` at the T the *next* blind check fits
+on this round's weights (the best this round's certainty gets once new labels come).
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
+import itertools
+import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ssvae.config import SSVAEConfig, default_config
+from ssvae.config import SSVAEConfig
 from ssvae.data.datasets import Dataset
-from ssvae.data.pixel_features import PixelFeatures
-from ssvae.io.atomic import atomic_write
-from ssvae.io.checkpoint import load_checkpoint, save_checkpoint
-from ssvae.nn.model import class_logits
-from ssvae.nn.restore import build_model
-from ssvae.select.ranking import MODEL_FREE, STRATEGIES, rank
-from ssvae.train.calibration import expected_calibration_error, fit_temperature, softmax
-from ssvae.train.trainer import InteractiveTrainer
+from ssvae.select.ranking import STRATEGIES, rank
 
 RESULT_FIELDS = (
     "strategy",
@@ -48,12 +46,16 @@ RESULT_FIELDS = (
     "round",
     "n_labels",
     "test_accuracy",
+    "test_ece",
+    "blind_accuracy",  # empty: no label the weights had not trained on (or nothing learnt)
+    "blind_n",
+    "labeled_accuracy",
+    "temperature",  # the certainty's, carried from the blind check (what test_ece used)
     "ece_raw",
     "ece_calibrated",
-    "ece_carried",
-    "temperature",
     "wall_s",
 )
+OPTIONAL_FIELDS = ("blind_accuracy", "labeled_accuracy")  # None is an empty cell
 
 
 class Oracle:
@@ -78,6 +80,35 @@ class Oracle:
         return self._known >= 0
 
 
+def setting_text(value: Any) -> str:
+    """A setting's value as results.csv holds it: `hidden`, `10`, `0.5`, `true`."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a plan: its swept settings (in the plan's key order), strategy and seed."""
+
+    settings: tuple[tuple[str, Any], ...]
+    strategy: str
+    seed: int
+
+    @property
+    def label(self) -> str:
+        """For people: "margin seed 1", with the swept settings after it."""
+        extra = " ".join(f"{k}={setting_text(v)}" for k, v in self.settings)
+        return f"{self.strategy} seed {self.seed}" + (f" {extra}" if extra else "")
+
+    def key(self, round_no: int) -> tuple[str, ...]:
+        """The identity of one of its rounds in results.csv (all text, as read back)."""
+        texts = tuple(setting_text(v) for _, v in self.settings)
+        return (*texts, self.strategy, str(self.seed), str(round_no))
+
+    def warm_key(self) -> tuple[Any, ...]:
+        """Runs with the same key share one warm start: the strategy does not matter."""
+        return (self.settings, self.seed)
+
+
 @dataclass
 class Plan:
     strategies: list[str]
@@ -89,12 +120,15 @@ class Plan:
     pretrain_epochs: int = 0  # unsupervised warm start before the first labels
     pool: int = 0  # train on a fixed random subset of this many training images; 0 = all
     overrides: dict[str, Any] = field(default_factory=dict)  # SSVAEConfig fields
+    grid: dict[str, list[Any]] = field(default_factory=dict)  # swept SSVAEConfig fields
 
     def validate(self, n_train: int) -> None:
         bad = [s for s in self.strategies if s not in STRATEGIES]
         if bad or not self.strategies:
             named = ", ".join(bad) or "(none)"
             raise ValueError(f"unknown strategy {named}; choose from {', '.join(STRATEGIES)}")
+        if len(set(self.strategies)) != len(self.strategies):
+            raise ValueError(f"a strategy is named twice: {', '.join(self.strategies)}")
         for name, low in (("start", 0), ("step", 1), ("rounds", 1), ("epochs_per_round", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -110,61 +144,48 @@ class Plan:
         needed = self.start + self.step * self.rounds
         if needed > n_train:
             raise ValueError(f"the plan needs {needed} labels but the dataset has {n_train}")
+        self._validate_grid()
         self.config(0)  # bad overrides fail now, not after an hour
 
-    def config(self, seed: int, dataset: str = "") -> SSVAEConfig:
-        """A new model's settings, as the page would make them for `dataset`."""
-        return default_config(dataset).replace(**{**self.overrides, "seed": seed})
+    def _validate_grid(self) -> None:
+        for key, values in self.grid.items():
+            if key == "seed":
+                raise ValueError("seed is not a setting to sweep: use --seeds N")
+            if key in self.overrides:
+                raise ValueError(f"{key} is both set and swept; give it once")
+            if not values:
+                raise ValueError(f"the sweep over {key} has no values")
+            if any(a == b for i, a in enumerate(values) for b in values[i + 1 :]):
+                texts = ", ".join(setting_text(v) for v in values)
+                raise ValueError(f"the sweep over {key} names a value twice: {texts}")
+            for value in values:  # each value on its own, so the error names it
+                try:
+                    SSVAEConfig().replace(**{**self.overrides, key: value})
+                except (ValueError, TypeError) as exc:
+                    raise ValueError(f"{key}={setting_text(value)}: {exc}") from exc
+        for settings in self.settings_grid():
+            self.config(0, settings)
+
+    def config(self, seed: int, settings: Sequence[tuple[str, Any]] = ()) -> SSVAEConfig:
+        return SSVAEConfig().replace(**{**self.overrides, **dict(settings), "seed": seed})
+
+    def settings_grid(self) -> list[tuple[tuple[str, Any], ...]]:
+        """Every combination of the swept settings, in the order given; [()] without a sweep."""
+        keys = list(self.grid)
+        combos = itertools.product(*self.grid.values())
+        return [tuple(zip(keys, combo, strict=True)) for combo in combos]
+
+    def runs(self) -> list[RunSpec]:
+        """Every run, settings first, then seed, then strategy (a serial run's order)."""
+        return [
+            RunSpec(settings, strategy, seed)
+            for settings in self.settings_grid()
+            for seed in range(self.seeds)
+            for strategy in self.strategies
+        ]
 
     def label_counts(self) -> list[int]:
         return [self.start + self.step * r for r in range(self.rounds)]
-
-
-@dataclass
-class Progress:
-    done: int  # rounds finished (resumed ones included)
-    total: int
-    row: dict[str, Any] | None  # the round just finished
-
-
-def run_simulation(
-    dataset: Dataset,
-    plan: Plan,
-    out_dir: Path,
-    *,
-    device: str | None = None,
-    on_progress: Callable[[Progress], None] | None = None,
-    stop_event: threading.Event | None = None,
-) -> list[dict[str, Any]]:
-    """Run (or resume) every (seed, strategy) and return all result rows.
-
-    Stops early and cleanly when `stop_event` is set; rows written so far stay.
-    """
-    plan.validate(dataset.n_train)
-    dataset = pool_subset(dataset, plan.pool)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    results = out_dir / "results.csv"
-    done = {(r["strategy"], r["seed"], r["round"]) for r in read_results(results)}
-    total = plan.seeds * len(plan.strategies) * plan.rounds
-    if on_progress:
-        on_progress(Progress(len(done), total, None))
-    features = PixelFeatures(dataset.train_images)  # "typical"'s, computed once if asked for
-    for seed in range(plan.seeds):
-        for strategy in plan.strategies:
-            todo = [r for r in range(plan.rounds) if (strategy, seed, r) not in done]
-            if not todo:
-                continue
-            if stop_event is not None and stop_event.is_set():
-                return read_results(results)
-            for row in _run_one(
-                dataset, plan, out_dir, strategy, seed, device, stop_event, features
-            ):
-                if (strategy, seed, row["round"]) not in done:
-                    append_result(results, row)
-                    done.add((strategy, seed, row["round"]))
-                    if on_progress:
-                        on_progress(Progress(len(done), total, row))
-    return read_results(results)  # as stored, so a resumed run returns the same numbers
 
 
 def pool_subset(dataset: Dataset, pool: int) -> Dataset:
@@ -183,207 +204,138 @@ def pool_subset(dataset: Dataset, pool: int) -> Dataset:
     )
 
 
-def _run_one(
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run with `n` torch threads, restoring the setting after.
+
+    A simulation runs many small models side by side: one thread each keeps a batch at a
+    steady few milliseconds under any load, where two threads per run fight for the cores
+    (issue 17's figures), and the same count on every path keeps the numbers identical.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """A seed's unsupervised warm start: what every run of that seed continues from.
+
+    Plain tensors on the CPU, so it travels through Ray's object store and is written to
+    `pretrain-*.pt` (a checkpoint file) for a resumed run.
+    """
+
+    model_state: dict[str, Any]
+    epochs_trained: int
+    history: list[dict[str, Any]]
+
+
+def pretrain(dataset: Dataset, plan: Plan, spec: RunSpec, device: str | None = None) -> WarmStart:
+    """`plan.pretrain_epochs` epochs without labels, from the run's seeded fresh model."""
+    from ssvae.train.trainer import InteractiveTrainer
+
+    trainer = InteractiveTrainer(plan.config(spec.seed, spec.settings), device)
+    no_labels = np.full(dataset.n_train, -1, np.int64)
+    result = trainer.train(dataset.train_images, no_labels, epochs=plan.pretrain_epochs)
+    if result.status == "failed":
+        raise RunFailed(f"its warm start failed: {result.error}")
+    state = {k: v.detach().to("cpu").clone() for k, v in trainer.model.state_dict().items()}
+    return WarmStart(state, trainer.epochs_trained, [dict(r) for r in trainer.history])
+
+
+class RunFailed(Exception):
+    """A run's training failed (e.g. the loss became NaN): that run ends, the others go on."""
+
+
+def run_rounds(
     dataset: Dataset,
     plan: Plan,
-    out_dir: Path,
-    strategy: str,
-    seed: int,
-    device: str | None,
-    stop_event: threading.Event | None,
-    features: PixelFeatures,
-) -> Any:
-    """Yield one row per round; a resumed run replays its rounds (cheaper than storing them)."""
-    trainer = _warm_start(dataset, plan, out_dir, seed, device)
+    spec: RunSpec,
+    warm: WarmStart | None,
+    *,
+    features: np.ndarray | None = None,
+    device: str | None = None,
+    stop_event: threading.Event | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Yield one results row per round of the run, from round 0.
+
+    A resumed run replays its rounds (cheaper than storing every model); the caller skips
+    the rows it already has. `features` are the images' `pixel_pca` ("typical" needs them).
+    """
+    from ssvae.nn.model import class_logits
+    from ssvae.runs.pipeline import blind_check, evaluate
+
+    strategy, seed = spec.strategy, spec.seed
+    trainer = _trainer(plan.config(seed, spec.settings), warm, device)
     oracle = Oracle(dataset.train_targets)
     first = np.random.default_rng(seed).permutation(dataset.n_train)[: plan.start]
     oracle.reveal(first)
+    images = dataset.train_images
+    blind = blind_check(trainer.model, images, oracle.labels(), trainer.trained_labels)
     started = time.perf_counter()
     for round_no in range(plan.rounds):
-        result = trainer.train(
-            dataset.train_images,
-            oracle.labels(),
-            epochs=plan.epochs_per_round,
-            stop_event=stop_event,
-        )
-        if result.status in ("stopped", "failed"):
-            if result.status == "failed":
-                raise RuntimeError(f"training failed ({strategy}, seed {seed}): {result.error}")
+        labels = oracle.labels()
+        result = trainer.train(images, labels, epochs=plan.epochs_per_round, stop_event=stop_event)
+        if result.status == "failed":
+            raise RunFailed(f"training failed: {result.error}")
+        if result.status == "stopped":
             return
         model = trainer.model
-        carried = model.temperature
-        n_labels = int(oracle.labeled_mask.sum())
-        test_logits = class_logits(model, dataset.test_images)
-        if strategy in ("random", *MODEL_FREE):  # no predictions: spare the pass over the pool
-            probs, latent = np.zeros((dataset.n_train, 2)), None
-        else:  # calibrated by the last honest fit, as the page's queue gets them
-            pool = trainer.predict(dataset.train_images, reconstruct=False)
-            probs, latent = pool.probs, pool.latent
+        if blind.temperature is not None:  # as run_session: the newest honest estimate
+            model.temperature = blind.temperature
+        evaluation, pool = evaluate(model, dataset, labels, blind)
+        trainer.record_evaluation(result.session, evaluation)
+        trainer.trained_labels = np.flatnonzero(labels >= 0).tolist()  # as a save records
         picks = rank(
             strategy,
-            probs,
-            latent,
+            pool.probs,
+            pool.latent,
             oracle.labeled_mask,
             plan.step,
             seed=seed * 1000 + round_no,
-            features=features.get() if strategy == "typical" else None,
+            features=features if strategy == "typical" else None,
         ).indices
         oracle.reveal(picks)
-        pick_logits = class_logits(model, dataset.train_images[picks])
-        temperature = fit_temperature(pick_logits, dataset.train_targets[picks])
-        if n_labels:  # as the tool does: a classifier that saw no label is not calibrated
-            model.temperature = temperature
+        # The next round's blind check: these weights, the labels they have not seen.
+        blind = blind_check(model, images, oracle.labels(), trainer.trained_labels)
+        test_logits = class_logits(model, dataset.test_images)
+        ahead = blind.temperature if blind.temperature is not None else model.temperature
         yield {
+            **{key: setting_text(value) for key, value in spec.settings},
             "strategy": strategy,
             "seed": seed,
             "round": round_no,
-            "n_labels": n_labels,
-            "test_accuracy": _accuracy(test_logits, dataset.test_targets),
+            "n_labels": int((labels >= 0).sum()),
+            **{key: evaluation[key] for key in _SESSION_FIELDS},
+            "temperature": float(model.temperature),
             "ece_raw": _ece(test_logits, dataset.test_targets, 1.0),
-            "ece_calibrated": _ece(test_logits, dataset.test_targets, temperature),
-            "ece_carried": _ece(test_logits, dataset.test_targets, carried),
-            "temperature": temperature,
+            "ece_calibrated": _ece(test_logits, dataset.test_targets, ahead),
             "wall_s": time.perf_counter() - started,
         }
 
 
-def _warm_start(
-    dataset: Dataset, plan: Plan, out_dir: Path, seed: int, device: str | None
-) -> InteractiveTrainer:
-    """A fresh trainer, after `pretrain_epochs` unsupervised epochs (cached per seed)."""
-    config = plan.config(seed, dataset.name)
-    if not plan.pretrain_epochs:
+_SESSION_FIELDS = ("test_accuracy", "test_ece", "blind_accuracy", "blind_n", "labeled_accuracy")
+
+
+def _trainer(config: SSVAEConfig, warm: WarmStart | None, device: str | None) -> Any:
+    """A fresh trainer, continuing from the warm start when there is one."""
+    from ssvae.nn.model import SSVAE
+    from ssvae.train.trainer import InteractiveTrainer
+
+    if warm is None:
         return InteractiveTrainer(config, device)
-    path = out_dir / f"pretrain-seed{seed}.pt"
-    ckpt = load_checkpoint(path, dataset=dataset.name)
-    if ckpt is None or ckpt.config.architecture() != config.architecture():
-        trainer = InteractiveTrainer(config, device)
-        no_labels = np.full(dataset.n_train, -1, np.int64)
-        trainer.train(dataset.train_images, no_labels, epochs=plan.pretrain_epochs)
-        save_checkpoint(path, **trainer.checkpoint_payload(dataset.name))
-        ckpt = load_checkpoint(path, dataset=dataset.name)
-        assert ckpt is not None
-    model, _ = build_model(ckpt, config)
-    return InteractiveTrainer(config, device, model, None, ckpt.epochs_trained, ckpt.history)
-
-
-def _accuracy(logits: np.ndarray, targets: np.ndarray) -> float:
-    return float((logits.argmax(axis=1) == targets).mean())
+    model = SSVAE(config)
+    model.load_state_dict(warm.model_state)
+    return InteractiveTrainer(config, device, model, None, warm.epochs_trained, warm.history)
 
 
 def _ece(logits: np.ndarray, targets: np.ndarray, temperature: float) -> float:
+    from ssvae.train.calibration import expected_calibration_error, softmax
+
     probs = softmax(logits, temperature)
     return expected_calibration_error(probs.max(axis=1), probs.argmax(axis=1) == targets)
-
-
-def read_results(path: Path) -> list[dict[str, Any]]:
-    """Rows of results.csv (numbers parsed); [] when there is none yet."""
-    if not path.exists():
-        return []
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    for row in rows:
-        for key in ("seed", "round", "n_labels"):
-            row[key] = int(row[key])
-        for key in RESULT_FIELDS[4:]:
-            row[key] = float(row[key])
-    return rows
-
-
-def append_result(path: Path, row: dict[str, Any]) -> None:
-    """Add one row, rewriting the file atomically so a kill never leaves half a line."""
-    rows = [*read_results(path), row]
-    with atomic_write(path) as handle:
-        text = ",".join(RESULT_FIELDS) + "\n" + "".join(_csv_line(r) for r in rows)
-        handle.write(text.encode())
-
-
-def _csv_line(row: dict[str, Any]) -> str:
-    def fmt(value: Any) -> str:
-        return f"{value:.6g}" if isinstance(value, float) else str(value)
-
-    return ",".join(fmt(row[k]) for k in RESULT_FIELDS) + "\n"
-
-
-def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per (strategy, n_labels): mean and spread (sample std) over seeds of accuracy and ECE."""
-    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault((row["strategy"], int(row["n_labels"])), []).append(row)
-    out = []
-    for (strategy, n_labels), group in sorted(groups.items()):
-        acc = np.array([r["test_accuracy"] for r in group])
-        out.append(
-            {
-                "strategy": strategy,
-                "n_labels": n_labels,
-                "seeds": len(group),
-                "accuracy_mean": float(acc.mean()),
-                "accuracy_std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
-                "ece_raw_mean": float(np.mean([r["ece_raw"] for r in group])),
-                "ece_calibrated_mean": float(np.mean([r["ece_calibrated"] for r in group])),
-                "ece_carried_mean": float(np.mean([r["ece_carried"] for r in group])),
-                "wall_s_mean": float(np.mean([r["wall_s"] for r in group])),
-            }
-        )
-    return out
-
-
-def write_summary(path: Path, summary: Sequence[dict[str, Any]]) -> None:
-    if not summary:
-        return
-    keys = list(summary[0])
-    lines = [",".join(keys)] + [
-        ",".join(f"{s[k]:.6g}" if isinstance(s[k], float) else str(s[k]) for k in keys)
-        for s in summary
-    ]
-    with atomic_write(path) as handle:
-        handle.write(("\n".join(lines) + "\n").encode())
-
-
-def plot_summary(path: Path, summary: Sequence[dict[str, Any]], title: str) -> None:
-    """Test accuracy vs labels, one line per strategy, a band of ± one spread."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for strategy in sorted({s["strategy"] for s in summary}):
-        part = [s for s in summary if s["strategy"] == strategy]
-        x = np.array([s["n_labels"] for s in part])
-        y = np.array([s["accuracy_mean"] for s in part]) * 100
-        spread = np.array([s["accuracy_std"] for s in part]) * 100
-        ax.plot(x, y, marker="o", label=strategy)
-        ax.fill_between(x, y - spread, y + spread, alpha=0.15)
-    ax.set_xlabel("labels")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    with atomic_write(path) as handle:
-        fig.savefig(handle, format="png", dpi=110)
-    plt.close(fig)
-
-
-def format_table(summary: Sequence[dict[str, Any]]) -> str:
-    """A plain-text table: rows = label counts, columns = strategies (mean ± spread %)."""
-    strategies = sorted({s["strategy"] for s in summary})
-    counts = sorted({s["n_labels"] for s in summary})
-    cell = {(s["strategy"], s["n_labels"]): s for s in summary}
-    header = ["labels", *strategies]
-    lines = [header]
-    for n in counts:
-        line = [str(n)]
-        for strategy in strategies:
-            s = cell.get((strategy, n))
-            line.append(
-                "-"
-                if s is None
-                else f"{100 * s['accuracy_mean']:.1f} ± {100 * s['accuracy_std']:.1f}"
-            )
-        lines.append(line)
-    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
-    padded = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in lines]
-    return "\n".join(padded)

@@ -17,7 +17,7 @@ import numpy as np
 from ssvae.select.checks import interleave_checks
 from ssvae.select.points import Predictions2D
 from ssvae.select.ranking import MODEL_FREE, rank
-from ssvae.select.representative import ClusterMemo
+from ssvae.select.representative import ClusterMemo, Pace
 
 UNTRAINED_NOTE = "train once to rank by uncertainty; random until then"
 NO_PROBS_NOTE = "ranking once the model has loaded; random until then"
@@ -55,6 +55,7 @@ def queue_head(
     seed: int = 0,
     memo: ClusterMemo | None = None,
     features: np.ndarray | None = None,
+    pace: Pace | None = None,
 ) -> QueueHead:
     """The next `n` unlabeled samples to label (labels: int [N], -1 = unlabeled).
 
@@ -74,7 +75,7 @@ def queue_head(
             note = UNTRAINED_NOTE
     used = "random" if note else strategy
     probs = points.probs if points.probs is not None else np.full((len(labeled), 2), 0.5)
-    ranking = rank(used, probs, points.xy, labeled, n, seed, memo, features)
+    ranking = rank(used, probs, points.xy, labeled, n, seed, memo, features, pace)
     # Every CHECK_EVERY-th place is a random check sample (ssvae.select.checks).
     order, checks = interleave_checks(ranking.indices, labeled, n)
     score = dict(zip(ranking.indices.tolist(), ranking.scores.tolist(), strict=True))

@@ -13,17 +13,22 @@ Strategies (probabilities `p` of one sample, sorted descending `p1 >= p2 >= ...`
 - margin: -(p1 - p2), i.e. a small gap between the top two classes ranks first;
 - entropy: -sum p log p (natural log);
 - random: a seeded permutation (the baseline every strategy must beat);
-- diverse: greedy k-center over the latent among the `DIVERSE_POOL` × n least confident
+- diverse: greedy k-center over the latent among the `DIVERSE_CANDIDATES` least confident
   samples (Sener & Savarese 2018, "Active Learning for CNNs: a Core-Set Approach",
   restricted to an uncertain pool), so a batch is not n near-duplicates from one ridge.
   The first pick is the least confident sample; each next pick is the candidate farthest
-  (Euclidean, in the latent) from the picks so far and from the labeled samples.
+  (Euclidean, in the latent) from the picks so far and from the labeled samples. Past the
+  candidates, the rest follow by confidence.
 - typical: representative picks for the cold start, where uncertainty sampling loses to
   random: the most typical unlabeled sample of each k-means cluster that has no label yet,
   biggest cluster first (TypiClust; ssvae.select.representative), clustered over the images' own
   features (`features`: ssvae.data.pixel_features, the pixels' principal components), where
   Fashion-MNIST's classes separate better than in the 2-D latent. It needs no model, so it
   ranks meaningfully before the first training too.
+
+Every strategy's order is one sequence: `n` only says how much of it to return, so the
+first 5 of a head of 50 are the head of 5 (the page, `alctl suggest -n N` and the
+thumbnails list the same samples in the same order).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ssvae.select.representative import ClusterMemo, typical_picks
+from ssvae.select.representative import LOOKAHEAD, ClusterMemo, Pace, typical_picks
 
 STRATEGIES = ("least_confidence", "margin", "entropy", "random", "diverse", "typical")
 # Strategies that rank by the images alone: meaningful before any training.
@@ -41,7 +46,10 @@ MODEL_FREE = ("typical",)
 # (20 random labels, then 20 picks per 5-epoch session) it beat random and least confidence,
 # which did not improve the model at all (docs/EXPERIMENTS.md).
 DEFAULT_STRATEGY = "typical"
-DIVERSE_POOL = 10  # candidates per pick for "diverse": uncertain enough, varied enough
+# "diverse" spreads its picks over this many of the least confident: ten per pick of the
+# page's head (uncertain enough, varied enough), the same for any n, so that n never
+# changes the order.
+DIVERSE_CANDIDATES = 10 * LOOKAHEAD
 
 
 @dataclass
@@ -75,13 +83,15 @@ def rank(
     seed: int = 0,
     memo: ClusterMemo | None = None,
     features: np.ndarray | None = None,
+    pace: Pace | None = None,
 ) -> Ranking:
     """The `n` unlabeled samples to ask about first, best first, with their scores.
 
     `probs` is [N, classes] (calibrated), `latent` [N, d] (needed by "diverse"),
     `labeled_mask` bool [N] (True = already labeled, never returned), `features` [N, f]
     the images' features (needed by "typical": ssvae.data.pixel_features.pixel_pca).
-    `memo` keeps "typical"'s clusters for the next call (the same picks, sooner).
+    `memo` keeps "typical"'s clusters for the next call (the same picks, sooner); `pace`
+    is called between the steps of a long computation (ssvae.select.representative).
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
@@ -99,7 +109,7 @@ def rank(
         return Ranking(order.astype(np.int64), np.zeros(len(order)), strategy)
     if strategy == "typical":
         points = _points(features, probs, strategy, "the images' features")
-        picks, priority = typical_picks(points, labeled, n, seed, memo)
+        picks, priority = typical_picks(points, labeled, n, seed, memo, pace=pace)
         return Ranking(picks, priority, strategy)
     scores = uncertainty_scores(strategy, probs)
     by_score = pool[np.argsort(-scores[pool], kind="stable")]
@@ -107,7 +117,9 @@ def rank(
         top = by_score[:n].astype(np.int64)
         return Ranking(top, scores[top], strategy)
     points = _points(latent, probs, strategy, "the latent")
-    picks = k_center(points, by_score[: DIVERSE_POOL * n], np.flatnonzero(labeled), n)
+    candidates = by_score[:DIVERSE_CANDIDATES]
+    picks = k_center(points, candidates, np.flatnonzero(labeled), min(n, len(candidates)))
+    picks = np.concatenate([picks, by_score[len(candidates) : n]]).astype(np.int64)
     return Ranking(picks, scores[picks], strategy)
 
 

@@ -7,8 +7,11 @@ dense region first covers the data and the classes (Hacohen, Dekel & Weinshall 2
 
 `typical_picks(points, labeled, n)`:
 1. k-means (k-means++ seeding, `KMEANS_ITERATIONS` Lloyd steps) over all points,
-   labeled and unlabeled, with k = labeled + n clusters (above `K_EXACT` rounded up to
-   a multiple of `K_STEP`; at most `MAX_CLUSTERS`);
+   labeled and unlabeled, with k = labeled + `lookahead` clusters (above `K_EXACT` rounded
+   up to a multiple of `K_STEP`; at most `MAX_CLUSTERS`). k never depends on `n`: the picks
+   are one order, and asking for fewer gives its beginning (the page's queue, `alctl
+   suggest -n 1` and `-n 50` agree). TypiClust sets k to the labels plus the budget; the
+   queue's budget is the page's head (`LOOKAHEAD`);
 2. the next pick comes from the cluster with the fewest labels (a pick counts as one),
    the biggest of those first: score = share of the points in it - labels in it;
 3. from the cluster of highest priority (the smaller cluster index on a tie), the
@@ -17,53 +20,145 @@ dense region first covers the data and the classes (Hacohen, Dekel & Weinshall 2
 Deterministic for a given seed; the scores (the priority at the pick) never increase.
 numpy only.
 
-The page asks again after every label (for 50 picks), so `ClusterMemo` keeps the clusters
-and their typicality between requests: there k moves in steps of `K_STEP` labels, and each
-cluster's typicality comes from its own seeded subsample, so a memo changes the cost (about
-a second on 60k points, then milliseconds), never the picks.
+The page asks again after every label, so `ClusterMemo` keeps the clusters and their
+typicality between requests (k moves in steps of `K_STEP` labels), and can hand them to a
+store (ssvae.io.queue_cache) that keeps them on disk for the next start: k-means on 60k
+points takes seconds of CPU, a lookup milliseconds. Each cluster's typicality comes from its
+own seeded subsample, so a memo or a store changes the cost, never the picks.
+
+Long loops call `pace()` between steps when given one: a background caller pauses there
+while a training session runs, and any caller stops there (by raising) when the server stops.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 MAX_CLUSTERS = 500  # beyond this many labels the picks stratify by density, not cover
-K_EXACT = 50  # up to this many clusters k = labels + picks exactly (tiny budgets)
+K_EXACT = 50  # up to this many clusters k = labels + lookahead exactly (tiny budgets)
 K_STEP = 10  # beyond, k is rounded up to a multiple of this: the clusters outlive labels
+LOOKAHEAD = 50  # the queue's budget beyond the labels: the page's head (QUEUE_FETCH)
 KMEANS_ITERATIONS = 25
 KMEANS_FIT = 10_000  # points the centres are fitted on, at most
 NEIGHBORS = 20  # as in TypiClust
 REFERENCE = 1000  # neighbours are looked for among this many points of a cluster at most
+MEMO_ENTRIES = 3  # clusterings kept in memory: this k, the next one, the one before
+
+Pace = Callable[[], None]
+
+
+def cluster_count(n_labeled: int, n_points: int, lookahead: int = LOOKAHEAD) -> int:
+    """k for `n_labeled` labels: labels + `lookahead`, rounded up to K_STEP above K_EXACT."""
+    wanted = int(n_labeled) + int(lookahead)
+    if wanted > K_EXACT:
+        wanted = -(-wanted // K_STEP) * K_STEP
+    return max(1, min(wanted, MAX_CLUSTERS, n_points))
+
+
+@dataclass
+class Clusters:
+    """One clustering of a point set: each point's cluster, and the typicality of the points
+    of the clusters computed so far (NaN elsewhere)."""
+
+    assign: np.ndarray  # int64 [N]
+    typicality: np.ndarray  # float64 [N]
+    k: int
+    seed: int
+
+    @classmethod
+    def fit(cls, points: np.ndarray, k: int, seed: int, pace: Pace | None = None) -> Clusters:
+        assign = kmeans(points, k, np.random.default_rng(seed), pace)
+        return cls(assign, np.full(len(points), np.nan), k, seed)
+
+    def cluster_typicality(self, points: np.ndarray, c: int, members: np.ndarray) -> np.ndarray:
+        """Cluster `c`'s typicality (its `members`), computed once."""
+        known = self.typicality[members]
+        if len(known) and not np.isnan(known[0]):
+            return known
+        values = cluster_typicality(points[members], np.random.default_rng([self.seed, c]))
+        self.typicality[members] = values
+        return values
+
+    def complete(self, points: np.ndarray, pace: Pace | None = None) -> bool:
+        """Compute every cluster's typicality; True when anything was new (worth saving)."""
+        missing = np.unique(self.assign[np.isnan(self.typicality)])
+        for c in missing:
+            if pace is not None:
+                pace()
+            self.cluster_typicality(points, int(c), np.flatnonzero(self.assign == c))
+        return len(missing) > 0
+
+
+class ClusterStore(Protocol):
+    """Where clusterings outlive the process (ssvae.io.queue_cache.QueueCache)."""
+
+    def load_clusters(self, digest: bytes, k: int, seed: int) -> Clusters | None: ...
+
+    def save_clusters(self, digest: bytes, clusters: Clusters) -> None: ...
+
+
+def points_digest(points: np.ndarray) -> bytes:
+    """What identifies a point set by value (about a millisecond per 10 MB)."""
+    data = np.ascontiguousarray(points)
+    head = f"{data.dtype.str}{data.shape}".encode()
+    return hashlib.blake2b(head + data.tobytes(), digest_size=16).digest()
 
 
 class ClusterMemo:
-    """The clusters of the last (points, k, seed) asked about, with the typicality of the
-    clusters computed so far. Thread-safe; one per server (the page's queue)."""
+    """The clusterings of one point set asked about lately, with the typicality computed so
+    far; with a `store`, also those of earlier processes. Thread-safe; one per server."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: ClusterStore | None = None) -> None:
+        self.store = store
         self._lock = threading.Lock()
-        self._key: tuple[tuple[int, ...], bytes, int, int] | None = None
-        self._assign = np.empty(0, np.int64)
-        self._typicality: dict[int, np.ndarray] = {}
-        self.fits = 0  # k-means runs so far: how often the memo could not help
+        self._entries: OrderedDict[tuple[bytes, int, int], Clusters] = OrderedDict()
+        self._digest: tuple[np.ndarray, bytes] | None = None  # the last point set's digest
+        self.fits = 0  # k-means runs so far: how often neither memo nor store could help
 
-    def clusters(
-        self, points: np.ndarray, k: int, seed: int
-    ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-        # Keyed by the values (a digest of 60k points takes about a millisecond): callers
-        # hand in fresh float64 copies, and new predictions may reuse an old buffer.
-        digest = hashlib.blake2b(np.ascontiguousarray(points).tobytes(), digest_size=16).digest()
-        key = (points.shape, digest, k, seed)
+    def digest(self, points: np.ndarray) -> bytes:
+        # Keyed by the values: new predictions may reuse an old buffer. The same array
+        # object asked again (the server's features) is not hashed again.
         with self._lock:
-            if key != self._key:
-                self._assign = kmeans(points, k, np.random.default_rng(seed))
-                self._typicality = {}
+            if self._digest is not None and self._digest[0] is points:
+                return self._digest[1]
+        value = points_digest(points)
+        with self._lock:
+            self._digest = (points, value)
+        return value
+
+    def clusters(self, points: np.ndarray, k: int, seed: int, pace: Pace | None = None) -> Clusters:
+        """The clustering of `points` into `k` for `seed`: from memory, the store, or fitted."""
+        digest = self.digest(points)
+        key = (digest, k, seed)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                return entry
+        entry = self.store.load_clusters(digest, k, seed) if self.store is not None else None
+        if entry is None:
+            entry = Clusters.fit(points, k, seed, pace)
+            with self._lock:
                 self.fits += 1
-                self._key = key
-            return self._assign, self._typicality
+        with self._lock:
+            # Two threads may have fitted the same clustering: both are equal; keep the first.
+            entry = self._entries.setdefault(key, entry)
+            self._entries.move_to_end(key)
+            while len(self._entries) > MEMO_ENTRIES:
+                self._entries.popitem(last=False)
+        return entry
+
+    def save(self, points: np.ndarray, clusters: Clusters) -> None:
+        """Hand a clustering to the store (no store: nothing to do)."""
+        if self.store is not None:
+            self.store.save_clusters(self.digest(points), clusters)
 
 
 def typical_picks(
@@ -72,6 +167,9 @@ def typical_picks(
     n: int,
     seed: int = 0,
     memo: ClusterMemo | None = None,
+    *,
+    lookahead: int = LOOKAHEAD,
+    pace: Pace | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(indices, scores) of `n` unlabeled points, best first (see the module docstring)."""
     points = np.asarray(points, dtype=np.float64)
@@ -82,11 +180,9 @@ def typical_picks(
     n = min(int(n), pool)
     if n == 0:
         return np.empty(0, np.int64), np.empty(0)
-    wanted = int(labeled.sum()) + n
-    if wanted > K_EXACT:
-        wanted = -(-wanted // K_STEP) * K_STEP
-    k = min(wanted, MAX_CLUSTERS, len(points))
-    assign, known = (memo or ClusterMemo()).clusters(points, k, seed)
+    k = cluster_count(int(labeled.sum()), len(points), lookahead)
+    entry = (memo or ClusterMemo()).clusters(points, k, seed, pace)
+    assign = entry.assign
     share = np.bincount(assign, minlength=k) / (len(points) + 1.0)  # < 1: labels rank first
     covered = np.bincount(assign[labeled], minlength=k).astype(np.float64)
     typicality = np.full(len(points), -np.inf)
@@ -98,9 +194,9 @@ def typical_picks(
         c = int(np.argmax(priority))  # argmax keeps the first of equal maxima
         members = np.flatnonzero(assign == c)
         if not ready[c]:
-            if c not in known:
-                known[c] = cluster_typicality(points[members], np.random.default_rng([seed, c]))
-            typicality[members] = known[c]
+            if pace is not None:
+                pace()
+            typicality[members] = entry.cluster_typicality(points, c, members)
             typicality[members[labeled[members]]] = -np.inf
             ready[c] = True
         best = members[int(np.argmax(typicality[members]))]
@@ -112,7 +208,9 @@ def typical_picks(
     return np.asarray(picks, np.int64), np.asarray(scores, np.float64)
 
 
-def kmeans(points: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+def kmeans(
+    points: np.ndarray, k: int, rng: np.random.Generator, pace: Pace | None = None
+) -> np.ndarray:
     """int64 [N] cluster of each point: k-means++ seeding, then Lloyd steps, fitted on at
     most KMEANS_FIT points (a seeded sample: a page's 60k points rank in about a second).
 
@@ -126,12 +224,16 @@ def kmeans(points: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     centres[0] = points[rng.integers(n)]
     nearest = ((points - centres[0]) ** 2).sum(1)
     for i in range(1, k):
+        if pace is not None and i % 50 == 0:
+            pace()
         total = nearest.sum()
         j = int(rng.choice(n, p=nearest / total)) if total > 0 else int(rng.integers(n))
         centres[i] = points[j]
         nearest = np.minimum(nearest, ((points - centres[i]) ** 2).sum(1))
     assign = _nearest_centre(points, centres)
     for _ in range(KMEANS_ITERATIONS):
+        if pace is not None:
+            pace()
         counts = np.bincount(assign, minlength=k)
         sums = np.stack([np.bincount(assign, points[:, d], k) for d in range(points.shape[1])], 1)
         full = counts > 0

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ssvae.config import LABEL_WORDS, N_CLASSES
 from ssvae.data.augment import jitter
 from ssvae.nn.model import to_input
 
@@ -147,5 +148,5 @@ def check_inputs(images: torch.Tensor, labels: torch.Tensor) -> None:
         )
     if labels.dtype.is_floating_point or labels.dtype == torch.bool:
         raise ValueError(f"labels must be integers (-1 = unlabeled), got {labels.dtype}")
-    if labels.numel() and (int(labels.min()) < -1 or int(labels.max()) > 9):
-        raise ValueError("labels must be -1 (unlabeled) or 0-9")
+    if labels.numel() and (int(labels.min()) < -1 or int(labels.max()) >= N_CLASSES):
+        raise ValueError(f"labels must be -1 (unlabeled) or {LABEL_WORDS}")

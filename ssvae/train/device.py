@@ -32,9 +32,13 @@ def pick_device(preference: str | torch.device | None = None) -> torch.device:
     return device
 
 
-def describe_device(device: torch.device) -> str:
-    """Human text for logs and the page, e.g. "cuda:0 (NVIDIA H100)" or "cpu (2 threads)"."""
+def describe_device(device: torch.device, threads: int | None = None) -> str:
+    """Human text for logs and the page, e.g. "cuda:0 (NVIDIA H100)" or "cpu (2 threads)".
+
+    `threads`: the trainer's count (ssvae.train.threads); by default the calling thread's,
+    which is only the trainer's when called from the trainer's own thread.
+    """
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
-    return f"cpu ({plural(torch.get_num_threads(), 'thread')})"
+    return f"cpu ({plural(threads or torch.get_num_threads(), 'thread')})"

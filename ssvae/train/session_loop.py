@@ -94,6 +94,7 @@ class SessionLoop:
                     self.config.to_dict(),
                     int((self.data.all_labels >= 0).sum()),
                     now_iso(),
+                    torch.get_num_threads(),
                 ),
             )
             generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + start_epoch)
@@ -210,10 +211,11 @@ class SessionLoop:
             done = (epoch - 1) * self.batches + batch
             elapsed = time.perf_counter() - started
             eta = elapsed / done * (epochs * self.batches - done)
-            self._emit(
-                "on_batch_end",
-                BatchProgress(session, epoch, epochs, batch, self.batches, total, elapsed, eta),
+            threads = torch.get_num_threads()  # this thread's: what the batch ran with
+            progress = BatchProgress(
+                session, epoch, epochs, batch, self.batches, total, elapsed, eta, threads
             )
+            self._emit("on_batch_end", progress)
         return _metrics(total_sum / rows, rec_sum / rows, kl_sum / rows, cls_sum, correct, labeled)
 
     def _calibrate(self, *, release: bool) -> None:

@@ -34,6 +34,7 @@ from ssvae.select.checks import check_mask
 from ssvae.train.batches import TrainingData, check_inputs
 from ssvae.train.device import pick_device
 from ssvae.train.session_loop import SessionLoop
+from ssvae.train.threads import ThreadGovernor
 
 if TYPE_CHECKING:
     from ssvae.io.checkpoint import Checkpoint
@@ -56,8 +57,11 @@ class InteractiveTrainer:
         history: Sequence[dict[str, Any]] = (),
         sessions: Sequence[dict[str, Any]] | None = None,
         trained_labels: Sequence[int] | None = (),
+        threads: ThreadGovernor | None = None,
     ) -> None:
         self.config = config
+        # Sets this trainer's torch thread count at each session's start and between batches.
+        self.threads = threads or ThreadGovernor.for_process()
         self.device = pick_device(device)
         if model is None:
             with torch.random.fork_rng(devices=[]):
@@ -94,11 +98,13 @@ class InteractiveTrainer:
         ckpt: Checkpoint,
         device: torch.device | str | None = None,
         config: SSVAEConfig | None = None,
+        threads: ThreadGovernor | None = None,
     ) -> InteractiveTrainer:
         """Continue from a checkpoint; an explicit `config` must keep its architecture."""
         from ssvae.nn.restore import build_model
 
         model, config = build_model(ckpt, config)
+        threads = threads or ThreadGovernor.for_process()  # a bad setting is not the file's fault
         try:
             return cls(
                 config,
@@ -109,6 +115,7 @@ class InteractiveTrainer:
                 ckpt.history,
                 ckpt.sessions,
                 ckpt.trained_labels,
+                threads,
             )
         except (ValueError, KeyError, RuntimeError) as exc:
             from ssvae.io.checkpoint import CheckpointError
@@ -156,7 +163,8 @@ class InteractiveTrainer:
             data = TrainingData.build(
                 images, labels, val_split=config.val_split, seed=config.seed, device=self.device
             )
-            hooks = [_Bookkeeper(self), *callbacks]
+            self.threads.apply()  # in this thread: OpenMP's count is per thread
+            hooks = [self.threads, _Bookkeeper(self), *callbacks]
             labels_np = data.labels.cpu().numpy()
             labeled = np.flatnonzero(labels_np >= 0)
             checks = self._untrained_checks(labels_np)

@@ -10,7 +10,7 @@ export class ApiError extends Error {
   }
 }
 
-const UNREACHABLE = "Cannot reach the alctl server. Is `alctl serve` still running?";
+export const UNREACHABLE = "Cannot reach the alctl server. Is `alctl serve` still running?";
 // A label write takes milliseconds; one that has not answered after this never will (Chromium
 // can park a request for good), so it is aborted and the labeler sends it again.
 export const WRITE_DEADLINE_MS = 3000;
@@ -44,7 +44,7 @@ export function readPageConfig(html) {
 }
 
 // crypto.randomUUID needs a secure context; a server bound to a LAN address is plain http.
-const randomId = () =>
+export const randomId = () =>
   Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0"))
     .join("");
 
@@ -102,12 +102,13 @@ export function createApi(initialToken, { writer = randomId() } = {}) {
   }
 
   async function request(method, path, body, options = {}) {
+    const sentWith = token; // the token may be renewed while the request is out
     let response = await send(method, path, body, options);
     if (response.status === 403 && method !== "GET") {
-      // Refused: perhaps the server restarted with a new token. Retry once if it did.
-      const before = token;
-      await renewToken().catch(() => {});
-      if (token !== before) response = await send(method, path, body, options);
+      // Refused: perhaps the server restarted with a new token. Retry once if it did (a
+      // renewal that ended while this request was out counts too).
+      if (token === sentWith) await renewToken().catch(() => {});
+      if (token !== sentWith) response = await send(method, path, body, options);
     }
     if (!response.ok) throw await errorFrom(response);
     return response;
@@ -147,7 +148,7 @@ export function createApi(initialToken, { writer = randomId() } = {}) {
 }
 
 /**
- * Splits the /api/points buffer (see docs/ARCHITECTURE.md) into typed-array views.
+ * Splits the /api/points buffer (see docs/api.md) into typed-array views.
  * No per-point objects: every column is a view or one typed array.
  */
 export function decodePoints(buffer, count, version) {

@@ -1,15 +1,21 @@
 // Wiring: builds the page's parts, loads the initial data, then follows the event stream.
-import { createApi } from "./api.js";
+import { UNREACHABLE, createApi, randomId } from "./api.js";
 import { createBatch, merged, toggled } from "./batch.js";
 import { createCharts } from "./charts.js";
-import { createEvaluation } from "./evaluation.js";
 import { createEvaluationPanel } from "./evaluation_panel.js";
 import { createDecoderView } from "./decoder.js";
 import { connectEvents } from "./events.js";
+import {
+  confirmationReason, confirmationText, createBalanceWatch, makeup, makeupText,
+} from "./guards.js";
 import { createFirstHint } from "./hint.js";
 import { createKeyHelp } from "./key_help.js";
 import { bindKeys } from "./keys.js";
-import { createLabeler } from "./labeling.js";
+import {
+  BEAT_MS, browserStorage, createPendingJournal, readJson, resentText, scopeKey, storedSet,
+  writeText,
+} from "./journal.js";
+import { RETRY_TOPIC, createLabeler } from "./labeling.js";
 import { bindLayout } from "./layout.js";
 import { createManifold } from "./manifold.js";
 import { CLASS_COLORS, MODES, UNLABELED_COLOR, pointColor } from "./palette.js";
@@ -19,9 +25,11 @@ import {
 import { shownBox } from "./placement.js";
 import { createQueue } from "./queue.js";
 import { createSamplePanel } from "./samples.js";
+import { createSessionSummary } from "./session_summary.js";
 import { createScatter } from "./scatter.js";
 import { watchClicks } from "./selection.js";
 import { createHistory, describeAction } from "./undo.js";
+import { renderPending } from "./pending_view.js";
 import { createState, recordTiming } from "./state.js";
 import { createSync } from "./sync.js";
 import { createToasts } from "./toasts.js";
@@ -33,10 +41,25 @@ const HIGHLIGHT_WAIT_MS = 150;
 // Resting on a point this long fetches its images (sweeping across points fetches nothing).
 const PREFETCH_REST_MS = 40;
 
+// Messages that only say the server is unreachable go once the connection is back; those that
+// say the model is still loading, once it has loaded.
+const CONNECTION_TOPIC = "connection";
+const LOADING_TOPIC = "loading";
+
 function boot(config) {
   const api = createApi(config.token);
   const state = createState(config);
   const toasts = createToasts($("toasts"));
+  const reportError = (message, error = null) => {
+    if (message.includes(UNREACHABLE)) toasts.error(message, CONNECTION_TOPIC);
+    else toasts.error(message, error?.status === 503 ? LOADING_TOPIC : undefined);
+  };
+  // Pending label writes and the undo history outlive the page, per labels file.
+  const storage = browserStorage();
+  const scope = { workspace: config.workspace, dataset: config.dataset,
+    labelsFile: config.labels_file };
+  const journal = createPendingJournal({ storage, scope, writer: randomId() });
+  const undoKey = scopeKey("undo", scope);
   let markReady;
   const ready = new Promise((resolve) => {
     markReady = resolve;
@@ -82,8 +105,11 @@ function boot(config) {
     : (state.selected !== null ? [state.selected] : []));
   const batch = createBatch({
     els: { panel: $("batch-panel"), count: $("batch-count"), grid: $("batch-grid"),
-      clear: $("batch-clear") },
+      clear: $("batch-clear"), makeup: $("batch-makeup"), ask: $("batch-ask"),
+      question: $("batch-question"), confirm: $("batch-confirm") },
     thumbnailUrl: api.thumbnailUrl,
+    describe: (serials) => makeupText(makeup(serials, state.pred), state.classNames),
+    onConfirm: (label) => labelBatch(label),
     onChange(serials) {
       scatter.selectMany([]); // back to one highlighted point, nothing dimmed
       if (serials.length > 1) {
@@ -113,11 +139,12 @@ function boot(config) {
     els: { form: $("train-form"), start: $("train-start"), stop: $("train-stop"),
       error: $("train-error"), state: $("train-state"), progress: $("train-progress"),
       epoch: $("progress-epoch"), eta: $("progress-eta"), fill: $("progress-fill"),
-      losses: $("latest-losses"), result: $("train-result") },
+      losses: $("latest-losses") },
   });
+  const summary = createSessionSummary(
+    { result: $("train-result"), line: $("eval-line"), curve: $("eval-curve") });
   const charts = createCharts($("charts"), $("charts").parentElement);
   const firstHint = createFirstHint($("first-hint"), $("first-hint-close"));
-  const evaluation = createEvaluation({ line: $("eval-line"), curve: $("eval-curve") });
   const evaluationPanel = createEvaluationPanel({ api, $ });
   const keyHelp = createKeyHelp({ dialog: $("keys-dialog"), list: $("keys-list"),
     open: $("keys-open"), close: $("keys-dialog-close") });
@@ -126,7 +153,7 @@ function boot(config) {
     els: { preview: $("decoder-preview"), image: $("decoder-image"),
       caption: $("decoder-caption"), note: $("decoder-note"), button: $("decoder-toggle") },
     onPainted: (ms) => recordTiming(state, "decodePreview", ms),
-    onError: (message) => toasts.error(message),
+    onError: reportError,
     avoid: () => shownBox($("legend")),
     points: state,
     onShow: () => tooltip.hide(), // the preview takes the hover's place; no card stays under it
@@ -135,7 +162,7 @@ function boot(config) {
     api, plot: () => scatter.plot, scatterCanvas: $("scatter"), canvas: $("manifold"),
     els: { button: $("manifold-toggle"), note: $("decoder-note") },
     onTiming: (name, ms) => recordTiming(state, name, ms),
-    onError: (message) => toasts.error(message),
+    onError: reportError,
   });
   const labelButtons = [...document.querySelectorAll(".label-btn")];
 
@@ -159,12 +186,23 @@ function boot(config) {
       queue.labelsChanged();
     },
     onStats: (stats) => applyStats(stats),
-    onError: (message) => toasts.error(message),
+    onError: (message, topic) => toasts.error(message, topic),
+    onPending(pending) {
+      renderPending($("pending-labels"), pending);
+      if (!pending.waiting) toasts.clear(RETRY_TOPIC);
+    },
+    journal,
   });
 
   const history = createHistory({
     apply: (serials, label) => labeler.apply(serials, label),
+    current: (serial) => (state.user[serial] < 0 ? null : state.user[serial]),
     onChange: renderHistory,
+    onNote: (message) => toasts.note(message),
+    store: {
+      load: () => readJson(storage, undoKey),
+      save: (text) => writeText(storage, undoKey, text),
+    },
   });
 
   function renderHistory() {
@@ -188,32 +226,44 @@ function boot(config) {
     return result;
   }
 
+  const balance = createBalanceWatch({
+    seen: storedSet(storage, scopeKey("lopsided", scope)), classNames: state.classNames,
+    onWarn: (message) => toasts.warn(message),
+  });
+
   function applyStats(stats) {
     const seen = state.stats?.version;
     if (typeof stats.version === "number" && typeof seen === "number" && stats.version < seen) return;
     state.stats = stats;
     datasetPanel.update(stats);
+    balance.check(stats);
   }
 
   let modelProblem = null;
+  let trained = false; // whether the predictions mean anything yet
   function applyStatus(status) {
+    if (status.checkpoint) trained = (status.checkpoint.epochs_trained ?? 0) > 0;
     renderCheckpoint($("checkpoint"), status.checkpoint, status.device);
     firstHint.update(status.checkpoint);
     training.setHparams(status.hparams);
     if (status.training) training.sync(status.training);
-    evaluation.show(status.evaluations);
+    summary.status(status);
     evaluationPanel.showStatus(status);
     if (status.labels) applyStats(status.labels);
     if (status.dataset_source) $("dataset-source").textContent = status.dataset_source;
     const problem = status.model?.state === "failed" ? status.model.error : null;
     if (problem && problem !== modelProblem) {
-      toasts.error(`The model could not be loaded: ${problem}. Browsing and labeling still work.`);
+      toasts.error(`The model could not be loaded: ${problem}. Browsing and labeling still work.`,
+        "model");
     }
+    if (!problem) toasts.clear("model");
+    if (status.model?.state === "ready") toasts.clear(LOADING_TOPIC);
     modelProblem = problem;
   }
 
   const sync = createSync(
-    { api, state, scatter, samples, labeler, charts, training, toasts },
+    { api, state, scatter, samples, labeler, charts, training, summary,
+      toasts: { ...toasts, error: reportError } },
     {
       applyStatus,
       animate: () => $("animate").checked,
@@ -223,7 +273,8 @@ function boot(config) {
       },
       reload(fresh) {
         // Another dataset behind the same address: nothing on the page applies any more.
-        if (fresh.dataset === config.dataset && fresh.n_samples === config.n_samples) return false;
+        if (fresh.dataset === config.dataset && fresh.n_samples === config.n_samples
+          && fresh.labels_file === config.labels_file) return false;
         window.location.reload();
         return true;
       },
@@ -234,7 +285,7 @@ function boot(config) {
         tooltip.hide();
         decoder.refresh();
         refreshLabelButtons();
-        queue.refresh(); // new predictions: the whole pool is ranked again
+        queue.reorder(); // new predictions: the whole pool is ranked again
         evaluationPanel.pointsChanged();
       },
       // The overlay asks for its grid once the view has settled on the new points.
@@ -250,7 +301,8 @@ function boot(config) {
     thumbnailUrl: api.thumbnailUrl,
     pick: (serial, startedAt) => select(serial, { reveal: true, startedAt, timing: "queueNext" }),
     prefetch: (serial) => samples.prefetch(serial),
-    onError: (message) => toasts.error(message),
+    onError: reportError,
+    onSkip: (serial) => toasts.note(`Skipped #${serial}: still unlabeled, it stays in the queue.`),
   });
 
   /**
@@ -268,7 +320,7 @@ function boot(config) {
         recordTiming(state, timing, performance.now() - startedAt);
       }
     }).catch((error) => {
-      toasts.error(`Could not load sample #${index}: ${error.message}`);
+      reportError(`Could not load sample #${index}: ${error.message}`, error);
     });
     const highlight = () => {
       if (state.selected !== index) return;
@@ -296,9 +348,13 @@ function boot(config) {
   /** Labels (or with null, unlabels) the selected sample; the queue and undo can reuse apply. */
   function labelSelected(label) {
     if (batch.active) {
-      const result = labelSamples(batch.serials, label); // one write for the whole batch
-      batch.set([]);
-      return result;
+      const reason = confirmationReason(batch.serials, label, state.pred,
+        { trained, classNames: state.classNames });
+      if (reason) {
+        batch.ask(label, confirmationText(batch.serials.length, label, reason, state.classNames));
+        return null;
+      }
+      return labelBatch(label);
     }
     if (state.selected === null) {
       toasts.note("Select a sample first: press n for the next one in the queue, click a point, "
@@ -317,15 +373,27 @@ function boot(config) {
     return result;
   }
 
+  /** Labels the whole batch in one write (after its guard), and clears it. */
+  function labelBatch(label) {
+    const result = labelSamples(batch.serials, label);
+    batch.set([]);
+    return result;
+  }
+
   function connectionChanged(next) {
     const previous = state.connection;
     state.connection = next;
     $("conn").dataset.state = next;
     $("conn-text").textContent = next;
     if (next === "down") {
-      toasts.error("Lost the connection to the alctl server; retrying. Labels made now may fail.");
-    } else if (next === "live" && (previous === "down" || previous === "reconnecting")) {
-      toasts.note("Reconnected to the server; the page is up to date again.");
+      toasts.error("Lost the connection to the alctl server; retrying. Labels typed now are kept"
+        + " on this page and written once it is back.", CONNECTION_TOPIC);
+    } else if (next === "live") {
+      toasts.clear(CONNECTION_TOPIC);
+      labeler.resume(); // a write waiting for the server goes now
+      if (previous === "down" || previous === "reconnecting") {
+        toasts.note("Reconnected to the server; the page is up to date again.");
+      }
     }
   }
 
@@ -360,9 +428,11 @@ function boot(config) {
     });
     $("jump-form").addEventListener("submit", jump);
     bindKeys({
-      label: (n) => labelSelected(n),
+      // The digit keys are the keyboard's; which are labels is the server's (its class names).
+      label: (n) => (n < state.classNames.length ? labelSelected(n) : undefined),
       unlabel: () => labelSelected(null),
-      deselect: () => (batch.serials.length ? batch.set([]) : select(null)),
+      deselect: () => batch.cancel() || (batch.serials.length ? batch.set([]) : select(null)),
+      confirm: () => batch.confirm(),
       mode: setMode,
       resetView: () => scatter.resetView(),
       focusJump: () => $("jump-input").focus(),
@@ -383,6 +453,7 @@ function boot(config) {
     $("dataset-name").textContent = datasetTitle(config.dataset);
     $("dataset-count").textContent = state.n.toLocaleString();
     bindControls();
+    renderHistory(); // a history kept from an earlier page
     bindLayout({ legend: $("legend"), wrap: $("scatter-wrap"),
       tabs: [...document.querySelectorAll(".side-tab")], trainState: $("train-state") });
     setMode("user");
@@ -395,9 +466,25 @@ function boot(config) {
       throw error;
     }
     $("scatter-loading").hidden = true;
+    // Writes an earlier page of this labels file could not finish (a reload while the
+    // server was away): sent now, unless someone changed those labels meanwhile.
+    const resent = labeler.resend(journal.claim());
+    // Labels that were not written (changed elsewhere) are worth a message that stays.
+    if (resent.conflicts.length) toasts.warn(resentText(resent));
+    else if (resent.written) toasts.note(resentText(resent));
+    window.addEventListener("pagehide", () => {
+      journal.release();
+      history.flush();
+    });
+    setInterval(() => journal.beat(), BEAT_MS);
+    // Another tab of this labels file changed the shared undo history.
+    window.addEventListener("storage", (event) => {
+      if (event.key === undoKey) history.reload();
+    });
     document.body.dataset.ready = "1";
     markReady();
-    connectEvents("/api/events", sync.handlers, connectionChanged);
+    // `client=page`: the server's thread policy counts the pages that watch it.
+    connectEvents("/api/events?client=page", sync.handlers, connectionChanged);
   }
 
   // Read-only debugging hook for tests and benchmarks.
@@ -412,6 +499,10 @@ function boot(config) {
     pointColor: (i) => pointColor(state.mode, state.code[i], state.valueB[i]),
     get pendingWrites() {
       return labeler.pending;
+    },
+    /** Status answers the page asked for after an event and weighed (applied or stale). */
+    get statusAnswers() {
+      return sync.statusAnswers;
     },
     get queue() {
       return queue.head;

@@ -5,7 +5,7 @@ const DOWN_AFTER_MS = 6000;
 const MAX_BACKOFF_MS = 10000;
 export const EVENT_NAMES = [
   "snapshot", "labels", "train_started", "train_progress", "train_epoch", "train_ended",
-  "latent_refreshed", "error",
+  "session_saved", "latent_refreshed", "model", "notice", "error",
 ];
 
 /**

@@ -24,7 +24,9 @@ export const KEYS = Object.freeze([
     help: "Remove the selected sample's label" },
   { keys: ["n"], label: "n", action: "next", help: "Select the next sample of the queue" },
   { keys: ["Escape"], label: "Esc", action: "deselect",
-    help: "Clear the batch, else the selection" },
+    help: "Cancel a batch's question, else clear the batch, else the selection" },
+  { keys: ["Enter"], label: "Enter", action: "confirm",
+    help: "Label a batch that asked first (over 50 samples, or mostly predicted otherwise)" },
   { keys: ["z"], ctrl: true, label: "Ctrl+Z", action: "undo", help: "Undo the last label change" },
   { keys: ["z"], ctrl: true, shift: true, label: "Ctrl+Shift+Z", action: "redo",
     help: "Redo what was undone" },
@@ -65,8 +67,9 @@ export function keyEntry(event, typing = false) {
 
 /**
  * @param {object} actions  one function per `action` of KEYS: {label(n), unlabel(), next(),
- *   deselect(), undo(), redo(), focusJump(), mode(name), resetView(), decoder(), manifold(),
- *   evaluate(), help()}; "leaveField" is handled here
+ *   deselect(), confirm(), undo(), redo(), focusJump(), mode(name), resetView(), decoder(),
+ *   manifold(), evaluate(), help()}; "leaveField" is handled here. An action that returns
+ *   false did nothing (Enter with no question asked): the key then keeps its default.
  */
 export function bindKeys(actions) {
   const missing = KEYS.filter((e) => e.action !== "leaveField" && !actions[e.action]);
@@ -76,9 +79,13 @@ export function bindKeys(actions) {
     if (document.querySelector("dialog[open]")) return;
     const entry = keyEntry(event, isTyping(event.target));
     if (!entry) return;
-    event.preventDefault(); // the browser's own undo would act on a field, "/" would search
-    if (entry.once && event.repeat) return;
-    if (entry.action === "leaveField") event.target.blur();
-    else actions[entry.action](entry.arg ? entry.arg(event.key) : undefined);
+    if (entry.once && event.repeat) {
+      event.preventDefault();
+      return;
+    }
+    const acted = entry.action === "leaveField" ? event.target.blur()
+      : actions[entry.action](entry.arg ? entry.arg(event.key) : undefined);
+    // Else the browser's own undo would act on a field, "/" would search.
+    if (acted !== false) event.preventDefault();
   });
 }

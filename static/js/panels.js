@@ -29,9 +29,14 @@ export function renderCheckpoint(node, checkpoint, device) {
   } else {
     parts.push(`fresh model (${plural(checkpoint.epochs_trained ?? 0, "epoch")}, no checkpoint saved yet)`);
   }
+  // A session whose save failed: its epochs exist only in the server's memory.
+  const unsaved = checkpoint.unsaved?.epochs;
+  if (unsaved) parts.push(`${plural(unsaved, "epoch")} not saved`);
   if (device) parts.push(device);
   node.textContent = parts.join(" · ");
-  node.title = checkpoint.path ? `Checkpoint file: ${checkpoint.path}` : "";
+  node.title = [checkpoint.path ? `Checkpoint file: ${checkpoint.path}` : "",
+    unsaved ? `Not saved: ${checkpoint.unsaved.error ?? "no reason given"}` : ""]
+    .filter(Boolean).join("\n");
 }
 
 function formatPercent(pct) {

@@ -2,7 +2,7 @@
 // the labels on the page so that "next" never waits for the server.
 
 export const QUEUE_FETCH = 50; // head length held on the page; refetched after every change
-// (the server ranks this many ahead when its points change: QUEUE_WARM_N, alctl/server/session.py)
+// (the server clusters for this many picks beyond the labels: LOOKAHEAD, ssvae/select/representative.py)
 export const THUMBS = 6;
 const REFRESH_MS = 120; // labels arriving in a burst refetch the head once
 
@@ -49,13 +49,17 @@ export function queueLine(head, pool) {
  * @param {(serial: number, startedAt: number) => void} opts.pick  select and reveal a sample
  * @param {(serial: number) => void} opts.prefetch  load a sample's images ahead of time
  * @param {(message: string) => void} opts.onError
+ * @param {(serial: number) => void} [opts.onSkip]  `n` left this unlabeled, queued sample
  */
-export function createQueue({ fetchHead, state, els, thumbnailUrl, pick, prefetch, onError }) {
+export function createQueue({
+  fetchHead, state, els, thumbnailUrl, pick, prefetch, onError, onSkip = () => {},
+}) {
   let head = null;
   let picked = null; // the sample the queue selected last (auto-advance follows it)
   let timer = null;
   let loading = null;
   let stale = false;
+  let reordering = null; // a refetch for a new order (new predictions, another strategy)
 
   function unlabeledPool() {
     if (!head) return 0;
@@ -122,8 +126,25 @@ export function createQueue({ fetchHead, state, els, thumbnailUrl, pick, prefetc
     if (after !== null) prefetch(after); // the next advance paints from memory
   }
 
-  /** Selects the next queued sample (other than the current one); false when none is left. */
+  /** The head in a new order (new predictions, another strategy): `n` waits for it. */
+  function reorder() {
+    const done = (async () => {
+      await refresh();
+      while (loading) await loading; // a refetch asked for meanwhile is part of it
+    })();
+    reordering = done;
+    done.finally(() => {
+      if (reordering === done) reordering = null;
+    });
+    return done;
+  }
+
+  /**
+   * Selects the head of the queue other than the sample on screen; false when none is left.
+   * Leaving that sample while it is unlabeled and still queued is said (`onSkip`).
+   */
   async function next(startedAt = performance.now()) {
+    if (reordering) await reordering; // not the head of the order the last model gave
     if (!head) await refresh();
     let serial = head ? nextFrom(head.items, state.user, state.selected) : null;
     if (serial === null) {
@@ -131,19 +152,24 @@ export function createQueue({ fetchHead, state, els, thumbnailUrl, pick, prefetc
       serial = head ? nextFrom(head.items, state.user, state.selected) : null;
     }
     if (serial === null) return false;
+    const shown = state.selected;
+    const skipped = shown !== null && state.user[shown] < 0
+      && head.items.some((item) => item.serial === shown);
     choose(serial, startedAt);
+    if (skipped) onSkip(shown);
     return true;
   }
 
   els.next.addEventListener("click", () => next());
   els.strategy.addEventListener("change", () => {
     els.strategy.blur(); // the keys go back to the page
-    refresh();
+    reorder();
   });
 
   return {
     next,
     refresh,
+    reorder,
     /** Labels changed (from anywhere): hide them now, refetch the head soon. */
     labelsChanged() {
       render();

@@ -1,6 +1,8 @@
-// Messages for the person at the screen: errors stay until closed, notes fade. At most
+// Messages for the person at the screen: errors and warnings stay until closed, notes fade. At most
 // MAX_VISIBLE show at once (the oldest goes first), and a message that is already shown
-// is not stacked again: it moves to the newest place with a count ("×3").
+// is not stacked again: it moves to the newest place with a count ("×3"). A message about a
+// passing state (the connection is down, a write is being retried) names a topic, and
+// `clear(topic)` takes it away once that state is over.
 
 const NOTE_MS = 4000;
 export const MAX_VISIBLE = 3;
@@ -49,16 +51,17 @@ export function createToasts(container) {
     return node;
   }
 
-  function show(kind, message) {
+  function show(kind, message, topic = null) {
     const known = entries.some((e) => e.kind === kind && e.message === message);
-    const result = admit(entries, { kind, message, node: known ? null : build(kind, message) });
+    const result = admit(entries,
+      { kind, message, topic, node: known ? null : build(kind, message) });
     entries = result.entries;
     for (const gone of result.dropped) gone.node.remove();
     const entry = entries.at(-1);
     entry.node.querySelector(".toast-count").textContent = entry.count > 1 ? `×${entry.count}` : "";
     entry.node.dataset.count = String(entry.count);
     container.append(entry.node); // (re)placed newest
-    if (kind !== "error") {
+    if (kind === "note") { // errors and warnings stay until closed
       clearTimeout(entry.node.fadeTimer);
       entry.node.fadeTimer = setTimeout(() => dismiss(entry.node), NOTE_MS);
     }
@@ -66,8 +69,12 @@ export function createToasts(container) {
   }
 
   return {
-    error: (message) => show("error", message),
-    note: (message) => show("note", message),
-    warn: (message) => show("warn", message),
+    error: (message, topic) => show("error", message, topic),
+    note: (message, topic) => show("note", message, topic),
+    warn: (message, topic) => show("warn", message, topic),
+    /** Dismisses the messages of `topic`: what they said is no longer true. */
+    clear(topic) {
+      for (const entry of entries.filter((e) => e.topic === topic)) dismiss(entry.node);
+    },
   };
 }

@@ -2,7 +2,6 @@
 // page embeds, server errors shown as they come), Start/Stop, and live progress.
 
 import { checkParams } from "./params.js";
-import { plural } from "./plural.js";
 
 /** Returns [params, errors] for the form's inputs; the schema is the form's data-params. */
 export function readParams(form) {
@@ -13,7 +12,8 @@ export function readParams(form) {
   return [params, errors];
 }
 
-function clock(seconds) {
+/** "m:ss" for a number of seconds; "" for anything else. */
+export function clock(seconds) {
   if (typeof seconds !== "number" || !Number.isFinite(seconds)) return "";
   const s = Math.max(0, Math.round(seconds));
   const m = Math.floor(s / 60);
@@ -25,11 +25,10 @@ const fmt = (v) => (typeof v === "number" && Number.isFinite(v) ? v.toPrecision(
 /**
  * @param {object} deps
  * @param {object} deps.api
- * @param {object} deps.els  {form, start, stop, error, state, progress, epoch, eta, fill, losses, result}
+ * @param {object} deps.els  {form, start, stop, error, state, progress, epoch, eta, fill, losses}
  */
 export function createTrainingPanel({ api, els }) {
   let state = "idle";
-  let runningSession = null; // the session this panel shows as running
   const edited = new Set(); // inputs the person changed: server values no longer overwrite them
 
   const names = JSON.parse(els.form.dataset.params).map((p) => p.name);
@@ -103,14 +102,6 @@ export function createTrainingPanel({ api, els }) {
     }
   }
 
-  function showResult(result) {
-    const seconds = typeof result.seconds === "number" ? ` in ${clock(result.seconds)}` : "";
-    els.result.textContent = `session ${result.session} ${result.status.replace("_", " ")}: `
-      + `${plural(result.epochs_run, "epoch")}${seconds}, `
-      + `${result.global_epoch} in total`;
-    els.result.classList.toggle("failed", result.status === "failed");
-  }
-
   return {
     get state() {
       return state;
@@ -126,42 +117,32 @@ export function createTrainingPanel({ api, els }) {
     },
     /** The `training` object of /api/status or a snapshot. */
     sync(training) {
-      if (training.state !== "idle" && training.session) runningSession = training.session;
       setState(training.state ?? "idle");
-      // A reloaded page: the last session's summary comes from the server, not page memory.
-      if (training.state === "idle" && training.last_result && !els.result.textContent) {
-        showResult(training.last_result);
-      }
       if (training.state !== "idle" && training.epochs) progress(training);
     },
-    started({ session, epochs, batches, n_labeled: labeled }) {
-      runningSession = session;
+    started({ epochs, batches }) {
       setState("running");
       showError("");
-      // Every label trains: say how many this session uses.
-      const on = typeof labeled === "number" ? ` on ${plural(labeled, "label")}` : "";
-      els.result.textContent = `session ${session} running: ${plural(epochs, "epoch")}${on}`;
-      els.result.classList.remove("failed");
       progress({ epoch: 1, epochs, batch: 0, batches: batches ?? 0 });
     },
     progress,
     epoch: losses,
-    /** A new server process: errors from the old one are void, a running session was lost. */
+    /** A new server process: errors from the old one are void (the summary says what it kept). */
     serverRestarted() {
       showError("");
-      if (state !== "idle" && runningSession !== null) {
-        els.result.textContent = `session ${runningSession} interrupted: the server restarted`
-          + " (epochs of it that were not saved are lost)";
-        els.result.classList.add("failed");
-      }
-      runningSession = null;
       els.start.disabled = state !== "idle";
     },
-    /** Returns a message for the page when the session did not complete normally. */
-    ended(result) {
-      runningSession = null;
+    /** `session_saved`: the session is over and its save done (or refused): idle. */
+    saved() {
       setState("idle");
-      showResult(result);
+    },
+    /**
+     * `train_ended`: the loop ended; the session is saved next (state `saving` until
+     * `session_saved`, on servers that report it). Returns a message for the page when the
+     * session did not complete normally.
+     */
+    ended(result) {
+      setState(state === "idle" ? "idle" : "saving");
       if (result.status === "failed") {
         return `Training failed: ${result.error ?? "no reason given"}. Adjust the settings and start again.`;
       }

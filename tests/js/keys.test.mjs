@@ -35,6 +35,7 @@ test("what the keys do: classes, modes, undo and redo", () => {
   assert.deepEqual(arg(press("?", { shiftKey: true })), ["help", undefined]);
   assert.deepEqual(arg(press("z", { ctrlKey: true })), ["undo", undefined]);
   assert.deepEqual(arg(press("Z", { metaKey: true, shiftKey: true })), ["redo", undefined]);
+  assert.deepEqual(arg(press("Enter")), ["confirm", undefined]); // a batch that asked first
 });
 
 test("keys typed into a field stay there, and unknown keys are nobody's", () => {

@@ -1,4 +1,4 @@
-// decodePoints (static/js/api.js) against the /api/points layout in docs/ARCHITECTURE.md.
+// decodePoints (static/js/api.js) against the /api/points layout in docs/api.md.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
