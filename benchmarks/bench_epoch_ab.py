@@ -4,9 +4,12 @@
     python benchmarks/bench_epoch_ab.py              # Fashion-MNIST 60k, 100 labels, 3 pairs
     python benchmarks/bench_epoch_ab.py --pairs 5 --batches 100   # time 100 batches only
     python benchmarks/bench_epoch_ab.py --set classifier_input=image   # an option's cost
+    python benchmarks/bench_epoch_ab.py --before-set classifier_input=hidden   # vs the defaults
+                                               # before the convolutional classifier
 
 Runs A B A B ... in one process (A: LEGACY_DEFAULTS, the settings of checkpoints without
-the new fields; B: SSVAEConfig() today, with the `--set` settings when given) and prints the
+the new fields, with the `--before-set` settings when given; B: SSVAEConfig() today, with the
+`--set` settings when given) and prints the
 median seconds per epoch of each and the ratio B / A (the budget is 1.5). On a shared
 machine the pairs share the noise.
 """
@@ -65,12 +68,14 @@ def main() -> None:
     parser.add_argument(
         "--set", default="", help="B's settings beyond the defaults: KEY=VALUE[,KEY=VALUE...]"
     )
+    parser.add_argument("--before-set", default="", help="A's settings beyond the legacy ones")
     args = parser.parse_args()
     ds = load_dataset("fashion-mnist", args.data_dir, download=False)
     labels = np.full(ds.n_train, -1, np.int64)
     pick = np.random.default_rng(0).permutation(ds.n_train)[:100]
     labels[pick] = ds.train_targets[pick]
-    old = SSVAEConfig(**LEGACY_DEFAULTS)
+    before_set = parse_settings([i for i in args.before_set.split(",") if i])
+    old = SSVAEConfig(**{**LEGACY_DEFAULTS, **before_set})
     new = SSVAEConfig().replace(**parse_settings([i for i in args.set.split(",") if i]))
     data = TrainingData.build(
         ds.train_images, labels, val_split=new.val_split, seed=0, device=torch.device("cpu")
@@ -84,7 +89,8 @@ def main() -> None:
     print("| model | s / epoch | runs |")
     print("|---|---|---|")
     after_name = f"after (defaults, {args.set})" if args.set else "after (defaults)"
-    for name, value in (("before (legacy defaults)", before), (after_name, after)):
+    before_name = f"before (legacy, {args.before_set})" if args.before_set else "before (legacy)"
+    for name, value in ((before_name, before), (after_name, after)):
         runs = ", ".join(f"{t:.2f}" for t in times[name.split()[0]])
         print(f"| {name} | {value:.2f} | {runs} |")
     print(f"\nratio after / before: {after / before:.2f} (budget 1.5)")

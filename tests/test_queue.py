@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from alctl.queue_request import check_request
 from ssvae.io.points_cache import load_cache, save_cache
+from ssvae.select.checks import CHECK_EVERY, check_mask
 from ssvae.select.points import Predictions2D
 from ssvae.select.queue import UNTRAINED_NOTE, queue_head
 from ssvae.select.ranking import DEFAULT_STRATEGY, rank
@@ -26,6 +28,20 @@ def points(n: int = 50, seed: int = 1) -> Predictions2D:
     return Predictions2D(rng.normal(size=(n, 2)), probs.max(1), probs.argmax(1), probs=probs)
 
 
+def assert_ranking_with_checks(head: Any, ranking: list[int], given: int) -> None:
+    """The queue is `ranking`, with every CHECK_EVERY-th label (counting the `given` ones) a
+    check sample instead (ssvae.select.checks): a random image, not one the strategy chose.
+    A ranked image that is a check candidate itself is flagged as one."""
+    serials = [i["serial"] for i in head.items]
+    flagged = [(k, i["serial"]) for k, i in enumerate(head.items) if i["check"]]
+    cadence = {k for k in range(len(serials)) if (given + k + 1) % CHECK_EVERY == 0}
+    checks = [s for _, s in flagged]
+    assert checks and check_mask(len(points().pred))[checks].all()
+    assert all(k in cadence or s in ranking for k, s in flagged)
+    rest = [s for s in ranking if s not in checks]
+    assert [s for s in serials if s not in checks] == rest[: len(serials) - len(checks)]
+
+
 def test_a_trained_queue_is_the_ranking_without_the_labeled() -> None:
     p = points()
     labels = np.full(50, -1)
@@ -33,7 +49,7 @@ def test_a_trained_queue_is_the_ranking_without_the_labeled() -> None:
     head = queue_head(p, labels, "margin", 10, trained=True)
     expected = rank("margin", p.probs, p.xy, labels >= 0, 10)
     assert head.meaningful and head.note is None and head.strategy == "margin"
-    assert [i["serial"] for i in head.items] == expected.indices.tolist()
+    assert_ranking_with_checks(head, expected.indices.tolist(), given=3)
     assert {3, 7, 11}.isdisjoint(i["serial"] for i in head.items)
     assert head.pool == 47
     first = head.items[0]
@@ -49,9 +65,8 @@ def test_an_untrained_or_flat_model_says_so_and_is_random(trained: bool) -> None
     head = queue_head(p, np.full(50, -1), "least_confidence", 5, trained=trained)
     assert not head.meaningful and head.note == UNTRAINED_NOTE
     assert head.strategy == "random" and head.requested == "least_confidence"
-    assert [i["serial"] for i in head.items] == rank(
-        "random", p.probs, p.xy, np.zeros(50, bool), 5
-    ).indices.tolist()
+    ranking = rank("random", p.probs, p.xy, np.zeros(50, bool), 5).indices.tolist()
+    assert_ranking_with_checks(head, ranking, given=0)
 
 
 @pytest.mark.parametrize("trained", [False, True])
@@ -63,7 +78,7 @@ def test_typical_ranks_the_images_before_any_training(trained: bool) -> None:
     assert head.meaningful and head.strategy == "typical" and head.note is None
     expected = rank("typical", np.full((50, 2), 0.5), None, np.zeros(50, bool), 5,
                     features=features)  # fmt: skip
-    assert [i["serial"] for i in head.items] == expected.indices.tolist()
+    assert_ranking_with_checks(head, expected.indices.tolist(), given=0)
     by_latent = rank("typical", np.full((50, 2), 0.5), None, np.zeros(50, bool), 5,
                      features=p.xy)  # fmt: skip
     assert by_latent.indices.tolist() != expected.indices.tolist()  # the features decide

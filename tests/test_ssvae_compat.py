@@ -109,3 +109,45 @@ def test_image_classifier_reads_the_pixels_through_its_own_trunk(tmp_path: Path)
                     dataset="mnist", history=[])  # fmt: skip
     again, cfg = build_model(load_checkpoint(path))
     assert cfg.classifier_input == "hidden" and again.trunk is None
+
+
+@pytest.mark.parametrize("kind", ["mean", "hidden", "image"])
+def test_checkpoints_of_the_older_classifiers_keep_their_architecture(
+    tmp_path: Path, kind: str
+) -> None:
+    """Written before the convolutional classifier became the default: they load, predict
+    as they did and train on with their own settings (no conv trunk, no new terms)."""
+    from ssvae.train.trainer import InteractiveTrainer
+
+    images, truth = synthetic_digits(120, seed=6)
+    labels = np.full(120, -1)
+    labels[:20] = truth[:20]
+    config = SSVAEConfig(**SMALL, classifier_input=kind)
+    trainer = InteractiveTrainer(config, "cpu")
+    trainer.train(images, labels, epochs=1)
+    stored = config.to_dict()
+    for added in ("consistency_align", "lr_schedule"):  # fields this version added
+        del stored[added]
+    payload = trainer.checkpoint_payload("mnist")
+    path = tmp_path / f"{kind}.ckpt"
+    save_checkpoint(path, **{**payload, "trained_labels": None})
+    raw = torch.load(path, weights_only=False)
+    raw["config"] = stored
+    del raw["trained_labels"]
+    raw.pop("checksum", None)
+    torch.save(raw, path)
+
+    ckpt = load_checkpoint(path)
+    assert ckpt is not None and ckpt.config.classifier_input == kind
+    assert ckpt.config.consistency_align == "none" and ckpt.config.lr_schedule == "constant"
+    assert ckpt.config.consistency_weight == config.consistency_weight
+    again = InteractiveTrainer.from_checkpoint(ckpt, "cpu")
+    has_trunk = again.model.trunk is not None
+    assert has_trunk == (kind == "image") and not any(
+        isinstance(m, torch.nn.Conv2d) for m in again.model.modules()
+    )
+    a = predict(trainer.model, images, reconstruct=False)
+    b = predict(again.model, images, reconstruct=False)
+    assert np.array_equal(a.pred_class, b.pred_class) and np.allclose(a.certainty, b.certainty)
+    assert again.train(images, labels, epochs=1).status == "completed"
+    assert again.config.classifier_input == kind

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ssvae.config import SSVAEConfig
+from ssvae.config import SSVAEConfig, default_config
 from ssvae.io.checkpoint import Checkpoint, load_checkpoint
 from ssvae.nn.decode import Decoded, decode_latent
 from ssvae.nn.model import SSVAE, predict
@@ -41,7 +41,7 @@ class ModelState:
         """The checkpoint's model (CheckpointError if unusable), or a fresh one if none."""
         ckpt = load_checkpoint(checkpoint, dataset=dataset)
         if ckpt is None:
-            return cls(InteractiveTrainer(config or SSVAEConfig(), threads=threads)), None
+            return cls(InteractiveTrainer(config or default_config(dataset), threads=threads)), None
         return cls(InteractiveTrainer.from_checkpoint(ckpt, threads=threads)), ckpt
 
     @property

@@ -16,6 +16,7 @@ from ssvae.config.model_config import (
     SESSION_PARAMS,
     TRAINING_FIELDS,
     SSVAEConfig,
+    default_config,
     is_label,
 )
 
@@ -32,6 +33,7 @@ __all__ = [
     "HyperparameterError",
     "Param",
     "SSVAEConfig",
+    "default_config",
     "hparam",
     "is_label",
 ]

@@ -19,7 +19,9 @@ LABEL_WORDS = f"0-{N_CLASSES - 1}"  # how messages name the labels
 ENCODER_TYPES = ("dense", "conv")
 MAX_WEIGHT = 1e38  # a loss weight beyond this overflows float32 at once
 LOSS_WEIGHT = {"kind": "float", "low": 0.0, "high": MAX_WEIGHT, "per_session": True}
-CLASSIFIER_INPUTS = ("mean", "hidden", "image")
+CLASSIFIER_INPUTS = ("mean", "hidden", "image", "conv", "conv_only")
+# Classifiers with a convolutional trunk read only the rows a loss term needs (their cost).
+SPARSE_CLASSIFIERS = ("conv", "conv_only")
 AUGMENTATIONS = ("none", "shift", "shift_mirror")
 
 
@@ -76,6 +78,11 @@ class SSVAEConfig:
         1e-3, "float", low=0.0, high=10.0, low_open=True, per_session=True,
         label="learning rate", help="AdamW learning rate.",
     )  # fmt: skip
+    lr_schedule: str = hparam(
+        "constant", "choice", choices=("constant", "cosine"),
+        help="Learning rate over a session: 'constant', or 'cosine' from learning_rate down to"
+        " 0 at the session's last batch, so a session ends on settled weights.",
+    )  # fmt: skip
     weight_decay: float = hparam(
         0.0, "float", low=0.0, high=10.0,
         help="Decoupled weight decay (AdamW) on weights, never on biases; 0 = plain Adam.",
@@ -106,13 +113,13 @@ class SSVAEConfig:
         5.0, "float", low=0.0, high=1e6, help="Max global gradient norm; 0 = off."
     )
     classifier_input: str = hparam(
-        "hidden", "choice", choices=CLASSIFIER_INPUTS, architecture=True,
-        help="What the classifier reads: 'hidden' = the encoder's last hidden layer and the"
-        " latent mean, so the class is not squeezed through the 2-D picture (+2.6 points at 100"
-        " random labels, docs/EXPERIMENTS.md); 'image' = those and the pixels through a trunk"
-        " of its own, as M2's q(y|x) (+1.5 points at 100 typical labels with the consistency"
-        " term, an epoch about a quarter slower); 'mean' = the latent mean only (checkpoints"
-        " before this field).",
+        "conv_only", "choice", choices=CLASSIFIER_INPUTS, architecture=True,
+        help="What the classifier reads: 'conv_only' = the pixels through a small"
+        " convolutional trunk of its own (with the consistency term: +5.5 points over 'hidden'"
+        " at 100 queue labels, docs/EXPERIMENTS.md); 'conv' = that, the latent mean and the"
+        " encoder's last hidden layer; 'hidden' = the encoder's last hidden layer and the"
+        " latent mean; 'image' = those and the pixels through a dense trunk, as M2's q(y|x);"
+        " 'mean' = the latent mean only (checkpoints before this field).",
     )  # fmt: skip
     label_smoothing: float = hparam(
         0.0, "float", low=0.0, high=0.5,
@@ -123,17 +130,16 @@ class SSVAEConfig:
         help="Weight of the mean classifier entropy on unlabeled rows (entropy minimisation).",
     )  # fmt: skip
     augment_labeled: str = hparam(
-        "none", "choice", choices=AUGMENTATIONS,
+        "shift", "choice", choices=AUGMENTATIONS,
         help="Jitter of the labeled rows in each batch: 'shift' (±2 px), 'shift_mirror' (also"
         " left-right; right for clothes, wrong for digits), 'none'.",
     )  # fmt: skip
 
     consistency_weight: float = hparam(
-        0.0, "float", low=0.0, high=MAX_WEIGHT,
+        10.0, "float", low=0.0, high=MAX_WEIGHT,
         help="Weight of the pseudo-label term (FixMatch-like): an unlabeled image the"
         " classifier is sure of (see consistency_threshold) must keep its class when jittered"
-        " (consistency_augment); 0 = off. 10 gained 3 points at 100 labels after 20 epochs but"
-        " lost 3-6 in short rounds at 20-60 labels (docs/EXPERIMENTS.md).",
+        " (consistency_augment); 0 = off (docs/EXPERIMENTS.md).",
     )  # fmt: skip
     consistency_threshold: float = hparam(
         0.95, "float", low=0.0, high=1.0,
@@ -144,6 +150,13 @@ class SSVAEConfig:
         "shift", "choice", choices=AUGMENTATIONS[1:],
         help="Jitter of the pseudo-labeled view: 'shift' (±2 px) or 'shift_mirror' (also"
         " left-right; right for clothes, wrong for digits).",
+    )  # fmt: skip
+
+    consistency_align: str = hparam(
+        "uniform", "choice", choices=("none", "uniform"),
+        help="Distribution alignment of the pseudo-labels: 'uniform' divides them by the"
+        " running share of each class the classifier predicts on unlabeled images (the"
+        " classes taken as equally common), so an early bias does not feed itself.",
     )  # fmt: skip
 
     def __post_init__(self) -> None:
@@ -198,7 +211,21 @@ LEGACY_DEFAULTS: dict[str, Any] = {
     "unlabeled_weight": 0.0,
     "augment_labeled": "none",
     "consistency_weight": 0.0,
+    "consistency_align": "none",
+    "lr_schedule": "constant",
 }
+# Data whose images keep their class when mirrored left-right (clothes; digits do not).
+MIRRORED_KEEP_CLASS = ("fashion-mnist",)
+
+
+def default_config(dataset: str) -> SSVAEConfig:
+    """The settings of a new model for `dataset`: the defaults, with the jitter of the
+    labeled rows and of the consistency term mirroring only where that keeps the class
+    (SSVAEConfig's own defaults shift only, right for any data)."""
+    view = "shift_mirror" if dataset in MIRRORED_KEEP_CLASS else "shift"
+    return SSVAEConfig(augment_labeled=view, consistency_augment=view)
+
+
 # What may change from one session to the next: the page's inputs, POST /api/train and the
 # options of `alctl train` (`epochs` is the session's length, ranged like max_epochs).
 SESSION_FIELDS: tuple[str, ...] = tuple(n for n, p in PARAMS.items() if p.per_session)

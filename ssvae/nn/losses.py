@@ -46,17 +46,21 @@ def ssvae_loss(
     targets: torch.Tensor,
     config: SSVAEConfig,
     jittered: tuple[torch.Tensor, torch.Tensor] | None = None,
+    prior: ClassPrior | None = None,
 ) -> LossTerms:
     """Loss terms of one batch; `targets` is int64 [B] with -1 for unlabeled rows.
 
     `jittered` = (rows, logits): the class logits of jittered copies of the unlabeled rows
-    `x[rows]` (the consistency term; their pseudo-labels come from `out.class_logits[rows]`).
+    whose plain logits are `out.class_logits[rows]` (the consistency term's pseudo-labels;
+    `prior`, when given, aligns them, see `pseudo_label_loss`).
     """
     batch = x.shape[0]
     reconstruction = (
         F.binary_cross_entropy_with_logits(out.recon_logits, x, reduction="sum") / batch
     )
     kl = -0.5 * torch.sum(1 + out.logvar - out.mu.pow(2) - out.logvar.exp()) / batch
+    if out.class_rows is not None:  # the classifier read these rows only
+        targets = targets[out.class_rows]
     labeled = targets >= 0
     n_labeled = int(labeled.sum())
     if n_labeled:
@@ -67,12 +71,12 @@ def ssvae_loss(
         classification = out.class_logits.new_zeros(())
         accuracy = out.class_logits.new_full((), float("nan"))
     total = weighted_total(config, reconstruction, kl, classification)
-    if config.unlabeled_weight > 0 and n_labeled < batch:
+    if config.unlabeled_weight > 0 and n_labeled < len(targets):
         total = total + config.unlabeled_weight * mean_entropy(out.class_logits[~labeled])
     if config.consistency_weight > 0 and jittered is not None:
         rows, logits = jittered
         plain = out.class_logits[rows].detach()
-        pseudo = pseudo_label_loss(plain, logits, config.consistency_threshold)
+        pseudo = pseudo_label_loss(plain, logits, config.consistency_threshold, prior)
         total = total + config.consistency_weight * pseudo
     return LossTerms(total, reconstruction, kl, classification, accuracy, n_labeled)
 
@@ -96,13 +100,40 @@ def mean_entropy(logits: torch.Tensor) -> torch.Tensor:
     return -(log_p.exp() * log_p).sum(dim=1).mean()
 
 
+class ClassPrior:
+    """Running mean of the classifier's predicted class shares on unlabeled images, for
+    distribution alignment (ReMixMatch, Berthelot et al. 2020): pseudo-labels are divided
+    by it and renormalised, so classes the model over-predicts early (few labels, unequal
+    picks) do not snowball through their own pseudo-labels. The classes are taken to be
+    equally common."""
+
+    def __init__(self, momentum: float = 0.999) -> None:
+        self.momentum = momentum
+        self.shares: torch.Tensor | None = None
+
+    def align(self, probs: torch.Tensor) -> torch.Tensor:
+        batch = probs.mean(dim=0)
+        if self.shares is None:
+            self.shares = batch
+        else:
+            self.shares = self.momentum * self.shares + (1 - self.momentum) * batch
+        aligned = probs / self.shares.clamp_min(1e-6)
+        return aligned / aligned.sum(dim=1, keepdim=True)
+
+
 def pseudo_label_loss(
-    plain_logits: torch.Tensor, jittered_logits: torch.Tensor, threshold: float
+    plain_logits: torch.Tensor,
+    jittered_logits: torch.Tensor,
+    threshold: float,
+    prior: ClassPrior | None = None,
 ) -> torch.Tensor:
     """FixMatch's unlabeled term: cross-entropy of the jittered view against the class the
-    plain view predicts, on the rows whose plain certainty (max softmax) is >= `threshold`,
-    averaged over all rows (so few sure rows give a small term, none gives 0)."""
+    plain view predicts, on the rows whose plain certainty (max softmax, after `prior`'s
+    alignment when given) is >= `threshold`, averaged over all rows (so few sure rows give a
+    small term, none gives 0)."""
     probs = torch.softmax(plain_logits.detach(), dim=1)
+    if prior is not None:
+        probs = prior.align(probs)
     certainty, pseudo = probs.max(dim=1)
     sure = (certainty >= threshold).to(jittered_logits.dtype)
     per_row = F.cross_entropy(jittered_logits, pseudo, reduction="none")

@@ -28,8 +28,9 @@ class SSVAEOutput:
     mu: torch.Tensor  # [B, d]
     logvar: torch.Tensor  # [B, d]
     z: torch.Tensor  # [B, d]; a sample in training, mu in eval mode
-    class_logits: torch.Tensor  # [B, 10]
-    features: torch.Tensor | None = None  # [B, h], the encoder's last hidden layer
+    class_logits: torch.Tensor  # [R, 10], R = len(class_rows) or B
+    features: torch.Tensor | None = None  # [R, h], what the classifier read beside mu
+    class_rows: torch.Tensor | None = None  # the R rows class_logits are of; None: all B
 
 
 @dataclass
@@ -58,6 +59,23 @@ def _conv_encoder(width: int, dropout: float) -> nn.Sequential:
         nn.ReLU(),
         nn.Flatten(),
         nn.Linear(64 * 7 * 7, width),
+        nn.ReLU(),
+        nn.Dropout(dropout) if dropout > 0 else nn.Identity(),
+    )
+
+
+def _conv_trunk(width: int, dropout: float) -> nn.Sequential:
+    """The classifier's own eyes: two strided convolutions with batch norm (cheap on a CPU:
+    about a VAE step's cost per row, docs/EXPERIMENTS.md) and one dense layer."""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 4, stride=2, padding=1),  # 28 -> 14
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 4, stride=2, padding=1),  # 14 -> 7
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(32 * 7 * 7, width),
         nn.ReLU(),
         nn.Dropout(dropout) if dropout > 0 else nn.Identity(),
     )
@@ -102,14 +120,19 @@ class SSVAE(nn.Module):
         else:
             self.decoder = _conv_decoder(d, dims[0], p)
         width = dims[-1]
-        reads = d + features if config.classifier_input != "mean" else d
-        # "image": the classifier also reads the pixels through a trunk of its own (M2's
-        # q(y|x)), whose features the reconstruction does not have to share.
+        kind = config.classifier_input
+        reads = d + features if kind != "mean" else d
+        # "image" and "conv": the classifier also reads the pixels through a trunk of its own
+        # (M2's q(y|x)), whose features the reconstruction does not have to share.
         self.trunk: nn.Module | None = None
-        if config.classifier_input == "image":
+        if kind == "image":
             trunk_dims = [_PIXELS, *dims[:2]]
             self.trunk = nn.Sequential(nn.Flatten(), _mlp(trunk_dims, p))
             reads += trunk_dims[-1]
+        elif kind in ("conv", "conv_only"):
+            trunk_width = dims[min(1, len(dims) - 1)]
+            self.trunk = _conv_trunk(trunk_width, p)
+            reads = trunk_width + (reads if kind == "conv" else 0)
         self.classifier = nn.Sequential(
             nn.Linear(reads, width),
             nn.ReLU(),
@@ -129,29 +152,56 @@ class SSVAE(nn.Module):
     def encode_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(mu, logvar, h): h is what the classifier reads beside mu (the encoder's last hidden
         layer; with classifier_input "image" also its own trunk's features of the pixels)."""
+        mu, logvar, h = self.encode_latent(x)
+        return mu, logvar, self.class_features(x, h)
+
+    def encode_latent(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(mu, logvar, h) of the VAE's encoder alone (h: its last hidden layer)."""
         h = self.encoder(x)
         # Clamp so exp(logvar) can neither overflow nor vanish on a bad step.
-        mu, logvar = self.mu_head(h), self.logvar_head(h).clamp(-20.0, 10.0)
-        if self.trunk is not None:
-            h = torch.cat([h, self.trunk(x)], dim=1)
-        return mu, logvar, h
+        return self.mu_head(h), self.logvar_head(h).clamp(-20.0, 10.0), h
+
+    def class_features(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """What the classifier reads beside mu, from the images `x` and the encoder's `h`."""
+        if self.trunk is None:
+            return h
+        seen = self.trunk(x)
+        if self.config.classifier_input == "conv_only":
+            return seen
+        return torch.cat([h, seen], dim=1)
+
+    def classify_images(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits (uncalibrated) of images `x`."""
+        mu, _, h = self.encode_features(x)
+        return self.classify(mu, h)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)
 
     def classify(self, mu: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
         """Class logits (uncalibrated) from the latent mean, plus `features` when it reads them."""
-        if self.config.classifier_input != "mean":
+        kind = self.config.classifier_input
+        if kind != "mean":
             if features is None:
                 raise ValueError("this classifier reads encode_features()'s features too")
+            if kind == "conv_only":
+                return self.classifier(features)
             return self.classifier(torch.cat([mu, features], dim=1))
         return self.classifier(mu)
 
-    def forward(self, x: torch.Tensor) -> SSVAEOutput:
-        mu, logvar, h = self.encode_features(x)
+    def forward(self, x: torch.Tensor, rows: torch.Tensor | None = None) -> SSVAEOutput:
+        """The VAE on every row of `x`; the classifier on `rows` only (all when None), so a
+        classifier with a trunk of its own costs only the rows a loss term reads."""
+        mu, logvar, h = self.encode_latent(x)
         # Reparameterisation trick (Kingma & Welling 2014, §2.4) in training; the mean otherwise.
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
-        return SSVAEOutput(self.decode(z), mu, logvar, z, self.classify(mu, h), h)
+        if rows is None:
+            features = self.class_features(x, h)
+            logits = self.classify(mu, features)
+        else:
+            features = self.class_features(x[rows], h[rows])
+            logits = self.classify(mu[rows], features)
+        return SSVAEOutput(self.decode(z), mu, logvar, z, logits, features, rows)
 
 
 def to_input(images_uint8: torch.Tensor) -> torch.Tensor:

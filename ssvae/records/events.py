@@ -65,6 +65,10 @@ class TrainResult(_Event):
     global_epoch: int
     error: str | None
     seconds: float
+    # The certainty's temperature this session fitted on its check labels (None: it had
+    # too few the weights had not trained on, and kept the one it had), and on how many.
+    temperature: float | None = None
+    calibration_labels: int = 0
 
 
 class TrainingCallback:

@@ -110,6 +110,8 @@ def open_session(event: TrainStart) -> dict[str, Any]:
 def close_session(entry: dict[str, Any], result: TrainResult) -> None:
     """Complete `entry` with how its session ended."""
     entry.update(status=result.status, epochs_run=result.epochs_run, error=result.error)
+    if result.temperature is not None:
+        entry.update(temperature=result.temperature, calibration_labels=result.calibration_labels)
 
 
 def record_evaluation(

@@ -1,7 +1,7 @@
 """One training session, end to end: the one pipeline the server, the shell and the scripts run.
 
-    blind check -> train -> calibrate -> evaluate -> save checkpoint -> history CSV
-    -> points cache -> session record
+    blind check -> train (calibrating on withheld check labels) -> evaluate -> save checkpoint
+    -> history CSV -> points cache -> session record
 
 `run_session` is called by the server's training thread, `alctl train --no-server` and
 scripts/train.py (both through `train_on_files`); `alctl simulate`'s rounds call its steps
@@ -11,9 +11,12 @@ saves cannot be overwritten by a change that started earlier, nor overwrite a la
 
 - Blind check, before training: the labels the weights have not trained on yet (labeled,
   not in `trainer.trained_labels`) are predicted by the model as it is. Their accuracy is
-  the *blind accuracy* (progress a user can trust without test labels) and their logits fit
-  the certainty's temperature (Guo et al. 2017), carried to the new weights: the only
-  honest held-out set a labeling session has.
+  the *blind accuracy* (progress a user can trust without test labels).
+- Calibrate, inside training: the session keeps the check labels (ssvae.select.checks, a
+  random sample the queue interleaves) its weights have not trained on out of training until
+  90 % of its batches, fits the certainty's temperature (Guo et al. 2017) on them, then
+  trains on them too (ssvae.train.session_loop). With fewer than MIN_LABELS such labels, the
+  blind labels' fit on the weights before the session is carried to the new weights.
 - Evaluate, after training: test accuracy, the calibration error of the certainty the page
   and the queue use, accuracy on the labels trained on, all stored in the session's entry
   so the accuracy-vs-labels curve travels with the checkpoint and history.csv.
@@ -35,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ssvae.config import SSVAEConfig
+from ssvae.config import default_config
 from ssvae.data.datasets import Dataset
 from ssvae.io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ssvae.io.checkpoint_lock import checkpoint_owner
@@ -189,27 +192,26 @@ def run_session(
     )
     outcome = SessionOutcome(result, continued_from, n_labeled)
     if result.epochs_run > 0:
-        if blind.temperature is not None:  # the newest honest estimate, carried over
+        # The session's own fit on check labels its weights had not trained on is the
+        # honest one; without it, the blind labels' fit on the weights before is carried.
+        if result.temperature is None and blind.temperature is not None:
             trainer.model.temperature = blind.temperature
         evaluation, outcome.points = evaluate(trainer.model, dataset, labels, blind)
         outcome.evaluation = evaluation
         trainer.record_evaluation(result.session, evaluation)  # saved with the entries
         _keep_foreign_file(files.checkpoint, expected_stamp, outcome)
-        _save(trainer, files, labels, outcome)
+        _save(trainer, files, outcome)
         for step in after_save if outcome.saved else ():
             _warn_on_error(outcome, "finish the save", lambda s=step: s(trainer, outcome))
     outcome.seconds = time.perf_counter() - started
     return outcome
 
 
-def _save(
-    trainer: InteractiveTrainer, files: SessionFiles, labels: np.ndarray, outcome: SessionOutcome
-) -> None:
-    trained = np.flatnonzero(labels >= 0).tolist()
+def _save(trainer: InteractiveTrainer, files: SessionFiles, outcome: SessionOutcome) -> None:
     accuracy = (outcome.evaluation or {}).get("test_accuracy")
     try:
         payload = trainer.checkpoint_payload(files.dataset, test_accuracy=accuracy)
-        backup = save_checkpoint(files.checkpoint, **{**payload, "trained_labels": trained})
+        backup = save_checkpoint(files.checkpoint, **payload)
     except Exception as exc:  # disk full, read-only, a directory in the way: say so
         outcome.error = f"could not save {files.checkpoint}: {_one_line(exc)}"
         return
@@ -217,7 +219,6 @@ def _save(
         outcome.warnings.append(backup)
     outcome.saved, outcome.checkpoint = True, files.checkpoint
     outcome.stamp = checkpoint_stamp(files.checkpoint)
-    trainer.trained_labels = trained
     session = outcome.result.session
     records = [r for r in trainer.history if r.get("session") == session]
     _warn_on_error(
@@ -294,7 +295,9 @@ def open_trainer(
     governor = ThreadGovernor.for_process(option=threads)
     ckpt = load_checkpoint(checkpoint, dataset=dataset)
     if ckpt is None:
-        return InteractiveTrainer(SSVAEConfig().replace(**explicit), device, threads=governor)
+        return InteractiveTrainer(
+            default_config(dataset).replace(**explicit), device, threads=governor
+        )
     try:
         config = ckpt.config.replace(**explicit)
     except ValueError as exc:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ssvae.select.checks import interleave_checks
 from ssvae.select.points import Predictions2D
 from ssvae.select.ranking import MODEL_FREE, rank
 from ssvae.select.representative import ClusterMemo, Pace
@@ -61,7 +62,9 @@ def queue_head(
     "diverse" measures distance in the page's 2-D view (the latent itself for a 2-D
     latent), so the page, the CLI and the cache agree without storing the full latent.
     "typical" clusters `features`, the images' own (ssvae.data.pixel_features): it needs no
-    model, so it ranks before the first training too.
+    model, so it ranks before the first training too. Every CHECK_EVERY-th item is a random
+    check sample instead ("check": true), whatever the strategy: the labels the certainty
+    is calibrated on and the blind accuracy is measured on (ssvae.select.checks).
     """
     labeled = np.asarray(labels) >= 0
     note = None
@@ -73,13 +76,17 @@ def queue_head(
     used = "random" if note else strategy
     probs = points.probs if points.probs is not None else np.full((len(labeled), 2), 0.5)
     ranking = rank(used, probs, points.xy, labeled, n, seed, memo, features, pace)
+    # Every CHECK_EVERY-th place is a random check sample (ssvae.select.checks).
+    order, checks = interleave_checks(ranking.indices, labeled, n)
+    score = dict(zip(ranking.indices.tolist(), ranking.scores.tolist(), strict=True))
     items = [
         {
             "serial": int(i),
             "pred": int(points.pred[i]),
             "certainty": float(points.certainty[i]),
-            "score": float(s),
+            "score": float(score.get(int(i), 0.0)),
+            "check": bool(c),
         }
-        for i, s in zip(ranking.indices, ranking.scores, strict=True)
+        for i, c in zip(order, checks, strict=True)
     ]
     return QueueHead(used, strategy, note is None, note, int((~labeled).sum()), items)

@@ -35,6 +35,11 @@ class TrainingData:
     train_idx: torch.Tensor  # int64
     val_idx: torch.Tensor  # int64
     labeled_idx: torch.Tensor  # int64, every labeled row (validation ones too)
+    # Labeled rows kept out of the class terms for now (their labels read -1 until `release`):
+    # the check labels a session calibrates its certainty on (ssvae.train.session_loop).
+    withheld: torch.Tensor | None = None
+    _all_labels: torch.Tensor | None = None
+    _all_labeled: torch.Tensor | None = None
 
     @classmethod
     def build(
@@ -65,6 +70,28 @@ class TrainingData:
             dev(val_idx),
             dev(labeled),
         )
+
+    @property
+    def all_labels(self) -> torch.Tensor:
+        """The labels, the withheld ones included."""
+        return self.labels if self._all_labels is None else self._all_labels
+
+    def withhold(self, rows: np.ndarray) -> None:
+        """Keep labeled `rows` out of training until `release()`."""
+        rows_t = torch.from_numpy(np.asarray(rows, dtype=np.int64)).to(self.labels.device)
+        self._all_labels, self._all_labeled = self.labels, self.labeled_idx
+        self.labels = self.labels.clone()
+        self.labels[rows_t] = -1
+        self.labeled_idx = torch.from_numpy(
+            np.setdiff1d(self.labeled_idx.cpu().numpy(), rows_t.cpu().numpy())
+        ).to(self.labeled_idx.device)
+        self.withheld = rows_t
+
+    def release(self) -> None:
+        """Every label trains from now on."""
+        if self._all_labels is not None and self._all_labeled is not None:
+            self.labels, self.labeled_idx = self._all_labels, self._all_labeled
+        self.withheld = self._all_labels = self._all_labeled = None
 
     def batches_per_epoch(self, batch_size: int) -> int:
         return -(-int(self.train_idx.numel()) // batch_size)

@@ -13,12 +13,14 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 import torch
 
-from ssvae.config import SSVAEConfig
+from ssvae.config import N_CLASSES, SSVAEConfig
+from ssvae.config.model_config import SPARSE_CLASSIFIERS
 from ssvae.data.augment import jitter
-from ssvae.nn.losses import LossTerms, ssvae_loss, weighted_total
-from ssvae.nn.model import SSVAE, SSVAEOutput
+from ssvae.nn.losses import ClassPrior, LossTerms, ssvae_loss, weighted_total
+from ssvae.nn.model import SSVAE, SSVAEOutput, class_logits
 from ssvae.records.events import (
     BatchProgress,
     EpochRecord,
@@ -28,10 +30,12 @@ from ssvae.records.events import (
 )
 from ssvae.records.sessions import now_iso
 from ssvae.train.batches import TrainingData
+from ssvae.train.calibration import MIN_LABELS, fit_temperature
 from ssvae.train.divergence import Diverged, DivergenceGuard
 
 _NAN = float("nan")
 JITTERED_SHARE = 0.5  # of a batch's rows, at most, get the consistency pass (its cost)
+CALIBRATE_AT = 0.9  # of a session's batches: when its check labels are calibrated on, then train
 
 
 class NonFiniteLoss(RuntimeError):
@@ -48,17 +52,36 @@ class SessionLoop:
         config: SSVAEConfig,
         data: TrainingData,
         callbacks: list[TrainingCallback],
+        checks: np.ndarray | None = None,
     ) -> None:
         self.model, self.optimizer, self.config = model, optimizer, config
         self.data, self.callbacks = data, callbacks
         self.batches = data.batches_per_epoch(config.batch_size)
         self.guard = DivergenceGuard(None)  # replaced with the session's start in run()
+        # The pseudo-labels' class shares, learnt afresh each session (see ClassPrior).
+        self.prior = ClassPrior() if config.consistency_align == "uniform" else None
+        # Check labels the weights have not trained on (ssvae.select.checks): with enough of
+        # them they wait until CALIBRATE_AT of the session's batches, the temperature is
+        # fitted on them, then they train like every label.
+        self.temperature: float | None = None
+        self.calibration_labels = 0
+        self._switch_at: float | None = None
+        if checks is not None and len(checks) >= MIN_LABELS:
+            data.withhold(checks)
+            self._switch_at = CALIBRATE_AT
+
+    @property
+    def withheld(self) -> np.ndarray:
+        """The labeled rows that did not train in this session (checks it stopped before)."""
+        rows = self.data.withheld
+        return np.zeros(0, np.int64) if rows is None else rows.cpu().numpy()
 
     def run(
         self, epochs: int, session: int, start_epoch: int, stop_event: threading.Event | None
     ) -> TrainResult:
         started = time.perf_counter()
         good = _snapshot(self.model, self.optimizer)
+        temperature = self.model.temperature
         epochs_run, status, error = 0, "completed", None
         try:
             self._emit(
@@ -69,7 +92,7 @@ class SessionLoop:
                     start_epoch,
                     self.batches,
                     self.config.to_dict(),
-                    int(self.data.labeled_idx.numel()),
+                    int((self.data.all_labels >= 0).sum()),
                     now_iso(),
                     torch.get_num_threads(),
                 ),
@@ -113,9 +136,12 @@ class SessionLoop:
                 if stop_event is not None and stop_event.is_set() and epoch < epochs:
                     status = "stopped"
                     break
+            if self._switch_at is not None:  # ended before the switch: its checks wait
+                self._calibrate(release=False)
         except Exception as exc:  # the session fails; the trainer and its caller live on
             status, error = "failed", _describe(exc, start_epoch + epochs_run)
             _restore(self.model, self.optimizer, good)
+            self.model.temperature, self.temperature = temperature, None
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
         result = TrainResult(
@@ -125,6 +151,8 @@ class SessionLoop:
             start_epoch + epochs_run,
             error,
             time.perf_counter() - started,
+            self.temperature,
+            self.calibration_labels if self.temperature is not None else 0,
         )
         self._emit("on_train_end", result)
         return result
@@ -148,7 +176,13 @@ class SessionLoop:
         for batch, (x, y) in enumerate(batches, start=1):
             if stop_event is not None and stop_event.is_set():
                 return None
-            terms = batch_loss(model, x, y, cfg, generator)
+            done = ((epoch - 1) * self.batches + batch - 1) / (epochs * self.batches)
+            if self._switch_at is not None and done >= self._switch_at:
+                self._calibrate(release=True)
+            if cfg.lr_schedule == "cosine":
+                for group in self.optimizer.param_groups:
+                    group["lr"] = cfg.learning_rate * 0.5 * (1.0 + math.cos(math.pi * done))
+            terms = batch_loss(model, x, y, cfg, generator, self.prior)
             self.optimizer.zero_grad(set_to_none=True)
             terms.total.backward()
             norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
@@ -184,6 +218,19 @@ class SessionLoop:
             self._emit("on_batch_end", progress)
         return _metrics(total_sum / rows, rec_sum / rows, kl_sum / rows, cls_sum, correct, labeled)
 
+    def _calibrate(self, *, release: bool) -> None:
+        """Fit the certainty's temperature on the withheld check labels (ones these weights
+        have not trained on), then let them train when `release`."""
+        rows = self.withheld
+        targets = self.data.all_labels[torch.from_numpy(rows).to(self.data.labels.device)]
+        logits = class_logits(self.model, self.data.images[torch.from_numpy(rows)])
+        self.temperature = fit_temperature(logits, targets.cpu().numpy())
+        self.calibration_labels = len(rows)
+        self.model.temperature = self.temperature
+        self._switch_at = None
+        if release:
+            self.data.release()
+
     @torch.no_grad()
     def _validate(self) -> dict[str, float]:
         if not self.data.val_idx.numel():
@@ -198,10 +245,14 @@ class SessionLoop:
         rec_sum = kl_sum = cls_sum = correct = 0.0
         try:
             for x, y in self.data.val_batches():
-                mu, logvar, h = model.encode_features(x)
+                # Validation rows carry no label (they train): the classifier has nothing
+                # to be measured on here, so it is not run.
+                mu, logvar, _ = model.encode_latent(x)
                 eps = torch.randn(mu.shape, generator=noise, device=device, dtype=mu.dtype)
                 z = mu + eps * torch.exp(0.5 * logvar)
-                out = SSVAEOutput(model.decode(z), mu, logvar, z, model.classify(mu, h), h)
+                none = torch.zeros(0, dtype=torch.int64, device=device)
+                logits = mu.new_zeros((0, N_CLASSES))
+                out = SSVAEOutput(model.decode(z), mu, logvar, z, logits, None, none)
                 terms = ssvae_loss(out, x, y, cfg)
                 rec, kl, cls, acc = torch.stack(
                     [terms.reconstruction, terms.kl, terms.classification, terms.accuracy]
@@ -228,23 +279,34 @@ def batch_loss(
     y: torch.Tensor,
     config: SSVAEConfig,
     generator: torch.Generator,
+    prior: ClassPrior | None = None,
 ) -> LossTerms:
     """The loss of one training batch.
 
     With `consistency_weight`, up to `JITTERED_SHARE` of the batch's rows (unlabeled ones, in
     batch order, which is shuffled) also go through the encoder and classifier jittered; the
     VAE itself trains on the images as they are, so the latent the page shows is unchanged.
+    A classifier with a convolutional trunk reads only the rows a term needs (the labeled
+    ones and those jittered): the other rows train the VAE alone.
     """
-    out = model(x)
-    jittered = None
+    cons = None
     if config.consistency_weight > 0:
-        rows = torch.nonzero(y < 0).squeeze(1)[: max(1, int(JITTERED_SHARE * len(y)))]
-        if rows.numel():
-            mirror = config.consistency_augment == "shift_mirror"
-            views = jitter(x[rows].squeeze(1), generator, mirror=mirror).unsqueeze(1)
-            mu, _, h = model.encode_features(views)
-            jittered = (rows, model.classify(mu, h))
-    return ssvae_loss(out, x, y, config, jittered)
+        cons = torch.nonzero(y < 0).squeeze(1)[: max(1, int(JITTERED_SHARE * len(y)))]
+    if config.classifier_input in SPARSE_CLASSIFIERS:
+        rows = torch.nonzero(y >= 0).squeeze(1)
+        n_labeled = len(rows)
+        if cons is not None:
+            rows = torch.cat([rows, cons])
+        out = model(x, rows)
+        local = None if cons is None else torch.arange(n_labeled, len(rows), device=x.device)
+    else:
+        out, local = model(x), cons
+    jittered = None
+    if cons is not None and local is not None and cons.numel():
+        mirror = config.consistency_augment == "shift_mirror"
+        views = jitter(x[cons].squeeze(1), generator, mirror=mirror).unsqueeze(1)
+        jittered = (local, model.classify_images(views))
+    return ssvae_loss(out, x, y, config, jittered, prior)
 
 
 def _metrics(

@@ -30,6 +30,7 @@ from ssvae.records.sessions import (
     open_session,
     record_evaluation,
 )
+from ssvae.select.checks import check_mask
 from ssvae.train.batches import TrainingData, check_inputs
 from ssvae.train.device import pick_device
 from ssvae.train.session_loop import SessionLoop
@@ -164,13 +165,20 @@ class InteractiveTrainer:
             )
             self.threads.apply()  # in this thread: OpenMP's count is per thread
             hooks = [self.threads, _Bookkeeper(self), *callbacks]
-            loop = SessionLoop(self.model, self.optimizer, config, data, hooks)
+            labels_np = data.labels.cpu().numpy()
+            labeled = np.flatnonzero(labels_np >= 0)
+            checks = self._untrained_checks(labels_np)
+            loop = SessionLoop(self.model, self.optimizer, config, data, hooks, checks)
             start = self.epochs_trained
             devices = [self.device] if self.device.type == "cuda" else []
             # Own RNG stream per session: reproducible runs, and the caller's RNG is left alone.
             with torch.random.fork_rng(devices=devices, device_type=self.device.type):
                 torch.manual_seed(config.seed * 100_003 + start)
                 result = loop.run(epochs, self.session, start, stop_event)
+            if result.epochs_run > 0:  # the weights changed: what they trained on, too
+                # (check labels a session stopped before releasing did not train)
+                trained = np.setdiff1d(labeled, loop.withheld)
+                self.trained_labels = sorted({*(self.trained_labels or ()), *trained.tolist()})
             self.last_result = result
             return result
         finally:
@@ -180,6 +188,14 @@ class InteractiveTrainer:
                     self.config = clean
                 self._apply_hparams()
             self._lock.release()
+
+    def _untrained_checks(self, labels: np.ndarray) -> np.ndarray:
+        """Serials of labeled check samples (ssvae.select.checks) these weights have not
+        trained on: the honest set a session calibrates on."""
+        if self.trained_labels is None:
+            return np.zeros(0, np.int64)
+        rows = np.flatnonzero((labels >= 0) & check_mask(len(labels)))
+        return rows[~np.isin(rows, np.asarray(self.trained_labels, np.int64))]
 
     def predict(self, images: np.ndarray | torch.Tensor, **kwargs: Any) -> Predictions:
         """`ssvae.nn.model.predict` on this model, waiting for a running session to finish."""

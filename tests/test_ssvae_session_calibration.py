@@ -1,0 +1,121 @@
+"""A session calibrates its certainty on the check labels its weights have not trained on."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ssvae.config import SSVAEConfig
+from ssvae.io.checkpoint import load_checkpoint, save_checkpoint
+from ssvae.records.events import BatchProgress, TrainingCallback
+from ssvae.select.checks import check_order
+from ssvae.train.batches import TrainingData
+from ssvae.train.trainer import InteractiveTrainer
+from tests.datagen import synthetic_digits
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+CONFIG = SSVAEConfig(hidden_dims=(32, 16), batch_size=64, labeled_batch_size=16)
+N = 750  # 15 check candidates
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    return synthetic_digits(N, seed=5)
+
+
+def _labels(targets: np.ndarray, checks: int, others: int = 30) -> np.ndarray:
+    labels = np.full(N, -1, np.int64)
+    picked = check_order(N)[:checks]
+    labels[picked] = targets[picked]
+    rest = np.setdiff1d(np.arange(N), check_order(N))[:others]
+    labels[rest] = targets[rest]
+    return labels
+
+
+def test_withheld_labels_read_unlabeled_until_released(digits: tuple) -> None:
+    images, targets = digits
+    labels = _labels(targets, 12)
+    data = TrainingData.build(images, labels, val_split=0.1, seed=0, device=torch.device("cpu"))
+    rows = check_order(N)[:12]
+    data.withhold(rows)
+    assert (data.labels[torch.from_numpy(rows)] == -1).all()
+    assert not np.isin(rows, data.labeled_idx.numpy()).any() and len(data.labeled_idx) == 30
+    assert (data.all_labels[torch.from_numpy(rows)] >= 0).all()
+    # Batches read labels and labeled rows from these two: no withheld label trains.
+    gen = torch.Generator().manual_seed(0)
+    assert sum(int((y >= 0).sum()) for _, y in data.train_batches(64, 0, gen)) <= 30
+    data.release()
+    assert len(data.labeled_idx) == 42 and data.withheld is None
+
+
+def test_a_session_calibrates_on_its_untrained_checks_then_trains_on_them(
+    digits: tuple, tmp_path: Path
+) -> None:
+    images, targets = digits
+    labels = _labels(targets, 12)
+    trainer = InteractiveTrainer(CONFIG, "cpu")
+    result = trainer.train(images, labels, epochs=3)
+    assert result.temperature is not None and result.calibration_labels == 12
+    assert trainer.model.temperature == result.temperature
+    assert trainer.sessions[-1]["temperature"] == result.temperature
+    assert trainer.sessions[-1]["calibration_labels"] == 12
+    # Every label trained by the end of the session, the checks too.
+    assert trainer.trained_labels == np.flatnonzero(labels >= 0).tolist()
+    # Nothing new to calibrate on: the next session keeps the temperature it has.
+    again = trainer.train(images, labels, epochs=1)
+    assert again.temperature is None and trainer.model.temperature == result.temperature
+    # What trained is saved with the weights.
+    path = tmp_path / "m.ckpt"
+    save_checkpoint(path, **trainer.checkpoint_payload("mnist"))
+    ckpt = load_checkpoint(path)
+    assert ckpt is not None and ckpt.trained_labels == trainer.trained_labels
+    assert InteractiveTrainer.from_checkpoint(ckpt).trained_labels == trainer.trained_labels
+
+
+def test_too_few_checks_change_nothing(digits: tuple) -> None:
+    images, targets = digits
+    labels = _labels(targets, 9)  # MIN_LABELS is 10
+    trainer = InteractiveTrainer(CONFIG, "cpu")
+    result = trainer.train(images, labels, epochs=1)
+    assert result.temperature is None and trainer.model.temperature == 1.0
+    assert trainer.trained_labels == np.flatnonzero(labels >= 0).tolist()
+
+
+class _StopAt(TrainingCallback):
+    def __init__(self, stop: threading.Event, batch: int) -> None:
+        self.stop, self.batch = stop, batch
+
+    def on_batch_end(self, event: BatchProgress) -> None:
+        if event.batch >= self.batch:
+            self.stop.set()
+
+
+def test_a_session_stopped_before_the_switch_calibrates_and_its_checks_wait(
+    digits: tuple,
+) -> None:
+    images, targets = digits
+    labels = _labels(targets, 12)
+    trainer = InteractiveTrainer(CONFIG, "cpu")
+    stop = threading.Event()
+    result = trainer.train(images, labels, epochs=3, callbacks=[_StopAt(stop, 2)], stop_event=stop)
+    assert result.status == "stopped" and result.temperature is not None
+    checks = set(check_order(N)[:12].tolist())
+    assert trainer.trained_labels is not None and not checks & set(trainer.trained_labels)
+    # They are still held out, so the next session calibrates on them again.
+    assert trainer.train(images, labels, epochs=1).calibration_labels == 12
+
+
+def test_weights_of_unknown_training_calibrate_from_their_next_session_on(
+    digits: tuple,
+) -> None:
+    images, targets = digits
+    labels = _labels(targets, 12)
+    old = InteractiveTrainer(CONFIG, "cpu", trained_labels=None)  # a checkpoint that did not say
+    assert old.train(images, labels, epochs=1).temperature is None
+    assert old.trained_labels == np.flatnonzero(labels >= 0).tolist()
+    more = _labels(targets, 15)
+    assert old.train(images, more, epochs=1).calibration_labels == 0  # 3 new: too few
