@@ -6,8 +6,8 @@
 It waits for the model to load, then opens the page at 1280x800 (or at each of `--sizes`) in
 /usr/bin/chromium (the browser tests' settings), waits until the page is ready and its event
 stream live, selects one point (its images painted), waits for the queue's head and a view at
-rest, writes the screenshot and stops the server. The README's picture (docs/page.png) was made this way from
-a Fashion-MNIST workspace with 100 labels and 5 trained epochs.
+rest, writes the screenshot and stops the server. The README's picture (docs/page.png) was
+made this way from a Fashion-MNIST workspace with 100 labels and 5 trained epochs.
 """
 
 from __future__ import annotations
