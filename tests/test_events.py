@@ -57,6 +57,42 @@ def test_stream_gives_snapshot_first_then_events_from_threads_in_order() -> None
     asyncio.run(main())
 
 
+def test_a_publisher_holding_a_lock_the_snapshot_needs_never_deadlocks() -> None:
+    # The server's runner publishes while holding its lock, and a new client's snapshot reads
+    # the runner's status under that lock: the bus must not hold its own lock around the
+    # snapshot (a page connecting as a session ended hung `alctl serve`).
+    bus = EventBus()
+    state_lock = threading.Lock()
+    held, entered, published = threading.Event(), threading.Event(), threading.Event()
+    got: list[str] = []
+
+    def snapshot() -> dict[str, str]:
+        entered.set()
+        with state_lock:
+            return {"state": "idle"}
+
+    def publisher() -> None:
+        with state_lock:
+            held.set()
+            entered.wait(10)  # the snapshot has begun and waits for state_lock
+            bus.publish("session_saved", {"session": 1})
+            published.set()
+
+    async def client() -> None:
+        bus.attach(asyncio.get_running_loop())
+        stream = bus.stream(snapshot)
+        got.append((await anext(stream))["event"])
+        await stream.aclose()
+
+    threading.Thread(target=publisher, daemon=True).start()
+    assert held.wait(10)
+    loop_thread = threading.Thread(target=lambda: asyncio.run(client()), daemon=True)
+    loop_thread.start()
+    loop_thread.join(20)
+    assert published.is_set(), "publish() never returned: the bus and the state lock deadlocked"
+    assert not loop_thread.is_alive() and got == ["snapshot"]
+
+
 def test_a_client_whose_queue_is_full_is_dropped_and_others_keep_going() -> None:
     async def main() -> None:
         bus = EventBus(queue_size=3)

@@ -145,8 +145,11 @@ class EventBus:
         self._clients.add(client)
         self._pages += page
         try:
+            # The id lock is a leaf: `snapshot()` takes the session's locks, and their holders
+            # publish (take the id lock) while holding them, so it is called outside.
             with self._id_lock:
-                first = Message(next(self._ids), "snapshot", dumps(snapshot()))
+                first_id = next(self._ids)
+            first = Message(first_id, "snapshot", dumps(snapshot()))
             yield first.as_sse()
             while True:
                 message = await client.queue.get()
