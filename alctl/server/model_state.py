@@ -1,7 +1,7 @@
 """The torch side of a server: the trainer's live model and a frozen copy that answers the page.
 
-Importing this module imports torch (~3 s), so `alctl.server.session` imports it only in the
-thread that loads the model. The frozen copy (`view`) is what produced the points on the
+Importing this module imports torch (~3 s), so `alctl.server.served_model` imports it only in
+the thread that loads the model. The frozen copy (`view`) is what produced the points on the
 page; samples are decoded with it too, so a clicked point's reconstruction always matches
 where the point is drawn, even while the trainer changes its own weights.
 """

@@ -1,6 +1,6 @@
 """TrainingRunner: the one background training thread, its live status and its events.
 
-The worker thread runs the session's job (`WorkspaceSession._train`: the library's session
+The worker thread runs the session's job (`training_job.run_one_session`: the library's session
 pipeline); the trainer's callbacks become SSE events through the EventBus (thread-safe),
 never touching HTTP objects. The runner keeps only what is live — the state, the epoch and
 batch, the progress throttle — and reads config, history and sessions from the trainer's
