@@ -138,6 +138,14 @@ def server_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def serve_and_fail(
+    workspace: Path, data_dir: Path, port: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `alctl serve` expecting it to refuse to start: it exits, with its output."""
+    command = serve_command(workspace, data_dir, port or free_port())
+    return subprocess.run(command, capture_output=True, text=True, env=server_env(), timeout=120)
+
+
 def discovery_token(workspace: Path, process: subprocess.Popen[bytes]) -> str | None:
     """The token in the workspace's discovery file once `process` has written it.
 
@@ -193,6 +201,10 @@ class ServerProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def poll(self) -> int | None:
+        """The exit status once the process has ended; None while it runs."""
+        return self.process.poll() if self.process is not None else None
 
     def _alive(self) -> subprocess.Popen[bytes]:
         if self.process is None:

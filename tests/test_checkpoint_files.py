@@ -6,7 +6,6 @@ made every save fail after training while `serve` said nothing, and a directory 
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from ssvae.io.workspace import Workspace
 from ssvae.nn.model import SSVAE
 from tests.cli_support import invoke, one_error_line, trained_workspace
 from tests.disks import fill, tiny_disk
-from tests.live_server import free_port, running_server, serve_command, server_env
+from tests.live_server import running_server, serve_and_fail
 
 MODEL = SSVAE(SSVAEConfig())
 
@@ -102,7 +101,6 @@ def test_a_directory_at_the_checkpoint_is_one_problem_for_every_command(
     ):
         line = one_error_line(invoke(*command, *trained))
         assert words in line and str(ws.checkpoint) in line, (command, line)
-    served = subprocess.run(serve_command(workspace, tiny_data_dir, free_port()), env=server_env(),
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    served = serve_and_fail(workspace, tiny_data_dir)
     assert served.returncode == 1 and words in served.stderr, served
     assert ws.checkpoint.is_dir()

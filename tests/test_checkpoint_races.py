@@ -26,15 +26,7 @@ from ssvae.io.checkpoint_lock import holder
 from ssvae.io.history import read_history_csv
 from ssvae.io.workspace import Workspace, lock_path_for
 from tests.cli_support import cli_env, one_error_line, run
-from tests.live_server import (
-    REPO,
-    LiveServer,
-    SSEReader,
-    free_port,
-    running_server,
-    serve_command,
-    server_env,
-)
+from tests.live_server import REPO, LiveServer, ServerProcess, SSEReader, running_server
 
 
 @pytest.fixture(params=[2, pytest.param(20, marks=pytest.mark.slow)], ids=["twice", "20x"])
@@ -179,31 +171,19 @@ def test_d9_a_shell_rollback_is_refused_while_the_shell_trains(
 
 
 def test_d7_two_servers_started_at_once_one_serves(workspace: Path, tiny_data_dir: Path) -> None:
-    processes = [
-        subprocess.Popen(
-            serve_command(workspace, tiny_data_dir, free_port()),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=server_env(),
-            cwd=REPO,
-        )
-        for _ in range(2)
-    ]
+    servers = [ServerProcess(workspace, tiny_data_dir).start() for _ in range(2)]
     try:
         deadline = time.monotonic() + 120
-        while all(p.poll() is None for p in processes):
+        while all(s.poll() is None for s in servers):
             assert time.monotonic() < deadline, "neither server refused"
             time.sleep(0.05)
-        loser = next(p for p in processes if p.poll() is not None)
-        winner = next(p for p in processes if p is not loser)
-        output = loser.stdout.read().decode() if loser.stdout else ""
-        assert loser.returncode == 1 and "already running for this workspace" in output
+        loser = next(s for s in servers if s.poll() is not None)
+        winner = next(s for s in servers if s is not loser)
+        assert loser.poll() == 1 and "already running for this workspace" in loser.output()
         assert winner.poll() is None
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(2)
-                process.wait(60)
+        for server in servers:
+            server.stop()
 
 
 def test_d7_scripts_train_beside_a_training_server_is_refused_then_adopted(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from ssvae.io.labels import LabelStore
 from ssvae.nn.model import SSVAE
 from tests.cli_support import invoke, one_error_line
 from tests.disks import fill, remount, tiny_disk
-from tests.live_server import free_port, serve_command, server_env
+from tests.live_server import serve_and_fail
 from tests.thread_server import served_workspace
 
 pytestmark = pytest.mark.slow
@@ -22,8 +21,7 @@ pytestmark = pytest.mark.slow
 
 def serve_refusal(workspace: Path, data_dir: Path) -> str:
     """`alctl serve` must refuse to start: its one error line."""
-    done = subprocess.run(serve_command(workspace, data_dir, free_port()), env=server_env(),
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = serve_and_fail(workspace, data_dir)
     assert done.returncode == 1, done.stdout + done.stderr
     return next(line for line in done.stderr.splitlines() if line.startswith("error:"))
 

@@ -18,22 +18,12 @@ from ssvae.io.checkpoint import load_checkpoint
 from tests.live_server import (
     LiveServer,
     SSEReader,
-    free_port,
     running_server,
-    serve_command,
-    server_env,
+    serve_and_fail,
     stop_server,
 )
 
 pytestmark = pytest.mark.slow
-
-
-def serve_and_fail(
-    workspace: Path, data_dir: Path, port: int | None = None
-) -> subprocess.CompletedProcess:
-    """Run `alctl serve` expecting it to refuse to start."""
-    command = serve_command(workspace, data_dir, port or free_port())
-    return subprocess.run(command, capture_output=True, text=True, env=server_env(), timeout=120)
 
 
 def assert_one_clear_line(result: subprocess.CompletedProcess, *words: str) -> None:
