@@ -11,9 +11,12 @@ import torch
 
 from ssvae.config import SSVAEConfig
 from ssvae.io.checkpoint import load_checkpoint, save_checkpoint
+from ssvae.nn.model import class_logits
 from ssvae.records.events import BatchProgress, TrainingCallback
-from ssvae.select.checks import check_order
+from ssvae.runs.pipeline import blind_check
+from ssvae.select.checks import CALIBRATION_SET, check_order
 from ssvae.train.batches import TrainingData
+from ssvae.train.calibration import fit_temperature
 from ssvae.train.trainer import InteractiveTrainer
 from tests.datagen import synthetic_digits
 
@@ -119,3 +122,55 @@ def test_weights_of_unknown_training_calibrate_from_their_next_session_on(
     assert old.trained_labels == np.flatnonzero(labels >= 0).tolist()
     more = _labels(targets, 15)
     assert old.train(images, more, epochs=1).calibration_labels == 0  # 3 new: too few
+
+
+def test_calibration_at_the_end_fits_the_final_weights_on_checks_that_never_trained(
+    digits: tuple,
+) -> None:
+    images, targets = digits
+    labels = _labels(targets, 12)
+    checks = check_order(N)[:12]
+    trainer = InteractiveTrainer(CONFIG.replace(calibration="end"), "cpu")
+    result = trainer.train(images, labels, epochs=2)
+    assert result.calibration_labels == 12
+    # The saved weights' own fit on the checks: nothing trained after it.
+    logits = class_logits(trainer.model, images[checks])
+    assert result.temperature == pytest.approx(fit_temperature(logits, targets[checks]))
+    assert trainer.trained_labels is not None and not set(checks) & set(trainer.trained_labels)
+    # Pressed again on the same labels: still honest, fitted afresh on the same checks.
+    again = trainer.train(images, labels, epochs=1)
+    assert again.calibration_labels == 12
+    logits = class_logits(trainer.model, images[checks])
+    assert again.temperature == pytest.approx(fit_temperature(logits, targets[checks]))
+
+
+def test_calibrating_at_the_end_holds_out_the_newest_checks_and_trains_the_older(
+    tmp_path: Path,
+) -> None:
+    n = 1500  # 30 check candidates: more than CALIBRATION_SET
+    images, targets = synthetic_digits(n, seed=6)
+    order = check_order(n)
+    labels = np.full(n, -1, np.int64)
+    labels[order] = targets[order]
+    trainer = InteractiveTrainer(CONFIG.replace(calibration="end"), "cpu")
+    assert trainer.train(images, labels, epochs=1).calibration_labels == CALIBRATION_SET
+    held = sorted(order[-CALIBRATION_SET:].tolist())
+    assert trainer.trained_labels == sorted(order[:-CALIBRATION_SET].tolist())
+    assert trainer.sessions[-1]["held_out_labels"] == held
+    # Given to the session, so no longer blind; saved with the session's entry.
+    assert trainer.seen_labels == sorted(order.tolist())
+    path = tmp_path / "m.ckpt"
+    save_checkpoint(path, **trainer.checkpoint_payload("mnist"))
+    ckpt = load_checkpoint(path)
+    assert ckpt is not None
+    assert InteractiveTrainer.from_checkpoint(ckpt).seen_labels == trainer.seen_labels
+
+
+def test_the_blind_check_counts_only_labels_given_since_the_last_session(digits: tuple) -> None:
+    images, targets = digits
+    labels = _labels(targets, 12)
+    trainer = InteractiveTrainer(CONFIG.replace(calibration="end"), "cpu")
+    trainer.train(images, labels, epochs=1)
+    more = _labels(targets, 12, others=40)  # 10 new labels, no new check
+    blind = blind_check(trainer.model, images, more, trainer.seen_labels)
+    assert sorted(blind.serials.tolist()) == sorted(np.flatnonzero((more >= 0) & (labels < 0)))

@@ -23,6 +23,7 @@ CLASSIFIER_INPUTS = ("mean", "hidden", "image", "conv", "conv_only")
 # Classifiers with a convolutional trunk read only the rows a loss term needs (their cost).
 SPARSE_CLASSIFIERS = ("conv", "conv_only")
 AUGMENTATIONS = ("none", "shift", "shift_mirror")
+CALIBRATIONS = ("late", "end")
 
 
 def is_label(value: object) -> bool:
@@ -82,6 +83,13 @@ class SSVAEConfig:
         "constant", "choice", choices=("constant", "cosine"),
         help="Learning rate over a session: 'constant', or 'cosine' from learning_rate down to"
         " 0 at the session's last batch, so a session ends on settled weights.",
+    )  # fmt: skip
+    calibration: str = hparam(
+        "late", "choice", choices=CALIBRATIONS,
+        help="When a session fits the certainty's temperature on its check labels (random"
+        " samples the queue interleaves, held out of training until then): 'late' at 90 % of"
+        " its batches, then they train for the rest; 'end' on the session's final weights,"
+        " the checks kept out of training all session (docs/EXPERIMENTS.md).",
     )  # fmt: skip
     weight_decay: float = hparam(
         0.0, "float", low=0.0, high=10.0,

@@ -9,14 +9,17 @@ scripts/train.py (both through `train_on_files`); `alctl simulate`'s rounds call
 (`ssvae.io.checkpoint_lock`) from before the trainer was read until this returns, so what it
 saves cannot be overwritten by a change that started earlier, nor overwrite a later one.
 
-- Blind check, before training: the labels the weights have not trained on yet (labeled,
-  not in `trainer.trained_labels`) are predicted by the model as it is. Their accuracy is
-  the *blind accuracy* (progress a user can trust without test labels).
+- Blind check, before training: the labels given since the last session (labeled, not in
+  `trainer.seen_labels`: neither trained on nor held out of an earlier session's training)
+  are predicted by the model as it is. Their accuracy is the *blind accuracy* (progress a
+  user can trust without test labels).
 - Calibrate, inside training: the session keeps the check labels (ssvae.select.checks, a
-  random sample the queue interleaves) its weights have not trained on out of training until
-  90 % of its batches, fits the certainty's temperature (Guo et al. 2017) on them, then
-  trains on them too (ssvae.train.session_loop). With fewer than MIN_LABELS such labels, the
-  blind labels' fit on the weights before the session is carried to the new weights.
+  random sample the queue interleaves) its weights have not trained on out of training and
+  fits the certainty's temperature (Guo et al. 2017) on them: with `calibration = "late"` at
+  90 % of its batches, then they train too; with "end" on its final weights, and they stay
+  out until newer checks replace them (ssvae.train.session_loop, .trainer). With fewer than
+  MIN_LABELS such labels, the blind labels' fit on the weights before the session is carried
+  to the new weights.
 - Evaluate, after training: test accuracy, the calibration error of the certainty the page
   and the queue use, accuracy on the labels trained on, all stored in the session's entry
   so the accuracy-vs-labels curve travels with the checkpoint and history.csv.
@@ -181,7 +184,7 @@ def run_session(
     labels = np.asarray(labels)
     n_labeled = int((labels >= 0).sum())
     continued_from = trainer.epochs_trained
-    blind = blind_check(trainer.model, dataset.train_images, labels, trainer.trained_labels)
+    blind = blind_check(trainer.model, dataset.train_images, labels, trainer.seen_labels)
     result = trainer.train(
         dataset.train_images,
         labels,

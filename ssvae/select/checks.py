@@ -21,6 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 CHECK_EVERY = 5  # the 5th, 10th, ... sample the queue offers is a check: 20 of the first 100
+# Check labels a session that calibrates at its end keeps out of training, at most: the newest
+# (about those of the last 125 labels); older ones train.
+CALIBRATION_SET = 25
 CHECK_SHARE = 0.02  # candidates: 2 % of the images (1,200 of 60,000), at least one
 
 _SEED = 0x5EED_C4EC

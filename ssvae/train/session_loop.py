@@ -62,13 +62,14 @@ class SessionLoop:
         self.prior = ClassPrior() if config.consistency_align == "uniform" else None
         # Check labels the weights have not trained on (ssvae.select.checks): with enough of
         # them they wait until CALIBRATE_AT of the session's batches, the temperature is
-        # fitted on them, then they train like every label.
+        # fitted on them, then they train like every label ("late"); or they wait the whole
+        # session and the fit is on its final weights ("end": the switch never comes).
         self.temperature: float | None = None
         self.calibration_labels = 0
         self._switch_at: float | None = None
         if checks is not None and len(checks) >= MIN_LABELS:
             data.withhold(checks)
-            self._switch_at = CALIBRATE_AT
+            self._switch_at = CALIBRATE_AT if config.calibration == "late" else math.inf
 
     @property
     def withheld(self) -> np.ndarray:
@@ -136,7 +137,7 @@ class SessionLoop:
                 if stop_event is not None and stop_event.is_set() and epoch < epochs:
                     status = "stopped"
                     break
-            if self._switch_at is not None:  # ended before the switch: its checks wait
+            if self._switch_at is not None:  # ended before any switch: its checks wait
                 self._calibrate(release=False)
         except Exception as exc:  # the session fails; the trainer and its caller live on
             status, error = "failed", _describe(exc, start_epoch + epochs_run)

@@ -30,11 +30,14 @@ from ssvae.records.sessions import (
     open_session,
     record_evaluation,
 )
-from ssvae.select.checks import check_mask
+from ssvae.select.checks import CALIBRATION_SET, check_order
 from ssvae.train.batches import TrainingData, check_inputs
 from ssvae.train.device import pick_device
 from ssvae.train.session_loop import SessionLoop
 from ssvae.train.threads import ThreadGovernor
+
+# A session entry's labels given to it but kept out of its training (checks it calibrated on).
+HELD_OUT_KEY = "held_out_labels"
 
 if TYPE_CHECKING:
     from ssvae.io.checkpoint import Checkpoint
@@ -167,7 +170,7 @@ class InteractiveTrainer:
             hooks = [self.threads, _Bookkeeper(self), *callbacks]
             labels_np = data.labels.cpu().numpy()
             labeled = np.flatnonzero(labels_np >= 0)
-            checks = self._untrained_checks(labels_np)
+            checks = self._untrained_checks(labels_np, config)
             loop = SessionLoop(self.model, self.optimizer, config, data, hooks, checks)
             start = self.epochs_trained
             devices = [self.device] if self.device.type == "cuda" else []
@@ -179,6 +182,8 @@ class InteractiveTrainer:
                 # (check labels a session stopped before releasing did not train)
                 trained = np.setdiff1d(labeled, loop.withheld)
                 self.trained_labels = sorted({*(self.trained_labels or ()), *trained.tolist()})
+                with self._state:  # given to the session, kept out of its training
+                    self.sessions[-1][HELD_OUT_KEY] = loop.withheld.tolist()
             self.last_result = result
             return result
         finally:
@@ -189,13 +194,28 @@ class InteractiveTrainer:
                 self._apply_hparams()
             self._lock.release()
 
-    def _untrained_checks(self, labels: np.ndarray) -> np.ndarray:
+    @property
+    def seen_labels(self) -> list[int] | None:
+        """The serials given to a session before: trained on, or held out of its training
+        (check labels calibrating at its end). None: unknown (an older file)."""
+        if self.trained_labels is None:
+            return None
+        held = next((s[HELD_OUT_KEY] for s in reversed(self.sessions) if HELD_OUT_KEY in s), [])
+        return sorted({*self.trained_labels, *(int(i) for i in held)})
+
+    def _untrained_checks(self, labels: np.ndarray, config: SSVAEConfig) -> np.ndarray:
         """Serials of labeled check samples (ssvae.select.checks) these weights have not
-        trained on: the honest set a session calibrates on."""
+        trained on: the honest set a session calibrates on. Calibrating at the session's end
+        keeps them out of training, so only the newest CALIBRATION_SET of them (in the order
+        the queue asks for checks) wait; older ones train."""
         if self.trained_labels is None:
             return np.zeros(0, np.int64)
-        rows = np.flatnonzero((labels >= 0) & check_mask(len(labels)))
-        return rows[~np.isin(rows, np.asarray(self.trained_labels, np.int64))]
+        order = check_order(len(labels))
+        rows = order[labels[order] >= 0]  # labeled checks, oldest first
+        rows = rows[~np.isin(rows, np.asarray(self.trained_labels, np.int64))]
+        if config.calibration == "end":
+            rows = rows[-CALIBRATION_SET:]
+        return np.sort(rows)
 
     def predict(self, images: np.ndarray | torch.Tensor, **kwargs: Any) -> Predictions:
         """`ssvae.nn.model.predict` on this model, waiting for a running session to finish."""
