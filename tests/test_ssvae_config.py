@@ -23,7 +23,7 @@ def test_defaults_match_the_contract() -> None:
         128,
         32,
         20,
-        5,
+        0,
     )
     assert (cfg.val_split, cfg.seed, cfg.grad_clip, cfg.learning_rate) == (0.1, 0, 5.0, 1e-3)
 

@@ -21,7 +21,8 @@ from ssvae.train.trainer import InteractiveTrainer
 from tests.datagen import synthetic_digits
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
-CONFIG = SSVAEConfig(hidden_dims=(32, 16), batch_size=64, labeled_batch_size=16)
+# "late": fitted at CALIBRATE_AT, then the checks train (the default, "end", below).
+CONFIG = SSVAEConfig(hidden_dims=(32, 16), batch_size=64, labeled_batch_size=16, calibration="late")
 N = 750  # 15 check candidates
 
 

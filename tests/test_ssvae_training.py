@@ -64,7 +64,8 @@ class Recorder(TrainingCallback):
 def test_ten_epochs_then_more_is_a_continuation(digits: tuple[np.ndarray, np.ndarray]) -> None:
     images, targets = digits
     labels = some_labels(targets, 30)
-    trainer = InteractiveTrainer(SMALL, device="cpu")
+    # A constant rate: the one a session's override sets is the one every epoch records.
+    trainer = InteractiveTrainer(SMALL.replace(lr_schedule="constant"), device="cpu")
     first = trainer.train(images, labels, epochs=10)
     assert (first.status, first.epochs_run, first.global_epoch) == ("completed", 10, 10)
     step_after_first = _adam_step(trainer)

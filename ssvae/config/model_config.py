@@ -80,16 +80,17 @@ class SSVAEConfig:
         label="learning rate", help="AdamW learning rate.",
     )  # fmt: skip
     lr_schedule: str = hparam(
-        "constant", "choice", choices=("constant", "cosine"),
+        "cosine", "choice", choices=("constant", "cosine"),
         help="Learning rate over a session: 'constant', or 'cosine' from learning_rate down to"
         " 0 at the session's last batch, so a session ends on settled weights.",
     )  # fmt: skip
     calibration: str = hparam(
-        "late", "choice", choices=CALIBRATIONS,
+        "end", "choice", choices=CALIBRATIONS,
         help="When a session fits the certainty's temperature on its check labels (random"
-        " samples the queue interleaves, held out of training until then): 'late' at 90 % of"
-        " its batches, then they train for the rest; 'end' on the session's final weights,"
-        " the checks kept out of training all session (docs/EXPERIMENTS.md).",
+        " samples the queue interleaves, held out of training until then): 'end' on the"
+        " session's final weights, the checks kept out of its training (the newest 25 wait"
+        " until newer ones replace them); 'late' after nine tenths of its batches, then they"
+        " train for the rest (docs/EXPERIMENTS.md).",
     )  # fmt: skip
     weight_decay: float = hparam(
         0.0, "float", low=0.0, high=10.0,
@@ -106,7 +107,7 @@ class SSVAEConfig:
         20, "int", low=1, high=1000, help="Epochs per run when the caller does not say."
     )
     patience: int = hparam(
-        5, "int", low=0, high=1000,
+        0, "int", low=0, high=1000,
         help="Epochs without validation improvement before stopping; 0 = never.",
     )  # fmt: skip
     val_split: float = hparam(
@@ -221,6 +222,7 @@ LEGACY_DEFAULTS: dict[str, Any] = {
     "consistency_weight": 0.0,
     "consistency_align": "none",
     "lr_schedule": "constant",
+    "calibration": "late",
 }
 # Data whose images keep their class when mirrored left-right (clothes; digits do not).
 MIRRORED_KEEP_CLASS = ("fashion-mnist",)

@@ -137,6 +137,9 @@ class SessionLoop:
                 if stop_event is not None and stop_event.is_set() and epoch < epochs:
                     status = "stopped"
                     break
+            if self.config.lr_schedule == "cosine":  # the rate the optimizer is saved with
+                for group in self.optimizer.param_groups:
+                    group["lr"] = self.config.learning_rate
             if self._switch_at is not None:  # ended before any switch: its checks wait
                 self._calibrate(release=False)
         except Exception as exc:  # the session fails; the trainer and its caller live on
