@@ -110,7 +110,9 @@ def run(ds: Dataset, kind: str, picks: np.ndarray, seed: int, args: Any) -> list
         where = Path(args.keep) / f"{kind}-seed{seed}" if args.keep else Path(tmp)
         where.mkdir(parents=True, exist_ok=True)
         files = SessionFiles(ds.name, where / "ssvae.ckpt", where / "history.csv")
-        trainer = open_trainer(files.checkpoint, ds.name, explicit)
+        # --threads fixes the trainer's own count too: else its policy follows the load, and
+        # the sums' order (so the result, by points) with it.
+        trainer = open_trainer(files.checkpoint, ds.name, explicit, threads=args.threads or None)
         done = len(trainer.sessions)
         for press in range(done + 1, done + args.presses + 1):
             epochs = args.epochs or trainer.config.max_epochs
