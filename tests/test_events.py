@@ -243,9 +243,10 @@ def test_a_page_asks_the_real_stream_for_progress_at_its_own_pace(server: Thread
     assert [e.event for e in all_of_them if e.event != "train_progress"] == [
         n for n in names if n != "train_progress"
     ]  # nothing but progress is held back or lost
-    sent, received = names.count("train_progress"), [
-        e for e in all_of_them if e.event == "train_progress"
-    ]
+    sent, received = (
+        names.count("train_progress"),
+        [e for e in all_of_them if e.event == "train_progress"],
+    )
     seconds = received[-1].data["elapsed_s"] - received[0].data["elapsed_s"]
     assert len(received) > 2 * seconds  # the trainer's own pace: up to 4 a second
     # At most one a second, plus the ones released early just before an epoch's end.

@@ -88,18 +88,32 @@ def test_scripts_train_follows_the_policy_or_the_option(
     assert "give a whole number, 1 or more" in capsys.readouterr().err
 
 
-def test_simulate_trains_with_the_policys_count(
+def test_simulate_runs_hold_the_threads_per_run_count(
     machine: dict[str, CpuSeconds], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """A quiet 2-core machine, where the policy would take both cores: a simulation's runs
+    train with `--threads-per-run` (1 by default) from start to end, so a serial run's numbers
+    are the same run's on Ray."""
     applied: list[int] = []
     apply = threads_module.ThreadGovernor.apply
 
     def spy(self: threads_module.ThreadGovernor) -> int:
         applied.append(apply(self))
+        assert self.tuner is None  # no count changes mid-run
         return applied[-1]
 
     monkeypatch.setattr(threads_module.ThreadGovernor, "apply", spy)
-    machine["use"] = machine["busy"]
-    done = invoke("simulate", "--quick", "--strategy", "random", "--workspace", tmp_path)
-    assert done.code == 0, done.stderr
-    assert applied and set(applied) == {1}
+    assert threads_module.ThreadGovernor.for_process(environ={}).choose() == 2
+    for option, expected in (([], 1), (["--threads-per-run", "2"], 2)):
+        applied.clear()
+        done = invoke(
+            "simulate",
+            "--quick",
+            "--strategy",
+            "random",
+            "--workspace",
+            tmp_path / str(expected),
+            *option,
+        )
+        assert done.code == 0, done.stderr
+        assert applied and set(applied) == {expected}
