@@ -22,7 +22,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import FASHION_DIR, machine_load, print_results, train_script
+from common import (
+    FASHION_DIR,
+    FASHION_TRAIN,
+    label_csv,
+    machine_load,
+    print_results,
+    train_script,
+)
 from page_cost import POLICY, budget_rows, launch_browser, measure_page_cost, table
 
 
@@ -36,6 +43,9 @@ def main() -> int:
     parser.add_argument("--viewport", default="1440x900", help="WIDTHxHEIGHT")
     parser.add_argument("--dataset", default="fashion-mnist")
     parser.add_argument("--data-dir", type=Path, help="default: the machine's Fashion-MNIST")
+    parser.add_argument(
+        "--labels", type=int, default=100, help="labeled images (a session's classifier runs)"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny generated data, 1 round")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
@@ -55,7 +65,10 @@ def main() -> int:
         data_dir = FASHION_DIR
     print(f"bench_page_cost: {dataset}, settings {settings}, {args.browser}; {load_start}")
     try:
-        # A trained checkpoint (one epoch) for every server to continue.
+        # A trained checkpoint (one epoch) for every server to continue, and labels: with
+        # none, the classifier (most of an epoch's work on the default model) barely runs.
+        n_train = 3000 if args.quick else FASHION_TRAIN
+        label_csv(root / "ws", dataset, n_train, min(args.labels, n_train))
         train_script(root / "ws", dataset, data_dir, 1, timeout=3600)
         with sync_playwright() as playwright:
             browser = launch_browser(playwright, args.browser)
@@ -77,6 +90,7 @@ def main() -> int:
     print(f"\n### {title}\n\n{table(measured)}")
     notes = [
         f"order: {' '.join(order)}; {args.epochs} epochs per session at batch 128, "
+        f"{args.labels} labels, "
         f"servers settled {args.settle:.0f} s",
         f"machine: {load_start} at start, {machine_load()} at the end",
     ]

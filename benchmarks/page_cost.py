@@ -1,7 +1,9 @@
 """What an open dashboard costs a training session: epochs with the page open vs no page.
 
 One server per torch-thread setting, each on its own copy of the workspace, all started
-together and left alone for `settle_s` once their model is ready (start-up work done). Then,
+together and left alone for `settle_s` once their model is ready, then until every one of them
+rests (under 5 % of a core): a server still warming its queue is a neighbour to the one that
+trains. Then,
 round after round, every setting trains one session with a page open (A) and one with no page
 (B), so a machine that gets busier or calmer during the run favours no setting and no side.
 Epoch times come from `train_epoch.seconds`, read by a Python SSE client (not a page) that
@@ -16,10 +18,10 @@ software compositing of the damaged area only) makes the same page several times
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import statistics
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,7 +86,7 @@ class Side:
     epochs: list[float] = field(default_factory=list)  # seconds of every epoch
     chromium: list[float] = field(default_factory=list)  # share of a core, per session
     server: list[float] = field(default_factory=list)  # the server's cores in use, per session
-    threads: set[str] = field(default_factory=set)  # what the server said it uses
+    threads: Counter[int] = field(default_factory=Counter)  # batches reported per count
 
     @property
     def median(self) -> float:
@@ -124,6 +126,7 @@ class Trained:
             timeout=60.0,
         )
         self.events = EventRecorder(server.url).start()
+        self.measured: dict[str, float] = {}
 
     def wait_model(self, timeout: float = 600.0) -> None:
         deadline = time.monotonic() + timeout
@@ -145,7 +148,6 @@ class Trained:
         pid = self.server.process.pid
         chromium, server, wall = chromium_cpu_s(), process_cpu_s(pid), time.monotonic()
         self.events.wait_for("train_progress", timeout=600, after=counts["train_progress"])
-        side.threads.add(self.threads_in_use())
         self.events.wait_for("train_ended", timeout=7200, after=counts["train_ended"])
         seconds = time.monotonic() - wall
         side.chromium.append((chromium_cpu_s() - chromium) / seconds)
@@ -156,15 +158,13 @@ class Trained:
             for _, record in self.events.named("train_epoch")
             if record.get("session") == session
         ]
-
-    def threads_in_use(self) -> str:
-        """The thread count the server reports for its trainer (status), as text."""
-        status = self.http.get("/api/status").json()
-        threads = status.get("threads")
-        if isinstance(threads, dict) and "in_use" in threads:
-            return str(threads["in_use"])
-        found = re.search(r"(\d+) threads?", str(status.get("device")))
-        return found.group(1) if found else "?"
+        threads = self.http.get("/api/status").json().get("threads") or {}
+        self.measured = threads.get("measured_ms") or {}  # the trainer's last timings
+        side.threads.update(
+            int(record["threads"])
+            for _, record in self.events.named("train_progress")
+            if record.get("session") == session and record.get("threads")
+        )
 
     def close(self) -> None:
         self.events.close()
@@ -218,17 +218,26 @@ def measure_page_cost(
             trainers.append(Trained(server))
         for trainer in trainers:
             trainer.wait_model()
-        time.sleep(settle_s)  # start-up work (queue warm-up, caches) is over before the clock
+        time.sleep(settle_s)
+        # Start-up work (the queue's warm-up, caches) is over before the clock starts: an idle
+        # server still computing is a neighbour for the one that trains.
+        wait_quiet([server.process.pid for server in servers])
         for _ in range(rounds):
             for s, trainer in zip(measured, trainers, strict=True):
                 context = open_dashboard(browser, trainer.server.url, viewport)
                 trainer.session(epochs, s.page)
+                timed_with_page = trainer.measured
                 context.close()
                 trainer.session(epochs, s.alone)
                 order += [f"{s.label}:A", f"{s.label}:B"]
+                timed = (
+                    f"; timed ms a batch, page {timed_with_page}, no page {trainer.measured}"
+                    if trainer.measured
+                    else ""
+                )
                 print(
                     f"  threads {s.label}: page {_seconds(s.page.epochs[-epochs:])}, "
-                    f"no page {_seconds(s.alone.epochs[-epochs:])}; {machine_load()}",
+                    f"no page {_seconds(s.alone.epochs[-epochs:])}{timed}; {machine_load()}",
                     flush=True,
                 )
     finally:
@@ -237,6 +246,22 @@ def measure_page_cost(
         for server in servers:
             server.__exit__(None, None, None)  # a slow exit is a warning, not a lost table
     return measured, order
+
+
+def wait_quiet(
+    pids: list[int], share: float = 0.05, window_s: float = 5.0, timeout_s: float = 1200.0
+) -> None:
+    """Wait until every process uses under `share` of a core over `window_s` seconds."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        before = {pid: process_cpu_s(pid) for pid in pids}
+        time.sleep(window_s)
+        busy = {pid: (process_cpu_s(pid) - cpu) / window_s for pid, cpu in before.items()}
+        if all(v < share for v in busy.values()):
+            return
+        if time.monotonic() > deadline:
+            print(f"  warning: servers still busy after {timeout_s:.0f} s: {busy}", flush=True)
+            return
 
 
 def best_alone(measured: list[Setting]) -> float:
@@ -252,7 +277,7 @@ def table(measured: list[Setting]) -> str:
         rows.append(
             [
                 s.label + (" (alctl's choice)" if s.label == POLICY else ""),
-                "/".join(sorted(s.alone.threads | s.page.threads)) or "?",
+                _shares(s.page.threads) + " / " + _shares(s.alone.threads),
                 _range(s.alone.epochs),
                 _range(s.page.epochs),
                 f"{s.alone.median / s.page.median:.2f}",
@@ -264,7 +289,7 @@ def table(measured: list[Setting]) -> str:
         )
     headers = (
         "setting",
-        "threads in use",
+        "threads in use (progress events), page / no page",
         "no page, s/epoch (median, range)",
         "page open, s/epoch",
         "page ÷ no page",
@@ -311,6 +336,16 @@ def budget_rows(measured: list[Setting], reference: str = "2") -> list[Result]:
             )
         )
     return rows
+
+
+def _shares(counts: Counter[int]) -> str:
+    """ "2" when every batch reported 2 threads, else each count's share: "1: 70 %, 2: 30 %"."""
+    total = sum(counts.values())
+    if not total:
+        return "?"
+    if len(counts) == 1:
+        return str(next(iter(counts)))
+    return ", ".join(f"{c}: {100 * n / total:.0f} %" for c, n in sorted(counts.items()))
 
 
 def _range(values: list[float]) -> str:

@@ -93,6 +93,49 @@ def test_a_publisher_holding_a_lock_the_snapshot_needs_never_deadlocks() -> None
     assert not loop_thread.is_alive() and got == ["snapshot"]
 
 
+def test_a_client_may_ask_for_progress_less_often_the_latest_winning() -> None:
+    """`progress_every_s`: progress at most that often, the held one replaced by newer ones and
+    sent when the interval ends or just before any other event; other clients get them all."""
+
+    async def main() -> None:
+        bus = EventBus()
+        bus.attach(asyncio.get_running_loop())
+        slow = bus.stream(dict, progress_every_s=0.3)
+        every = bus.stream(dict)
+        await anext(slow), await anext(every)
+
+        async def published(*events: tuple[str, int]) -> None:
+            for name, i in events:
+                bus.publish(name, {"i": i})
+            await asyncio.sleep(0)
+
+        await published(*[("train_progress", i) for i in range(5)])
+        got = [await anext(slow)]  # the first goes out at once; 1-3 are replaced by 4
+        held = await asyncio.wait_for(anext(slow), 1.0)  # at the interval's end
+        got.append(held)
+        await published(("train_progress", 5), ("train_epoch", 6), ("train_progress", 7))
+        # The epoch does not wait: the progress held before it goes first.
+        got += [await anext(slow), await anext(slow)]
+        late = await asyncio.wait_for(anext(slow), 1.0)
+        got.append(late)
+        names = [(m["event"], json.loads(m["data"])["i"]) for m in got]
+        assert names == [
+            ("train_progress", 0),
+            ("train_progress", 4),
+            ("train_progress", 5),
+            ("train_epoch", 6),
+            ("train_progress", 7),
+        ]
+        ids = [int(m["id"]) for m in got]
+        assert ids == sorted(ids)
+        everything = [json.loads((await anext(every))["data"])["i"] for _ in range(8)]
+        assert everything == list(range(8))
+        await slow.aclose(), await every.aclose()
+        assert bus.client_count == 0
+
+    asyncio.run(main())
+
+
 def test_a_client_whose_queue_is_full_is_dropped_and_others_keep_going() -> None:
     async def main() -> None:
         bus = EventBus(queue_size=3)
@@ -186,3 +229,35 @@ def test_heartbeat_comments_keep_the_stream_alive(server: ThreadServer) -> None:
         server.api("PUT", "/api/labels/1", {"label": 2})
         events.next()
     assert any("ping" in c for c in events.comments)
+
+
+def test_a_page_asks_the_real_stream_for_progress_at_its_own_pace(server: ThreadServer) -> None:
+    slow_path = "/api/events?client=page&progress_ms=1000"
+    with SSEReader(server.url) as every, SSEReader(server.url, path=slow_path) as slow:
+        every.next(), slow.next()
+        answer = server.api("POST", "/api/train", {"epochs": 30, "batch_size": 8})
+        assert answer.status == 202, answer.body
+        all_of_them = every.until("latent_refreshed")
+        paced = slow.until("latent_refreshed")
+    names = [e.event for e in paced]
+    assert [e.event for e in all_of_them if e.event != "train_progress"] == [
+        n for n in names if n != "train_progress"
+    ]  # nothing but progress is held back or lost
+    sent, received = (
+        names.count("train_progress"),
+        [e for e in all_of_them if e.event == "train_progress"],
+    )
+    seconds = received[-1].data["elapsed_s"] - received[0].data["elapsed_s"]
+    assert len(received) > 2 * seconds  # the trainer's own pace: up to 4 a second
+    # At most one a second, plus the ones released early just before an epoch's end.
+    assert sent <= seconds + 1 + names.count("train_epoch")
+    # An epoch's end never overtakes progress held back: each comes after a progress line.
+    before_epoch = [paced[i - 1] for i, n in enumerate(names) if n == "train_epoch" and i]
+    assert all(e.event == "train_progress" for e in before_epoch[1:])
+
+
+@pytest.mark.parametrize("bad", ["-1", "1.5", "x", "60001", ""])
+def test_a_bad_progress_interval_is_one_clear_error(server: ThreadServer, bad: str) -> None:
+    answer = server.api("GET", f"/api/events?progress_ms={bad}")
+    assert answer.status == 400
+    assert "progress_ms must be a whole number of milliseconds" in answer.json()["error"]

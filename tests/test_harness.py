@@ -24,7 +24,8 @@ HEADERS = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control:
 class ScriptedStream:
     """A loopback server that answers one `/api/events` request with what a test sends."""
 
-    def __init__(self) -> None:
+    def __init__(self, headers: bytes = HEADERS) -> None:
+        self.headers = headers
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/"
         self._accepted = threading.Event()
@@ -36,7 +37,7 @@ class ScriptedStream:
         request = b""
         while b"\r\n\r\n" not in request:
             request += client.recv(4096)
-        client.sendall(HEADERS)
+        client.sendall(self.headers)
         self._client = client
         self._accepted.set()
 
@@ -113,6 +114,36 @@ def test_close_wakes_a_reader_blocked_in_another_thread(scripted: ScriptedStream
     scripted.send(": ping\n\n")
     stream.close()
     assert ended.wait(10), "the reader still blocks after close()"
+
+
+def test_a_close_from_another_thread_ends_a_chunked_read_as_stream_closed() -> None:
+    """uvicorn sends the stream chunked. A close while the reader waits for the next chunk's
+    size used to escape as an AttributeError from http.client (the benchmarks' recorder
+    printed its traceback): it is StreamClosed, whichever thread gets there first."""
+    chunked = HEADERS.replace(b"\r\n\r\n", b"\r\nTransfer-Encoding: chunked\r\n\r\n")
+    ends: list[str] = []
+    for _ in range(20):
+        server = ScriptedStream(chunked)
+        stream = open_event_stream(server.url, timeout=60)
+        first = "event: snapshot\ndata: {}\n\n"
+        server.send(f"{len(first):x}\r\n{first}\r\n")
+        assert stream.next().event == "snapshot"
+        waiting = threading.Event()
+
+        def read(stream: object = stream, waiting: threading.Event = waiting) -> None:
+            waiting.set()
+            try:
+                stream.next()  # type: ignore[attr-defined]
+            except Exception as exc:  # what the reader sees is the test's subject
+                ends.append(type(exc).__name__)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        waiting.wait(5)
+        stream.close()
+        reader.join(10)
+        server.close()
+    assert ends == ["StreamClosed"] * 20
 
 
 def test_browser_tests_name_what_is_missing_and_how_to_deselect_them(

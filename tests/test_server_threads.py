@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 import ssvae.train.threads as threads_module
+from ssvae.train.thread_tuner import SpeedTuner
 from tests.cli_support import REPO, Outcome, cli_env, one_error_line, run
 from tests.live_server import SSEReader, running_server
-from tests.test_thread_policy import fake_proc
+from tests.test_thread_policy import other_load
 from tests.thread_server import ThreadServer, thread_server
 
 
@@ -29,27 +30,33 @@ def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "i
 
 @pytest.fixture()
 def policy_server(
-    tiny_data_dir: Path, workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_data_dir: Path,
+    workspace: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> Iterator[ThreadServer]:
     """A server whose trainer follows the policy: no OMP_NUM_THREADS, 2 cores, and a machine
-    with nothing else running (a fake /proc: this shared machine's load is not the test's)."""
+    with nothing else running (a made-up reading: this shared machine's load is not the test's)."""
     from alctl.server.cpu_demand import BackgroundJobs
     from alctl.server.events import EventBus
     from alctl.server.session import WorkspaceSession
     from ssvae.data.datasets import load_dataset
     from ssvae.io.workspace import Workspace
 
-    quiet = fake_proc(tmp_path / "proc", running=0, ours="")
     machine_load = threads_module.MachineLoad
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(threads_module, "available_cores", lambda: 2)
-    monkeypatch.setattr(threads_module, "MachineLoad", lambda: machine_load(proc=quiet))
+    monkeypatch.setattr(threads_module, "MachineLoad", lambda: machine_load(read=other_load(0.0)))
     data = load_dataset("mnist", tiny_data_dir)
     session = WorkspaceSession(Workspace(workspace, data.name), data, EventBus())
     assert session.threads.user is None and session.threads.cores == 2
     # The queue's warm-up runs at nice 19 and, on a busy machine, for minutes: left uncounted
     # here, so that the only background job is the one a test holds.
     session.labeling_queue.jobs = BackgroundJobs()
+    # Which count runs faster on this machine is not these tests' business: the policy's
+    # count alone, unless a test asks for the tuner (made quick).
+    tuner = getattr(request, "param", None)
+    session.threads.tuner = tuner
     session.load_model()
     session.compute_points()
     with thread_server(session) as running:
@@ -102,11 +109,41 @@ def test_the_count_in_use_follows_a_background_job(policy_server: ThreadServer) 
             assert "cpu (1 thread)" in server.api("GET", "/api/status").json()["device"]
         progress_with(events, 2)
         # The session's end (evaluate, save, new points) runs at the count last set: one
-        # thread, as this machine is not the quiet one the fake /proc says it is.
+        # thread, as this machine is not the quiet one the made-up reading says it is.
         with server.session.jobs.running():
             progress_with(events, 1)
             assert server.api("POST", "/api/train/stop").status == 202
             events.until("session_saved")
+
+
+@pytest.mark.parametrize(
+    "policy_server",
+    [SpeedTuner(probe_every_s=0.3, probe_s=0.2, probe_batches=4)],
+    indirect=True,
+    ids=["quick-tuner"],
+)
+def test_the_trainer_times_its_counts_and_starts_over_when_a_page_connects(
+    policy_server: ThreadServer,
+) -> None:
+    server = policy_server
+
+    def both_timed() -> dict[str, Any] | None:
+        status = threads_status(server)
+        return status if set(status["measured_ms"]) == {"1", "2"} else None
+
+    with SSEReader(server.url) as events:
+        events.next()
+        assert server.api("POST", "/api/train", {"epochs": 300, "batch_size": 8}).status == 202
+        events.until("train_started")
+        status = wait_for(both_timed, what="both counts to be timed")
+        assert status["in_use"] in (1, 2) and "ms a batch" in status["why"]
+        with SSEReader(server.url, path="/api/events?client=page") as page:
+            page.next()
+            # A page changes what runs beside the trainer: the timings start over.
+            wait_for(lambda: not both_timed(), timeout=30, what="the timings to be forgotten")
+            wait_for(both_timed, what="both counts to be timed again")
+        assert server.api("POST", "/api/train/stop").status == 202
+        events.until("session_saved")
 
 
 def test_serve_threads_option_wins_over_the_environment(

@@ -3,18 +3,22 @@ it, the machine's load as it reads it, and its application between batches."""
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ssvae.train.threads import (
+    CpuSeconds,
     Demand,
     MachineLoad,
     ThreadGovernor,
     choose_threads,
     describe_choice,
+    proc_cpu_seconds,
     user_threads,
 )
 
@@ -62,34 +66,60 @@ def test_threads_option_then_omp_num_threads_then_the_policy() -> None:
         user_threads(0, {})
     governor = ThreadGovernor.for_process(option=None, environ={"OMP_NUM_THREADS": "1"})
     assert (governor.user, governor.source, governor.load) == (1, "OMP_NUM_THREADS", None)
-    assert ThreadGovernor.for_process(environ={}).load is not None  # the policy reads the load
+    assert governor.tuner is None  # the user's count is not tuned
+    policy = ThreadGovernor.for_process(environ={})
+    assert policy.load is not None and policy.tuner is not None  # measured, and tuned
 
 
-def fake_proc(root: Path, running: int, ours: str) -> Path:
-    """A /proc with `running` runnable tasks on the machine and our threads in states `ours`."""
-    (root / "self" / "task").mkdir(parents=True)
-    (root / "stat").write_text(f"cpu  1 2 3\nprocs_running {running}\nprocs_blocked 0\n")
-    for tid, state in enumerate(ours, start=100):
-        task = root / "self" / "task" / str(tid)
-        task.mkdir()
-        (task / "stat").write_text(f"{tid} (python3 (x)) {state} 1 2 3 4\n")
+def other_load(cores: float) -> CpuSeconds:
+    """CPU time as a machine where other programs keep `cores` cores busy (and we none)."""
+    return lambda: (cores * time.monotonic(), 0.0)
+
+
+def fake_proc(root: Path, machine_ticks: int, our_ticks: int) -> Path:
+    """A /proc whose machine and this process have used so many clock ticks of CPU."""
+    (root / "self").mkdir(parents=True, exist_ok=True)
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    (root / "stat").write_text(f"cpu  {machine_ticks - 7} 1 2 999 888 1 2 1 0 0\ncpu0 1 2 3\n")
+    (root / "self" / "stat").write_text(
+        f"4242 (python3 (x)) R 1 2 3 4 5 6 7 8 9 10 {our_ticks - 5} 5 0 0 20 0 9 0\n"
+    )
     return root
 
 
-def test_the_machines_load_is_the_run_queue_less_our_own_threads(tmp_path: Path) -> None:
-    load = MachineLoad(proc=fake_proc(tmp_path / "a", running=5, ours="RRSS"))
-    assert load.sample() == 3.0  # 5 runnable, 2 of them ours
-    quiet = MachineLoad(proc=fake_proc(tmp_path / "b", running=2, ours="RRR"))
-    assert quiet.sample() == 0.0
-    missing = MachineLoad(proc=tmp_path / "nowhere")  # not Linux: counts as idle
-    assert missing.sample() == 0.0
+def test_the_machines_load_is_other_processes_cpu_time(tmp_path: Path) -> None:
+    now = [100.0]
+    tick = 1.0 / os.sysconf("SC_CLK_TCK")
+    load = MachineLoad(read=proc_cpu_seconds(fake_proc(tmp_path, 1000, 400)), clock=lambda: now[0])
+    assert load.sample() == 0.0  # one reading is no rate yet
+    # 2 s later: the machine used 5 s of CPU, 2 s of them ours: others kept 1.5 cores busy
+    fake_proc(tmp_path, 1000 + round(5 / tick), 400 + round(2 / tick))
+    now[0] += 2.0
+    assert load.sample() == pytest.approx(1.5)
+    # Our own threads, however many, are never the machine's load.
+    fake_proc(tmp_path, 1000 + round(9 / tick), 400 + round(6 / tick))
+    now[0] += 2.0
+    assert load.sample() < 1.5
+    assert MachineLoad(read=proc_cpu_seconds(tmp_path / "nowhere")).sample() == 0.0  # no /proc
 
 
-def test_the_load_is_averaged_over_seconds(tmp_path: Path) -> None:
-    load = MachineLoad(half_life_s=3.0, proc=fake_proc(tmp_path, running=4, ours=""))
-    assert load.sample() == 4.0
-    (tmp_path / "stat").write_text("procs_running 0\n")
-    load._at -= 3.0  # one half-life later
+def test_this_machines_own_reading_is_plausible() -> None:
+    """The real /proc: a busy loop of ours is not counted; the rest is between 0 and the cores."""
+    load = MachineLoad()
+    load.sample()
+    deadline = time.monotonic() + 0.3
+    while time.monotonic() < deadline:
+        pass
+    assert 0.0 <= load.sample() <= len(os.sched_getaffinity(0)) + 0.5
+
+
+def test_the_load_is_averaged_over_seconds() -> None:
+    now, used = [0.0], [0.0]
+    load = MachineLoad(half_life_s=3.0, read=lambda: (used[0], 0.0), clock=lambda: now[0])
+    load.sample()
+    now[0], used[0] = 1.0, 4.0
+    assert load.sample() == 4.0  # the first rate is the average
+    now[0] += 3.0  # one half-life later, nothing else ran
     assert load.sample() == pytest.approx(2.0, abs=0.01)
 
 

@@ -10,25 +10,26 @@ from pathlib import Path
 import pytest
 
 import ssvae.train.threads as threads_module
+from ssvae.train.threads import CpuSeconds
 from tests.cli_support import REPO, invoke
-from tests.test_thread_policy import fake_proc
+from tests.test_thread_policy import other_load
 
 
 @pytest.fixture()
-def machine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, Path]]:
-    """2 cores, no OMP_NUM_THREADS; `quiet` and `busy` fake /proc's for the machine's load.
+def machine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, CpuSeconds]]:
+    """2 cores, no OMP_NUM_THREADS; `quiet` and `busy` machines for the machine's load.
     Selects quiet; a test switches with `machine["use"] = machine["busy"]`."""
     import torch
 
     procs = {
-        "quiet": fake_proc(tmp_path / "quiet", running=0, ours=""),
-        "busy": fake_proc(tmp_path / "busy", running=40, ours=""),  # far more than 2 cores
+        "quiet": other_load(0.0),
+        "busy": other_load(40.0),  # far more than 2 cores
     }
     procs["use"] = procs["quiet"]
     machine_load = threads_module.MachineLoad
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(threads_module, "available_cores", lambda: 2)
-    monkeypatch.setattr(threads_module, "MachineLoad", lambda: machine_load(proc=procs["use"]))
+    monkeypatch.setattr(threads_module, "MachineLoad", lambda: machine_load(read=procs["use"]))
     previous = torch.get_num_threads()
     yield procs
     torch.set_num_threads(previous)  # these paths train in the calling thread
@@ -43,7 +44,7 @@ def train_script() -> object:
 
 
 def test_alctl_train_here_follows_the_policy_or_the_option(
-    machine: dict[str, Path], workspace: Path, tiny_data_dir: Path
+    machine: dict[str, CpuSeconds], workspace: Path, tiny_data_dir: Path
 ) -> None:
     import torch
 
@@ -63,7 +64,10 @@ def test_alctl_train_here_follows_the_policy_or_the_option(
 
 
 def test_scripts_train_follows_the_policy_or_the_option(
-    machine: dict[str, Path], workspace: Path, tiny_data_dir: Path, capsys: pytest.CaptureFixture
+    machine: dict[str, CpuSeconds],
+    workspace: Path,
+    tiny_data_dir: Path,
+    capsys: pytest.CaptureFixture,
 ) -> None:
     import torch
 
@@ -84,18 +88,32 @@ def test_scripts_train_follows_the_policy_or_the_option(
     assert "give a whole number, 1 or more" in capsys.readouterr().err
 
 
-def test_simulate_trains_with_the_policys_count(
-    machine: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_simulate_runs_hold_the_threads_per_run_count(
+    machine: dict[str, CpuSeconds], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """A quiet 2-core machine, where the policy would take both cores: a simulation's runs
+    train with `--threads-per-run` (1 by default) from start to end, so a serial run's numbers
+    are the same run's on Ray."""
     applied: list[int] = []
     apply = threads_module.ThreadGovernor.apply
 
     def spy(self: threads_module.ThreadGovernor) -> int:
         applied.append(apply(self))
+        assert self.tuner is None  # no count changes mid-run
         return applied[-1]
 
     monkeypatch.setattr(threads_module.ThreadGovernor, "apply", spy)
-    machine["use"] = machine["busy"]
-    done = invoke("simulate", "--quick", "--strategy", "random", "--workspace", tmp_path)
-    assert done.code == 0, done.stderr
-    assert applied and set(applied) == {1}
+    assert threads_module.ThreadGovernor.for_process(environ={}).choose() == 2
+    for option, expected in (([], 1), (["--threads-per-run", "2"], 2)):
+        applied.clear()
+        done = invoke(
+            "simulate",
+            "--quick",
+            "--strategy",
+            "random",
+            "--workspace",
+            tmp_path / str(expected),
+            *option,
+        )
+        assert done.code == 0, done.stderr
+        assert applied and set(applied) == {expected}

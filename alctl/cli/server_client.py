@@ -96,6 +96,7 @@ class EventStream:
         self._sock = sock or conn.sock
         self._response = response
         self._deadline: float | None = None
+        self._closed = False
         self._events = parse_sse(self._lines(), on_comment)
 
     def _lines(self) -> Iterator[str]:
@@ -120,7 +121,11 @@ class EventStream:
             return next(self._events)
         except StopIteration:  # a reader that failed before: its generator is done
             raise StreamClosed("the event stream was already closed") from None
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, http.client.HTTPException, AttributeError, ValueError) as exc:
+            if self._closed:  # close() in another thread tore the response down mid-read
+                raise StreamClosed("the event stream was closed") from None
+            if isinstance(exc, (AttributeError, ValueError)):
+                raise
             raise ServerError(connection_problem(None, exc)) from exc
 
     def __iter__(self) -> Iterator[SSEEvent]:
@@ -128,6 +133,7 @@ class EventStream:
             yield self.next()
 
     def close(self) -> None:
+        self._closed = True
         # shutdown() first: it wakes a thread blocked reading this stream (close() does not).
         if self._sock is not None:
             with contextlib.suppress(OSError):

@@ -48,6 +48,7 @@ from ssvae.io.checkpoint_lock import CheckpointBusy, LockUnavailable
 from ssvae.io.strict_input import clip, is_decimal
 
 SOURCES = ("page", "cli", "import")
+MAX_PROGRESS_MS = 60_000
 MESSAGE_LIMIT = 600  # characters of an error message
 HEAVY_DECODE = 64  # points: a decode of more marks a burst, after which memory is released
 
@@ -314,9 +315,16 @@ async def history(request: Request) -> Response:
 
 async def events(request: Request) -> Response:
     # The page opens ?client=page: pages count in the trainer's thread policy, the CLI does not.
+    # ?progress_ms=N: batch progress at most every N ms (a page that repaints it seldom).
     page = request.query_params.get("client") == "page"
+    raw = request.query_params.get("progress_ms", "0")
+    if not is_decimal(raw) or int(raw) > MAX_PROGRESS_MS:
+        raise ApiError(
+            f"progress_ms must be a whole number of milliseconds from 0 to {MAX_PROGRESS_MS}, "
+            f"got {clip(repr(raw))}"
+        )
     return EventSourceResponse(
-        _session(request).event_stream(page=page),
+        _session(request).event_stream(page=page, progress_every_s=int(raw) / 1000),
         ping=request.app.state.ping_s,
         headers={"Cache-Control": "no-store"},
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 QUEUE_SIZE = 1000
+PROGRESS = "train_progress"  # the one event a client may ask to receive less often
 
 
 def json_safe(value: Any) -> Any:
@@ -55,6 +56,11 @@ class Message:
 class _Client:
     queue: asyncio.Queue[Message | None]
     page: bool = False  # a dashboard page (it says so), not the CLI or a script
+    # At most one `train_progress` per this many seconds, the latest winning (0: every one).
+    progress_every_s: float = 0.0
+    progress_at: float = -math.inf  # when the last one went out (the loop's clock)
+    held: Message | None = None  # the latest one not sent yet
+    flush: asyncio.TimerHandle | None = None
 
 
 class EventBus:
@@ -112,13 +118,45 @@ class EventBus:
 
     def _fan_out(self, message: Message) -> None:
         for client in list(self._clients):
-            try:
-                client.queue.put_nowait(message)
-            except asyncio.QueueFull:
-                # A stuck page would grow memory without bound; drop it, it reconnects
-                # and resynchronises from a fresh snapshot.
-                self.dropped += 1
-                self._end(client)
+            if client.progress_every_s <= 0:
+                self._deliver(client, message)
+            elif message.event == PROGRESS:
+                self._pace(client, message)
+            else:
+                self._release_held(client)  # progress first: the order stays the bus's
+                self._deliver(client, message)
+
+    def _pace(self, client: _Client, message: Message) -> None:
+        """Send a progress event now if the client's interval has passed, else hold it (the
+        latest replaces the one held) until it has. On the loop thread."""
+        assert self._loop is not None
+        now = self._loop.time()
+        if now - client.progress_at >= client.progress_every_s:
+            client.progress_at = now
+            self._deliver(client, message)
+            return
+        client.held = message
+        if client.flush is None:
+            at = client.progress_at + client.progress_every_s
+            client.flush = self._loop.call_at(at, self._release_held, client)
+
+    def _release_held(self, client: _Client) -> None:
+        if client.flush is not None:
+            client.flush.cancel()
+            client.flush = None
+        held, client.held = client.held, None
+        if held is not None and client in self._clients:
+            client.progress_at = self._loop.time() if self._loop else client.progress_at
+            self._deliver(client, held)
+
+    def _deliver(self, client: _Client, message: Message) -> None:
+        try:
+            client.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            # A stuck page would grow memory without bound; drop it, it reconnects
+            # and resynchronises from a fresh snapshot.
+            self.dropped += 1
+            self._end(client)
 
     def _close_all(self) -> None:
         self._closed = True
@@ -127,20 +165,30 @@ class EventBus:
 
     def _end(self, client: _Client) -> None:
         self._clients.discard(client)
+        if client.flush is not None:
+            client.flush.cancel()
+            client.flush = None
         while not client.queue.empty():
             client.queue.get_nowait()
         client.queue.put_nowait(None)
 
     async def stream(
-        self, snapshot: Callable[[], Mapping[str, Any]], *, page: bool = False
+        self,
+        snapshot: Callable[[], Mapping[str, Any]],
+        *,
+        page: bool = False,
+        progress_every_s: float = 0.0,
     ) -> AsyncIterator[dict[str, str]]:
         """One client's events: `snapshot` first, then everything published after it.
 
         `page`: the client is a dashboard page; it counts in `page_count` until it leaves.
+        `progress_every_s`: send `train_progress` at most this often, the latest winning (a
+        page that repaints it every 2 s need not wake for 4 a second); every other event, and
+        the progress held before it, goes out at once.
         """
         if self._closed:
             return
-        client = _Client(asyncio.Queue(self._queue_size), page)
+        client = _Client(asyncio.Queue(self._queue_size), page, progress_every_s)
         # Subscribe before taking the snapshot so nothing falls between the two.
         self._clients.add(client)
         self._pages += page
@@ -158,4 +206,6 @@ class EventBus:
                 yield message.as_sse()
         finally:
             self._clients.discard(client)
+            if client.flush is not None:
+                client.flush.cancel()
             self._pages -= page

@@ -214,10 +214,13 @@ class WorkspaceSession:
         """`/api/history`: epoch records and session entries."""
         return self.training.history()
 
-    def event_stream(self, *, page: bool = False) -> AsyncIterator[dict[str, str]]:
+    def event_stream(
+        self, *, page: bool = False, progress_every_s: float = 0.0
+    ) -> AsyncIterator[dict[str, str]]:
         """A new SSE subscription; its first event is the status snapshot. `page`: a
-        dashboard page (counted by the trainer's thread policy while connected)."""
-        return self.bus.stream(self.status, page=page)
+        dashboard page (counted by the trainer's thread policy while connected);
+        `progress_every_s`: batch progress at most this often."""
+        return self.bus.stream(self.status, page=page, progress_every_s=progress_every_s)
 
     def publish_points(self) -> None:
         """Tell every page that the points changed (it fetches them again)."""

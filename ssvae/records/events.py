@@ -43,7 +43,7 @@ class BatchProgress(_Event):
     loss: float
     elapsed_s: float  # since the session started
     eta_s: float  # to the end of the whole session
-    threads: int = 0  # torch threads the trainer ran this batch with (0: not known)
+    threads: int = 0  # the trainer's torch threads (0: not known; a short timing probe not shown)
 
 
 @dataclass

@@ -239,7 +239,9 @@ def pretrain(dataset: Dataset, plan: Plan, spec: RunSpec, device: str | None = N
     """`plan.pretrain_epochs` epochs without labels, from the run's seeded fresh model."""
     from ssvae.train.trainer import InteractiveTrainer
 
-    trainer = InteractiveTrainer(plan.config(spec.seed, spec.settings), device)
+    trainer = InteractiveTrainer(
+        plan.config(spec.seed, spec.settings), device, threads=_run_threads()
+    )
     no_labels = np.full(dataset.n_train, -1, np.int64)
     result = trainer.train(dataset.train_images, no_labels, epochs=plan.pretrain_epochs)
     if result.status == "failed":
@@ -328,10 +330,31 @@ def _trainer(config: SSVAEConfig, warm: WarmStart | None, device: str | None) ->
     from ssvae.train.trainer import InteractiveTrainer
 
     if warm is None:
-        return InteractiveTrainer(config, device)
+        return InteractiveTrainer(config, device, threads=_run_threads())
     model = SSVAE(config)
     model.load_state_dict(warm.model_state)
-    return InteractiveTrainer(config, device, model, None, warm.epochs_trained, warm.history)
+    return InteractiveTrainer(
+        config,
+        device,
+        model,
+        None,
+        warm.epochs_trained,
+        warm.history,
+        threads=_run_threads(),
+    )
+
+
+def _run_threads() -> Any:
+    """The count `torch_threads` set for this run (`--threads-per-run`), held for the whole run.
+
+    Not the trainer's policy: it would take every core for each of many runs side by side, and
+    change the count mid-run, so a serial run's numbers would differ from the same run on Ray.
+    """
+    import torch
+
+    from ssvae.train.threads import ThreadGovernor
+
+    return ThreadGovernor.fixed(torch.get_num_threads(), "--threads-per-run")
 
 
 def _ece(logits: np.ndarray, targets: np.ndarray, temperature: float) -> float:

@@ -11,6 +11,7 @@ import copy
 import math
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -53,8 +54,11 @@ class SessionLoop:
         data: TrainingData,
         callbacks: list[TrainingCallback],
         checks: np.ndarray | None = None,
+        threads_in_use: Callable[[], int] = torch.get_num_threads,
     ) -> None:
         self.model, self.optimizer, self.config = model, optimizer, config
+        # The count the events report: the trainer's choice, not a short timing of another.
+        self.threads_in_use = threads_in_use
         self.data, self.callbacks = data, callbacks
         self.batches = data.batches_per_epoch(config.batch_size)
         self.guard = DivergenceGuard(None)  # replaced with the session's start in run()
@@ -95,7 +99,7 @@ class SessionLoop:
                     self.config.to_dict(),
                     int((self.data.all_labels >= 0).sum()),
                     now_iso(),
-                    torch.get_num_threads(),
+                    self.threads_in_use(),
                 ),
             )
             generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + start_epoch)
@@ -215,7 +219,7 @@ class SessionLoop:
             done = (epoch - 1) * self.batches + batch
             elapsed = time.perf_counter() - started
             eta = elapsed / done * (epochs * self.batches - done)
-            threads = torch.get_num_threads()  # this thread's: what the batch ran with
+            threads = self.threads_in_use()
             progress = BatchProgress(
                 session, epoch, epochs, batch, self.batches, total, elapsed, eta, threads
             )

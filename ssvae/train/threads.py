@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ssvae.records.events import BatchProgress, TrainingCallback
+from ssvae.records.formats import plural
+from ssvae.train.thread_tuner import SpeedTuner
 
 ENV_VAR = "OMP_NUM_THREADS"
 CHECK_EVERY_S = 0.25  # between batches, the policy is asked again at most this often
@@ -95,58 +97,84 @@ def user_threads(
     return int(first), ENV_VAR
 
 
-class MachineLoad:
-    """Other processes' runnable threads, averaged: the machine's run queue less our own.
+CpuSeconds = Callable[[], "tuple[float, float] | None"]  # (whole machine, this process)
 
-    Reads /proc/stat (`procs_running`) and this process's threads' states; elsewhere, or when
-    /proc cannot be read, the machine counts as idle.
+
+def proc_cpu_seconds(proc: Path = Path("/proc")) -> CpuSeconds:
+    """A reader of the CPU seconds used so far by the whole machine (/proc/stat: all but idle
+    and I/O wait) and by this process (/proc/self/stat); None where /proc cannot be read."""
+    try:
+        tick_s = 1.0 / os.sysconf("SC_CLK_TCK")
+    except (AttributeError, ValueError, OSError):  # not POSIX
+        tick_s = 0.01
+
+    def read() -> tuple[float, float] | None:
+        try:
+            first = (proc / "stat").read_text().splitlines()[0].split()
+            # user nice system idle iowait irq softirq steal
+            machine = sum(int(v) for i, v in enumerate(first[1:9]) if i not in (3, 4))
+            ours = (proc / "self" / "stat").read_text()
+            fields = ours[ours.rindex(")") + 2 :].split()
+            own = int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            return None
+        return machine * tick_s, own * tick_s
+
+    return read
+
+
+class MachineLoad:
+    """Other processes' CPU use, in cores, averaged over a few seconds.
+
+    The machine's busy CPU time less this process's own between two readings, over the time
+    between them: an exact account, unlike the run queue's length at an instant, which our
+    own threads' comings and goings made jump (a browser at 4 % of a core read as a busy
+    core). Where the CPU time cannot be read, the machine counts as idle.
     """
 
-    def __init__(self, half_life_s: float = BUSY_HALF_LIFE_S, proc: Path = Path("/proc")) -> None:
+    def __init__(
+        self,
+        half_life_s: float = BUSY_HALF_LIFE_S,
+        read: CpuSeconds | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.half_life_s = half_life_s
-        self.proc = proc
+        self.read = read or proc_cpu_seconds()
+        self.clock = clock
         self.average = 0.0
-        self._at: float | None = None
+        self._last: tuple[float, float, float] | None = None  # (time, machine s, ours s)
+        self._averaged = False
 
     def sample(self) -> float:
         """Take one reading into the average and return the average."""
-        now = time.monotonic()
-        reading = self._others_running()
-        if reading is None:
+        now = self.clock()
+        totals = self.read()
+        if totals is None:
             return self.average
-        if self._at is None:
-            self.average = reading
+        last, self._last = self._last, (now, *totals)
+        if last is None or now <= last[0]:
+            return self.average
+        elapsed = now - last[0]
+        reading = max(0.0, (totals[0] - last[1]) - (totals[1] - last[2])) / elapsed
+        if not self._averaged:
+            self.average, self._averaged = reading, True
         else:
-            weight = 0.5 ** ((now - self._at) / self.half_life_s)
+            weight = 0.5 ** (elapsed / self.half_life_s)
             self.average = weight * self.average + (1 - weight) * reading
-        self._at = now
         return self.average
-
-    def _others_running(self) -> float | None:
-        try:
-            stat = (self.proc / "stat").read_text()
-            lines = stat.splitlines()
-            running = next(int(s.split()[1]) for s in lines if s.startswith("procs_running"))
-            ours = 0
-            for task in (self.proc / "self" / "task").iterdir():
-                try:
-                    text = (task / "stat").read_text()
-                except OSError:
-                    continue  # the thread ended
-                ours += text[text.rindex(")") + 2] == "R"
-        except (OSError, StopIteration, ValueError):
-            return None
-        return float(max(0, running - ours))
 
 
 class ThreadGovernor(TrainingCallback):
-    """Applies `choose_threads` in the trainer's thread: when a session starts (the trainer calls
-    `apply()`), then between batches at most every `check_every_s`. Changing the count there
-    costs about 10 µs, and the next batch runs with it.
+    """Applies the policy in the trainer's thread: when a session starts (the trainer calls
+    `apply()`), then between batches. Changing the count there costs about 10 µs, and the
+    next batch runs with it.
 
     `demand` reports pages and background jobs (the server's); the machine's load is measured
-    here unless `load` is None. `in_use` is the count the trainer runs with (before the first
-    session: the one it will start with).
+    here unless `load` is None. `choose_threads` gives the most threads the trainer may use
+    (asked at most every `check_every_s`); with a `tuner`, the count within that is the one
+    measured fastest (ssvae.train.thread_tuner). `in_use` is the count the trainer runs with
+    (before the first session: the one it will start with); a tuner's short timing of
+    another count does not change it.
     """
 
     def __init__(
@@ -158,14 +186,19 @@ class ThreadGovernor(TrainingCallback):
         cores: int | None = None,
         load: MachineLoad | None = None,
         check_every_s: float = CHECK_EVERY_S,
+        tuner: SpeedTuner | None = None,
     ) -> None:
         self.demand = demand
         self.user, self.source = user, source
         self.cores = cores or available_cores()
         self.load = load
         self.check_every_s = check_every_s
+        self.tuner = tuner if user is None else None
         self._checked = -math.inf
-        self.in_use = self.choose()
+        self._cap = self.choose()
+        self._conditions: tuple[int, int, int] | None = None
+        self._last_batch_at: float | None = None
+        self.in_use = self._cap
 
     @classmethod
     def for_process(
@@ -175,9 +208,12 @@ class ThreadGovernor(TrainingCallback):
         environ: Mapping[str, str] = os.environ,
     ) -> ThreadGovernor:
         """The governor every path uses: `--threads` (`option`), else OMP_NUM_THREADS, else the
-        policy with the machine's load measured. ValueError for a bad OMP_NUM_THREADS."""
+        policy with the machine's load measured and the count tuned by speed. ValueError for a
+        bad OMP_NUM_THREADS."""
         user, source = user_threads(option, environ)
-        return cls(demand, user=user, source=source, load=None if user else MachineLoad())
+        if user is not None:
+            return cls(demand, user=user, source=source)
+        return cls(demand, load=MachineLoad(), tuner=SpeedTuner())
 
     @classmethod
     def fixed(cls, count: int, source: str = "the caller") -> ThreadGovernor:
@@ -191,7 +227,7 @@ class ThreadGovernor(TrainingCallback):
         return Demand(demand.pages, demand.background, busy)
 
     def choose(self) -> int:
-        """The count the policy picks now (takes a reading of the machine's load)."""
+        """The most threads the policy allows now (takes a reading of the machine's load)."""
         if self.user is not None:
             return choose_threads(self.cores, user=self.user)
         if self.load is not None:
@@ -199,33 +235,66 @@ class ThreadGovernor(TrainingCallback):
         return choose_threads(self.cores, self.current())
 
     def apply(self) -> int:
-        """Set the calling thread's torch thread count to the policy's choice; returns it.
+        """A session starts: set the calling thread's torch thread count to the policy's
+        choice (timings start over); returns it.
 
         OpenMP's count belongs to the thread that sets it: call this from the trainer's thread.
         """
-        import torch
-
-        self._checked = time.monotonic()
-        count = self.choose()
-        if torch.get_num_threads() != count:
-            torch.set_num_threads(count)
-        self.in_use = count
-        return count
+        self._check_policy(time.monotonic(), session_start=True)
+        self._last_batch_at = None
+        return self._run_with(self._cap)
 
     def describe(self) -> dict[str, object]:
         """The count in use, what the policy would pick now, and why (for status answers)."""
         demand = self.current()
+        why = describe_choice(self.cores, demand, self.user, self.source)
+        measured = dict(self.tuner.measured) if self.tuner is not None else {}
+        if len(measured) > 1:
+            why += "; " + ", ".join(
+                f"{plural(count, 'thread')} {1000 * seconds:.0f} ms a batch"
+                for count, seconds in sorted(measured.items())
+            )
         return {
             "in_use": self.in_use,
             "policy": choose_threads(self.cores, demand, self.user),
             "cores": self.cores,
             "source": self.source,
-            "why": describe_choice(self.cores, demand, self.user, self.source),
+            "why": why,
             "pages": demand.pages,
             "background": demand.background,
             "busy": round(demand.busy, 2),
+            "measured_ms": {str(c): round(1000 * s, 1) for c, s in sorted(measured.items())},
         }
 
     def on_batch_end(self, event: BatchProgress) -> None:
-        if time.monotonic() - self._checked >= self.check_every_s:
-            self.apply()
+        now = time.monotonic()
+        # A batch's time runs from the end of the one before; the first of an epoch follows
+        # a validation pass, so it is no batch time.
+        last, self._last_batch_at = self._last_batch_at, now
+        seconds = None if last is None or event.batch == 1 else now - last
+        if now - self._checked >= self.check_every_s:
+            self._check_policy(now)
+        if self.tuner is None:
+            self._run_with(self._cap)
+            return
+        count = self.tuner.next_count(self._cap, seconds)
+        self._run_with(count, settled=self.tuner.settled or count)
+
+    def _check_policy(self, now: float, session_start: bool = False) -> None:
+        """Ask the policy again; a session's start or a change in what else runs makes the
+        tuner time the counts afresh."""
+        self._checked = now
+        self._cap = self.choose()
+        demand = self.current()
+        conditions = (demand.pages, demand.background, math.floor(demand.busy + 0.5))
+        if self.tuner is not None and (session_start or conditions != self._conditions):
+            self.tuner.start(self._cap)
+        self._conditions = conditions
+
+    def _run_with(self, count: int, settled: int | None = None) -> int:
+        import torch
+
+        if torch.get_num_threads() != count:
+            torch.set_num_threads(count)
+        self.in_use = settled or count
+        return count

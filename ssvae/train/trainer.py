@@ -171,7 +171,9 @@ class InteractiveTrainer:
             labels_np = data.labels.cpu().numpy()
             labeled = np.flatnonzero(labels_np >= 0)
             checks = self._untrained_checks(labels_np, config)
-            loop = SessionLoop(self.model, self.optimizer, config, data, hooks, checks)
+            loop = SessionLoop(
+                self.model, self.optimizer, config, data, hooks, checks, self._threads_in_use
+            )
             start = self.epochs_trained
             devices = [self.device] if self.device.type == "cuda" else []
             # Own RNG stream per session: reproducible runs, and the caller's RNG is left alone.
@@ -221,6 +223,9 @@ class InteractiveTrainer:
         """`ssvae.nn.model.predict` on this model, waiting for a running session to finish."""
         with self._lock:
             return predict(self.model, images, device=self.device, **kwargs)
+
+    def _threads_in_use(self) -> int:
+        return self.threads.in_use
 
     def snapshot(self) -> TrainerSnapshot:
         """A consistent copy of what the trainer records, for readers in other threads."""

@@ -31,7 +31,7 @@ import { watchClicks } from "./selection.js";
 import { createHistory, describeAction } from "./undo.js";
 import { renderPending } from "./pending_view.js";
 import { createState, recordTiming } from "./state.js";
-import { createSync } from "./sync.js";
+import { createSync, eventsUrl } from "./sync.js";
 import { createToasts } from "./toasts.js";
 import { createTrainingPanel } from "./training.js";
 
@@ -483,8 +483,7 @@ function boot(config) {
     });
     document.body.dataset.ready = "1";
     markReady();
-    // `client=page`: the server's thread policy counts the pages that watch it.
-    connectEvents("/api/events?client=page", sync.handlers, connectionChanged);
+    connectEvents(eventsUrl(scatter.glRenderer), sync.handlers, connectionChanged);
   }
 
   // Read-only debugging hook for tests and benchmarks.

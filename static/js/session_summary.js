@@ -100,7 +100,11 @@ export function createSessionSummary(els) {
     els.result.classList.toggle("failed", isFailure(facts));
     els.result.dataset.phase = facts?.phase ?? "";
     renderEvaluation();
-    const steps = curveText(evaluations);
+    // The steps include the session the line shows, saved since the last status: the two never
+    // disagree while the status that lists it is on its way.
+    const shown = facts && ["done", "kept"].includes(facts.phase) ? evaluationOf(facts.session) : null;
+    const fresh = shown && !evaluations.some((e) => e.session === shown.session) ? [shown] : [];
+    const steps = curveText([...evaluations, ...fresh]);
     els.curve.hidden = !steps;
     els.curve.textContent = steps ? `test accuracy by labels: ${steps}` : "";
   }

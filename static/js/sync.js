@@ -7,17 +7,26 @@ import { createStatusOrder } from "./status_order.js";
 // Batch progress arrives up to 4 times a second; a person reads it at a glance, and every
 // repaint takes CPU from the trainer. With a GPU that is little: the progress line repaints
 // twice a second. Without one (a software WebGL renderer), Chromium composites each frame of
-// the whole window on the CPU the trainer needs, 20-50 ms at 1440×900: it repaints every
-// 2 s. Either way at an animation frame, the latest event winning, and an epoch's end
+// the whole window on the CPU the trainer needs, about 50 ms at 1440×900 (SwiftShader): it
+// repaints every 5 s, 1 % of a core (every 2 s cost 2.4 %). Either way at an animation frame, the latest event winning, and an epoch's end
 // paints it at once, in the epoch's own frame.
 export const PROGRESS_PAINT_MS = 500;
-export const SOFTWARE_PROGRESS_PAINT_MS = 2000;
+export const SOFTWARE_PROGRESS_PAINT_MS = 5000;
 const SOFTWARE_RENDERER = /swiftshader|llvmpipe|softpipe|software|basic render/i;
 
 /** The progress line's repaint interval for the page's WebGL renderer (null: not known). */
 export function progressPaintMs(renderer) {
   const gpu = typeof renderer === "string" && !SOFTWARE_RENDERER.test(renderer);
   return gpu ? PROGRESS_PAINT_MS : SOFTWARE_PROGRESS_PAINT_MS;
+}
+
+/**
+ * The page's event stream: `client=page` (the server's thread policy counts the pages that
+ * watch it), and batch progress no more often than the page repaints it, so a page in
+ * software rendering is not woken 4 times a second for a line it paints every 5 s.
+ */
+export function eventsUrl(renderer) {
+  return `/api/events?client=page&progress_ms=${progressPaintMs(renderer)}`;
 }
 
 /** Calls `paint(latest)` for the latest of the values given, at most once per `everyMs`. */

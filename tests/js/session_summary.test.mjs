@@ -49,6 +49,11 @@ test("the end of a session never shows the session before's evaluation beside it
   assert.equal(els.line.textContent,
     "session 2: test 56.9 % (−1.7) · blind 75.0 % on 20 new labels · trained on 50 labels");
   assert.equal(els.line.children[2].className, "change down", "a drop is shown as a drop");
+  // The steps under it have the new session at once, before a status lists it.
+  assert.equal(els.curve.textContent, "test accuracy by labels: 30 → 58.6 %, 50 → 56.9 %");
+  summary.status({ evaluations: [session1, { ...session1, session: 2, test_accuracy: 0.569,
+    n_labeled: 50 }], training: { state: "idle", last_result: ended2 } });
+  assert.equal(els.curve.textContent, "test accuracy by labels: 30 → 58.6 %, 50 → 56.9 %");
 });
 
 test("a session that could not be saved says so; one that kept no epoch had nothing to save", () => {

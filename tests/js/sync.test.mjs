@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
 
 import {
-  PROGRESS_PAINT_MS, SOFTWARE_PROGRESS_PAINT_MS, coalesce, progressPaintMs,
+  PROGRESS_PAINT_MS, SOFTWARE_PROGRESS_PAINT_MS, coalesce, eventsUrl, progressPaintMs,
 } from "../../static/js/sync.js";
 
 // A clock the test moves, timers that fire when it passes them, frames that come at once.
@@ -31,14 +31,17 @@ beforeEach(() => {
   timers = [];
 });
 
-test("without a GPU the progress line repaints every 2 s, with one twice a second", () => {
+test("without a GPU the progress line repaints every 5 s, with one twice a second", () => {
   const swiftshader = "ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero) (0x0000C0DE)),"
     + " SwiftShader driver)";
-  assert.equal(progressPaintMs(swiftshader), 2000);
-  assert.equal(progressPaintMs("llvmpipe (LLVM 15.0.6, 256 bits)"), 2000);
-  assert.equal(progressPaintMs(null), 2000); // not known: the cheap side
+  assert.equal(progressPaintMs(swiftshader), 5000);
+  assert.equal(progressPaintMs("llvmpipe (LLVM 15.0.6, 256 bits)"), 5000);
+  assert.equal(progressPaintMs(null), 5000); // not known: the cheap side
   assert.equal(progressPaintMs("ANGLE (NVIDIA, NVIDIA GeForce RTX 3060 Direct3D11)"), 500);
-  assert.equal(SOFTWARE_PROGRESS_PAINT_MS, 2000);
+  assert.equal(SOFTWARE_PROGRESS_PAINT_MS, 5000);
+  // The stream asks for progress no more often than the page paints it.
+  assert.equal(eventsUrl(swiftshader), "/api/events?client=page&progress_ms=5000");
+  assert.equal(eventsUrl("ANGLE (NVIDIA)"), "/api/events?client=page&progress_ms=500");
   assert.equal(PROGRESS_PAINT_MS, 500);
 });
 
