@@ -63,6 +63,12 @@ class _Client:
     flush: asyncio.TimerHandle | None = None
 
 
+def _cancel_flush(client: _Client) -> None:
+    if client.flush is not None:
+        client.flush.cancel()
+        client.flush = None
+
+
 class EventBus:
     """Thread-safe publisher; every connected client has its own queue on the event loop."""
 
@@ -141,12 +147,12 @@ class EventBus:
             client.flush = self._loop.call_at(at, self._release_held, client)
 
     def _release_held(self, client: _Client) -> None:
-        if client.flush is not None:
-            client.flush.cancel()
-            client.flush = None
+        """Send the progress event held for `client`, if any, now. On the loop thread."""
+        _cancel_flush(client)
         held, client.held = client.held, None
         if held is not None and client in self._clients:
-            client.progress_at = self._loop.time() if self._loop else client.progress_at
+            assert self._loop is not None
+            client.progress_at = self._loop.time()
             self._deliver(client, held)
 
     def _deliver(self, client: _Client, message: Message) -> None:
@@ -165,9 +171,7 @@ class EventBus:
 
     def _end(self, client: _Client) -> None:
         self._clients.discard(client)
-        if client.flush is not None:
-            client.flush.cancel()
-            client.flush = None
+        _cancel_flush(client)
         while not client.queue.empty():
             client.queue.get_nowait()
         client.queue.put_nowait(None)
@@ -206,6 +210,5 @@ class EventBus:
                 yield message.as_sse()
         finally:
             self._clients.discard(client)
-            if client.flush is not None:
-                client.flush.cancel()
+            _cancel_flush(client)
             self._pages -= page

@@ -8,10 +8,11 @@ than one (benchmarks/bench_page_cost.py). So the trainer uses every core only wh
 else needs one: each background job of the process and each core's worth of other runnable
 work on the machine takes one thread away, down to one.
 
-`choose_threads` is the policy, a pure function. `ThreadGovernor` applies it in the trainer's
-own thread (OpenMP's thread count belongs to the thread that sets it) when a session starts
-and between batches. A count the user gives (`--threads`, or OMP_NUM_THREADS, the variable
-torch honours) wins over the policy.
+`choose_threads` is the policy, a pure function: the most threads the trainer may use.
+Within it, the count is the one measured fastest (ssvae.train.thread_tuner). `ThreadGovernor`
+applies both in the trainer's own thread (OpenMP's thread count belongs to the thread that
+sets it) when a session starts and between batches. A count the user gives (`--threads`,
+or OMP_NUM_THREADS, the variable torch honours) wins over both.
 """
 
 from __future__ import annotations
