@@ -12,10 +12,13 @@ then `--presses` presses of Start training with the default epochs, each through
 end-of-session pipeline (`ssvae.runs.pipeline.run_session`: calibration on the withheld check
 labels, evaluation, checkpoint, history). `queue` labels the queue's first N picks as the
 page takes them (the head of GET /api/queue, which it asks again after every label: "typical"
-before any training, every 5th a random check sample); `random` N random images (seeded);
-`all` every training label. One row per press: test accuracy, ECE of the certainty the page
-and the queue use (test set, 15 bins), the temperature and how many check labels it was
-fitted on, epochs run (early stopping: patience), training seconds and the whole session's.
+before any training, every 5th a random check sample), with the page protocol's own labeling
+(`ssvae.runs.page_protocol.label_from_queue`, what `alctl simulate --protocol page` runs);
+`random` N random images (seeded, no checks: `alctl simulate --protocol page --strategy
+random` is the page's queue in random order, checks included); `all` every training
+label. One row per press: test accuracy, ECE of the certainty the page and the queue use
+(test set, 15 bins), the temperature and how many check labels it was fitted on, epochs run
+(early stopping: patience), training seconds and the whole session's.
 `--jsonl FILE` appends the rows as JSON too; each epoch's time goes to stderr as it ends.
 `--threads 1` runs torch on one thread (a loaded machine wastes a second one waiting); the
 default is torch's own choice. Run it nice'd and alone; say the load.
@@ -44,13 +47,12 @@ from alctl.cli.simulate import parse_settings
 from ssvae.data.datasets import Dataset, load_dataset
 from ssvae.data.pixel_features import PixelFeatures
 from ssvae.records.events import EpochRecord, TrainingCallback
+from ssvae.runs.page_protocol import label_from_queue, unlearnt_points
 from ssvae.runs.pipeline import SessionFiles, open_trainer, run_session
-from ssvae.select.points import Predictions2D
-from ssvae.select.queue import queue_head
+from ssvae.runs.simulate import Oracle
 from ssvae.select.ranking import DEFAULT_STRATEGY
 from ssvae.select.representative import ClusterMemo
 
-QUEUE_HEAD = 50  # what the page holds of the queue (QUEUE_WARM_N)
 COLUMNS = (  # name, width, format of a value
     ("picks", 6, "{:<6}"), ("seed", 4, "{:>4}"), ("press", 5, "{:>5}"), ("labels", 6, "{:>6}"),
     ("epochs_run", 10, "{:>10}"), ("test_acc", 8, "{:>8.2%}"), ("test_ece", 8, "{:>8.2%}"),
@@ -60,21 +62,13 @@ COLUMNS = (  # name, width, format of a value
 
 
 def queue_picks(ds: Dataset, n: int) -> np.ndarray:
-    """The queue's first `n` picks on a fresh workspace, labeled one at a time from the head
-    the page holds (it asks again after every label)."""
+    """The queue's first `n` picks on a fresh workspace, as the page protocol labels them."""
     features = PixelFeatures(ds.train_images).get()
-    flat = Predictions2D(
-        np.zeros((ds.n_train, 2)), np.full(ds.n_train, 0.1), np.zeros(ds.n_train, np.int8)
-    )
-    labels = np.full(ds.n_train, -1, np.int64)
-    memo = ClusterMemo()
-    for _ in range(n):
-        head = queue_head(
-            flat, labels, DEFAULT_STRATEGY, QUEUE_HEAD, trained=False, memo=memo, features=features
-        )
-        serial = head.items[0]["serial"]
-        labels[serial] = ds.train_targets[serial]
-    return np.flatnonzero(labels >= 0)
+    picks = label_from_queue(
+        unlearnt_points(ds.n_train), Oracle(ds.train_targets), n, DEFAULT_STRATEGY,
+        trained=False, memo=ClusterMemo(), features=features,
+    )  # fmt: skip
+    return np.sort(picks)
 
 
 class EpochClock(TrainingCallback):

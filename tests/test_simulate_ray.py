@@ -45,8 +45,9 @@ def _reference(tmp: Path, strategies: str, plan: tuple[Any, ...], **extra: Any) 
 
 
 def _numbers(rows: list[dict]) -> list[tuple]:
-    """Everything a round measured except its wall time, in a fixed order."""
-    return sorted(tuple(v for k, v in row.items() if k != "wall_s") for row in rows)
+    """Everything a round measured except its times, in a fixed order."""
+    times = ("wall_s", "session_s")
+    return sorted(tuple(v for k, v in row.items() if k not in times) for row in rows)
 
 
 def _results(workspace: Path) -> list[dict]:
@@ -91,6 +92,27 @@ def test_local_ray_stops_on_ctrl_c_resumes_and_matches_a_serial_run(
     rows = _results(workspace)
     assert rows[: len(kept)] == kept  # nothing written before the stop changed
     reference = _reference(tmp_path / "serial", STRATEGIES, PLAN, pretrain_epochs=1)
+    assert _numbers(rows) == _numbers(reference)
+
+
+# The page protocol: the queue's labels one at a time, two presses of Start training.
+PAGE_PLAN = ("--start", 50, "--rounds", 1, "--presses", 2, "--epochs-per-round", 2)
+
+
+@pytest.mark.slow
+def test_the_page_protocol_on_a_local_ray_gives_the_serial_runs_numbers(
+    tmp_path: Path, token_env: dict[str, str], torch_one_thread: None
+) -> None:
+    workspace = tmp_path / "ws"
+    args = ("--protocol", "page", "--strategy", "typical,random", *PAGE_PLAN, "--workers", 2)
+    done = simulate(workspace, *args, env=token_env).finish(600)
+    assert done.code == 0, done.stderr
+    assert "on a local Ray, 2 runs at once" in done.stderr
+    rows = _results(workspace)
+    assert len(rows) == 4 and {r["press"] for r in rows} == {"1", "2"}
+    reference = _reference(
+        tmp_path / "serial", "typical,random", PAGE_PLAN, protocol="page", defaults="synthetic"
+    )
     assert _numbers(rows) == _numbers(reference)
 
 

@@ -25,6 +25,9 @@ _NAME = re.compile(r"[A-Za-z0-9._+=,-]{1,200}")
 _DEFAULTS = {"start": 20, "step": 20, "rounds": 5, "epochs_per_round": 5, "seeds": 1}
 # Small enough for CI: about ten seconds on 2 cores, in this process (no Ray start-up).
 _QUICK = {"start": 50, "step": 50, "rounds": 2, "epochs_per_round": 5, "seeds": 1}
+# The page's default path: 100 labels from the queue, one press with the default epochs
+# (0: the config's max_epochs, as the page's Start training).
+_PAGE_DEFAULTS = {"start": 100, "step": 20, "rounds": 1, "epochs_per_round": 0, "seeds": 1}
 _QUICK_SETTINGS = {"batch_size": 32}  # 600 images: enough steps per epoch to learn
 
 
@@ -37,13 +40,42 @@ def simulate(
             show_default=False,
         ),
     ] = None,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            metavar="rounds|page",
+            help="rounds: seeded random start labels, then each round ranks once and reveals"
+            " --step picks. page: the page's default path: a fresh model with the dataset's"
+            " defaults, labels one at a time from the queue's head (checks interleaved), then"
+            " --presses presses of Start training through the session pipeline.",
+        ),
+    ] = "rounds",
     start: Annotated[
-        int | None, typer.Option(help="Random labels before the first round [20]; 0 = none.")
+        int | None,
+        typer.Option(
+            help="Labels before the first round [20; page: 100]: random ones (page: the"
+            " queue's); 0 = none.",
+            show_default=False,
+        ),
     ] = None,
-    step: Annotated[int | None, typer.Option(help="Labels picked per round [20].")] = None,
-    rounds: Annotated[int | None, typer.Option(help="Rounds trained and measured [5].")] = None,
+    step: Annotated[
+        int | None,
+        typer.Option(help="Labels picked per round [20] (page: before each later round)."),
+    ] = None,
+    rounds: Annotated[
+        int | None, typer.Option(help="Rounds trained and measured [5; page: 1].")
+    ] = None,
     epochs_per_round: Annotated[
-        int | None, typer.Option(help="Epochs trained per round [5].")
+        int | None,
+        typer.Option(help="Epochs trained per round [5] (page: per press [max_epochs])."),
+    ] = None,
+    presses: Annotated[
+        int | None,
+        typer.Option(
+            help="Page: presses of Start training per round, the later ones without new"
+            " labels [1]; a row each.",
+            show_default=False,
+        ),
     ] = None,
     seeds: Annotated[int | None, typer.Option(help="Repeat with seeds 0..N-1 [1].")] = None,
     pretrain_epochs: Annotated[
@@ -116,11 +148,16 @@ def simulate(
     artifacts/<dataset>/simulations/<name>/. Ctrl+C keeps every finished round; the same
     command again resumes.
 
+    --protocol page is the page's default path as one command: 100 queue labels, then
+    Start training with the defaults, with the blind accuracy and the calibration each
+    session makes; --presses 3 measures after 1x, 2x and 3x the default epochs.
+
     \b
     Examples:
       alctl simulate --strategy margin,random --start 20 --step 20 --rounds 5 \\
           --epochs-per-round 10 --seeds 3
       alctl simulate --strategy typical,random --grid label_weight=10,30 --seeds 3
+      alctl simulate --protocol page --seeds 3 --presses 3
       alctl simulate --quick
     """
     with fail_cleanly():
@@ -130,6 +167,7 @@ def simulate(
 
         plan = _plan(
             strategy or f"{DEFAULT_STRATEGY},random",
+            protocol,
             {
                 "start": start,
                 "step": step,
@@ -137,6 +175,7 @@ def simulate(
                 "epochs_per_round": epochs_per_round,
                 "seeds": seeds,
             },
+            presses,
             pretrain_epochs,
             pool,
             setting,
@@ -145,6 +184,8 @@ def simulate(
         )
         executor = _executor(quick, workers, address, gpus_per_run, threads_per_run, device)
         data = _load(quick, dataset, data_dir)
+        if plan.protocol == "page":  # a new model on the page: the dataset's defaults
+            plan.defaults = data.name
         try:
             plan.validate(data.n_train)
         except ValueError as exc:
@@ -160,8 +201,8 @@ def simulate(
         print(f"simulation {run_name}: {data.source}; {where}; writing {out_dir}", file=sys.stderr)
         from alctl.cli.simulate_view import SimulationView, print_results
 
-        view = SimulationView(plan.rounds)
-        keys = list(plan.grid)
+        view = SimulationView(plan.rounds, plan.presses)
+        keys = plan.result_keys()
         failed: RunsFailed | None = None
         try:
             with handling(_interrupt, signal.SIGTERM):  # SIGTERM stops as Ctrl+C does
@@ -171,7 +212,7 @@ def simulate(
         except KeyboardInterrupt:
             view.close()
             rows = sim_results.read_results(out_dir / "results.csv")
-            print_results(sim_results, out_dir, rows, data.name, keys, plot=False)
+            print_results(sim_results, out_dir, rows, data.name, keys, list(plan.grid), plot=False)
             print(
                 "stopped: finished rounds are kept; run the same command to resume", file=sys.stderr
             )
@@ -180,7 +221,7 @@ def simulate(
             failed = exc
         view.close()
         rows = sim_results.read_results(out_dir / "results.csv")
-        print_results(sim_results, out_dir, rows, data.name, keys)
+        print_results(sim_results, out_dir, rows, data.name, keys, list(plan.grid))
         if failed is not None:
             for spec, reason in failed.failures:
                 print(f"run {spec.label} did not finish: {reason}", file=sys.stderr)
@@ -194,19 +235,27 @@ def simulate(
 
 def _plan(
     strategy: str,
+    protocol: str,
     given: dict[str, int | None],
+    presses: int | None,
     pretrain_epochs: int,
     pool: int,
     setting: str | None,
     grid: list[str],
     quick: bool,
 ) -> Any:
-    from ssvae.runs.simulate import Plan
+    from ssvae.runs.simulate import PROTOCOLS, Plan
 
-    defaults = _QUICK if quick else _DEFAULTS
+    if protocol not in PROTOCOLS:
+        raise UsageError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+    if presses is not None and protocol != "page":
+        raise UsageError("--presses is for --protocol page (a round of rounds trains once)")
+    defaults = _QUICK if quick else _PAGE_DEFAULTS if protocol == "page" else _DEFAULTS
     options = {k: defaults[k] if v is None else v for k, v in given.items()}
     return Plan(
         strategies=[s.strip() for s in strategy.split(",") if s.strip()],
+        protocol=protocol,
+        presses=1 if presses is None else presses,
         pretrain_epochs=pretrain_epochs,
         pool=pool,
         overrides={
@@ -296,10 +345,13 @@ def default_name(plan: Any) -> str:
     """A readable name from the plan, so the same command resumes the same run."""
     from ssvae.runs.simulate import setting_text
 
+    page = plan.protocol == "page"
     parts = [
+        *(["page"] if page else []),
         "+".join(plan.strategies),
         f"s{plan.start}-{plan.step}x{plan.rounds}",
-        f"e{plan.epochs_per_round}",
+        f"e{plan.epochs_per_round or 'default'}",
+        *([f"presses{plan.presses}"] if page and plan.presses != 1 else []),
     ]
     if plan.pretrain_epochs:
         parts.append(f"p{plan.pretrain_epochs}")
@@ -329,7 +381,7 @@ def _check_same_plan(out_dir: Path, plan: Any, run_name: str) -> None:
                 f"simulation {run_name!r} exists with another plan; pass another --name"
             )
     try:
-        sim_results.check_columns(out_dir / "results.csv", list(plan.grid))
+        sim_results.check_columns(out_dir / "results.csv", plan.result_keys(), plan.result_fields())
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -21,8 +21,8 @@ from ssvae.runs.sim_results import setting_groups
 class SimulationView:
     """`on_progress` for ssvae.runs.campaign.run_simulation."""
 
-    def __init__(self, rounds: int) -> None:
-        self.rounds = rounds
+    def __init__(self, rounds: int, presses: int = 1) -> None:
+        self.rounds, self.presses = rounds, presses
         self.tty = sys.stderr.isatty()
         self.first: tuple[int, float] | None = None  # (done, time) at the first new round
         self.bar_shown = False
@@ -34,7 +34,8 @@ class SimulationView:
             self.first = (progress.done, now)
         count = f"{progress.done}/{progress.total}"
         if progress.row is not None:
-            self._line(f"[{count}] {round_line(progress.run, progress.row, self.rounds)}")
+            line = round_line(progress.run, progress.row, self.rounds, self.presses)
+            self._line(f"[{count}] {line}")
         elif progress.note is not None:
             self._line(f"[{count}] {progress.note}" if progress.run is None else
                        f"[{count}] {progress.run.label}: {progress.note}")  # fmt: skip
@@ -54,7 +55,7 @@ class SimulationView:
         filled = int(20 * progress.done / max(progress.total, 1))
         sys.stderr.write(
             f"\r\033[K[{'#' * filled}{'.' * (20 - filled)}] {progress.done}/{progress.total}"
-            f" rounds  eta {format_duration(eta)}"
+            f" {'presses' if self.presses > 1 else 'rounds'}  eta {format_duration(eta)}"
         )
         self.bar_shown = True
         sys.stderr.flush()
@@ -65,11 +66,14 @@ class SimulationView:
             self.bar_shown = False
 
 
-def round_line(run: Any, row: dict[str, Any], rounds: int) -> str:
+def round_line(run: Any, row: dict[str, Any], rounds: int, presses: int = 1) -> str:
     """ "margin seed 1 label_weight=10: round 3/5, 60 labels: test accuracy 71.3%, blind
-    accuracy 55.0% on 20 new labels, calibration error 4.1%" (as a session's outcome line)."""
+    accuracy 55.0% on 20 new labels, calibration error 4.1%" (as a session's outcome line);
+    under the page protocol with several presses, "round 1/1, press 2/3, ..."."""
     facts = ", ".join(evaluation_facts(row))
-    return f"{run.label}: round {row['round'] + 1}/{rounds}, {row['n_labels']} labels: {facts}"
+    press = f", press {row['press']}/{presses}" if presses > 1 and "press" in row else ""
+    where = f"round {row['round'] + 1}/{rounds}{press}"
+    return f"{run.label}: {where}, {row['n_labels']} labels: {facts}"
 
 
 def print_results(
@@ -78,10 +82,14 @@ def print_results(
     rows: list[dict[str, Any]],
     dataset: str,
     keys: list[str],
+    settings: list[str] | None = None,
     *,
     plot: bool = True,
 ) -> None:
     """summary.csv, accuracy.png and the table on stdout (nothing when no round finished).
+
+    `keys` group the rows (swept settings, and the page protocol's press); `settings` (the
+    swept ones; default `keys`) tell the runs apart, for the time they took.
 
     `plot=False` after Ctrl+C: drawing the chart (matplotlib) would double the time a stop
     takes; the finished run draws it.
@@ -98,7 +106,8 @@ def print_results(
         plot_summary(out_dir / "accuracy.png", summary, title, keys)
     print("test accuracy (%), mean ± spread over seeds:")
     print(format_table(summary, keys))
-    busy = sum(max(r["wall_s"] for r in run) for run in _by_run(rows, keys).values())
+    runs = _by_run(rows, keys if settings is None else settings)
+    busy = sum(max(r["wall_s"] for r in run) for run in runs.values())
     print(f"time the runs trained (summed over runs): {busy / 60:.1f} min")
     chart = f" and {out_dir / 'accuracy.png'}" if plot else " (the chart: when the run resumes)"
     print(f"saved {out_dir / 'summary.csv'}{chart}")

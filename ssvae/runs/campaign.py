@@ -5,8 +5,9 @@
 images' features for "typical", once), hands the runs to an executor and writes every row
 the moment it arrives. Executors only run things: `SerialExecutor` here, in this process
 (`alctl simulate --workers 1`), or `ssvae.runs.ray_executor.RayExecutor` on a local Ray or
-a cluster. Both call `ssvae.runs.simulate.run_rounds`, so the numbers do not depend on
-where a run ran.
+a cluster. Both call what `run_rows` names (`ssvae.runs.simulate.run_rounds`, or under the
+page protocol `ssvae.runs.page_protocol.run_page`), so the numbers do not depend on where a run
+ran.
 
 Everything goes into the run's own directory: `results.csv`, `pretrain-seed<k>*.pt` (the
 warm starts, for a resumed run), and what the caller adds (summary.csv, accuracy.png). The
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,6 +28,7 @@ import numpy as np
 from ssvae.data.datasets import Dataset
 from ssvae.runs.sim_results import append_result, check_columns, read_results
 from ssvae.runs.simulate import (
+    PRESS,
     Plan,
     RunFailed,
     RunSpec,
@@ -39,11 +41,21 @@ from ssvae.runs.simulate import (
 )
 
 
+def run_rows(plan: Plan) -> Callable[..., Iterator[dict[str, Any]]]:
+    """The function that runs one run of the plan's protocol and yields its results rows
+    (`run_rounds`, or `run_page`: the same arguments); what every executor runs."""
+    if plan.protocol == "page":
+        from ssvae.runs.page_protocol import run_page
+
+        return run_page
+    return run_rounds
+
+
 @dataclass
 class Progress:
-    done: int  # rounds finished (resumed ones included)
+    done: int  # rows finished (resumed ones included): rounds, or under the page protocol presses
     total: int
-    row: dict[str, Any] | None = None  # the round just finished
+    row: dict[str, Any] | None = None  # the row just finished
     run: RunSpec | None = None  # the run it belongs to
     note: str | None = None  # something to tell: a run retried, a run given up
 
@@ -106,7 +118,7 @@ class SerialExecutor:
                     return
                 try:
                     warm = self._warm(work, spec, sink)
-                    rows = run_rounds(
+                    rows = run_rows(work.plan)(
                         work.dataset,
                         work.plan,
                         spec,
@@ -184,25 +196,26 @@ class _Writer:
 
     def __post_init__(self) -> None:
         self.results = self.out_dir / "results.csv"
-        self.keys = list(self.plan.grid)
-        check_columns(self.results, self.keys)
+        self.keys = self.plan.result_keys()
+        self.fields = self.plan.result_fields()
+        check_columns(self.results, self.keys, self.fields)
         columns = [*self.keys, "strategy", "seed", "round"]
-        # The rounds results.csv holds, keyed as RunSpec.key() (all text).
+        # The rows results.csv holds, keyed as RunSpec.key() (all text).
         self.done = {tuple(str(r[c]) for c in columns) for r in read_results(self.results)}
-        self.total = len(self.plan.runs()) * self.plan.rounds
+        self.total = len(self.plan.runs()) * len(self.plan.row_ids())
 
     def finished(self, spec: RunSpec) -> bool:
-        return all(spec.key(r) in self.done for r in range(self.plan.rounds))
+        return all(spec.key(r, p) in self.done for r, p in self.plan.row_ids())
 
     def report(self, progress: Progress) -> None:
         if self.on_progress is not None:
             self.on_progress(progress)
 
     def row(self, spec: RunSpec, row: dict[str, Any]) -> None:
-        key = spec.key(row["round"])
-        if key in self.done:  # a resumed or retried run replays its finished rounds
+        key = spec.key(row["round"], row.get(PRESS))
+        if key in self.done:  # a resumed or retried run replays its finished rows
             return
-        append_result(self.results, row, self.keys)
+        append_result(self.results, row, self.keys, self.fields)
         self.done.add(key)
         self.report(Progress(len(self.done), self.total, row, spec))
 

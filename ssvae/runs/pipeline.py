@@ -4,8 +4,9 @@
     -> history CSV -> points cache -> session record
 
 `run_session` is called by the server's training thread, `alctl train --no-server` and
-scripts/train.py (both through `train_on_files`); `alctl simulate`'s rounds call its steps
-(`blind_check`, `evaluate`) and keep no files. Whoever calls it holds the checkpoint's lock
+scripts/train.py (both through `train_on_files`); `alctl simulate --protocol page` presses
+run `train_and_evaluate` (every step up to the save) and keep no files; `alctl simulate`'s
+rounds call its steps (`blind_check`, `evaluate`). Whoever calls it holds the checkpoint's lock
 (`ssvae.io.checkpoint_lock`) from before the trainer was read until this returns, so what it
 saves cannot be overwritten by a change that started earlier, nor overwrite a later one.
 
@@ -158,27 +159,23 @@ def evaluate(
     return evaluation, train
 
 
-def run_session(
+def train_and_evaluate(
     trainer: InteractiveTrainer,
     dataset: Dataset,
     labels: np.ndarray,
-    files: SessionFiles,
     *,
     epochs: int,
     overrides: dict[str, Any] | None = None,
     callbacks: Sequence[TrainingCallback] = (),
     stop_event: threading.Event | None = None,
-    expected_stamp: dict[str, int] | None = None,
-    after_save: Sequence[Callable[[InteractiveTrainer, SessionOutcome], None]] = (),
 ) -> SessionOutcome:
-    """Train one session and keep what it made; the caller holds the checkpoint's lock.
+    """A session's steps that keep no file: blind check, train (calibrating on the withheld
+    checks), carry the blind fit where the session made none, evaluate, record the evaluation
+    in the session's entry. `run_session` saves what this made; `alctl simulate --protocol
+    page` keeps it in memory (ssvae.runs.page_protocol).
 
-    `expected_stamp` is the checkpoint file as the trainer was read from it (or last saved
-    it; None: there was none). A file found otherwise at save time was written by a program
-    that ignored the lock: it is kept aside as `<name>.replaced-<time>`, with a warning,
-    never overwritten unseen. ValueError for bad settings before anything changes. A
-    session that kept no epoch (failed or stopped before one completed: its weights are as
-    before) saves nothing.
+    ValueError for bad settings before anything changes. A session that kept no epoch has
+    no evaluation (its weights are as before).
     """
     started = time.perf_counter()
     labels = np.asarray(labels)
@@ -202,6 +199,43 @@ def run_session(
         evaluation, outcome.points = evaluate(trainer.model, dataset, labels, blind)
         outcome.evaluation = evaluation
         trainer.record_evaluation(result.session, evaluation)  # saved with the entries
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def run_session(
+    trainer: InteractiveTrainer,
+    dataset: Dataset,
+    labels: np.ndarray,
+    files: SessionFiles,
+    *,
+    epochs: int,
+    overrides: dict[str, Any] | None = None,
+    callbacks: Sequence[TrainingCallback] = (),
+    stop_event: threading.Event | None = None,
+    expected_stamp: dict[str, int] | None = None,
+    after_save: Sequence[Callable[[InteractiveTrainer, SessionOutcome], None]] = (),
+) -> SessionOutcome:
+    """Train one session and keep what it made; the caller holds the checkpoint's lock.
+
+    `expected_stamp` is the checkpoint file as the trainer was read from it (or last saved
+    it; None: there was none). A file found otherwise at save time was written by a program
+    that ignored the lock: it is kept aside as `<name>.replaced-<time>`, with a warning,
+    never overwritten unseen. ValueError for bad settings before anything changes. A
+    session that kept no epoch (failed or stopped before one completed: its weights are as
+    before) saves nothing.
+    """
+    started = time.perf_counter()
+    outcome = train_and_evaluate(
+        trainer,
+        dataset,
+        labels,
+        epochs=epochs,
+        overrides=overrides,
+        callbacks=callbacks,
+        stop_event=stop_event,
+    )
+    if outcome.evaluation is not None:
         _keep_foreign_file(files.checkpoint, expected_stamp, outcome)
         _save(trainer, files, outcome)
         for step in after_save if outcome.saved else ():

@@ -1,6 +1,6 @@
 """Run a simulation's runs on Ray: a local Ray started for the occasion, or a cluster.
 
-Each run is one Ray task that yields its rounds (a streaming generator), with
+Each run is one Ray task that yields its rows (rounds, or presses) (a streaming generator), with
 `threads_per_run` CPUs (and torch threads) and `gpus_per_run` GPUs. The dataset and the
 images' features go into the object store once; each seed's warm start is computed once,
 as a task of its own, and shared by that seed's runs through the object store. Workers
@@ -32,8 +32,8 @@ from typing import Any
 
 import ray
 
-from ssvae.runs.campaign import Sink, Work
-from ssvae.runs.simulate import RunFailed, RunSpec, pretrain, run_rounds, torch_threads
+from ssvae.runs.campaign import Sink, Work, run_rows
+from ssvae.runs.simulate import RunFailed, RunSpec, pretrain, torch_threads
 
 # A worker that died: start its run again. Anything else from a task is its own error.
 _LOST = (
@@ -297,7 +297,8 @@ def _rounds_task(
     dataset: Any, plan: Any, spec: RunSpec, warm: Any, features: Any, threads: int, gpus: float
 ) -> Iterator[dict[str, Any]]:
     with torch_threads(threads):
-        yield from run_rounds(dataset, plan, spec, warm, features=features, device=_device(gpus))
+        run = run_rows(plan)
+        yield from run(dataset, plan, spec, warm, features=features, device=_device(gpus))
 
 
 def _pretrain_task(

@@ -1,5 +1,6 @@
-"""A simulation's files: results.csv (one row per finished round) and summary.csv (the table
-and the chart are drawn by alctl: alctl/cli/simulate_view.py, alctl/report/simulation_plot.py).
+"""A simulation's files: results.csv (one row per finished round, or press of the page
+protocol) and summary.csv (the table and the chart are drawn by alctl:
+alctl/cli/simulate_view.py, alctl/report/simulation_plot.py).
 
 Swept settings (`alctl simulate --grid`) come first in each row as text columns, one per
 key; the summary groups by them, then by strategy and label count. Only the driver of a
@@ -16,25 +17,28 @@ from typing import Any
 import numpy as np
 
 from ssvae.io.atomic import atomic_write
-from ssvae.runs.simulate import OPTIONAL_FIELDS, RESULT_FIELDS
+from ssvae.runs.simulate import OPTIONAL_FIELDS, PAGE_FIELDS, RESULT_FIELDS
 
-_INTS = ("seed", "round", "n_labels", "blind_n")
-_FLOATS = tuple(f for f in RESULT_FIELDS[RESULT_FIELDS.index("n_labels") + 1 :] if f not in _INTS)
-
-
-def result_columns(keys: Sequence[str] = ()) -> list[str]:
-    """results.csv's header: the swept settings first."""
-    return [*keys, *RESULT_FIELDS]
+_INTS = ("seed", "round", "n_labels", "blind_n", "calibration_labels", "epochs_run")
+_FLOATS = tuple(f for f in PAGE_FIELDS[PAGE_FIELDS.index("n_labels") + 1 :] if f not in _INTS)
 
 
-def check_columns(path: Path, keys: Sequence[str] = ()) -> None:
+def result_columns(keys: Sequence[str] = (), fields: Sequence[str] = RESULT_FIELDS) -> list[str]:
+    """results.csv's header: the key columns (swept settings, the page protocol's press)
+    first, then `fields` (the plan's: Plan.result_fields)."""
+    return [*keys, *fields]
+
+
+def check_columns(
+    path: Path, keys: Sequence[str] = (), fields: Sequence[str] = RESULT_FIELDS
+) -> None:
     """ValueError when an existing results.csv has other columns (an older alctl wrote it):
     resuming would mix rows measured differently."""
     if not path.exists():
         return
     with path.open(newline="") as handle:
         header = next(csv.reader(handle), [])
-    if header and header != result_columns(keys):
+    if header and header != result_columns(keys, fields):
         raise ValueError(
             f"{path} was written with other columns (an older alctl); pass another --name"
         )
@@ -48,19 +52,22 @@ def read_results(path: Path) -> list[dict[str, Any]]:
         rows = list(csv.DictReader(handle))
     for row in rows:
         for key in _INTS:
-            row[key] = int(row[key])
+            if key in row:  # the page protocol's columns are absent from the rounds'
+                row[key] = int(row[key])
         for key in _FLOATS:
             if key in row:  # a column added later is absent from older files
                 row[key] = None if row[key] == "" and key in OPTIONAL_FIELDS else float(row[key])
     return rows
 
 
-def append_result(path: Path, row: dict[str, Any], keys: Sequence[str] = ()) -> None:
+def append_result(
+    path: Path, row: dict[str, Any], keys: Sequence[str] = (), fields: Sequence[str] = RESULT_FIELDS
+) -> None:
     """Add one row, rewriting the file atomically so a kill never leaves half a line.
 
-    `keys` are the swept settings' columns, which go first.
+    `keys` are the key columns, which go first; `fields` the rest (result_columns).
     """
-    columns = result_columns(keys)
+    columns = result_columns(keys, fields)
     rows = [*read_results(path), row]
     with atomic_write(path) as handle:
         text = ",".join(columns) + "\n" + "".join(_csv_line(r, columns) for r in rows)

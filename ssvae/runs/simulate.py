@@ -8,7 +8,8 @@ then repeats: train `epochs_per_round` epochs with exactly the trainer the tool 
 `step` chosen labels. `run_rounds` is that loop, one row per round; where it runs (this
 process, a Ray worker) is `ssvae.runs.campaign`'s business, and nothing in it depends on
 that: the seeds, the order of the picks and the warm start are functions of the run alone,
-so every place gives the same numbers.
+so every place gives the same numbers. That is the plan's "rounds" protocol; its "page"
+protocol, the page's own default path, is `ssvae.runs.page_protocol.run_page`.
 
 A round is a session of the tool without its files: it runs the steps of the one
 end-of-session pipeline (`ssvae.runs.pipeline`) that apply, in its order. Before training,
@@ -36,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from ssvae.config import SSVAEConfig
+from ssvae.config import SSVAEConfig, default_config
 from ssvae.data.datasets import Dataset
 from ssvae.select.ranking import STRATEGIES, rank
 
@@ -55,7 +56,20 @@ RESULT_FIELDS = (
     "ece_calibrated",
     "wall_s",
 )
-OPTIONAL_FIELDS = ("blind_accuracy", "labeled_accuracy")  # None is an empty cell
+# The page protocol's rows: those, and what its press of Start training did (its `press`,
+# 1, 2, ... per round, is a key column: ssvae.runs.page_protocol).
+PAGE_FIELDS = (
+    *RESULT_FIELDS[:-1],
+    "calibration_labels",  # check labels the session's temperature was fitted on (0: none)
+    "epochs_run",
+    "session_s",  # the press's session: training, calibration, evaluation
+    RESULT_FIELDS[-1],
+)
+# None is an empty cell; ece_calibrated: not taken under the page protocol (its sessions
+# calibrate themselves, so test_ece is already at the fitted temperature).
+OPTIONAL_FIELDS = ("blind_accuracy", "labeled_accuracy", "ece_calibrated")
+PROTOCOLS = ("rounds", "page")
+PRESS = "press"  # the page protocol's key column
 
 
 class Oracle:
@@ -99,10 +113,12 @@ class RunSpec:
         extra = " ".join(f"{k}={setting_text(v)}" for k, v in self.settings)
         return f"{self.strategy} seed {self.seed}" + (f" {extra}" if extra else "")
 
-    def key(self, round_no: int) -> tuple[str, ...]:
-        """The identity of one of its rounds in results.csv (all text, as read back)."""
+    def key(self, round_no: int, press: int | None = None) -> tuple[str, ...]:
+        """The identity of one of its rows in results.csv (all text, as read back): a round,
+        and under the page protocol a press of that round."""
         texts = tuple(setting_text(v) for _, v in self.settings)
-        return (*texts, self.strategy, str(self.seed), str(round_no))
+        pressed = () if press is None else (str(press),)
+        return (*texts, *pressed, self.strategy, str(self.seed), str(round_no))
 
     def warm_key(self) -> tuple[Any, ...]:
         """Runs with the same key share one warm start: the strategy does not matter."""
@@ -112,15 +128,18 @@ class RunSpec:
 @dataclass
 class Plan:
     strategies: list[str]
-    start: int = 20  # random labels before the first round; 0: the first round trains unlabeled
-    step: int = 20  # labels the strategy picks after each round
+    start: int = 20  # labels before the first round (random; page: the queue's); 0: none
+    step: int = 20  # labels the strategy picks after each round (page: before each later one)
     rounds: int = 5  # rounds trained and measured: start, start + step, ...
-    epochs_per_round: int = 5
+    epochs_per_round: int = 5  # page: 0 = each run's config's max_epochs (the page's default)
     seeds: int = 1  # seeds 0 .. seeds-1
     pretrain_epochs: int = 0  # unsupervised warm start before the first labels
     pool: int = 0  # train on a fixed random subset of this many training images; 0 = all
     overrides: dict[str, Any] = field(default_factory=dict)  # SSVAEConfig fields
     grid: dict[str, list[Any]] = field(default_factory=dict)  # swept SSVAEConfig fields
+    protocol: str = "rounds"  # or "page": the page's default path (ssvae.runs.page_protocol)
+    presses: int = 1  # page: presses of Start training per round (the later ones: no new label)
+    defaults: str = ""  # a dataset: its new model's settings (default_config); "": SSVAEConfig()
 
     def validate(self, n_train: int) -> None:
         bad = [s for s in self.strategies if s not in STRATEGIES]
@@ -129,7 +148,17 @@ class Plan:
             raise ValueError(f"unknown strategy {named}; choose from {', '.join(STRATEGIES)}")
         if len(set(self.strategies)) != len(self.strategies):
             raise ValueError(f"a strategy is named twice: {', '.join(self.strategies)}")
-        for name, low in (("start", 0), ("step", 1), ("rounds", 1), ("epochs_per_round", 1)):
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(
+                f"unknown protocol {self.protocol!r}; choose from {', '.join(PROTOCOLS)}"
+            )
+        page = self.protocol == "page"
+        if self.presses != 1 and not page:
+            raise ValueError("presses are for the page protocol; rounds train once each")
+        if page and not self.defaults:
+            raise ValueError("the page protocol starts from a dataset's defaults: name it")
+        limits = (("start", 0), ("step", 1), ("rounds", 1), ("presses", 1))
+        for name, low in (*limits, ("epochs_per_round", 0 if page else 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -141,7 +170,8 @@ class Plan:
             n_train = min(n_train, self.pool)
         if self.pretrain_epochs < 0:
             raise ValueError(f"pretrain_epochs must be >= 0, got {self.pretrain_epochs!r}")
-        needed = self.start + self.step * self.rounds
+        # The rounds protocol reveals its picks after the last round too.
+        needed = self.start + self.step * (self.rounds - (1 if page else 0))
         if needed > n_train:
             raise ValueError(f"the plan needs {needed} labels but the dataset has {n_train}")
         self._validate_grid()
@@ -160,14 +190,31 @@ class Plan:
                 raise ValueError(f"the sweep over {key} names a value twice: {texts}")
             for value in values:  # each value on its own, so the error names it
                 try:
-                    SSVAEConfig().replace(**{**self.overrides, key: value})
+                    self._base().replace(**{**self.overrides, key: value})
                 except (ValueError, TypeError) as exc:
                     raise ValueError(f"{key}={setting_text(value)}: {exc}") from exc
         for settings in self.settings_grid():
             self.config(0, settings)
 
     def config(self, seed: int, settings: Sequence[tuple[str, Any]] = ()) -> SSVAEConfig:
-        return SSVAEConfig().replace(**{**self.overrides, **dict(settings), "seed": seed})
+        return self._base().replace(**{**self.overrides, **dict(settings), "seed": seed})
+
+    def _base(self) -> SSVAEConfig:
+        return default_config(self.defaults) if self.defaults else SSVAEConfig()
+
+    def result_keys(self) -> list[str]:
+        """results.csv's key columns before the strategy: the swept settings (and the press)."""
+        return [*self.grid, *([PRESS] if self.protocol == "page" else [])]
+
+    def result_fields(self) -> tuple[str, ...]:
+        """results.csv's columns after the keys."""
+        return PAGE_FIELDS if self.protocol == "page" else RESULT_FIELDS
+
+    def row_ids(self) -> list[tuple[int, int | None]]:
+        """(round, press) of each row a run yields, in order; press None: the rounds protocol."""
+        if self.protocol != "page":
+            return [(r, None) for r in range(self.rounds)]
+        return [(r, p) for r in range(self.rounds) for p in range(1, self.presses + 1)]
 
     def settings_grid(self) -> list[tuple[tuple[str, Any], ...]]:
         """Every combination of the swept settings, in the order given; [()] without a sweep."""
@@ -273,7 +320,7 @@ def run_rounds(
     from ssvae.runs.pipeline import blind_check, evaluate
 
     strategy, seed = spec.strategy, spec.seed
-    trainer = _trainer(plan.config(seed, spec.settings), warm, device)
+    trainer = fresh_trainer(plan.config(seed, spec.settings), warm, device)
     oracle = Oracle(dataset.train_targets)
     first = np.random.default_rng(seed).permutation(dataset.n_train)[: plan.start]
     oracle.reveal(first)
@@ -313,18 +360,18 @@ def run_rounds(
             "seed": seed,
             "round": round_no,
             "n_labels": int((labels >= 0).sum()),
-            **{key: evaluation[key] for key in _SESSION_FIELDS},
+            **{key: evaluation[key] for key in SESSION_FIELDS},
             "temperature": float(model.temperature),
-            "ece_raw": _ece(test_logits, dataset.test_targets, 1.0),
-            "ece_calibrated": _ece(test_logits, dataset.test_targets, ahead),
+            "ece_raw": ece_at(test_logits, dataset.test_targets, 1.0),
+            "ece_calibrated": ece_at(test_logits, dataset.test_targets, ahead),
             "wall_s": time.perf_counter() - started,
         }
 
 
-_SESSION_FIELDS = ("test_accuracy", "test_ece", "blind_accuracy", "blind_n", "labeled_accuracy")
+SESSION_FIELDS = ("test_accuracy", "test_ece", "blind_accuracy", "blind_n", "labeled_accuracy")
 
 
-def _trainer(config: SSVAEConfig, warm: WarmStart | None, device: str | None) -> Any:
+def fresh_trainer(config: SSVAEConfig, warm: WarmStart | None, device: str | None) -> Any:
     """A fresh trainer, continuing from the warm start when there is one."""
     from ssvae.nn.model import SSVAE
     from ssvae.train.trainer import InteractiveTrainer
@@ -357,7 +404,8 @@ def _run_threads() -> Any:
     return ThreadGovernor.fixed(torch.get_num_threads(), "--threads-per-run")
 
 
-def _ece(logits: np.ndarray, targets: np.ndarray, temperature: float) -> float:
+def ece_at(logits: np.ndarray, targets: np.ndarray, temperature: float) -> float:
+    """The test split's calibration error at `temperature` (15 bins, as a session's)."""
     from ssvae.train.calibration import expected_calibration_error, softmax
 
     probs = softmax(logits, temperature)
