@@ -51,8 +51,8 @@ def time_epoch(config: SSVAEConfig, data: TrainingData, batches: int | None) -> 
         config.batch_size, config.labeled_batch_size, generator, config.augment_labeled
     )
     started = time.perf_counter()
-    for _, (x, y) in zip(range(n), stream, strict=False):
-        terms = batch_loss(model, x, y, config, generator)
+    for _, (x, y, spread) in zip(range(n), stream, strict=False):
+        terms = batch_loss(model, x, y, config, generator, None, spread)
         optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

@@ -51,7 +51,7 @@ def test_withheld_labels_read_unlabeled_until_released(digits: tuple) -> None:
     assert (data.all_labels[torch.from_numpy(rows)] >= 0).all()
     # Batches read labels and labeled rows from these two: no withheld label trains.
     gen = torch.Generator().manual_seed(0)
-    assert sum(int((y >= 0).sum()) for _, y in data.train_batches(64, 0, gen)) <= 30
+    assert sum(int((b.y >= 0).sum()) for b in data.train_batches(64, 0, gen)) <= 30
     data.release()
     assert len(data.labeled_idx) == 42 and data.withheld is None
 

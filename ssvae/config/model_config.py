@@ -168,6 +168,14 @@ class SSVAEConfig:
         " classes taken as equally common), so an early bias does not feed itself.",
     )  # fmt: skip
 
+    propagation_weight: float = hparam(
+        1.0, "float", low=0.0, high=MAX_WEIGHT,
+        help="Weight, beside the consistency term's, of labels spread from the labeled images"
+        " to their neighbours in pixel space (label spreading; the most confident half of the"
+        " unlabeled images get one): the target of an unlabeled image the classifier is not yet"
+        " sure of; 0 = off (docs/EXPERIMENTS.md).",
+    )  # fmt: skip
+
     def __post_init__(self) -> None:
         # JSON and argparse hand us lists and ints where we keep tuples and floats.
         for name, param in PARAMS_OF_CLASS(type(self)).items():
@@ -223,6 +231,7 @@ LEGACY_DEFAULTS: dict[str, Any] = {
     "consistency_align": "none",
     "lr_schedule": "constant",
     "calibration": "late",
+    "propagation_weight": 0.0,
 }
 # Data whose images keep their class when mirrored left-right (clothes; digits do not).
 MIRRORED_KEEP_CLASS = ("fashion-mnist",)

@@ -47,12 +47,14 @@ def ssvae_loss(
     config: SSVAEConfig,
     jittered: tuple[torch.Tensor, torch.Tensor] | None = None,
     prior: ClassPrior | None = None,
+    spread: torch.Tensor | None = None,
 ) -> LossTerms:
     """Loss terms of one batch; `targets` is int64 [B] with -1 for unlabeled rows.
 
     `jittered` = (rows, logits): the class logits of jittered copies of the unlabeled rows
     whose plain logits are `out.class_logits[rows]` (the consistency term's pseudo-labels;
-    `prior`, when given, aligns them, see `pseudo_label_loss`).
+    `prior`, when given, aligns them, see `pseudo_label_loss`); `spread`: the spread classes
+    of those rows (-1 = none), their targets where the plain view is not sure.
     """
     batch = x.shape[0]
     reconstruction = (
@@ -76,7 +78,14 @@ def ssvae_loss(
     if config.consistency_weight > 0 and jittered is not None:
         rows, logits = jittered
         plain = out.class_logits[rows].detach()
-        pseudo = pseudo_label_loss(plain, logits, config.consistency_threshold, prior)
+        pseudo = pseudo_label_loss(
+            plain,
+            logits,
+            config.consistency_threshold,
+            prior,
+            spread,
+            config.propagation_weight,
+        )
         total = total + config.consistency_weight * pseudo
     return LossTerms(total, reconstruction, kl, classification, accuracy, n_labeled)
 
@@ -126,15 +135,27 @@ def pseudo_label_loss(
     jittered_logits: torch.Tensor,
     threshold: float,
     prior: ClassPrior | None = None,
+    spread: torch.Tensor | None = None,
+    spread_weight: float = 0.0,
 ) -> torch.Tensor:
     """FixMatch's unlabeled term: cross-entropy of the jittered view against the class the
     plain view predicts, on the rows whose plain certainty (max softmax, after `prior`'s
     alignment when given) is >= `threshold`, averaged over all rows (so few sure rows give a
-    small term, none gives 0)."""
+    small term, none gives 0).
+
+    `spread` (int64 [R], -1 = none): classes spread from the labels along the images'
+    neighbour graph (ssvae.data.pixel_graph). A row the classifier is not sure of takes its
+    spread class as the target instead, weighted `spread_weight`: early on, when the
+    classifier is sure of little, the neighbours of the labeled images still teach it."""
     probs = torch.softmax(plain_logits.detach(), dim=1)
     if prior is not None:
         probs = prior.align(probs)
     certainty, pseudo = probs.max(dim=1)
-    sure = (certainty >= threshold).to(jittered_logits.dtype)
+    sure = certainty >= threshold
+    weight = sure.to(jittered_logits.dtype)
+    if spread is not None and spread_weight > 0:
+        guided = ~sure & (spread >= 0)
+        pseudo = torch.where(guided, spread, pseudo)
+        weight = weight + spread_weight * guided.to(weight.dtype)
     per_row = F.cross_entropy(jittered_logits, pseudo, reduction="none")
-    return (per_row * sure).sum() / max(len(per_row), 1)
+    return (per_row * weight).sum() / max(len(per_row), 1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -26,6 +27,14 @@ def validation_split(n: int, val_split: float, seed: int) -> tuple[np.ndarray, n
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
+class Batch(NamedTuple):
+    """One training step's rows."""
+
+    x: torch.Tensor  # float [B, 1, 28, 28]
+    y: torch.Tensor  # int64 [B], -1 = unlabeled
+    spread: torch.Tensor  # int64 [B]: a class spread from the labels (pixel_graph), -1 = none
+
+
 @dataclass
 class TrainingData:
     """Images, labels and index sets on one device."""
@@ -38,6 +47,8 @@ class TrainingData:
     # Labeled rows kept out of the class terms for now (their labels read -1 until `release`):
     # the check labels a session calibrates its certainty on (ssvae.train.session_loop).
     withheld: torch.Tensor | None = None
+    # Classes spread from the trained labels to unlabeled rows (-1 = none; see `spread_from`).
+    spread: torch.Tensor | None = None
     _all_labels: torch.Tensor | None = None
     _all_labeled: torch.Tensor | None = None
 
@@ -93,6 +104,11 @@ class TrainingData:
             self.labels, self.labeled_idx = self._all_labels, self._all_labeled
         self.withheld = self._all_labels = self._all_labeled = None
 
+    def spread_from(self, classes: np.ndarray) -> None:
+        """Set the spread classes (int [N], -1 = none); labeled rows never carry one."""
+        spread = torch.from_numpy(np.asarray(classes, dtype=np.int64)).to(self.labels.device)
+        self.spread = torch.where(self.all_labels >= 0, -1, spread)
+
     def batches_per_epoch(self, batch_size: int) -> int:
         return -(-int(self.train_idx.numel()) // batch_size)
 
@@ -102,8 +118,8 @@ class TrainingData:
         labeled_batch_size: int,
         generator: torch.Generator,
         augment: str = "none",
-    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Shuffled (x, targets) batches; each gets `labeled_batch_size` labeled rows drawn
+    ) -> Iterator[Batch]:
+        """Shuffled batches; each gets `labeled_batch_size` labeled rows drawn
         with replacement, so even 10 labels shape every step. `augment` ("none", "shift",
         "shift_mirror") jitters those labeled rows (ssvae.data.augment)."""
         n = int(self.train_idx.numel())
@@ -111,9 +127,11 @@ class TrainingData:
         n_labeled = int(self.labeled_idx.numel())
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
+            spread = self.spread[idx] if self.spread is not None else torch.full_like(idx, -1)
             if n_labeled and labeled_batch_size:
                 pick = torch.randint(n_labeled, (labeled_batch_size,), generator=generator)
                 extra = self.labeled_idx[pick.to(idx.device)]
+                spread = torch.cat([spread, torch.full_like(extra, -1)])
                 if augment != "none":
                     images = torch.cat(
                         [
@@ -121,10 +139,11 @@ class TrainingData:
                             jitter(self.images[extra], generator, mirror=augment == "shift_mirror"),
                         ]
                     )
-                    yield to_input(images), torch.cat([self.labels[idx], self.labels[extra]])
+                    labels = torch.cat([self.labels[idx], self.labels[extra]])
+                    yield Batch(to_input(images), labels, spread)
                     continue
                 idx = torch.cat([idx, extra])
-            yield to_input(self.images[idx]), self.labels[idx]
+            yield Batch(to_input(self.images[idx]), self.labels[idx], spread)
 
     def val_batches(self, batch_size: int = 2048) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Validation images without their labels: those train (classification is measured

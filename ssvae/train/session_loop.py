@@ -20,6 +20,7 @@ import torch
 from ssvae.config import N_CLASSES, SSVAEConfig
 from ssvae.config.model_config import SPARSE_CLASSIFIERS
 from ssvae.data.augment import jitter
+from ssvae.data.pixel_graph import NeighbourGraph, spread_targets
 from ssvae.nn.losses import ClassPrior, LossTerms, ssvae_loss, weighted_total
 from ssvae.nn.model import SSVAE, SSVAEOutput, class_logits
 from ssvae.records.events import (
@@ -39,6 +40,14 @@ JITTERED_SHARE = 0.5  # of a batch's rows, at most, get the consistency pass (it
 CALIBRATE_AT = 0.9  # of a session's batches: when its check labels are calibrated on, then train
 
 
+# Builds (the first time) and returns the images' neighbour graph, calling `pace` between steps.
+GraphSource = Callable[[Callable[[], None] | None], NeighbourGraph]
+
+
+class _Stopped(Exception):
+    """A stop came while the session was still preparing."""
+
+
 class NonFiniteLoss(RuntimeError):
     """The loss or the gradient norm stopped being a finite number."""
 
@@ -55,6 +64,7 @@ class SessionLoop:
         callbacks: list[TrainingCallback],
         checks: np.ndarray | None = None,
         threads_in_use: Callable[[], int] = torch.get_num_threads,
+        graph: GraphSource | None = None,
     ) -> None:
         self.model, self.optimizer, self.config = model, optimizer, config
         # The count the events report: the trainer's choice, not a short timing of another.
@@ -74,6 +84,10 @@ class SessionLoop:
         if checks is not None and len(checks) >= MIN_LABELS:
             data.withhold(checks)
             self._switch_at = CALIBRATE_AT if config.calibration == "late" else math.inf
+        # Classes spread from the labels that train along the images' neighbour graph, once
+        # the session has said it started (building the graph takes seconds the first time).
+        self.graph = graph if config.propagation_weight > 0 and config.consistency_weight else None
+        self.spread_rows = 0
 
     @property
     def withheld(self) -> np.ndarray:
@@ -102,11 +116,14 @@ class SessionLoop:
                     self.threads_in_use(),
                 ),
             )
+            # A stop while the graph is built (seconds, the first time) ends the session at once.
+            ready = self.graph is None or self._spread(self.graph, stop_event)
+            status = "completed" if ready else "stopped"
             generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + start_epoch)
             start_val = self._validate()["loss"] if self.data.val_idx.numel() else None
             self.guard = DivergenceGuard(start_val)
             best, stale = math.inf, 0
-            for epoch in range(1, epochs + 1):
+            for epoch in range(1, epochs + 1 if ready else 1):
                 epoch_started = time.perf_counter()
                 clock = (session, epoch, epochs, started)
                 train = self._train_epoch(clock, generator, stop_event)
@@ -181,7 +198,7 @@ class SessionLoop:
         batches = self.data.train_batches(
             cfg.batch_size, cfg.labeled_batch_size, generator, cfg.augment_labeled
         )
-        for batch, (x, y) in enumerate(batches, start=1):
+        for batch, (x, y, spread) in enumerate(batches, start=1):
             if stop_event is not None and stop_event.is_set():
                 return None
             done = ((epoch - 1) * self.batches + batch - 1) / (epochs * self.batches)
@@ -190,7 +207,7 @@ class SessionLoop:
             if cfg.lr_schedule == "cosine":
                 for group in self.optimizer.param_groups:
                     group["lr"] = cfg.learning_rate * 0.5 * (1.0 + math.cos(math.pi * done))
-            terms = batch_loss(model, x, y, cfg, generator, self.prior)
+            terms = batch_loss(model, x, y, cfg, generator, self.prior, spread)
             self.optimizer.zero_grad(set_to_none=True)
             terms.total.backward()
             norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
@@ -225,6 +242,24 @@ class SessionLoop:
             )
             self._emit("on_batch_end", progress)
         return _metrics(total_sum / rows, rec_sum / rows, kl_sum / rows, cls_sum, correct, labeled)
+
+    def _spread(self, graph: GraphSource, stop_event: threading.Event | None) -> bool:
+        """Give unlabeled rows the classes spread from the labels that train (never from the
+        withheld checks: the certainty is calibrated on what the weights know nothing of).
+        False when `stop_event` came first."""
+
+        def pace() -> None:
+            if stop_event is not None and stop_event.is_set():
+                raise _Stopped
+
+        try:
+            labels = self.data.labels.cpu().numpy()
+            targets = spread_targets(graph(pace), labels, N_CLASSES, pace=pace)
+        except _Stopped:
+            return False
+        self.data.spread_from(targets)
+        self.spread_rows = int((targets >= 0).sum())
+        return True
 
     def _calibrate(self, *, release: bool) -> None:
         """Fit the certainty's temperature on the withheld check labels (ones these weights
@@ -288,8 +323,9 @@ def batch_loss(
     config: SSVAEConfig,
     generator: torch.Generator,
     prior: ClassPrior | None = None,
+    spread: torch.Tensor | None = None,
 ) -> LossTerms:
-    """The loss of one training batch.
+    """The loss of one training batch (`spread`: its rows' spread classes, -1 = none).
 
     With `consistency_weight`, up to `JITTERED_SHARE` of the batch's rows (unlabeled ones, in
     batch order, which is shuffled) also go through the encoder and classifier jittered; the
@@ -314,7 +350,8 @@ def batch_loss(
         mirror = config.consistency_augment == "shift_mirror"
         views = jitter(x[cons].squeeze(1), generator, mirror=mirror).unsqueeze(1)
         jittered = (local, model.classify_images(views))
-    return ssvae_loss(out, x, y, config, jittered, prior)
+    guide = spread[cons] if spread is not None and cons is not None else None
+    return ssvae_loss(out, x, y, config, jittered, prior, guide)
 
 
 def _metrics(

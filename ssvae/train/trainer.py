@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ssvae.config import SESSION_PARAMS, TRAINING_FIELDS, SSVAEConfig
+from ssvae.data.pixel_graph import PixelGraph
 from ssvae.nn.model import SSVAE, Predictions, predict
 from ssvae.records.events import EpochRecord, TrainingCallback, TrainResult, TrainStart
 from ssvae.records.sessions import (
@@ -33,7 +34,7 @@ from ssvae.records.sessions import (
 from ssvae.select.checks import CALIBRATION_SET, check_order
 from ssvae.train.batches import TrainingData, check_inputs
 from ssvae.train.device import pick_device
-from ssvae.train.session_loop import SessionLoop
+from ssvae.train.session_loop import GraphSource, SessionLoop
 from ssvae.train.threads import ThreadGovernor
 
 # A session entry's labels given to it but kept out of its training (checks it calibrated on).
@@ -90,6 +91,9 @@ class InteractiveTrainer:
             None if trained_labels is None else [int(s) for s in trained_labels]
         )
         self.last_result: TrainResult | None = None
+        # The neighbour graph of the images trained on (label spreading): built at the first
+        # session that spreads, kept while the same image array comes back.
+        self._graph: tuple[object, PixelGraph] | None = None  # (the images given, their graph)
         self._lock = threading.Lock()  # one session at a time; predict() waits for it
         # Guards config, history and sessions for readers in other threads (`snapshot()`);
         # the session's own thread changes them only while holding it.
@@ -171,8 +175,9 @@ class InteractiveTrainer:
             labels_np = data.labels.cpu().numpy()
             labeled = np.flatnonzero(labels_np >= 0)
             checks = self._untrained_checks(labels_np, config)
+            graph = self._graph_of(images, config, labeled)
             loop = SessionLoop(
-                self.model, self.optimizer, config, data, hooks, checks, self._threads_in_use
+                self.model, self.optimizer, config, data, hooks, checks, self._threads_in_use, graph
             )
             start = self.epochs_trained
             devices = [self.device] if self.device.type == "cuda" else []
@@ -218,6 +223,21 @@ class InteractiveTrainer:
         if config.calibration == "end":
             rows = rows[-CALIBRATION_SET:]
         return np.sort(rows)
+
+    def _graph_of(
+        self, images: np.ndarray | torch.Tensor, config: SSVAEConfig, labeled: np.ndarray
+    ) -> GraphSource | None:
+        """What builds (the first time) the images' neighbour graph when this session spreads
+        labels (some labeled, some not, the terms on), else None."""
+        n = len(images)
+        if not (config.propagation_weight > 0 and config.consistency_weight > 0):
+            return None
+        if not 0 < len(labeled) < n:
+            return None
+        if self._graph is None or self._graph[0] is not images:
+            array = images.cpu().numpy() if isinstance(images, torch.Tensor) else images
+            self._graph = (images, PixelGraph(array))
+        return self._graph[1].get
 
     def predict(self, images: np.ndarray | torch.Tensor, **kwargs: Any) -> Predictions:
         """`ssvae.nn.model.predict` on this model, waiting for a running session to finish."""
