@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ssvae.io.checkpoint import load_checkpoint
 from ssvae.io.history import read_sessions_csv
-from ssvae.train.trainer import HELD_OUT_KEY
+from ssvae.train.trainer import HELD_OUT_KEY, SPREAD_KEY
 from tests.cli_support import invoke
 from tests.datagen import seed_labels
 from tests.test_session import Recorder
@@ -65,9 +65,9 @@ def test_the_session_list_is_the_same_whoever_trained(tiny_data_dir: Path, works
     ckpt = load_checkpoint(session.workspace.checkpoint, dataset="mnist")
     assert ckpt is not None and ckpt.sessions == served
     in_csv = read_sessions_csv(session.workspace.history_csv)
-    # The CSV's session rows carry each session's facts, not the serials it held out (those
-    # travel in the checkpoint, above).
-    in_checkpoint_only = {HELD_OUT_KEY}
+    # The CSV's session rows carry each session's facts, not the serials it held out nor how
+    # many images it spread labels to (those travel in the checkpoint, above).
+    in_checkpoint_only = {HELD_OUT_KEY, SPREAD_KEY}
     assert in_csv == [
         {**{k: v for k, v in s.items() if k not in in_checkpoint_only}, "error": None}
         for s in served

@@ -39,6 +39,7 @@ from ssvae.train.threads import ThreadGovernor
 
 # A session entry's labels given to it but kept out of its training (checks it calibrated on).
 HELD_OUT_KEY = "held_out_labels"
+SPREAD_KEY = "spread_labels"  # unlabeled images the session gave a spread class (pixel_graph)
 
 if TYPE_CHECKING:
     from ssvae.io.checkpoint import Checkpoint
@@ -191,6 +192,7 @@ class InteractiveTrainer:
                 self.trained_labels = sorted({*(self.trained_labels or ()), *trained.tolist()})
                 with self._state:  # given to the session, kept out of its training
                     self.sessions[-1][HELD_OUT_KEY] = loop.withheld.tolist()
+                    self.sessions[-1][SPREAD_KEY] = loop.spread_rows
             self.last_result = result
             return result
         finally:
