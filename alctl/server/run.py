@@ -83,6 +83,7 @@ def run_server(
     """
     root = Path(workspace).expanduser().absolute()
     sock: socket.socket | None = None
+    previous = _interrupt_on_ctrl_c()
     try:
         echo(f"alctl serve: workspace {root}")
         _check_threads(threads)
@@ -99,6 +100,21 @@ def run_server(
     finally:
         if sock is not None:
             sock.close()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt_on_ctrl_c() -> Any:
+    """Make Ctrl+C (SIGINT) raise KeyboardInterrupt from the first moment; the handler it
+    replaces, or None off the main thread (signals reach the main thread only).
+
+    A process started in the background by a script inherits SIGINT ignored, and Python keeps
+    it so: a SIGINT during start-up was lost, and the server, once up, ran on (uvicorn answers
+    SIGINT, but only from when it serves). Stops must be prompt whatever the server was doing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @contextlib.contextmanager
