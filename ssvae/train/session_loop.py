@@ -84,9 +84,9 @@ class SessionLoop:
         if checks is not None and len(checks) >= MIN_LABELS:
             data.withhold(checks)
             self._switch_at = CALIBRATE_AT if config.calibration == "late" else math.inf
-        # Classes spread from the labels that train along the images' neighbour graph, once
-        # the session has said it started (building the graph takes seconds the first time).
-        self.graph = graph if config.propagation_weight > 0 and config.consistency_weight else None
+        # Classes spread from the labels that train along the images' neighbour graph (given
+        # when the session spreads), once it has said it started: the first build takes seconds.
+        self.graph = graph
         self.spread_rows = 0
 
     @property
