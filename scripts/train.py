@@ -10,8 +10,9 @@ checkpoint's lock (one trainer per checkpoint, whatever started it), calibrates 
 certainty on labels the weights have not seen, saves the checkpoint, appends the history
 CSV, redraws the loss-curve PNG and refreshes the page's points cache (workspace defaults:
 artifacts/<dataset>/). Ctrl+C stops after the current batch and saves the completed
-epochs. Exit codes as `alctl train`'s: 0 done, 1 a problem to fix (bad file, no dataset,
-the checkpoint busy, not saved), 2 bad options, 3 training failed, 4 stopped (Ctrl+C).
+epochs within seconds (the points cache is then left to the next `alctl serve`). Exit
+codes as `alctl train`'s: 0 done, 1 a problem to fix (bad file, no dataset, the checkpoint
+busy, not saved), 2 bad options, 3 training failed, 4 stopped (Ctrl+C).
 """
 
 from __future__ import annotations

@@ -259,3 +259,43 @@ def test_a_session_that_keeps_no_epoch_saves_nothing(tiny: Any, tmp_path: Path) 
     )
     assert outcome.result.status == "stopped" and not outcome.saved and outcome.error is None
     assert not files.checkpoint.exists() and not files.history_csv.exists()
+
+
+def test_a_session_the_process_ends_after_is_evaluated_without_the_points(
+    tiny: Any, tmp_path: Path, torch_one_thread: None
+) -> None:
+    """Ctrl+C ends the process after the session: the entry's evaluation is the one a full
+    evaluation of the same weights gives, but the training images are not predicted (the
+    stop must end within 3 s on 60k images) and no page cache is written."""
+    from ssvae.config import SSVAEConfig
+    from ssvae.runs.pipeline import evaluate
+
+    trainer = InteractiveTrainer(SSVAEConfig(hidden_dims=(64, 32), batch_size=16))
+    stop = threading.Event()
+
+    class CtrlCInSecondEpoch(TrainingCallback):
+        def on_batch_end(self, event: Any) -> None:
+            if event.epoch == 2 and event.batch == 2:
+                stop.set()
+
+    cache = tmp_path / "points.npz"
+    files = SessionFiles("mnist", tmp_path / "e.ckpt", tmp_path / "e.csv", cache)
+    labels = np.full(tiny.n_train, -1, np.int64)
+    labels[:40] = tiny.train_targets[:40]
+    labels[5] = (labels[5] + 1) % 10  # one the model will likely get "wrong"
+    outcome = run_session(
+        trainer, tiny, labels, files, epochs=3, callbacks=[CtrlCInSecondEpoch()],
+        stop_event=stop, ending=stop,
+    )  # fmt: skip
+    assert outcome.result.status == "stopped" and outcome.saved
+    assert outcome.points is None and not cache.exists()
+    assert outcome.evaluation is not None
+    blind = blind_check(trainer.model, tiny.train_images, labels, None)
+    full, points = evaluate(trainer.model, tiny, labels, blind)
+    assert points is not None
+    for key in ("test_accuracy", "test_ece", "labeled_accuracy"):
+        assert outcome.evaluation[key] == pytest.approx(full[key]), key
+    saved = load_checkpoint(files.checkpoint)
+    assert saved is not None and saved.sessions[-1]["test_accuracy"] == pytest.approx(
+        full["test_accuracy"]
+    )

@@ -81,13 +81,14 @@ def run_one_session(
         overrides=overrides,
         callbacks=[listener],
         stop_event=stop,
+        ending=session.stopping,  # Ctrl+C: evaluated, but no points for a page that is gone
         expected_stamp=served.stamp,
         # The server stopping: the picture waits for start-up (alctl.server.run).
         after_save=[loss_plot_writer(session.workspace.loss_plot, session.stopping.is_set)],
     )
     for message in outcome.warnings:
         session.bus.publish("error", {"message": f"after training session: {message}"})
-    if outcome.points is None:  # no epoch kept: the weights are as they were
+    if outcome.points is None:  # no epoch kept, or the server is stopping: nothing to show
         return SessionEnd(outcome.to_dict())
     show_outcome(session, model, outcome)
     return SessionEnd(outcome.to_dict(), then=session.publish_points)
