@@ -62,7 +62,9 @@ def test_train_evaluate_reload_matrix_and_report(browser: Any, server: LiveServe
     wait_for(lambda: page.is_visible("#eval-line"), timeout=60, what="the evaluation line")
     line = text(page, "#eval-line")
     assert re.fullmatch(
-        rf"session 1: test \d+\.\d % · blind [^·]+ · trained on {SEEDED} labels", line
+        rf"session 1: test \d+\.\d % · calibration error \d+\.\d % · blind [^·]+ · "
+        rf"trained on {SEEDED} labels",
+        line,
     ), line
     assert page.get_attribute("#eval-chart", "data-points") == "1"
     assert page.is_visible("#eval-chart") and page.is_hidden("#eval-empty")

@@ -336,7 +336,8 @@ def test_after_a_session_the_page_says_whether_it_got_better(board: Page) -> Non
     )
     line = board.page.text_content("#eval-line")
     assert re.fullmatch(
-        rf"session 2: test \d+\.\d % \([+−±]\d+\.\d\) · blind [^·]+ · "
+        rf"session 2: test \d+\.\d % \([+−±]\d+\.\d\) · calibration error \d+\.\d % · "
+        rf"blind [^·]+ · "
         rf"trained on {labeled} labels",
         line,
     ), line

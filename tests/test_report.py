@@ -81,6 +81,9 @@ def test_report_content(report_html: Path) -> None:
     # trained on. A first session has no earlier weights to check blind: no value, 0 labels.
     assert "blind accuracy (new labels)</th>" in html and "accuracy on labels" not in html
     assert "<td>– (0)</td>" in html
+    # Beside test accuracy, the calibration error of the certainty shown (as the page's line).
+    assert "calibration error</th>" in html
+    assert re.search(r"<td>[\d.]+ ?%</td><td>[\d.]+ ?%</td><td>– \(0\)</td>", html), html
     # The confusion matrix counts every test image once.
     table = html.split('class="confusion"')[1].split("</table>")[0]
     counts = [int(c) for c in re.findall(r"\">(\d+)</td>", table)]

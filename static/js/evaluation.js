@@ -1,5 +1,5 @@
 // "Did it get better?" in words: a session's test accuracy with the change from the session
-// before (a drop reads as a drop), its blind accuracy (the labels given since the model was
+// before (a drop reads as a drop), how honest its certainty is, its blind accuracy (the labels given since the model was
 // last saved, as the model predicted them before training on them: the one measure that
 // needs no test labels) and how many labels it trained on; plus the accuracy-vs-labels steps.
 import { plural } from "./plural.js";
@@ -29,13 +29,19 @@ export function blindText(e) {
   return "blind –";
 }
 
+/** "calibration error 1.7 %": how far the certainty the page colours by and the queue ranks by
+ * is from the test split's hit rate (the same figure `alctl train` prints); "" without one. */
+export function calibrationText(e) {
+  return typeof e.test_ece === "number" ? ` · calibration error ${pct(e.test_ece)}` : "";
+}
+
 /** A session's line in three parts, so the change can be coloured: [head, change, tail]. */
 export function evaluationParts(e) {
   const labels = typeof e.n_labeled === "number"
     ? `trained on ${plural(e.n_labeled, "label")}`
     : "labels used unknown";
   return [`session ${e.session}: test ${pct(e.test_accuracy)}`, testChange(e),
-    ` · ${blindText(e)} · ${labels}`];
+    `${calibrationText(e)} · ${blindText(e)} · ${labels}`];
 }
 
 /** One line for a session's evaluation (status.evaluations[i]). */

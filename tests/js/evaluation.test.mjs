@@ -13,6 +13,11 @@ test("a session's line gives test accuracy with its change, blind accuracy and l
     blind_accuracy: null, blind_n: 0, n_labeled: 1 };
   assert.equal(evaluationLine(first),
     "session 1: test 50.0 % · blind – (none to check) · trained on 1 label");
+  // With the calibration error of the test split (a server from before it: left out).
+  assert.equal(evaluationLine({ ...e, test_ece: 0.0172 }), "session 3: test 71.2 % (+3.1) · "
+    + "calibration error 1.7 % · blind 70.0 % on 20 new labels · trained on 60 labels");
+  assert.equal(evaluationLine({ ...first, test_ece: 0.483 }),
+    "session 1: test 50.0 % · calibration error 48.3 % · blind – (none to check) · trained on 1 label");
   assert.match(evaluationLine({ ...e, test_accuracy: 0.6 }), /test 60\.0 % \(−8\.1\)/);
   // A server from before blind accuracy: no count, no value.
   assert.equal(blindText({ labeled_accuracy: 1 }), "blind –");

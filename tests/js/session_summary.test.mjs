@@ -47,7 +47,8 @@ test("the end of a session never shows the session before's evaluation beside it
       labeled_accuracy: 1 } });
   assert.equal(els.result.textContent, "session 2 completed: 1 epoch in 0:03, 2 in total");
   assert.equal(els.line.textContent,
-    "session 2: test 56.9 % (−1.7) · blind 75.0 % on 20 new labels · trained on 50 labels");
+    "session 2: test 56.9 % (−1.7) · calibration error 4.0 % · blind 75.0 % on 20 new labels"
+    + " · trained on 50 labels");
   assert.equal(els.line.children[2].className, "change down", "a drop is shown as a drop");
   // The steps under it have the new session at once, before a status lists it.
   assert.equal(els.curve.textContent, "test accuracy by labels: 30 → 58.6 %, 50 → 56.9 %");
