@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +59,28 @@ def test_simulate_end_to_end_leaves_user_files_alone(
     assert "round 2/2, 100 labels: test accuracy " in out.stderr
     assert "blind accuracy " in out.stderr and "on 50 new labels" in out.stderr
     assert _snapshot(workspace) == before
+
+
+def test_rounds_start_from_the_datasets_new_model_and_older_runs_resume_on_theirs(
+    tiny_data_dir: Path, workspace: Path, torch_one_thread: None
+) -> None:
+    # A new model in a simulation is the one the page makes (ssvae.config.default_config);
+    # a run an older alctl began on SSVAEConfig()'s settings resumes on those.
+    runs = workspace / "artifacts" / "mnist" / "simulations"
+    args = ("simulate", "--strategy", "random", "--start", 50, "--step", 50, "--rounds", 1,
+            "--epochs-per-round", 1, "--set", "batch_size=64", "--dataset", "mnist",
+            "--data-dir", tiny_data_dir, "--workspace", workspace, "--workers", 1)  # fmt: skip
+    for name in ("new", "old"):
+        assert invoke(*args, "--name", name).code == 0
+    assert json.loads((runs / "new" / "plan.json").read_text())["defaults"] == "mnist"
+    stored = json.loads((runs / "old" / "plan.json").read_text())
+    del stored["defaults"]  # as a plan from before the field
+    (runs / "old" / "plan.json").write_text(json.dumps(stored))
+    results = (runs / "old" / "results.csv").read_bytes()
+    again = invoke(*args, "--name", "old")
+    assert again.code == 0, again.stderr
+    assert json.loads((runs / "old" / "plan.json").read_text())["defaults"] == ""
+    assert (runs / "old" / "results.csv").read_bytes() == results  # resumed: nothing to run
 
 
 def test_rerun_resumes_without_retraining_finished_rounds(tmp_path: Path) -> None:
@@ -158,16 +182,33 @@ def test_runs_train_on_one_torch_thread_and_leave_the_callers_setting(tmp_path: 
         torch.set_num_threads(previous)
 
 
-def test_a_round_is_a_session_of_the_pipeline_without_its_files(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("n", "start"),
+    # The second: 14 of the 700 start labels are check samples, held out of the first
+    # round's training and calibrated on; the next rounds must still know them untrained
+    # (a round that counted them trained calibrated on the blind picks instead). A third of
+    # its labels are wrong, so the temperature depends on which labels it is fitted on.
+    [(300, 10), (1500, 700)],
+    ids=["few-labels", "with-checks"],
+)
+def test_a_round_is_a_session_of_the_pipeline_without_its_files(
+    tmp_path: Path, n: int, start: int
+) -> None:
     # Issue 15: each round runs the steps of the one end-of-session pipeline that apply, so
     # its row holds what the page's and the shell's session record holds, to the last bit.
     from ssvae.runs.pipeline import SessionFiles, run_session
     from ssvae.runs.simulate import torch_threads
+    from ssvae.select.checks import check_mask
     from ssvae.select.ranking import rank
     from ssvae.train.trainer import InteractiveTrainer
 
-    data = synthetic_dataset(300, 100)
-    plan = Plan(["margin"], start=10, step=10, rounds=3, epochs_per_round=2,
+    data = synthetic_dataset(n, 100)
+    if start == 700:
+        rng = np.random.default_rng(1)
+        targets, wrong = data.train_targets.copy(), rng.random(n) < 0.3
+        targets[wrong] = rng.integers(0, 10, int(wrong.sum()))
+        data = dataclasses.replace(data, train_targets=targets)
+    plan = Plan(["margin"], start=start, step=10, rounds=3, epochs_per_round=2,
                 overrides={"batch_size": 64})  # fmt: skip
     rows = run_simulation(data, plan, tmp_path / "sim")
     files = SessionFiles(data.name, tmp_path / "ssvae.ckpt", tmp_path / "history.csv")
@@ -186,6 +227,9 @@ def test_a_round_is_a_session_of_the_pipeline_without_its_files(tmp_path: Path) 
             picks = rank("margin", outcome.points.probs, outcome.points.latent, labels >= 0,
                          plan.step, seed=row["round"]).indices  # fmt: skip
             labels[picks] = data.train_targets[picks]
+            if start == 700:  # every round calibrates on the checks held out so far
+                held = np.flatnonzero(check_mask(n) & (labels >= 0))
+                assert outcome.result.calibration_labels == len(held) >= 10, row["round"]
     assert rows[0]["blind_accuracy"] is None and rows[0]["blind_n"] == 0  # nothing learnt yet
     assert [r["blind_n"] for r in rows[1:]] == [10, 10]  # the picks, before training on them
     assert any(r["temperature"] != 1.0 for r in rows[1:])  # fitted on them, carried over

@@ -8,6 +8,7 @@ never touched.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -44,10 +45,11 @@ def simulate(
         str,
         typer.Option(
             metavar="rounds|page",
-            help="rounds: seeded random start labels, then each round ranks once and reveals"
-            " --step picks. page: the page's default path: a fresh model with the dataset's"
-            " defaults, labels one at a time from the queue's head (checks interleaved), then"
-            " --presses presses of Start training through the session pipeline.",
+            help="Both start from a fresh model with the dataset's defaults (as the page's) and"
+            " train through the session pipeline's steps. rounds: seeded random start labels,"
+            " then each round ranks once and reveals --step picks. page: the page's default"
+            " path: labels one at a time from the queue's head (checks interleaved), then"
+            " --presses presses of Start training.",
         ),
     ] = "rounds",
     start: Annotated[
@@ -184,8 +186,7 @@ def simulate(
         )
         executor = _executor(quick, workers, address, gpus_per_run, threads_per_run, device)
         data = _load(quick, dataset, data_dir)
-        if plan.protocol == "page":  # a new model on the page: the dataset's defaults
-            plan.defaults = data.name
+        plan.defaults = data.name  # a new model as the page makes it, in every protocol
         try:
             plan.validate(data.n_train)
         except ValueError as exc:
@@ -196,6 +197,7 @@ def simulate(
                 f"bad run name {run_name!r}: letters, digits and . _ + = - only (no /)"
             )
         out_dir = Path(workspace) / "artifacts" / data.name / "simulations" / run_name
+        _keep_began_defaults(out_dir, plan)
         _check_same_plan(out_dir, plan, run_name)
         where = executor.where()
         print(f"simulation {run_name}: {data.source}; {where}; writing {out_dir}", file=sys.stderr)
@@ -360,6 +362,18 @@ def default_name(plan: Any) -> str:
     parts += [f"{k}={v}" for k, v in sorted(plan.overrides.items())]
     parts += [f"sweep-{k}={','.join(setting_text(v) for v in vs)}" for k, vs in plan.grid.items()]
     return "_".join(parts).replace("/", "-").replace(" ", "")
+
+
+def _keep_began_defaults(out_dir: Path, plan: Any) -> None:
+    """A rounds run stored before rounds took the dataset's defaults began on SSVAEConfig()'s
+    (its plan says "" or nothing): it resumes on those, so its rows stay comparable."""
+    stored = out_dir / "plan.json"
+    if plan.protocol != "rounds" or not stored.exists():
+        return
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        began = json.loads(stored.read_text()).get("defaults", "")
+        if began == "":
+            plan.defaults = ""
 
 
 def _check_same_plan(out_dir: Path, plan: Any, run_name: str) -> None:

@@ -5,10 +5,10 @@
 
 `run_session` is called by the server's training thread, `alctl train --no-server` and
 scripts/train.py (both through `train_on_files`); `alctl simulate --protocol page` presses
-run `train_and_evaluate` (every step up to the save) and keep no files; `alctl simulate`'s
-rounds call its steps (`blind_check`, `evaluate`). Whoever calls it holds the checkpoint's lock
-(`ssvae.io.checkpoint_lock`) from before the trainer was read until this returns, so what it
-saves cannot be overwritten by a change that started earlier, nor overwrite a later one.
+and its rounds run `train_and_evaluate` (every step up to the save) and keep no files.
+Whoever calls it holds the checkpoint's lock (`ssvae.io.checkpoint_lock`) from before the
+trainer was read until this returns, so what it saves cannot be overwritten by a change that
+started earlier, nor overwrite a later one.
 
 - Blind check, before training: the labels given since the last session (labeled, not in
   `trainer.seen_labels`: neither trained on nor held out of an earlier session's training)

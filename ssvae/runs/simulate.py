@@ -317,7 +317,7 @@ def run_rounds(
     the rows it already has. `features` are the images' `pixel_pca` ("typical" needs them).
     """
     from ssvae.nn.model import class_logits
-    from ssvae.runs.pipeline import blind_check, evaluate
+    from ssvae.runs.pipeline import blind_check, train_and_evaluate
 
     strategy, seed = spec.strategy, spec.seed
     trainer = fresh_trainer(plan.config(seed, spec.settings), warm, device)
@@ -325,21 +325,20 @@ def run_rounds(
     first = np.random.default_rng(seed).permutation(dataset.n_train)[: plan.start]
     oracle.reveal(first)
     images = dataset.train_images
-    blind = blind_check(trainer.model, images, oracle.labels(), trainer.trained_labels)
     started = time.perf_counter()
     for round_no in range(plan.rounds):
         labels = oracle.labels()
-        result = trainer.train(images, labels, epochs=plan.epochs_per_round, stop_event=stop_event)
+        # The session pipeline's own steps (blind check, train, calibrate, evaluate), as a
+        # press of Start training runs them, without its files.
+        outcome = train_and_evaluate(
+            trainer, dataset, labels, epochs=plan.epochs_per_round, stop_event=stop_event
+        )
+        result = outcome.result
         if result.status == "failed":
             raise RunFailed(f"training failed: {result.error}")
-        if result.status == "stopped":
+        if result.status == "stopped" or outcome.evaluation is None or outcome.points is None:
             return
-        model = trainer.model
-        if blind.temperature is not None:  # as run_session: the newest honest estimate
-            model.temperature = blind.temperature
-        evaluation, pool = evaluate(model, dataset, labels, blind)
-        trainer.record_evaluation(result.session, evaluation)
-        trainer.trained_labels = np.flatnonzero(labels >= 0).tolist()  # as a save records
+        model, evaluation, pool = trainer.model, outcome.evaluation, outcome.points
         picks = rank(
             strategy,
             pool.probs,
@@ -350,10 +349,9 @@ def run_rounds(
             features=features if strategy == "typical" else None,
         ).indices
         oracle.reveal(picks)
-        # The next round's blind check: these weights, the labels they have not seen.
-        blind = blind_check(model, images, oracle.labels(), trainer.trained_labels)
+        # What the next round's blind check will fit on these weights: the picks, unseen.
+        ahead = blind_check(model, images, oracle.labels(), trainer.seen_labels).temperature
         test_logits = class_logits(model, dataset.test_images)
-        ahead = blind.temperature if blind.temperature is not None else model.temperature
         yield {
             **{key: setting_text(value) for key, value in spec.settings},
             "strategy": strategy,
@@ -363,7 +361,9 @@ def run_rounds(
             **{key: evaluation[key] for key in SESSION_FIELDS},
             "temperature": float(model.temperature),
             "ece_raw": ece_at(test_logits, dataset.test_targets, 1.0),
-            "ece_calibrated": ece_at(test_logits, dataset.test_targets, ahead),
+            "ece_calibrated": ece_at(
+                test_logits, dataset.test_targets, model.temperature if ahead is None else ahead
+            ),
             "wall_s": time.perf_counter() - started,
         }
 
