@@ -4,12 +4,15 @@
     python benchmarks/bench_stops.py                       # Fashion-MNIST 60k, 20 cycles per state
     python benchmarks/bench_stops.py --cycles 5 --states idle,just_ready
     python benchmarks/bench_stops.py --quick               # generated data, 2 cycles per state
+    python benchmarks/bench_stops.py --states "" --trainers 5   # training commands only
 
 Each cycle starts a real server on a copy of a workspace with a 1-epoch checkpoint and 100
 labels, brings it into the state (tests/stop_states.py says how) and sends the signal; the
 row counts the stops that took longer than the 3 s budget. A server still alive 30 s after
 the signal is killed (its native stacks go to --stacks DIR, and the row names the frame
-where its main thread was).
+where its main thread was). `--trainers N` adds N stops of each training command that runs
+without a server (`alctl train --no-server`, scripts/train.py), signalled once its first
+epoch is done (tests/trainer_stops.py): it must save the epoch and exit within the budget.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from common import (
     percentile,
 )
 
-from tests.stop_states import STATES, STOP_BUDGET_S, StopCycle, stop_cycle
+from tests.stop_states import SIGNALS, STATES, STOP_BUDGET_S, StopCycle, stop_cycle
+from tests.trainer_stops import TRAINERS, stop_a_trainer
 
 # Frames that name a known cause when found in a hung server's stacks.
 CAUSES = {
@@ -63,6 +67,29 @@ def row(state: str, cycles: list[StopCycle]) -> list[str]:
     ]
 
 
+def trainer_rows(
+    template: Path, root: Path, data_dir: Path, dataset: str, n: int
+) -> list[list[str]]:
+    """`n` stops of each training command, SIGINT and SIGTERM in turn, one row per command."""
+    rows = []
+    for name, command in TRAINERS.items():
+        ws = root / f"ws-{name.split()[0].replace('/', '-')}"
+        shutil.copytree(template, ws)
+        where = ["--workspace", str(ws), "--data-dir", str(data_dir)]
+        where += ["-d", dataset] if name.startswith("alctl") else ["--dataset", dataset]
+        seconds = []
+        for i in range(n):
+            sig = SIGNALS[i % len(SIGNALS)]
+            seconds.append(stop_a_trainer([*command, *where], sig))
+            print(f"{name:<24} {i + 1:>2}/{n} {sig.name:<7} {seconds[-1]:6.2f} s", flush=True)
+        rows.append([
+            name, str(n), str(sum(s > STOP_BUDGET_S for s in seconds)),
+            format_value(percentile(seconds, 50), "s"), format_value(percentile(seconds, 95), "s"),
+            format_value(max(seconds), "s"),
+        ])  # fmt: skip
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=20)
@@ -72,6 +99,7 @@ def main() -> None:
     parser.add_argument("--workspace", type=Path, help="a template workspace (checkpoint present)")
     parser.add_argument("--stacks", type=Path, help="write hung servers' native stacks here")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--trainers", type=int, default=0, help="stops per training command")
     args = parser.parse_args()
     states = [s for s in args.states.split(",") if s]
     unknown = set(states) - set(STATES)
@@ -116,6 +144,15 @@ def main() -> None:
         finally:
             if browser_cm is not None:
                 browser_cm.__exit__(None, None, None)
+        trainers = trainer_rows(template, root, data_dir, dataset, args.trainers)
+    if trainers:
+        print(f"\n### Training without a server: stops after the first epoch (budget ≤ "
+              f"{STOP_BUDGET_S:g} s)\n")  # fmt: skip
+        headers = ("command", "stops", f"> {STOP_BUDGET_S:g} s", "p50", "p95", "max")
+        print(markdown_table(headers, trainers))
+    if not rows:
+        print(f"\n- {load_before} at the start, {machine_load()} at the end")
+        return
     print(f"\n### alctl serve: stops per state (budget: exit ≤ {STOP_BUDGET_S:g} s)\n")
     headers = (
         "state",

@@ -12,19 +12,16 @@ import random
 import re
 import shutil
 import signal
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.browser import CHROMIUM
-from tests.cli_support import REPO, as_foreground, cli_env, run
+from tests.cli_support import run
 from tests.datagen import seed_labels, write_synthetic_idx
 from tests.stop_states import STATES, STOP_BUDGET_S, StopCycle, stop_cycle
+from tests.trainer_stops import TRAINERS, stop_a_trainer
 
 pytestmark = pytest.mark.slow
 
@@ -76,48 +73,7 @@ def test_every_stop_with_the_page_open_is_prompt(
     cycles("page", template, stop_data, tmp_path, browser)
 
 
-TRAINERS = {
-    "alctl train --no-server": ["-m", "alctl", "train", "--no-server", "--epochs", "1000"],
-    "scripts/train.py": [str(REPO / "scripts" / "train.py"), "--max-epochs", "1000"],
-}
 TRAINER_CYCLES = 3
-# The first epoch's line: alctl's "epoch 1/1000 (#1) ...", the script's "epoch 1 (global 2) ...".
-FIRST_EPOCH = re.compile(r"epoch 1(/\d+)? \(")
-
-
-def stop_a_trainer(
-    command: list[str], sig: int, ready: re.Pattern[str] = FIRST_EPOCH, cwd: Path = REPO
-) -> float:
-    """Start `command`, signal it once a line matches `ready` (its first epoch is done),
-    return the seconds to its exit."""
-    as_foreground()
-    proc = subprocess.Popen(
-        [sys.executable, *command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, env=cli_env(), cwd=cwd,
-    )  # fmt: skip
-    first_epoch = threading.Event()
-    lines: list[str] = []
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            lines.append(raw.decode(errors="replace"))
-            if ready.search(lines[-1]):
-                first_epoch.set()
-        first_epoch.set()  # ended early: the wait below must not hang
-
-    threading.Thread(target=read, daemon=True).start()
-    try:
-        assert first_epoch.wait(600) and proc.poll() is None, "".join(lines)
-        started = time.monotonic()
-        proc.send_signal(sig)
-        code = proc.wait(60)
-        seconds = time.monotonic() - started
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert code in (4, 130), "".join(lines)  # stopped, after saving
-    return seconds
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
