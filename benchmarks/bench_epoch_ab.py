@@ -30,7 +30,7 @@ except ImportError:  # run from a checkout: make the repo root importable
 import numpy as np
 import torch
 
-from alctl.cli.simulate import parse_settings
+from alctl.cli.simulate_plan import parse_settings
 from ssvae.config import LEGACY_DEFAULTS, SSVAEConfig
 from ssvae.data.datasets import load_dataset
 from ssvae.nn.model import SSVAE

@@ -43,7 +43,7 @@ except ImportError:  # run from a checkout: make the repo root importable
 import numpy as np
 import torch
 
-from alctl.cli.simulate import parse_settings
+from alctl.cli.simulate_plan import parse_settings
 from ssvae.data.datasets import Dataset, load_dataset
 from ssvae.data.pixel_features import PixelFeatures
 from ssvae.records.events import EpochRecord, TrainingCallback

@@ -67,7 +67,7 @@ from bench_learning import picks_of
 from common import machine_load, markdown_table
 from torch import nn
 
-from alctl.cli.simulate import parse_settings
+from alctl.cli.simulate_plan import parse_settings
 from alctl.errors import UsageError
 from ssvae.config import N_CLASSES, SSVAEConfig
 from ssvae.config.model_config import default_config
