@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 from ssvae.select import representative
 from ssvae.select.ranking import rank
-from ssvae.select.representative import cluster_typicality, kmeans, typical_picks
+from ssvae.select.representative import (
+    cluster_groups,
+    cluster_typicality,
+    kmeans,
+    typical_picks,
+)
 
 
 def _blob(centre: tuple[float, float], rings: int) -> np.ndarray:
@@ -27,7 +34,9 @@ def test_one_pick_per_blob_biggest_first_and_each_is_the_blob_centre() -> None:
     # TypiClust's k: the labels plus the budget (3 picks: 3 clusters).
     picks, scores = typical_picks(POINTS, np.zeros(len(POINTS), bool), 3, lookahead=3)
     assert picks.tolist() == CENTRES
-    assert scores * 76 == pytest.approx([41, 25, 9])  # share of the points, no label yet
+    # The share of the points, plus 1 while the cluster's group has no label (3 clusters:
+    # each its own group).
+    assert (scores - 1) * 76 == pytest.approx([41, 25, 9])
     again, _ = typical_picks(POINTS, np.zeros(len(POINTS), bool), 4, lookahead=4)
     blob = np.searchsorted([41, 66], again, side="right")  # 4 clusters: one blob splits
     assert sorted(set(blob.tolist())) == [0, 1, 2]
@@ -41,6 +50,65 @@ def test_a_labeled_blob_is_covered_so_the_picks_go_elsewhere() -> None:
     assert {41, 66} <= set(picks.tolist())
     assert 5 not in picks.tolist()
     assert np.all(np.diff(scores) <= 0)
+
+
+# One region of three dense blobs side by side (30, 29 and 28 points: the biggest clusters)
+# and two small far ones (13 and 12): biggest first would ask the region three times first.
+def _region_and_outliers() -> tuple[np.ndarray, list[range]]:
+    rng = np.random.default_rng(0)
+    sizes = [(0.0, 0.0, 30), (3.0, 0.0, 29), (0.0, 3.0, 28), (100.0, 0.0, 13), (0.0, 100.0, 12)]
+    parts = [rng.normal((x, y), 0.2, (n, 2)) for x, y, n in sizes]
+    bounds = np.cumsum([0] + [n for *_, n in sizes])
+    return np.vstack(parts), [range(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
+
+
+def test_the_first_picks_visit_every_group_before_a_second_pick_in_any() -> None:
+    points, blobs = _region_and_outliers()
+    none = np.zeros(len(points), bool)
+
+    def blob_of(picks: np.ndarray) -> list[int]:
+        return [next(b for b, r in enumerate(blobs) if p in r) for p in picks]
+
+    # 5 clusters (the blobs) in 3 groups (the region, and each far blob): the region once,
+    # then the far blobs, then the rest of the region, biggest first.
+    picks, scores = typical_picks(points, none, 5, lookahead=5, groups=3)
+    assert blob_of(picks) == [0, 3, 4, 1, 2]
+    assert np.all(np.diff(scores) <= 0)
+    # One cluster per group: TypiClust's own order, biggest first.
+    plain, _ = typical_picks(points, none, 5, lookahead=5, groups=5)
+    assert blob_of(plain) == [0, 1, 2, 3, 4]
+    assert sorted(picks.tolist()) == sorted(plain.tolist())  # the same images, in another order
+    with pytest.raises(ValueError, match="groups must be >= 1"):
+        typical_picks(points, none, 5, groups=0)
+
+
+def test_a_labeled_group_waits_until_every_group_has_one() -> None:
+    points, blobs = _region_and_outliers()
+    labeled = np.zeros(len(points), bool)
+    labeled[blobs[1][0]] = True  # a label in the region's second blob
+    picks, _ = typical_picks(points, labeled, 4, lookahead=4, groups=3)
+    first_two = {next(b for b, r in enumerate(blobs) if p in r) for p in picks[:2]}
+    assert first_two == {3, 4}  # the far blobs before the rest of the labeled region
+
+
+def test_cluster_groups_join_near_clusters_and_weigh_them_by_size() -> None:
+    points, blobs = _region_and_outliers()
+    assign = np.zeros(len(points), np.int64)
+    for c, r in enumerate(blobs):
+        assign[list(r)] = c
+    sizes = np.bincount(assign, minlength=6)  # cluster 5 is empty
+    group = cluster_groups(points, assign, sizes, 3, seed=0)
+    assert group.shape == (6,)
+    assert group[0] == group[1] == group[2] and len({group[0], group[3], group[4]}) == 3
+    assert group[5] == 0  # an empty cluster joins group 0
+    # More groups than clusters: each cluster its own group.
+    assert len(set(cluster_groups(points, assign, sizes, 10, seed=0)[:5].tolist())) == 5
+
+
+def test_weighted_kmeans_follows_the_weights() -> None:
+    points = np.array([[0.0], [1.0], [10.0]])
+    heavy = kmeans(points, 2, np.random.default_rng(0), weights=np.array([1.0, 1.0, 50.0]))
+    assert heavy[0] == heavy[1] != heavy[2]
 
 
 def test_identical_points_tie_and_come_in_index_order() -> None:

@@ -21,7 +21,8 @@ Strategies (probabilities `p` of one sample, sorted descending `p1 >= p2 >= ...`
   candidates, the rest follow by confidence.
 - typical: representative picks for the cold start, where uncertainty sampling loses to
   random: the most typical unlabeled sample of each k-means cluster that has no label yet,
-  biggest cluster first (TypiClust; ssvae.select.representative), clustered over the images' own
+  biggest cluster first once every group of nearby clusters has a label (TypiClust;
+  ssvae.select.representative), clustered over the images' own
   features (`features`: ssvae.data.pixel_features, the pixels' principal components), where
   Fashion-MNIST's classes separate better than in the 2-D latent. It needs no model, so it
   ranks meaningfully before the first training too.

@@ -12,8 +12,14 @@ dense region first covers the data and the classes (Hacohen, Dekel & Weinshall 2
    are one order, and asking for fewer gives its beginning (the page's queue, `alctl
    suggest -n 1` and `-n 50` agree). TypiClust sets k to the labels plus the budget; the
    queue's budget is the page's head (`LOOKAHEAD`);
-2. the next pick comes from the cluster with the fewest labels (a pick counts as one),
-   the biggest of those first: score = share of the points in it - labels in it;
+2. the clusters fall into `GROUPS` groups (a k-means of their centres, weighted by their
+   sizes: `cluster_groups`), and the next pick comes from the cluster with the fewest
+   labels (a pick counts as one), the biggest of those first, except that a cluster of a
+   group without a label yet goes before any other: score = share of the points in it -
+   labels in it + 1 while its group has none. Biggest first alone spends the first labels
+   on the big clusters of one dense region (on Fashion-MNIST the first 20 items held 4
+   trousers and no bag); visiting the groups first spreads them. 6, 15 and 20 groups did
+   worse than 10 there (docs/EXPERIMENTS.md);
 3. from the cluster of highest priority (the smaller cluster index on a tie), the
    unlabeled point of highest typicality: 1 / mean distance to its `NEIGHBORS` nearest
    points of the same cluster (at most `REFERENCE` of them, a seeded subsample).
@@ -49,6 +55,8 @@ KMEANS_ITERATIONS = 25
 KMEANS_FIT = 10_000  # points the centres are fitted on, at most
 NEIGHBORS = 20  # as in TypiClust
 REFERENCE = 1000  # neighbours are looked for among this many points of a cluster at most
+GROUPS = 10  # the clusters fall into this many groups; the first labels visit each once
+GROUPS_STREAM = 0x6E0  # the groups' random stream, apart from the clusters' own
 MEMO_ENTRIES = 3  # clusterings kept in memory: this k, the next one, the one before
 
 Pace = Callable[[], None]
@@ -169,6 +177,7 @@ def typical_picks(
     memo: ClusterMemo | None = None,
     *,
     lookahead: int = LOOKAHEAD,
+    groups: int = GROUPS,
     pace: Pace | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(indices, scores) of `n` unlabeled points, best first (see the module docstring)."""
@@ -180,17 +189,24 @@ def typical_picks(
     n = min(int(n), pool)
     if n == 0:
         return np.empty(0, np.int64), np.empty(0)
+    if groups < 1:
+        raise ValueError(f"groups must be >= 1, got {groups}")
     k = cluster_count(int(labeled.sum()), len(points), lookahead)
     entry = (memo or ClusterMemo()).clusters(points, k, seed, pace)
     assign = entry.assign
-    share = np.bincount(assign, minlength=k) / (len(points) + 1.0)  # < 1: labels rank first
+    sizes = np.bincount(assign, minlength=k)
+    share = sizes / (len(points) + 1.0)  # < 1: labels rank first
     covered = np.bincount(assign[labeled], minlength=k).astype(np.float64)
+    group = cluster_groups(points, assign, sizes, groups, seed)
+    group_covered = np.bincount(group[assign[labeled]], minlength=groups)
     typicality = np.full(len(points), -np.inf)
     picks, scores = [], []
     ready = np.zeros(k, bool)  # typicality copied in for the cluster's members
     open_ = np.bincount(assign[~labeled], minlength=k) > 0  # still has unlabeled points
     for _ in range(n):
-        priority = np.where(open_, share - covered, -np.inf)
+        # A cluster of a group that has no label yet comes first (a bonus of 1 outweighs any
+        # share): the first labels visit every group, then TypiClust's own order follows.
+        priority = np.where(open_, share - covered + (group_covered[group] == 0), -np.inf)
         c = int(np.argmax(priority))  # argmax keeps the first of equal maxima
         members = np.flatnonzero(assign == c)
         if not ready[c]:
@@ -204,38 +220,67 @@ def typical_picks(
         scores.append(priority[c])
         typicality[best] = -np.inf
         covered[c] += 1
+        group_covered[group[c]] += 1
         open_[c] = bool(np.isfinite(typicality[members]).any())
     return np.asarray(picks, np.int64), np.asarray(scores, np.float64)
 
 
+def cluster_groups(
+    points: np.ndarray, assign: np.ndarray, sizes: np.ndarray, groups: int, seed: int
+) -> np.ndarray:
+    """int64 [k]: each cluster's group, by a k-means of the clusters' centres weighted by
+    their `sizes` (milliseconds: k centres, not N points). Empty clusters join group 0."""
+    k = len(sizes)
+    sums = np.stack([np.bincount(assign, points[:, d], k) for d in range(points.shape[1])], 1)
+    full = sizes > 0
+    out = np.zeros(k, np.int64)
+    rng = np.random.default_rng([seed, GROUPS_STREAM])
+    weights = sizes[full].astype(np.float64)
+    out[full] = kmeans(
+        sums[full] / weights[:, None], min(groups, int(full.sum())), rng, weights=weights
+    )
+    return out
+
+
 def kmeans(
-    points: np.ndarray, k: int, rng: np.random.Generator, pace: Pace | None = None
+    points: np.ndarray,
+    k: int,
+    rng: np.random.Generator,
+    pace: Pace | None = None,
+    *,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """int64 [N] cluster of each point: k-means++ seeding, then Lloyd steps, fitted on at
     most KMEANS_FIT points (a seeded sample: a page's 60k points rank in about a second).
+    `weights` (float [N] > 0): a point counts as that many, in the seeding and the means.
 
     An emptied cluster keeps its centre (it stays empty or wins points back).
     """
     every = points
     if len(points) > KMEANS_FIT:  # fit on a seeded sample, then assign every point
-        points = points[np.sort(rng.permutation(len(points))[:KMEANS_FIT])]
+        sample = np.sort(rng.permutation(len(points))[:KMEANS_FIT])
+        points = points[sample]
+        weights = None if weights is None else weights[sample]
     n = len(points)
     centres = np.empty((k, points.shape[1]))
-    centres[0] = points[rng.integers(n)]
+    first = rng.integers(n) if weights is None else rng.choice(n, p=weights / weights.sum())
+    centres[0] = points[first]
     nearest = ((points - centres[0]) ** 2).sum(1)
     for i in range(1, k):
         if pace is not None and i % 50 == 0:
             pace()
-        total = nearest.sum()
-        j = int(rng.choice(n, p=nearest / total)) if total > 0 else int(rng.integers(n))
+        mass = nearest if weights is None else nearest * weights
+        total = mass.sum()
+        j = int(rng.choice(n, p=mass / total)) if total > 0 else int(rng.integers(n))
         centres[i] = points[j]
         nearest = np.minimum(nearest, ((points - centres[i]) ** 2).sum(1))
+    weighted = points if weights is None else points * weights[:, None]
     assign = _nearest_centre(points, centres)
     for _ in range(KMEANS_ITERATIONS):
         if pace is not None:
             pace()
-        counts = np.bincount(assign, minlength=k)
-        sums = np.stack([np.bincount(assign, points[:, d], k) for d in range(points.shape[1])], 1)
+        counts = np.bincount(assign, weights, k)
+        sums = np.stack([np.bincount(assign, weighted[:, d], k) for d in range(points.shape[1])], 1)
         full = counts > 0
         centres[full] = sums[full] / counts[full, None]
         new = _nearest_centre(points, centres)
