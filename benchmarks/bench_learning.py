@@ -51,7 +51,7 @@ from ssvae.runs.page_protocol import label_from_queue, unlearnt_points
 from ssvae.runs.pipeline import SessionFiles, open_trainer, run_session
 from ssvae.runs.simulate import Oracle
 from ssvae.select.ranking import DEFAULT_STRATEGY
-from ssvae.select.representative import ClusterMemo
+from ssvae.select.representative import GROUPS, ClusterMemo
 
 COLUMNS = (  # name, width, format of a value
     ("picks", 6, "{:<6}"), ("seed", 4, "{:>4}"), ("press", 5, "{:>5}"), ("labels", 6, "{:>6}"),
@@ -81,8 +81,10 @@ class EpochClock(TrainingCallback):
 
 def picks_of(kind: str, ds: Dataset, n: int, seed: int, cache: str) -> np.ndarray:
     if kind == "queue":
-        # The queue's picks depend on the images alone: computed once per (data, n).
-        path = Path(cache) / f"queue-picks-{ds.name}-{n}.npy" if cache else None
+        # The queue's picks depend on the images alone: computed once per (data, n), and per
+        # order (picks a cache kept from before the groups were another order's).
+        name = f"queue-picks-{ds.name}-{n}-groups{GROUPS}.npy"
+        path = Path(cache) / name if cache else None
         if path is not None and path.is_file():
             return np.load(path)
         picks = queue_picks(ds, n)
