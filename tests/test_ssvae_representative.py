@@ -91,7 +91,7 @@ def test_a_labeled_group_waits_until_every_group_has_one() -> None:
     assert first_two == {3, 4}  # the far blobs before the rest of the labeled region
 
 
-def test_cluster_groups_join_near_clusters_and_weigh_them_by_size() -> None:
+def test_cluster_groups_join_near_clusters() -> None:
     points, blobs = _region_and_outliers()
     assign = np.zeros(len(points), np.int64)
     for c, r in enumerate(blobs):
@@ -103,12 +103,6 @@ def test_cluster_groups_join_near_clusters_and_weigh_them_by_size() -> None:
     assert group[5] == 0  # an empty cluster joins group 0
     # More groups than clusters: each cluster its own group.
     assert len(set(cluster_groups(points, assign, sizes, 10, seed=0)[:5].tolist())) == 5
-
-
-def test_weighted_kmeans_follows_the_weights() -> None:
-    points = np.array([[0.0], [1.0], [10.0]])
-    heavy = kmeans(points, 2, np.random.default_rng(0), weights=np.array([1.0, 1.0, 50.0]))
-    assert heavy[0] == heavy[1] != heavy[2]
 
 
 def test_identical_points_tie_and_come_in_index_order() -> None:
