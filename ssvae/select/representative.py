@@ -231,7 +231,7 @@ def cluster_groups(
     """int64 [k]: each cluster's group, by a k-means of the clusters' centres weighted by
     their `sizes` (milliseconds: k centres, not N points). Empty clusters join group 0."""
     k = len(sizes)
-    sums = np.stack([np.bincount(assign, points[:, d], k) for d in range(points.shape[1])], 1)
+    sums = _cluster_sums(points, assign, k)
     full = sizes > 0
     out = np.zeros(k, np.int64)
     rng = np.random.default_rng([seed, GROUPS_STREAM])
@@ -280,7 +280,7 @@ def kmeans(
         if pace is not None:
             pace()
         counts = np.bincount(assign, weights, k)
-        sums = np.stack([np.bincount(assign, weighted[:, d], k) for d in range(points.shape[1])], 1)
+        sums = _cluster_sums(weighted, assign, k)
         full = counts > 0
         centres[full] = sums[full] / counts[full, None]
         new = _nearest_centre(points, centres)
@@ -308,6 +308,11 @@ def cluster_typicality(members: np.ndarray, rng: np.random.Generator) -> np.ndar
         near = np.sqrt(np.clip(np.partition(sq, k - 1, axis=1)[:, :k], 0.0, None))
         out[rows] = 1.0 / (near.mean(axis=1) + 1e-12)
     return out
+
+
+def _cluster_sums(points: np.ndarray, assign: np.ndarray, k: int) -> np.ndarray:
+    """float64 [k, d]: the sum of each cluster's points."""
+    return np.stack([np.bincount(assign, points[:, d], k) for d in range(points.shape[1])], 1)
 
 
 def _nearest_centre(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
